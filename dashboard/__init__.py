@@ -1,0 +1,1 @@
+"""The cockpit's Streamlit app: db -> queries -> charts -> pages."""

@@ -1,0 +1,1 @@
+"""DataFrame -> plotly Figure, one module per page. No SQL, no streamlit."""

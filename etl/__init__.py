@@ -1,0 +1,1 @@
+"""ETL: files in -> extract -> stage -> DuckDB (atomic swap) -> pain points."""

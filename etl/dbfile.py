@@ -1,0 +1,102 @@
+"""Where the DuckDB file is, and how writers replace it without disturbing readers.
+
+DuckDB allows one writer *or* many readers per file. The dashboard holds read-only
+connections all day, so a writer never opens the live file: it copies it to a sibling
+"next" file, writes there, checkpoints, and swaps it in with `os.replace` (atomic on
+POSIX). Open readers keep the old inode until they reconnect; `file_identity` changes
+so the dashboard notices. A lock file serialises concurrent writers.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+SCHEMA_VERSION = "1"
+
+
+def db_path() -> Path:
+    """The database file: env COCKPIT_DB, default data/cockpit.duckdb (relative to the repo)."""
+    configured = os.environ.get("COCKPIT_DB")
+    path = Path(configured) if configured else REPO_ROOT / "data" / "cockpit.duckdb"
+    return path if path.is_absolute() else (Path.cwd() / path)
+
+
+def file_identity(path: Path | None = None) -> tuple[int, int, int] | None:
+    """(inode, mtime_ns, size) of the file, or None if it does not exist: changes on every swap."""
+    path = path or db_path()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables and the per-file pseudonym salt; safe to run on every open."""
+    con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+    con.execute(
+        "INSERT INTO etl_meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
+        {"v": SCHEMA_VERSION},
+    )
+    con.execute(
+        "INSERT INTO etl_meta VALUES ('pseudonym_salt', $s) ON CONFLICT DO NOTHING",
+        {"s": os.environ.get("COCKPIT_PSEUDONYM_SALT") or secrets.token_hex(16)},
+    )
+
+
+def pseudonym_salt(con: duckdb.DuckDBPyConnection) -> str:
+    env = os.environ.get("COCKPIT_PSEUDONYM_SALT")
+    if env:
+        return env
+    return con.execute("SELECT value FROM etl_meta WHERE key = 'pseudonym_salt'").fetchone()[0]
+
+
+@contextlib.contextmanager
+def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to the next version of the database file.
+
+    On normal exit the next file is checkpointed and atomically swapped in; on an
+    exception it is deleted and the live file is untouched.
+    """
+    live = Path(path or db_path())
+    live.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = live.with_name(live.name + ".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        nxt = live.with_name(f"{live.name}.next-{os.getpid()}")
+        _remove(nxt)
+        if live.exists():
+            shutil.copyfile(live, nxt)
+        con = duckdb.connect(str(nxt))
+        try:
+            ensure_schema(con)
+            yield con
+            con.execute("CHECKPOINT")
+            con.close()
+            os.replace(nxt, live)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.close()
+            _remove(nxt)
+            raise
+        finally:
+            _remove(Path(str(nxt) + ".wal"))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def read_only(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the live file (callers check it exists)."""
+    return duckdb.connect(str(path or db_path()), read_only=True)

@@ -1,0 +1,167 @@
+-- The one DDL file of the cockpit. Grain and units are in each table's comment.
+-- Applied idempotently by etl.dbfile.ensure_schema(); analysts' guide: docs/SCHEMA.md.
+
+CREATE TABLE IF NOT EXISTS etl_meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+COMMENT ON TABLE etl_meta IS 'one row per setting of this database file (schema_version, pseudonym salt)';
+
+-- one row per incident reported by a grid worker; latest export wins by report_id
+CREATE TABLE IF NOT EXISTS grid_reports (
+    report_id            VARCHAR PRIMARY KEY,
+    reported_at          TIMESTAMP NOT NULL,
+    street               VARCHAR NOT NULL,
+    community            VARCHAR NOT NULL,
+    grid_id              VARCHAR NOT NULL,
+    reporter             VARCHAR,
+    category             VARCHAR NOT NULL,
+    subcategory          VARCHAR,
+    description          VARCHAR,            -- PII (phones, ID numbers) masked at load
+    location_text        VARCHAR,            -- PII masked at load
+    responsible_party    VARCHAR,
+    status               VARCHAR NOT NULL,   -- 待受理 / 处置中 / 已办结 / 已关闭
+    resolved_at          TIMESTAMP,
+    satisfaction         TINYINT,            -- 1..5
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per governance project
+CREATE TABLE IF NOT EXISTS projects (
+    project_id           VARCHAR PRIMARY KEY,
+    name                 VARCHAR NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR NOT NULL,
+    category             VARCHAR NOT NULL,   -- 养老 / 托育 / 加装电梯 / 环境整治 / 矛盾调解 / 文体 ...
+    lead_party           VARCHAR NOT NULL,
+    lead_party_type      VARCHAR NOT NULL,   -- 五社: 社区 / 社会组织 / 社会工作者 / 社区志愿者 / 社会慈善资源
+    partner_parties      VARCHAR,            -- '、'-separated names
+    stage                VARCHAR NOT NULL,   -- 立项 / 审批 / 实施 / 验收 / 结项
+    planned_start_on     DATE,
+    planned_end_on       DATE,
+    actual_start_on      DATE,
+    actual_end_on        DATE,
+    budget_yuan          DECIMAL(14,2),
+    progress_pct         DOUBLE,             -- 0..100
+    last_updated_at      TIMESTAMP,
+    archived             BOOLEAN NOT NULL DEFAULT FALSE,  -- 建档
+    beneficiaries        INTEGER,
+    volunteer_count      INTEGER,
+    keywords             VARCHAR,            -- free keywords describing the need addressed
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per project milestone
+CREATE TABLE IF NOT EXISTS project_milestones (
+    project_id           VARCHAR NOT NULL,
+    milestone            VARCHAR NOT NULL,
+    planned_on           DATE,
+    done_on              DATE,
+    source_load_id       BIGINT NOT NULL,
+    PRIMARY KEY (project_id, milestone)
+);
+
+-- one row per ledger entry; amounts in yuan, always positive, direction says which way
+CREATE TABLE IF NOT EXISTS fund_transactions (
+    txn_id               VARCHAR PRIMARY KEY,
+    txn_on               DATE NOT NULL,
+    project_id           VARCHAR NOT NULL,
+    direction            VARCHAR NOT NULL,   -- in / out
+    source_type          VARCHAR,            -- 财政拨款 / 企业社会责任 / 公众小额捐赠 / 慈善信托 / 社区基金 / 商户公益·实物折价 (in only)
+    source_name          VARCHAR,            -- who gave (in) or who was paid / re-granted to (out)
+    expense_category     VARCHAR,            -- out only: 人员 / 物资 / 场地 / 活动 / 工程 / 转拨 ...
+    amount_yuan          DECIMAL(14,2) NOT NULL,
+    in_kind              BOOLEAN NOT NULL DEFAULT FALSE,  -- valued in-kind help, not cash
+    note                 VARCHAR,
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per resident message
+CREATE TABLE IF NOT EXISTS feedback (
+    feedback_id          VARCHAR PRIMARY KEY, -- export's own id (留言编号) or a stable hash
+    submitted_at         TIMESTAMP NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR,
+    grid_id              VARCHAR,
+    channel              VARCHAR,            -- 微信群 / 公众号 / 民意直通车 / 议事会 / 12345热线 / 网格员走访 ...
+    subject              VARCHAR,            -- PII masked
+    text                 VARCHAR NOT NULL,   -- PII masked
+    rating               TINYINT,            -- 1..5
+    likes                INTEGER,
+    resident_pseudonym   VARCHAR,            -- salted hash of the resident identifier, never the identifier
+    reply                VARCHAR,            -- PII masked
+    replied_at           TIMESTAMP,
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per file (or sheet) load attempt that changed something or failed
+CREATE TABLE IF NOT EXISTS etl_loads (
+    load_id              BIGINT PRIMARY KEY,
+    path                 VARCHAR NOT NULL,
+    sheet                VARCHAR,
+    sha256               VARCHAR NOT NULL,
+    source_kind          VARCHAR,            -- grid_reports / projects / project_milestones / fund_transactions / feedback
+    encoding             VARCHAR,
+    rows_read            BIGINT,
+    rows_loaded          BIGINT,
+    rows_rejected        BIGINT,
+    started_at           TIMESTAMP NOT NULL,
+    finished_at          TIMESTAMP,
+    seconds              DOUBLE,
+    status               VARCHAR NOT NULL,   -- loaded / refused
+    message              VARCHAR
+);
+
+-- one row per rejected source record (and column)
+CREATE TABLE IF NOT EXISTS etl_rejects (
+    load_id              BIGINT NOT NULL,
+    path                 VARCHAR NOT NULL,
+    row_number           BIGINT NOT NULL,    -- 1-based line in the sheet/CSV, header = row 1
+    column_name          VARCHAR,            -- the source header as exported
+    reason               VARCHAR NOT NULL,
+    original_values      VARCHAR             -- JSON object of the source record
+);
+
+-- painpoints: tokens stored once per message so re-clustering never re-segments
+CREATE TABLE IF NOT EXISTS feedback_tokens (
+    feedback_id          VARCHAR PRIMARY KEY,
+    text_hash            VARCHAR NOT NULL,   -- re-segment only when the text changed
+    tokens               VARCHAR[] NOT NULL
+);
+
+-- one row per (month, scope, rank): the month's top-3 pain points
+CREATE TABLE IF NOT EXISTS pain_points (
+    month_on             DATE NOT NULL,      -- first day of the month
+    scope                VARCHAR NOT NULL,   -- '全街道' or a community name
+    rank                 TINYINT NOT NULL,   -- 1..3
+    pain_point_id        VARCHAR NOT NULL,   -- stable across months for the same problem
+    label                VARCHAR NOT NULL,
+    keywords             VARCHAR[] NOT NULL,
+    size                 INTEGER NOT NULL,   -- messages in the cluster that month
+    share                DOUBLE NOT NULL,    -- size / messages in scope that month
+    growth               DOUBLE,             -- size vs previous month, ratio - 1; NULL when new
+    heat                 DOUBLE NOT NULL,
+    unresolved_share     DOUBLE,
+    avg_rating           DOUBLE,
+    likes                INTEGER,
+    months_in_top3       INTEGER,            -- consecutive months in this scope's top-3 up to this one
+    representative_ids   VARCHAR[] NOT NULL,
+    representative_texts VARCHAR[] NOT NULL,
+    PRIMARY KEY (month_on, scope, rank)
+);
+
+-- one row per message per month clustered; pain_point_id NULL for outliers
+CREATE TABLE IF NOT EXISTS feedback_pain_points (
+    feedback_id          VARCHAR PRIMARY KEY,
+    month_on             DATE NOT NULL,
+    pain_point_id        VARCHAR
+);
+
+-- one row per pain point identity ever seen
+CREATE TABLE IF NOT EXISTS pain_point_catalog (
+    pain_point_id        VARCHAR PRIMARY KEY,
+    label                VARCHAR NOT NULL,
+    keywords             VARCHAR[] NOT NULL,
+    first_month_on       DATE NOT NULL,
+    last_month_on        DATE NOT NULL
+);

@@ -1,0 +1,4 @@
+"""Placeholder until the page is built."""
+import streamlit as st
+
+st.write("grid")
