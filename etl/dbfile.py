@@ -57,7 +57,7 @@ def pseudonym_salt(con: duckdb.DuckDBPyConnection) -> str:
     env = os.environ.get("COCKPIT_PSEUDONYM_SALT")
     if env:
         return env
-    return con.execute("SELECT value FROM etl_meta WHERE key = 'pseudonym_salt'").fetchone()[0]
+    return con.execute("SELECT value FROM etl_meta WHERE key = 'pseudonym_salt'").fetchall()[0][0]
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ COMMENT ON TABLE etl_meta IS 'one row per setting of this database file (schema_
 CREATE TABLE IF NOT EXISTS grid_reports (
     report_id            VARCHAR PRIMARY KEY,
     reported_at          TIMESTAMP NOT NULL,
-    street               VARCHAR NOT NULL,
+    street               VARCHAR,
     community            VARCHAR NOT NULL,
     grid_id              VARCHAR NOT NULL,
     reporter             VARCHAR,

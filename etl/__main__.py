@@ -1,0 +1,149 @@
+"""The ETL command line: python -m etl demo | load | status | painpoints | briefing.
+
+Every command works on the database named by env COCKPIT_DB (default data/cockpit.duckdb)
+unless --db is given.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from etl.dbfile import db_path
+
+
+def _db(args) -> Path:
+    return Path(args.db).resolve() if getattr(args, "db", None) else db_path()
+
+
+def cmd_load(args) -> int:
+    from etl.load import load_paths
+    db = _db(args)
+    results = load_paths(args.paths, db, kind=args.kind, strict=args.strict)
+    refused = [r for r in results if r.status == "refused"]
+    loaded = [r for r in results if r.status == "loaded"]
+    print(f"{len(loaded)} loaded, {sum(r.status == 'skipped' for r in results)} skipped "
+          f"(already loaded), {len(refused)} refused -> {db}")
+    if loaded and any(r.kind == "feedback" for r in loaded) and not args.no_painpoints:
+        _painpoints(db)
+    return 1 if refused else 0
+
+
+def _painpoints(db: Path) -> dict:
+    from etl import painpoints
+    t0 = time.perf_counter()
+    print("pain points: clustering resident feedback ...", file=sys.stderr, flush=True)
+    summary = painpoints.run(db_path=db)
+    print(f"pain points: done in {time.perf_counter() - t0:.1f} s {summary or ''}", file=sys.stderr)
+    return summary
+
+
+def cmd_demo(args) -> int:
+    """Generate demo exports, load them through the normal ETL into a fresh file, swap it in."""
+    from etl import demo
+    from etl.load import load_paths
+    db = _db(args)
+    inbox = Path(args.inbox).resolve() if args.inbox else db.parent / "inbox"
+    end = date.fromisoformat(args.end) if args.end else None
+    shutil.rmtree(inbox, ignore_errors=True)
+    t0 = time.perf_counter()
+    manifest = demo.generate(inbox, seed=args.seed, scale=args.scale, end=end,
+                             truth_dir=db.parent / "demo_truth")
+    print(f"demo: {len(manifest['files'])} export files written to {inbox} "
+          f"in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    build = db.with_name(db.name + ".demo-build")
+    with contextlib.suppress(FileNotFoundError):
+        build.unlink()
+    results = load_paths([inbox], build)
+    if not args.no_painpoints:
+        _painpoints(build)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(build, db)
+    rejected = sum(r.rows_rejected for r in results)
+    refused = [r for r in results if r.status == "refused"]
+    print(f"demo database ready: {db} ({rejected} deliberately bad rows rejected)")
+    for r in refused:
+        print(f"unexpected refusal: {r.message}", file=sys.stderr)
+    return 1 if refused else cmd_status(args)
+
+
+def cmd_status(args) -> int:
+    from etl.load import status
+    info = status(_db(args))
+    if not info["exists"]:
+        print(f"no database at {info['db']} - run `python -m etl demo` or `python -m etl load FILES`")
+        return 0
+    print(f"database: {info['db']}")
+    for table, n in info["counts"].items():
+        print(f"  {table:<22} {n:>10,}")
+    if info["loads"] is not None and len(info["loads"]):
+        print("last loads:")
+        for r in info["loads"].itertuples():
+            name = Path(r.path).name + (f"[{r.sheet}]" if r.sheet else "")
+            print(f"  #{r.load_id} {r.finished_at:%Y-%m-%d %H:%M} {name} -> {r.source_kind}: "
+                  f"{r.rows_loaded:,} loaded, {r.rows_rejected:,} rejected")
+    if info["reject_reasons"] is not None and len(info["reject_reasons"]):
+        print("rejects by reason:")
+        for r in info["reject_reasons"].itertuples():
+            print(f"  {r.n:>6,}  {r.reason}")
+    return 0
+
+
+def cmd_painpoints(args) -> int:
+    db = _db(args)
+    if not db.exists():
+        print(f"no database at {db}", file=sys.stderr)
+        return 1
+    _painpoints(db)
+    return 0
+
+
+def cmd_briefing(argv: list[str]) -> int:
+    from etl import briefing
+    return briefing.main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m etl", description="Community Governance Cockpit ETL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("load", help="load CSV/Excel exports (files or folders)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--kind", choices=["grid_reports", "projects", "project_milestones",
+                                      "fund_transactions", "feedback"], help="skip detection")
+    p.add_argument("--strict", action="store_true", help="refuse a file with any invalid row")
+    p.add_argument("--no-painpoints", action="store_true", help="do not re-cluster feedback after the load")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_load)
+    p = sub.add_parser("demo", help="generate and load the built-in demo data")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--end", help="last day of demo data, YYYY-MM-DD (default today)")
+    p.add_argument("--inbox", help="where the demo exports go (default: next to the database)")
+    p.add_argument("--no-painpoints", action="store_true")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("status", help="row counts, last loads, rejects")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("painpoints", help="re-cluster resident feedback into monthly pain points")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_painpoints)
+    sub.add_parser("briefing", help="export the weekly briefing as PNG + PDF (see --help)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["briefing"]:
+        return cmd_briefing(argv[1:])
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""Load: files -> extract -> stage -> upsert into the next DuckDB file -> atomic swap.
+
+Each file (or workbook sheet) loads in its own transaction together with its lineage
+row and its rejects, or not at all. A file whose bytes were already loaded is skipped,
+so loading the same file twice changes nothing. Records are upserted by key: the row
+from the most recent load wins (a newer export moves a case from 处置中 to 已办结).
+When nothing loads, the live database file is not touched at all.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+from etl import aliases, stage
+from etl.dbfile import db_path, pseudonym_salt, writer
+from etl.extract import ExtractError, RawSource, expand_paths, read_sources
+
+
+@dataclass
+class LoadResult:
+    """What happened to one file or sheet."""
+    path: Path
+    sheet: str | None
+    kind: str | None
+    status: str                      # loaded / skipped / refused
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0
+    message: str = ""
+    rejects: list[dict] = field(default_factory=list)   # first few, for the console
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.name}[{self.sheet}]" if self.sheet else self.path.name
+
+
+class LoadRefused(ValueError):
+    """A file refused as a whole (names the file and what is wrong)."""
+
+
+class _NothingLoaded(Exception):
+    """Aborts the writer so the live file is left byte-for-byte as it was."""
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | None = None,
+               strict: bool = False, max_reject_share: float = 0.5,
+               progress: Callable[[str], None] | None = _stderr) -> list[LoadResult]:
+    """Load files and folders into the database; returns one result per file or sheet."""
+    db = Path(db) if db else db_path()
+    say = progress or (lambda _m: None)
+    results: list[LoadResult] = []
+    sources: list[tuple[RawSource, str]] = []
+    for path in expand_paths([Path(p) for p in paths]):
+        try:
+            for src in read_sources(path):
+                detected = _detect(src, kind)
+                sources.append((src, detected))
+        except (ExtractError, LoadRefused) as exc:
+            results.append(LoadResult(path, None, None, "refused", message=str(exc)))
+            say(f"REFUSED {path.name}: {exc}")
+    sources.sort(key=lambda s: aliases.KIND_ORDER.index(s[1]))
+    loaded_before = _loaded_hashes(db)
+    todo = []
+    for src, k in sources:
+        if (src.sha256, src.sheet or "") in loaded_before:
+            results.append(LoadResult(src.path, src.sheet, k, "skipped", message="already loaded"))
+            say(f"skipped {src.label}: already loaded (same bytes)")
+            src.close()
+        else:
+            todo.append((src, k))
+    if todo:
+        try:
+            with writer(db) as con:
+                changed = 0
+                for i, (src, k) in enumerate(todo, 1):
+                    say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
+                    res = _load_one(con, src, k, strict, max_reject_share)
+                    results.append(res)
+                    changed += res.status == "loaded"
+                    say(_summary(res))
+                if not changed:
+                    raise _NothingLoaded
+        except _NothingLoaded:
+            pass
+        finally:
+            for src, _ in todo:
+                src.close()
+    return results
+
+
+def _summary(res: LoadResult) -> str:
+    if res.status != "loaded":
+        return f"    REFUSED {res.label}: {res.message}"
+    line = (f"    {res.rows_read:,} rows read, {res.rows_loaded:,} loaded, "
+            f"{res.rows_rejected:,} rejected ({res.seconds:.1f} s)")
+    for r in res.rejects[:5]:
+        line += f"\n    reject: {res.label} row {r['row_number']} column {r['column_name']}: {r['reason']}"
+    return line
+
+
+def _detect(src: RawSource, forced: str | None) -> str:
+    if forced:
+        mapped = set(aliases.map_headers(forced, src.headers).values())
+        lacking = [c for c in aliases.REQUIRED[forced] if c not in mapped]
+        if lacking:
+            raise LoadRefused(_missing_message(src, forced, lacking))
+        return forced
+    found, missing = aliases.detect_kind(src.headers)
+    if found:
+        return found
+    matched = {k: len(aliases.map_headers(k, src.headers)) for k in missing}
+    closest = min(missing, key=lambda k: (-matched[k], len(missing[k]), aliases.KIND_ORDER.index(k)))
+    raise LoadRefused(_missing_message(src, closest, missing[closest]))
+
+
+def _missing_message(src: RawSource, kind: str, lacking) -> str:
+    names = ", ".join(f"{aliases.display_header(kind, c)} ({c})" for c in lacking)
+    return (f"{src.label}: refused, nothing loaded - missing required columns for {kind}: {names}. "
+            f"Headers found: {', '.join(src.headers)}")
+
+
+def _loaded_hashes(db: Path) -> set[tuple[str, str]]:
+    if not db.exists():
+        return set()
+    with duckdb.connect(str(db), read_only=True) as con:
+        try:
+            rows = con.execute("SELECT sha256, COALESCE(sheet, '') FROM etl_loads "
+                               "WHERE status = 'loaded'").fetchall()
+        except duckdb.CatalogException:
+            return set()
+    return set(rows)
+
+
+def _raw_names(src: RawSource, kind: str) -> tuple[list[str], dict[str, str]]:
+    """Column names for _raw (canonical, or _x<i> for unmapped) and canonical -> source header."""
+    mapping = aliases.map_headers(kind, src.headers)
+    names = [mapping.get(h, f"_x{i}") for i, h in enumerate(src.headers)]
+    return names, {v: k for k, v in mapping.items()}
+
+
+def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> list[str]:
+    """Materialise `_raw` (_row + canonical text columns) from the source; returns its columns."""
+    if src.csv_path is not None:
+        rel = "read_csv($p, all_varchar = true, header = true)"
+        headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}", {"p": str(src.csv_path)}).fetchall()]
+        src.headers = headers
+    names, _ = _raw_names(src, kind)
+    present = set(names)
+    fill = [f"CAST(NULL AS VARCHAR) AS {c.name}" for c in stage.SPECS[kind] if c.name not in present]
+    select = ", ".join([f'"{n}"' for n in names] + fill)
+    if src.csv_path is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 AS _row, "
+                    f"{select} FROM read_csv($p, all_varchar = true, header = true, names = $names)",
+                    {"p": str(src.csv_path), "names": names})
+    else:
+        frame = src.frame.copy()
+        frame.columns = names
+        frame.insert(0, "_row", range(2, len(frame) + 2))
+        con.register("_raw_frame", frame)
+        casts = ", ".join([f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names] + fill)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT _row, {casts} FROM _raw_frame")
+        con.unregister("_raw_frame")
+    return names
+
+
+def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
+              max_reject_share: float) -> LoadResult:
+    started = datetime.now()
+    t0 = time.perf_counter()
+    res = LoadResult(src.path, src.sheet, kind, "refused")
+    con.begin()
+    try:
+        names = _create_raw(con, src, kind)
+        known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
+        stage.run_stage(con, kind, stage.params(kind, pseudonym_salt(con), known))
+        res.rows_read = con.execute("SELECT count(*) FROM _typed").fetchall()[0][0]
+        res.rows_rejected = con.execute("SELECT count(DISTINCT _row) FROM _errors").fetchall()[0][0]
+        rejects = _reject_rows(con, src, kind, names)
+        res.rejects = rejects[:20]
+        if res.rows_rejected and (strict or res.rows_rejected > max_reject_share * max(res.rows_read, 1)):
+            first = "; ".join(f"row {r['row_number']} {r['column_name']}: {r['reason']}" for r in rejects[:3])
+            raise LoadRefused(f"{src.label}: refused, nothing loaded - {res.rows_rejected:,} of "
+                              f"{res.rows_read:,} rows invalid ({first})")
+        load_id = con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM etl_loads").fetchall()[0][0]
+        cols = ", ".join(stage.target_columns(kind))
+        table = {k: k for k in aliases.KIND_ORDER}[kind]   # whitelist
+        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}, source_load_id) "
+                    f"SELECT {cols}, $load_id FROM _clean", {"load_id": load_id})
+        res.rows_loaded = con.execute("SELECT count(*) FROM _clean").fetchall()[0][0]
+        _insert_rejects(con, load_id, src, rejects)
+        res.seconds = time.perf_counter() - t0
+        res.status = "loaded"
+        con.execute(
+            "INSERT INTO etl_loads VALUES ($id, $path, $sheet, $sha, $kind, $enc, $read, $loaded, "
+            "$rejected, $started, $finished, $seconds, 'loaded', $msg)",
+            {"id": load_id, "path": str(src.path), "sheet": src.sheet, "sha": src.sha256,
+             "kind": kind, "enc": src.encoding, "read": res.rows_read, "loaded": res.rows_loaded,
+             "rejected": res.rows_rejected, "started": started, "finished": datetime.now(),
+             "seconds": res.seconds, "msg": f"{res.rows_rejected} rows rejected" if res.rows_rejected else ""})
+        con.commit()
+    except Exception as exc:
+        con.rollback()
+        res.status = "refused"
+        res.rows_loaded = 0
+        res.message = str(exc) if isinstance(exc, LoadRefused) else f"{src.label}: refused, nothing loaded - {exc}"
+        res.seconds = time.perf_counter() - t0
+    return res
+
+
+_PII_PATTERNS = [(re.compile(p), r) for p, r in ((stage._ID_RE, r"\1\2********\3\4"), (stage._PHONE_RE, r"\1\2****\3\4"),
+                              (stage._PHONE_RE, r"\1\2****\3\4"), (stage._LANDLINE_RE, r"\1\2****\3\4"))]
+
+
+def mask_text(value: str) -> str:
+    """Python twin of stage.mask_sql, for the few values kept in rejects."""
+    for pattern, repl in _PII_PATTERNS:
+        value = pattern.sub(repl, value)
+    return value
+
+
+def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]:
+    """One dict per (row, column) error with the original record (PII masked) as JSON."""
+    errors = con.execute("SELECT _row, column_name, reason FROM _errors ORDER BY _row, column_name").fetchall()
+    if not errors:
+        return []
+    raw = con.execute("SELECT * FROM _raw WHERE _row IN (SELECT _row FROM _errors)").df()
+    _, header_of = _raw_names(src, kind)
+    by_row = {}
+    for record in raw.to_dict("records"):
+        original = {}
+        for name, header in zip(names, src.headers):
+            value = record.get(name)
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                continue
+            original[header] = "(pseudonymised)" if name == "resident_id" else mask_text(str(value))
+        by_row[record["_row"]] = json.dumps(original, ensure_ascii=False)
+    return [{"row_number": int(r), "column_name": header_of.get(c, c), "reason": reason,
+             "original_values": by_row.get(r)} for r, c, reason in errors]
+
+
+def _insert_rejects(con, load_id: int, src: RawSource, rejects: list[dict]) -> None:
+    if not rejects:
+        return
+    frame = pd.DataFrame(rejects)
+    frame.insert(0, "path", str(src.path))
+    frame.insert(0, "load_id", load_id)
+    con.register("_rejects_frame", frame)
+    con.execute("INSERT INTO etl_rejects SELECT load_id, path, row_number, column_name, reason, "
+                "original_values FROM _rejects_frame")
+    con.unregister("_rejects_frame")
+
+
+def status(db: Path | None = None) -> dict:
+    """Row counts per table, the last loads and reject counts, for `python -m etl status`."""
+    db = Path(db) if db else db_path()
+    if not db.exists():
+        return {"db": str(db), "exists": False}
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        counts = {}
+        for table in (*aliases.KIND_ORDER, "pain_points", "feedback_pain_points", "etl_loads", "etl_rejects"):
+            if table in tables:
+                counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        loads = con.execute("SELECT load_id, path, sheet, source_kind, rows_read, rows_loaded, "
+                            "rows_rejected, finished_at, status FROM etl_loads "
+                            "ORDER BY load_id DESC LIMIT 10").df() if "etl_loads" in tables else None
+        reasons = con.execute("SELECT reason, count(*) AS n FROM etl_rejects GROUP BY reason "
+                              "ORDER BY n DESC").df() if "etl_rejects" in tables else None
+    return {"db": str(db), "exists": True, "counts": counts, "loads": loads, "reject_reasons": reasons}

@@ -1,0 +1,287 @@
+"""Stage: raw text columns -> typed, validated, masked rows + rejects, in vectorised SQL.
+
+One column spec per entity says how each canonical column is typed. `stage_sql` builds
+the statements that turn a raw table (`_raw`: canonical text columns + `_row`, the 1-based
+spreadsheet row) into `_clean` (one row per key, the last occurrence wins) and `_errors`
+(row, column, reason). Values are bound parameters; column names come from the specs.
+
+`stage(kind, df)` is the pure entry for tests: DataFrame in, (clean, rejects) out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+TEXT, ID, TS, DATE, MONEY, PCT, INT, RATING, BOOL, ENUM = (
+    "text", "id", "timestamp", "date", "money", "pct", "int", "rating", "bool", "enum")
+
+STATUS = {
+    "待受理": "待受理", "待处理": "待受理", "未受理": "待受理", "新建": "待受理", "已上报": "待受理",
+    "处置中": "处置中", "处理中": "处置中", "办理中": "处置中", "已受理": "处置中", "已派遣": "处置中",
+    "已派单": "处置中", "整改中": "处置中",
+    "已办结": "已办结", "办结": "已办结", "已处理": "已办结", "已解决": "已办结", "已完成": "已办结",
+    "已处置": "已办结",
+    "已关闭": "已关闭", "关闭": "已关闭", "已结案": "已关闭", "结案": "已关闭", "已归档": "已关闭",
+    "open": "待受理", "in progress": "处置中", "resolved": "已办结", "closed": "已关闭",
+}
+STAGE = {"立项": "立项", "申报": "立项", "审批": "审批", "评审": "审批", "审核": "审批",
+         "实施": "实施", "执行": "实施", "实施中": "实施", "验收": "验收", "评估": "验收",
+         "结项": "结项", "完成": "结项", "已结项": "结项",
+         "initiation": "立项", "approval": "审批", "implementation": "实施",
+         "acceptance": "验收", "closed": "结项"}
+FIVE_SOCIETIES = ("社区", "社会组织", "社会工作者", "社区志愿者", "社会慈善资源")
+PARTY_TYPE = {**{k: k for k in FIVE_SOCIETIES},
+              "居委会": "社区", "社区居委会": "社区", "社工": "社会工作者", "社工站": "社会工作者",
+              "志愿者": "社区志愿者", "志愿服务队": "社区志愿者", "慈善资源": "社会慈善资源",
+              "慈善组织": "社会慈善资源", "企业": "社会慈善资源", "基金会": "社会慈善资源"}
+DIRECTION = {"收入": "in", "收": "in", "入": "in", "流入": "in", "到账": "in", "in": "in",
+             "income": "in", "支出": "out", "支": "out", "出": "out", "流出": "out",
+             "拨付": "out", "out": "out", "expense": "out"}
+RATING_WORDS = {"非常满意": 5, "满意": 4, "基本满意": 3, "一般": 3, "不满意": 2, "非常不满意": 1}
+BOOL_WORDS = {"是": True, "已建档": True, "有": True, "y": True, "yes": True, "true": True,
+              "1": True, "√": True, "否": False, "未建档": False, "无": False, "n": False,
+              "no": False, "false": False, "0": False}
+
+DATE_FORMATS = [
+    "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日%H:%M", "%Y年%m月%d日", "%Y/%m/%d", "%Y-%m-%d", "%Y.%m.%d", "%Y%m%d",
+]
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str = TEXT
+    required: bool = False
+    pii: bool = False
+    enum: dict | None = None
+
+
+SPECS: dict[str, tuple[Col, ...]] = {
+    "grid_reports": (
+        Col("report_id", ID, True), Col("reported_at", TS, True), Col("street"),
+        Col("community", TEXT, True), Col("grid_id", ID, True), Col("reporter"),
+        Col("category", TEXT, True), Col("subcategory"), Col("description", pii=True),
+        Col("location_text", pii=True), Col("responsible_party"),
+        Col("status", ENUM, True, enum=STATUS), Col("resolved_at", TS), Col("satisfaction", RATING)),
+    "projects": (
+        Col("project_id", ID, True), Col("name", TEXT, True), Col("street"),
+        Col("community", TEXT, True), Col("category", TEXT, True), Col("lead_party", TEXT, True),
+        Col("lead_party_type", ENUM, True, enum=PARTY_TYPE), Col("partner_parties"),
+        Col("stage", ENUM, True, enum=STAGE), Col("planned_start_on", DATE),
+        Col("planned_end_on", DATE), Col("actual_start_on", DATE), Col("actual_end_on", DATE),
+        Col("budget_yuan", MONEY), Col("progress_pct", PCT), Col("last_updated_at", TS),
+        Col("archived", BOOL), Col("beneficiaries", INT), Col("volunteer_count", INT),
+        Col("keywords")),
+    "project_milestones": (
+        Col("project_id", ID, True), Col("milestone", TEXT, True), Col("planned_on", DATE, True),
+        Col("done_on", DATE)),
+    "fund_transactions": (
+        Col("txn_id", ID, True), Col("txn_on", DATE, True), Col("project_id", ID, True),
+        Col("direction", ENUM, True, enum=DIRECTION), Col("source_type"), Col("source_name"),
+        Col("expense_category"), Col("amount_yuan", MONEY, True), Col("note", pii=True)),
+    "feedback": (
+        Col("feedback_id", ID), Col("submitted_at", TS, True), Col("street"), Col("community"),
+        Col("grid_id", ID), Col("channel"), Col("subject", pii=True), Col("text", TEXT, True, pii=True),
+        Col("rating", RATING), Col("likes", INT), Col("resident_id"), Col("reply", pii=True),
+        Col("replied_at", TS)),
+}
+KEYS: dict[str, tuple[str, ...]] = {
+    "grid_reports": ("report_id",), "projects": ("project_id",),
+    "project_milestones": ("project_id", "milestone"), "fund_transactions": ("txn_id",),
+    "feedback": ("feedback_id",),
+}
+
+_REASON = {TS: "unparseable date", DATE: "unparseable date", MONEY: "unparseable amount",
+           PCT: "unparseable percentage", INT: "not a whole number", RATING: "rating must be 1-5",
+           BOOL: "not a yes/no value", ENUM: "unknown {col} value"}
+
+# RE2 has no look-around: keep the neighbouring non-digit in the match and put it back.
+_ID_RE = r"(^|[^0-9])([1-9][0-9]{5})(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01])([0-9]{3}[0-9Xx])($|[^0-9Xx])"
+_PHONE_RE = r"(^|[^0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})($|[^0-9])"
+_LANDLINE_RE = r"(^|[^0-9])(0[0-9]{2,3}-)[0-9]{3,4}([0-9]{4})($|[^0-9])"
+
+
+def mask_sql(v: str) -> str:
+    """SQL masking phones (138****5678), landlines and ID numbers (110105********123X)."""
+    s = f"regexp_replace({v}, '{_ID_RE}', '\\1\\2********\\3\\4', 'g')"
+    for _ in range(2):  # adjacent numbers share a boundary character; a second pass catches them
+        s = f"regexp_replace({s}, '{_PHONE_RE}', '\\1\\2****\\3\\4', 'g')"
+    return f"regexp_replace({s}, '{_LANDLINE_RE}', '\\1\\2****\\3\\4', 'g')"
+
+
+def _ts(v: str) -> str:
+    fmts = "[" + ", ".join(f"'{f}'" for f in DATE_FORMATS) + "]"
+    serial = (f"CASE WHEN regexp_full_match({v}, '[0-9]{{5}}(\\.[0-9]+)?') "
+              f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(CAST({v} AS DOUBLE) * 86400000000) AS BIGINT)) END")
+    parsed = f"COALESCE(try_strptime({v}, {fmts}), {serial})"
+    return f"CASE WHEN year({parsed}) BETWEEN 1990 AND 2100 THEN {parsed} END"
+
+
+def _money(v: str) -> str:
+    m = f"regexp_replace({v}, '[¥￥,，\\s元]|RMB|CNY', '', 'g')"
+    return (f"CAST(CASE WHEN {m} LIKE '%万' THEN TRY_CAST(replace({m}, '万', '') AS DECIMAL(18,4)) * 10000 "
+            f"WHEN {m} LIKE '%亿' THEN TRY_CAST(replace({m}, '亿', '') AS DECIMAL(18,4)) * 100000000 "
+            f"ELSE TRY_CAST({m} AS DECIMAL(18,4)) END AS DECIMAL(14,2))")
+
+
+def _pct(v: str) -> str:
+    n = f"TRY_CAST(replace(replace({v}, '％', ''), '%', '') AS DOUBLE)"
+    return (f"CASE WHEN {v} NOT LIKE '%\\%%' ESCAPE '\\' AND {v} NOT LIKE '%％%' AND {v} LIKE '0.%' "
+            f"THEN {n} * 100 ELSE {n} END")
+
+
+def _typed(col: Col) -> str:
+    v = f"NULLIF(trim(_raw.{col.name}, ' \t\r\n\u3000'), '')"
+    if col.type in (TEXT, ID):
+        return mask_sql(v) if col.pii else v
+    if col.type == TS:
+        return _ts(v)
+    if col.type == DATE:
+        return f"CAST({_ts(v)} AS DATE)"
+    if col.type == MONEY:
+        return _money(v)
+    if col.type == PCT:
+        return _pct(v)
+    if col.type == INT:
+        return (f"CASE WHEN TRY_CAST(replace({v}, ',', '') AS DOUBLE) = "
+                f"floor(TRY_CAST(replace({v}, ',', '') AS DOUBLE)) "
+                f"THEN CAST(TRY_CAST(replace({v}, ',', '') AS DOUBLE) AS BIGINT) END")
+    if col.type == RATING:
+        n = (f"COALESCE(($rating_vals)[list_position($rating_keys, {v})], "
+             f"TRY_CAST(TRY_CAST({v} AS DOUBLE) AS INTEGER))")
+        return f"CASE WHEN {n} BETWEEN 1 AND 5 THEN CAST({n} AS TINYINT) END"
+    if col.type == BOOL:
+        return f"($bool_vals)[list_position($bool_keys, lower({v}))]"
+    if col.type == ENUM:
+        return f"($enum_{col.name}_vals)[list_position($enum_{col.name}_keys, lower({v}))]"
+    raise ValueError(col.type)
+
+
+def _row_rules(kind: str) -> list[tuple[str, str, str]]:
+    """(column, reason, SQL condition over typed columns that makes the row invalid)."""
+    rules = {
+        "grid_reports": [("resolved_at", "resolved before reported", "resolved_at < reported_at")],
+        "projects": [
+            ("planned_end_on", "planned end before planned start", "planned_end_on < planned_start_on"),
+            ("budget_yuan", "negative amount", "budget_yuan < 0"),
+            ("progress_pct", "progress must be 0-100", "progress_pct NOT BETWEEN 0 AND 100"),
+            ("beneficiaries", "negative count", "beneficiaries < 0"),
+            ("volunteer_count", "negative count", "volunteer_count < 0")],
+        "project_milestones": [("project_id", "unknown project id",
+                                "NOT list_contains($known_projects, project_id)")],
+        "fund_transactions": [
+            ("amount_yuan", "negative amount", "amount_yuan < 0"),
+            ("project_id", "unknown project id", "NOT list_contains($known_projects, project_id)")],
+        "feedback": [("likes", "negative count", "likes < 0"),
+                     ("replied_at", "replied before submitted", "replied_at < submitted_at")],
+    }
+    return rules[kind]
+
+
+def params(kind: str, salt: str = "", known_projects: list[str] | None = None) -> dict:
+    """The bound values the staging SQL of `kind` uses."""
+    out: dict = {}
+    for col in SPECS[kind]:
+        if col.type == ENUM:
+            keys = list(col.enum)
+            out[f"enum_{col.name}_keys"] = [k.lower() for k in keys]
+            out[f"enum_{col.name}_vals"] = [col.enum[k] for k in keys]
+        elif col.type == RATING:
+            out["rating_keys"], out["rating_vals"] = list(RATING_WORDS), list(RATING_WORDS.values())
+        elif col.type == BOOL:
+            out["bool_keys"], out["bool_vals"] = list(BOOL_WORDS), list(BOOL_WORDS.values())
+    if kind in ("project_milestones", "fund_transactions"):
+        out["known_projects"] = list(known_projects or [])
+    if kind == "feedback":
+        out["salt"] = salt
+    return out
+
+
+def stage_sql(kind: str) -> list[str]:
+    """Statements: _raw -> _typed -> _errors (row, column, reason) and _clean (deduplicated)."""
+    cols = SPECS[kind]
+    typed = ",\n  ".join(f"{_typed(c)} AS {c.name}, _raw.{c.name} AS _raw_{c.name}" for c in cols)
+    nonblank = " OR ".join(f"NULLIF(trim(_raw.{c.name}), '') IS NOT NULL" for c in cols)
+    checks = []
+    for c in cols:
+        reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
+        checks.append(f"SELECT _row, '{c.name}' AS column_name, '{reason}' AS reason FROM _typed "
+                      f"WHERE {c.name} IS NULL AND NULLIF(trim(_raw_{c.name}), '') IS NOT NULL")
+        if c.required:
+            checks.append(f"SELECT _row, '{c.name}', 'missing value' FROM _typed "
+                          f"WHERE NULLIF(trim(_raw_{c.name}), '') IS NULL")
+    for column, reason, cond in _row_rules(kind):
+        checks.append(f"SELECT _row, '{column}', '{reason}' FROM _typed WHERE {cond}")
+    keys = ", ".join(KEYS[kind])
+    names = ", ".join(f"COALESCE({c.name}, FALSE) AS {c.name}" if c.type == BOOL else c.name for c in cols)
+    return [
+        f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _raw._row,\n  {typed}\nFROM _raw WHERE {nonblank}",
+        *_derive(kind),
+        "CREATE OR REPLACE TEMP TABLE _errors AS " + "\nUNION ALL ".join(checks),
+        f"CREATE OR REPLACE TEMP TABLE _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed "
+        f"WHERE _row NOT IN (SELECT _row FROM _errors) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1",
+    ]
+
+
+def _derive(kind: str) -> list[str]:
+    """Columns computed from others before validation (ids, pseudonyms)."""
+    if kind != "feedback":
+        return []
+    return [
+        "UPDATE _typed SET feedback_id = 'H' || left(sha256(concat_ws('|', CAST(submitted_at AS VARCHAR), "
+        "community, channel, text, resident_id)), 15) WHERE feedback_id IS NULL",
+    ]
+
+
+def _extra_columns(kind: str) -> str:
+    if kind == "fund_transactions":
+        return ", COALESCE(source_type LIKE '%实物%', FALSE) AS in_kind"
+    if kind == "feedback":
+        return (", CASE WHEN resident_id IS NULL THEN NULL "
+                "ELSE 'R' || left(sha256($salt || resident_id), 12) END AS resident_pseudonym")
+    return ""
+
+
+def target_columns(kind: str) -> list[str]:
+    """Columns of `_clean` as they go into the target table."""
+    names = [c.name for c in SPECS[kind] if c.name != "resident_id"]
+    if kind == "fund_transactions":
+        names.append("in_kind")
+    if kind == "feedback":
+        names.append("resident_pseudonym")
+    return names
+
+
+def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict) -> None:
+    """Run the staging statements on `con` (which holds `_raw`)."""
+    for statement in stage_sql(kind):
+        used = {k: v for k, v in bound.items() if f"${k}" in statement}
+        con.execute(statement, used)
+
+
+def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
+          known_projects: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pure staging of canonical text columns: (clean rows, rejects[_row, column_name, reason]).
+
+    `df` has canonical column names (missing optional ones are added as NULL); its rows are
+    numbered as a sheet would be (first data row = 2).
+    """
+    raw = df.copy()
+    for col in SPECS[kind]:
+        if col.name not in raw.columns:
+            raw[col.name] = None
+    raw = raw[[c.name for c in SPECS[kind]]].astype("object")
+    raw.insert(0, "_row", range(2, len(raw) + 2))
+    with duckdb.connect() as con:
+        con.register("_raw_df", raw)
+        casts = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS {c.name}' for c in SPECS[kind])
+        con.execute(f"CREATE TEMP TABLE _raw AS SELECT _row, {casts} FROM _raw_df")
+        run_stage(con, kind, params(kind, salt, known_projects))
+        clean = con.execute(f"SELECT {', '.join(target_columns(kind))} FROM _clean ORDER BY ALL").df()
+        rejects = con.execute("SELECT * FROM _errors ORDER BY _row, column_name").df()
+    return clean, rejects

@@ -1,0 +1,54 @@
+"""Shared fixtures: the real sample data, and a small demo database built by the real ETL."""
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+REAL_MESSAGES = SHARED_DATA / "citizen_messages_with_replies.xlsx"
+DEMO_END = date(2026, 11, 22)   # fixed so demo-based tests are deterministic
+
+
+def _shared(path: Path) -> Path:
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared sample data missing in CI: {path}")
+        pytest.skip(f"shared sample data not present: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_messages() -> Path:
+    """../shared/data/citizen_messages_with_replies.xlsx (fails, not skips, when CI is set)."""
+    return _shared(REAL_MESSAGES)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """A small demo database (scale 0.1) built by the real generator, loader and pain-point engine.
+
+    Read-only for tests: copy it if you need to write.
+    """
+    from etl import demo, painpoints
+    from etl.load import load_paths
+
+    root = tmp_path_factory.mktemp("demo")
+    inbox = root / "inbox"
+    demo.generate(inbox, seed=7, scale=0.1, end=DEMO_END, truth_dir=root / "demo_truth")
+    db = root / "cockpit.duckdb"
+    load_paths([inbox], db, progress=None)
+    painpoints.run(db_path=db)
+    return db
+
+
+@pytest.fixture
+def use_db(monkeypatch):
+    """Point COCKPIT_DB at a database file for the duration of a test."""
+    def _use(path: Path) -> Path:
+        monkeypatch.setenv("COCKPIT_DB", str(path))
+        return path
+    return _use
