@@ -8,6 +8,7 @@ When nothing loads, the live database file is not touched at all.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -153,7 +154,10 @@ def _raw_names(src: RawSource, kind: str) -> tuple[list[str], dict[str, str]]:
 
 
 def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> list[str]:
-    """Materialise `_raw` (_row + canonical text columns) from the source; returns its columns."""
+    """The view `_raw`: the source's columns in file order, renamed canonical; returns the names.
+
+    A view, not a table: staging streams the file once; rejects re-read only their rows.
+    """
     if src.csv_path is not None:
         rel = "read_csv($p, all_varchar = true, header = true)"
         headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}", {"p": str(src.csv_path)}).fetchall()]
@@ -161,20 +165,27 @@ def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> li
     names, _ = _raw_names(src, kind)
     present = set(names)
     fill = [f"CAST(NULL AS VARCHAR) AS {c.name}" for c in stage.SPECS[kind] if c.name not in present]
-    select = ", ".join([f'"{n}"' for n in names] + fill)
     if src.csv_path is not None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 AS _row, "
-                    f"{select} FROM read_csv($p, all_varchar = true, header = true, names = $names)",
-                    {"p": str(src.csv_path), "names": names})
+        select = ", ".join([f'"{n}"' for n in names] + fill)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {select} "
+                    f"FROM read_csv({_sql_str(str(src.csv_path))}, all_varchar = true, "
+                    f"header = true, names = {_sql_list(names)})")
     else:
         frame = src.frame.copy()
         frame.columns = names
-        frame.insert(0, "_row", range(2, len(frame) + 2))
         con.register("_raw_frame", frame)
         casts = ", ".join([f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names] + fill)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT _row, {casts} FROM _raw_frame")
-        con.unregister("_raw_frame")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {casts} FROM _raw_frame")
     return names
+
+
+def _sql_str(value: str) -> str:
+    """A string literal for the one place DuckDB cannot bind: a view over read_csv."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(_sql_str(v) for v in values) + "]"
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
@@ -198,9 +209,11 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         load_id = con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM etl_loads").fetchall()[0][0]
         cols = ", ".join(stage.target_columns(kind))
         table = {k: k for k in aliases.KIND_ORDER}[kind]   # whitelist
-        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}, source_load_id) "
-                    f"SELECT {cols}, $load_id FROM _clean", {"load_id": load_id})
-        res.rows_loaded = con.execute("SELECT count(*) FROM _clean").fetchall()[0][0]
+        keys = ", ".join(stage.KEYS[kind])
+        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0]:
+            con.execute(f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _clean)")  # latest wins
+        res.rows_loaded = con.execute(f"INSERT INTO {table} ({cols}, source_load_id) "
+                                      f"SELECT {cols}, $load_id FROM _clean", {"load_id": load_id}).fetchall()[0][0]
         _insert_rejects(con, load_id, src, rejects)
         res.seconds = time.perf_counter() - t0
         res.status = "loaded"
@@ -218,6 +231,9 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         res.rows_loaded = 0
         res.message = str(exc) if isinstance(exc, LoadRefused) else f"{src.label}: refused, nothing loaded - {exc}"
         res.seconds = time.perf_counter() - t0
+    finally:
+        with contextlib.suppress(Exception):
+            con.unregister("_raw_frame")
     return res
 
 
@@ -237,7 +253,8 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
     errors = con.execute("SELECT _row, column_name, reason FROM _errors ORDER BY _row, column_name").fetchall()
     if not errors:
         return []
-    raw = con.execute("SELECT * FROM _raw WHERE _row IN (SELECT _row FROM _errors)").df()
+    raw = con.execute("SELECT * FROM (SELECT row_number() OVER () + 1 AS _row, * FROM _raw) "
+                      "WHERE _row IN (SELECT _row FROM _errors)").df()
     _, header_of = _raw_names(src, kind)
     by_row = {}
     for record in raw.to_dict("records"):

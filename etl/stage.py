@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-TEXT, ID, TS, DATE, MONEY, PCT, INT, RATING, BOOL, ENUM = (
-    "text", "id", "timestamp", "date", "money", "pct", "int", "rating", "bool", "enum")
+TEXT, ID, TS, DATE, MONEY, PCT, INT, RATING, BOOL, ENUM, PSEUDO = (
+    "text", "id", "timestamp", "date", "money", "pct", "int", "rating", "bool", "enum", "pseudonym")
 
 STATUS = {
     "待受理": "待受理", "待处理": "待受理", "未受理": "待受理", "新建": "待受理", "已上报": "待受理",
@@ -86,7 +86,7 @@ SPECS: dict[str, tuple[Col, ...]] = {
     "feedback": (
         Col("feedback_id", ID), Col("submitted_at", TS, True), Col("street"), Col("community"),
         Col("grid_id", ID), Col("channel"), Col("subject", pii=True), Col("text", TEXT, True, pii=True),
-        Col("rating", RATING), Col("likes", INT), Col("resident_id"), Col("reply", pii=True),
+        Col("rating", RATING), Col("likes", INT), Col("resident_id", PSEUDO), Col("reply", pii=True),
         Col("replied_at", TS)),
 }
 KEYS: dict[str, tuple[str, ...]] = {
@@ -114,11 +114,12 @@ def mask_sql(v: str) -> str:
 
 
 def _ts(v: str) -> str:
+    """Mixed formats in one column: ISO fast path, then the office formats, then Excel serials."""
     fmts = "[" + ", ".join(f"'{f}'" for f in DATE_FORMATS) + "]"
     serial = (f"CASE WHEN regexp_full_match({v}, '[0-9]{{5}}(\\.[0-9]+)?') "
               f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(CAST({v} AS DOUBLE) * 86400000000) AS BIGINT)) END")
-    parsed = f"COALESCE(try_strptime({v}, {fmts}), {serial})"
-    return f"CASE WHEN year({parsed}) BETWEEN 1990 AND 2100 THEN {parsed} END"
+    iso = f"regexp_replace({v}, '^([0-9]{{4}})[/.年-]([0-9]{{1,2}})[/.月-]([0-9]{{1,2}})日?', '\\1-\\2-\\3')"
+    return f"COALESCE(TRY_CAST({iso} AS TIMESTAMP), try_strptime({v}, {fmts}), {serial})"
 
 
 def _money(v: str) -> str:
@@ -135,9 +136,12 @@ def _pct(v: str) -> str:
 
 
 def _typed(col: Col) -> str:
-    v = f"NULLIF(trim(_raw.{col.name}, ' \t\r\n\u3000'), '')"
+    v = f"NULLIF(trim(_raw.{col.name}), '')"
+    if col.type == PSEUDO:   # the identifier never reaches a table, not even a temporary one
+        return f"'R' || left(sha256($salt || {v}), 12)"
     if col.type in (TEXT, ID):
-        return mask_sql(v) if col.pii else v
+        # masking is costly: only values holding 7+ consecutive digits can carry a number
+        return f"CASE WHEN regexp_matches({v}, '[0-9]{{7}}') THEN {mask_sql(v)} ELSE {v} END" if col.pii else v
     if col.type == TS:
         return _ts(v)
     if col.type == DATE:
@@ -201,30 +205,49 @@ def params(kind: str, salt: str = "", known_projects: list[str] | None = None) -
     return out
 
 
-def stage_sql(kind: str) -> list[str]:
-    """Statements: _raw -> _typed -> _errors (row, column, reason) and _clean (deduplicated)."""
+def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True) -> list[str]:
+    """Statements: source -> _typed -> _errors (row, column, reason) and the view _clean.
+
+    `source` yields the canonical text columns in file order. Typing runs below the
+    row-numbering window so it stays parallel; `_row` is the spreadsheet row (header = 1).
+    """
     cols = SPECS[kind]
-    typed = ",\n  ".join(f"{_typed(c)} AS {c.name}, _raw.{c.name} AS _raw_{c.name}" for c in cols)
-    nonblank = " OR ".join(f"NULLIF(trim(_raw.{c.name}), '') IS NOT NULL" for c in cols)
-    checks = []
+    typed = ",\n  ".join(f"{_typed(c)} AS {_out(c)}" + ("" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}")
+                          for c in cols)
+    # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
+    nonblank = "COALESCE(" + ", ".join(
+        _out(c) if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '')" for c in cols) + ") IS NOT NULL"
+    checks = ["SELECT CAST(NULL AS BIGINT) AS _row, '' AS column_name, '' AS reason WHERE FALSE"]
     for c in cols:
+        if c.type in (TEXT, ID, PSEUDO):   # text cannot fail to parse; blank is NULL after trimming
+            if c.required:
+                checks.append(f"SELECT _row, '{c.name}', 'missing value' FROM _typed WHERE {c.name} IS NULL")
+            continue
         reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
-        checks.append(f"SELECT _row, '{c.name}' AS column_name, '{reason}' AS reason FROM _typed "
+        checks.append(f"SELECT _row, '{c.name}', '{reason}' FROM _typed "
                       f"WHERE {c.name} IS NULL AND NULLIF(trim(_raw_{c.name}), '') IS NOT NULL")
         if c.required:
             checks.append(f"SELECT _row, '{c.name}', 'missing value' FROM _typed "
                           f"WHERE NULLIF(trim(_raw_{c.name}), '') IS NULL")
+        if c.type in (TS, DATE):
+            checks.append(f"SELECT _row, '{c.name}', 'date out of range 1990-2100' FROM _typed "
+                          f"WHERE NOT ({c.name} BETWEEN TIMESTAMP '1990-01-01' AND TIMESTAMP '2100-12-31')")
     for column, reason, cond in _row_rules(kind):
         checks.append(f"SELECT _row, '{column}', '{reason}' FROM _typed WHERE {cond}")
     keys = ", ".join(KEYS[kind])
-    names = ", ".join(f"COALESCE({c.name}, FALSE) AS {c.name}" if c.type == BOOL else c.name for c in cols)
+    dedupe = f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1" if dedupe_needed else ""
+    names = ", ".join(f"COALESCE({c.name}, FALSE) AS {c.name}" if c.type == BOOL else _out(c) for c in cols)
     return [
-        f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _raw._row,\n  {typed}\nFROM _raw WHERE {nonblank}",
+        # no window function here: it would serialise the typing; a fresh temp table's rowid
+        # keeps file order (insertion order is preserved), so rowid + 2 is the sheet row.
+        f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}\nFROM {source} AS _raw",
+        # inside a transaction a new table's rowids start at 2**55, hence the min()
+        f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) + 2 AS _row, * "
+        f"FROM _typed_all WHERE {nonblank}",
         *_derive(kind),
         "CREATE OR REPLACE TEMP TABLE _errors AS " + "\nUNION ALL ".join(checks),
-        f"CREATE OR REPLACE TEMP TABLE _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed "
-        f"WHERE _row NOT IN (SELECT _row FROM _errors) "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1",
+        f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed "
+        f"WHERE _row NOT IN (SELECT _row FROM _errors) {dedupe}",
     ]
 
 
@@ -233,35 +256,41 @@ def _derive(kind: str) -> list[str]:
     if kind != "feedback":
         return []
     return [
-        "UPDATE _typed SET feedback_id = 'H' || left(sha256(concat_ws('|', CAST(submitted_at AS VARCHAR), "
-        "community, channel, text, resident_id)), 15) WHERE feedback_id IS NULL",
+        "UPDATE _typed_all SET feedback_id = 'H' || left(sha256(concat_ws('|', CAST(submitted_at AS VARCHAR), "
+        "community, channel, text)), 15) WHERE feedback_id IS NULL",
     ]
 
 
 def _extra_columns(kind: str) -> str:
     if kind == "fund_transactions":
         return ", COALESCE(source_type LIKE '%实物%', FALSE) AS in_kind"
-    if kind == "feedback":
-        return (", CASE WHEN resident_id IS NULL THEN NULL "
-                "ELSE 'R' || left(sha256($salt || resident_id), 12) END AS resident_pseudonym")
     return ""
 
 
 def target_columns(kind: str) -> list[str]:
     """Columns of `_clean` as they go into the target table."""
-    names = [c.name for c in SPECS[kind] if c.name != "resident_id"]
+    names = [_out(c) for c in SPECS[kind]]
     if kind == "fund_transactions":
         names.append("in_kind")
-    if kind == "feedback":
-        names.append("resident_pseudonym")
     return names
 
 
-def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict) -> None:
-    """Run the staging statements on `con` (which holds `_raw`)."""
-    for statement in stage_sql(kind):
-        used = {k: v for k, v in bound.items() if f"${k}" in statement}
-        con.execute(statement, used)
+def _out(col: Col) -> str:
+    """The column's name after staging (the resident identifier leaves as a pseudonym)."""
+    return "resident_pseudonym" if col.type == PSEUDO else col.name
+
+
+def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw") -> None:
+    """Run the staging statements on `con`, reading the text columns from `source`."""
+    def execute(statement: str) -> None:
+        con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
+
+    *prepare, _ = stage_sql(kind, source)
+    for statement in prepare:
+        execute(statement)
+    keys = ", ".join(KEYS[kind])
+    distinct, total = con.execute(f"SELECT count(DISTINCT ({keys})), count(*) FROM _typed").fetchall()[0]
+    execute(stage_sql(kind, source, dedupe_needed=distinct != total)[-1])   # window only when needed
 
 
 def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
@@ -276,11 +305,10 @@ def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
         if col.name not in raw.columns:
             raw[col.name] = None
     raw = raw[[c.name for c in SPECS[kind]]].astype("object")
-    raw.insert(0, "_row", range(2, len(raw) + 2))
     with duckdb.connect() as con:
         con.register("_raw_df", raw)
         casts = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS {c.name}' for c in SPECS[kind])
-        con.execute(f"CREATE TEMP TABLE _raw AS SELECT _row, {casts} FROM _raw_df")
+        con.execute(f"CREATE TEMP TABLE _raw AS SELECT {casts} FROM _raw_df")
         run_stage(con, kind, params(kind, salt, known_projects))
         clean = con.execute(f"SELECT {', '.join(target_columns(kind))} FROM _clean ORDER BY ALL").df()
         rejects = con.execute("SELECT * FROM _errors ORDER BY _row, column_name").df()
