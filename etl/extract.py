@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -34,7 +34,7 @@ class RawSource:
     headers: list[str]
     sha256: str
     csv_path: Path | None = None          # UTF-8 CSV DuckDB can read directly
-    frame: pd.DataFrame | None = None     # or the sheet as text columns
+    table: pa.Table | None = None         # or the sheet as text columns (Arrow: DuckDB scans it zero-copy)
     cleanup: list[Path] = field(default_factory=list)
 
     @property
@@ -137,10 +137,12 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _text_column(values: list) -> list:
-    if all(v is None or isinstance(v, str) for v in values):
-        return [v if v != "" else None for v in values]
-    return [_cell_text(v) for v in values]
+def _text_column(values: tuple) -> pa.Array:
+    """A column of cells as Arrow strings; the common all-text column converts in C."""
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([_cell_text(v) for v in values], type=pa.string())
 
 
 def read_excel(path: Path) -> list[RawSource]:
@@ -161,10 +163,8 @@ def read_excel(path: Path) -> list[RawSource]:
         headers = [str(_cell_text(h) or f"column{i + 1}").strip() for i, h in enumerate(rows[0])]
         body = rows[1:]
         columns = list(zip(*body)) if body else [() for _ in headers]
-        frame = pd.DataFrame({f"c{i}": _text_column(list(col)) for i, col in enumerate(columns)},
-                             dtype="object")
-        frame.columns = headers
-        sources.append(RawSource(path, name, "xlsx", headers, sha, frame=frame))
+        table = pa.table({f"c{i}": _text_column(col) for i, col in enumerate(columns)})
+        sources.append(RawSource(path, name, "xlsx", headers, sha, table=table))
     if not sources:
         raise ExtractError(f"{path}: the workbook has no rows")
     return sources

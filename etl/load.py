@@ -171,9 +171,7 @@ def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> li
                     f"FROM read_csv({_sql_str(str(src.csv_path))}, all_varchar = true, "
                     f"header = true, names = {_sql_list(names)})")
     else:
-        frame = src.frame.copy()
-        frame.columns = names
-        con.register("_raw_frame", frame)
+        con.register("_raw_frame", src.table.rename_columns(names))
         casts = ", ".join([f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names] + fill)
         con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {casts} FROM _raw_frame")
     return names
