@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -27,22 +28,37 @@ def real_messages() -> Path:
     return _shared(REAL_MESSAGES)
 
 
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Path:
-    """A small demo database (scale 0.1) built by the real generator, loader and pain-point engine.
+@dataclass(frozen=True)
+class DemoBuild:
+    db: Path
+    inbox: Path
+    truth_dir: Path
+    manifest: dict
+    results: list
 
-    Read-only for tests: copy it if you need to write.
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory) -> DemoBuild:
+    """A small demo (scale 0.1) built by the real generator, loader and pain-point engine.
+
+    Read-only for tests: copy the database file if you need to write.
     """
     from etl import demo, painpoints
     from etl.load import load_paths
 
     root = tmp_path_factory.mktemp("demo")
     inbox = root / "inbox"
-    demo.generate(inbox, seed=7, scale=0.1, end=DEMO_END, truth_dir=root / "demo_truth")
+    manifest = demo.generate(inbox, seed=7, scale=0.1, end=DEMO_END, truth_dir=root / "demo_truth")
     db = root / "cockpit.duckdb"
-    load_paths([inbox], db, progress=None)
+    results = load_paths([inbox], db, progress=None)
     painpoints.run(db_path=db)
-    return db
+    return DemoBuild(db, inbox, root / "demo_truth", manifest, results)
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_build) -> Path:
+    """The demo database file (see demo_build)."""
+    return demo_build.db
 
 
 @pytest.fixture
