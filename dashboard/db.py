@@ -14,6 +14,18 @@ from etl.dbfile import db_path, file_identity
 
 REQUIRED_TABLES = ("grid_reports", "projects", "fund_transactions", "feedback")
 
+# Every in-app reader connects with this one configuration. DuckDB keeps one database
+# instance per file per process and refuses a second connection with a different config,
+# so the pages, the explorer and the SQL console must agree. It is also the sandbox:
+# read-only, no file or network access beyond the database, settings locked.
+READ_CONFIG = {
+    "enable_external_access": False,    # no read_csv('/etc/passwd'), COPY TO, ATTACH, INSTALL
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "memory_limit": "1GB",              # one analyst cannot starve the dashboard
+    "lock_configuration": True,         # last: nothing above can be SET back
+}
+
 
 def path() -> Path:
     return db_path()
@@ -28,7 +40,7 @@ def connect() -> duckdb.DuckDBPyConnection | None:
     p = db_path()
     if not p.exists():
         return None
-    return duckdb.connect(str(p), read_only=True)
+    return duckdb.connect(str(p), read_only=True, config=dict(READ_CONFIG))
 
 
 def has_data(con: duckdb.DuckDBPyConnection | None) -> bool:
@@ -43,5 +55,5 @@ def has_data(con: duckdb.DuckDBPyConnection | None) -> bool:
     total = con.execute(
         "SELECT (SELECT count(*) FROM grid_reports) + (SELECT count(*) FROM projects)"
         " + (SELECT count(*) FROM feedback)"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return total > 0

@@ -1,4 +1,50 @@
-"""Placeholder until the page is built."""
+"""资金流向 Fund flows: Sankey, monthly in/out, execution per project, government share, in-kind."""
 import streamlit as st
 
-st.write("funds")
+from dashboard import cache, ui
+from dashboard.charts import funds as charts
+from dashboard.i18n import t
+from dashboard.queries import funds as q
+from dashboard.queries import overview as oq
+
+f, lang = ui.context()
+ui.header(t("funds.title", lang), f, lang)
+
+with ui.panel(lang):
+    k = cache.run(oq.fund_kpis, f).iloc[0]
+    ui.kpi_row([
+        ui.Kpi("in", t("funds.kpi.in", lang), ui.fmt_yuan(k["funds_in_yuan"])),
+        ui.Kpi("out", t("funds.kpi.out", lang), ui.fmt_yuan(k["funds_out_yuan"])),
+        ui.Kpi("in_kind", t("funds.kpi.in_kind", lang), ui.fmt_yuan(k["in_kind_yuan"]),
+               help=t("funds.kpi.in_kind_help", lang)),
+    ], per_row=3)
+
+with ui.panel(lang, t("funds.sankey", lang), t("funds.sankey_help", lang)):
+    ui.chart(charts.sankey(cache.run(q.sankey_links, f), lang), key="funds_sankey")
+
+left, right = st.columns(2)
+with left, ui.panel(lang, t("funds.monthly", lang)):
+    ui.chart(charts.monthly_bars(cache.run(q.monthly, f), lang), key="funds_monthly")
+with right, ui.panel(lang, t("funds.government", lang), t("funds.government_help", lang)):
+    ui.chart(charts.government_bars(cache.run(q.government_share, f), lang), key="funds_gov")
+
+with ui.panel(lang, t("funds.ledger_check", lang), t("funds.ledger_check_help", lang)):
+    check = cache.run(q.ledger_check, f)
+    if check.empty:
+        st.success(t("funds.ledger_ok", lang))
+    else:
+        st.warning(t("funds.ledger_flagged", lang, n=len(check)))
+        ui.table(check, lang, key="funds_ledger_check",
+                 formats={c: "¥%,.2f" for c in ("received_yuan", "spent_yuan", "gap_yuan")})
+
+with ui.panel(lang, t("funds.execution", lang), t("funds.execution_help", lang)):
+    ui.table(cache.run(q.execution, f), lang, key="funds_execution",
+             formats={c: "¥%,.0f" for c in ("budget_yuan", "received_yuan", "spent_yuan",
+                                             "in_kind_yuan")})
+
+with ui.panel(lang, t("funds.in_kind_title", lang), t("funds.in_kind_help", lang)):
+    kind = cache.run(q.in_kind, f)
+    if kind.empty:
+        ui.no_data(lang)
+    else:
+        ui.table(kind, lang, key="funds_in_kind", formats={"amount_yuan": "¥%,.0f"})

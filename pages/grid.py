@@ -1,4 +1,43 @@
-"""Placeholder until the page is built."""
+"""网格事件 Grid cases: volume by category, backlog by age, SLA compliance rankings, heat map."""
 import streamlit as st
 
-st.write("grid")
+from dashboard import cache, ui
+from dashboard.charts import grid as charts
+from dashboard.i18n import t
+from dashboard.queries import grid as q
+from dashboard.queries import overview as oq
+from dashboard.queries.common import DEFAULT_SLA_HOURS
+
+f, lang = ui.context()
+ui.header(t("grid.title", lang), f, lang)
+
+with ui.panel(lang):
+    k = cache.run(oq.grid_kpis, f).iloc[0]
+    ui.kpi_row([
+        ui.Kpi("reports", t("grid.kpi.reports", lang), ui.fmt_int(k["reports"])),
+        ui.Kpi("open", t("grid.kpi.open", lang), ui.fmt_int(k["open_cases"])),
+        ui.Kpi("sla", t("grid.kpi.sla", lang), ui.fmt_pct(k["sla_share"]),
+               help=t("grid.sla_help", lang, default=DEFAULT_SLA_HOURS)),
+        ui.Kpi("median", t("grid.kpi.median", lang), ui.fmt_num(k["median_resolution_hours"])),
+    ], per_row=4)
+
+left, right = st.columns(2)
+with left, ui.panel(lang, t("grid.volume", lang)):
+    ui.chart(charts.volume_area(cache.run(q.volume, f), lang), key="grid_volume")
+with right, ui.panel(lang, t("grid.backlog", lang), t("grid.backlog_help", lang)):
+    ui.chart(charts.backlog_bars(cache.run(q.backlog, f), lang), key="grid_backlog")
+
+with ui.panel(lang, t("grid.sla", lang), t("grid.rank_help", lang, n=q.MIN_GROUP_CASES)):
+    dimension = st.segmented_control(
+        t("grid.rank_by", lang), ["category", "grid_id", "responsible_party", "community"],
+        default="category", key="grid_rank_by",
+        format_func=lambda d: t(f"common.col.{d}", lang)) or "category"
+    ranking = cache.run(q.sla_by, f, dimension)
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        ui.chart(charts.sla_ranking(ranking, dimension, lang), key="grid_sla_chart")
+    with c2:
+        ui.table(ranking, lang, key="grid_sla_table", formats={"share": "percent"})
+
+with ui.panel(lang, t("grid.heatmap", lang), t("grid.heatmap_help", lang, n=q.HEATMAP_TOP_GRIDS)):
+    ui.chart(charts.heatmap(cache.run(q.heatmap, f), lang), key="grid_heatmap")

@@ -1,4 +1,35 @@
-"""Placeholder until the page is built."""
+"""五社联动 Five-society linkage: who contributes what, per community."""
 import streamlit as st
 
-st.write("linkage")
+from dashboard import cache, ui
+from dashboard.charts import linkage as charts
+from dashboard.i18n import t
+from dashboard.queries import linkage as q
+
+f, lang = ui.context()
+ui.header(t("linkage.title", lang), f, lang)
+st.markdown(t("linkage.intro", lang))
+
+with ui.panel(lang):
+    totals = cache.run(q.street_totals_for, f)
+    cards = [ui.Kpi(row.party_type, charts.type_label(row.party_type, lang),
+                    ui.fmt_int(row.projects_led),
+                    t("linkage.card_delta", lang, partners=ui.fmt_int(row.partner_appearances)),
+                    delta_color="off", delta_arrow="off",
+                    help=t("linkage.card_help", lang, funds=ui.fmt_yuan(row.led_funds_yuan),
+                           volunteers=ui.fmt_int(row.volunteers)))
+             for row in totals.itertuples()]
+    ui.kpi_row(cards, per_row=5)
+
+with ui.panel(lang, t("linkage.matrix", lang), t("linkage.matrix_help", lang)):
+    ui.chart(charts.contribution_matrix(cache.run(q.shares, f), lang), key="linkage_matrix")
+
+left, right = st.columns([2, 3])
+with left, ui.panel(lang, t("linkage.radar", lang), t("linkage.radar_help", lang)):
+    ui.chart(charts.radar(cache.run(q.radar, f), lang), key="linkage_radar")
+with right, ui.panel(lang, t("linkage.table", lang), t("linkage.table_help", lang)):
+    ui.table(cache.run(q.matrix, f), lang, key="linkage_table",
+             formats={"led_funds_yuan": "¥%,.0f", "charity_yuan": "¥%,.0f"})
+    unknown = cache.run(q.unclassified_partners, f)
+    if not unknown.empty:
+        st.caption(t("linkage.unclassified", lang, n=int(unknown["appearances"].sum())))

@@ -1,4 +1,58 @@
-"""Placeholder until the page is built."""
+"""总览 Overview: KPI cards with change vs the previous period, top pain points, alerts."""
 import streamlit as st
 
-st.write("overview")
+from dashboard import cache, ui
+from dashboard.charts import overview as charts
+from dashboard.i18n import t
+from dashboard.queries import overview as q
+
+# (card key, column, value kind, delta colour): 'inverse' where a rise is bad news
+KPIS = (
+    ("open_cases", "open_cases", "int", "inverse"),
+    ("sla_share", "sla_share", "share", "normal"),
+    ("median_hours", "median_resolution_hours", "num", "inverse"),
+    ("feedback", "feedback", "int", "off"),
+    ("avg_rating", "avg_rating", "num", "normal"),
+    ("active_projects", "active", "int", "normal"),
+    ("on_schedule", "on_schedule_share", "share", "normal"),
+    ("funds_in", "funds_in_yuan", "yuan", "normal"),
+    ("funds_out", "funds_out_yuan", "yuan", "off"),
+)
+FORMAT = {"int": ui.fmt_int, "share": ui.fmt_pct, "num": ui.fmt_num, "yuan": ui.fmt_yuan}
+
+f, lang = ui.context()
+ui.header(t("overview.title", lang), f, lang)
+
+with ui.panel(lang, t("overview.kpis", lang), t("overview.kpis_help", lang)):
+    now = cache.run(q.kpis, f).iloc[0]
+    compare = f.date_from is not None and f.date_to is not None
+    before = cache.run(q.kpis, f.previous_period()).iloc[0] if compare else None
+    cards = [ui.Kpi(key, t(f"overview.kpi.{key}", lang), FORMAT[kind](now[col]),
+                    ui.delta_text(now[col], before[col], kind) if compare else None,
+                    delta_color=color, help=t(f"overview.kpi_help.{key}", lang))
+             for key, col, kind, color in KPIS]
+    ui.kpi_row(cards, per_row=5)
+
+left, right = st.columns([1, 1])
+with left, ui.panel(lang, t("overview.painpoints", lang)):
+    top = cache.run(q.top_pain_points, f)
+    if top.empty:
+        st.info(t("overview.no_painpoints", lang))
+    else:
+        ui.chart(charts.pain_point_bars(top, lang), key="overview_pain_chart")
+        for row in top.itertuples():
+            st.markdown(t("overview.pain_line", lang, rank=row.rank, label=row.label,
+                          size=row.size, share=ui.fmt_pct(row.share)))
+            if row.quote:
+                st.caption(f"“{row.quote}”")
+        ui.page_link("painpoints", t("overview.to_painpoints", lang))
+
+with right, ui.panel(lang, t("overview.alerts", lang), t("overview.alerts_help", lang)):
+    alerts = cache.run(q.alerts, f)
+    if alerts.empty:
+        st.success(t("overview.no_alerts", lang))
+    for row in alerts.itertuples():
+        ui.page_link("projects", t("overview.alert_line", lang, rule=t(f"projects.rule.{row.rule}", lang),
+                                   project=row.project_id, name=row.name,
+                                   value=ui.fmt_num(row.value, 0)),
+                     project=row.project_id)

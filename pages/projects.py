@@ -1,4 +1,78 @@
-"""Placeholder until the page is built."""
+"""项目进度 Project progress: table, Gantt, early warnings, counts, drill-down into one project."""
 import streamlit as st
 
-st.write("projects")
+from dashboard import cache, ui
+from dashboard.charts import projects as charts
+from dashboard.i18n import t
+from dashboard.queries import projects as q
+
+f, lang = ui.context()
+ui.header(t("projects.title", lang), f, lang)
+
+with ui.panel(lang):
+    s = cache.run(q.summary, f).iloc[0]
+    ui.kpi_row([
+        ui.Kpi("projects", t("projects.kpi.projects", lang), ui.fmt_int(s["projects"])),
+        ui.Kpi("running", t("projects.kpi.running", lang), ui.fmt_int(s["running"])),
+        ui.Kpi("on_schedule", t("projects.kpi.on_schedule", lang), ui.fmt_pct(s["on_schedule_share"])),
+        ui.Kpi("archive_rate", t("projects.kpi.archive_rate", lang), ui.fmt_pct(s["archive_rate"]),
+               help=t("projects.kpi.archive_help", lang)),
+        ui.Kpi("spent", t("projects.kpi.spent", lang), ui.fmt_yuan(s["spent_yuan"])),
+    ], per_row=5)
+
+with ui.panel(lang, t("projects.warnings", lang),
+              t("projects.warnings_help", lang, behind=q.BEHIND_SCHEDULE_POINTS,
+                stalled=q.STALLED_DAYS, ahead=q.SPEND_AHEAD_POINTS)):
+    w = cache.run(q.warnings, f)
+    if w.empty:
+        st.success(t("projects.no_warnings", lang))
+    else:
+        cols = st.columns(len(q.RULES))
+        for col, rule in zip(cols, q.RULES):
+            col.metric(t(f"projects.rule.{rule}", lang), ui.fmt_int((w["rule"] == rule).sum()))
+        ui.table(w, lang, key="projects_warnings_table", coded={"rule": "projects.rule"})
+
+with ui.panel(lang, t("projects.table", lang)):
+    table = cache.run(q.project_table, f)
+    ui.table(table, lang, key="projects_table", formats={"budget_yuan": "¥%,.0f",
+                                                          "spent_yuan": "¥%,.0f"})
+
+left, right = st.columns([3, 2])
+with left, ui.panel(lang, t("projects.gantt", lang)):
+    ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang),
+             key="projects_gantt")
+with right, ui.panel(lang, t("projects.schedule", lang)):
+    ui.chart(charts.schedule_scatter(cache.run(q.project_table, f), lang), key="projects_scatter")
+
+c1, c2 = st.columns(2)
+with c1, ui.panel(lang, t("projects.by_stage", lang)):
+    ui.chart(charts.count_bars(cache.run(q.counts_by, f, "stage"), "stage", lang),
+             key="projects_by_stage")
+with c2, ui.panel(lang, t("projects.by_lead_type", lang)):
+    ui.chart(charts.count_bars(cache.run(q.counts_by, f, "lead_party_type"), "lead_party_type",
+                               lang), key="projects_by_type")
+
+with ui.panel(lang, t("projects.drill", lang)):
+    ids = cache.run(q.project_table, f)[["project_id", "name"]]
+    names = dict(zip(ids["project_id"], ids["name"]))
+    wanted = st.query_params.get("project")
+    if wanted in names and st.session_state.get("projects_pick") is None:
+        st.session_state["projects_pick"] = wanted
+    pick = st.selectbox(t("projects.pick", lang), list(names), index=None, key="projects_pick",
+                        format_func=lambda pid: f"{pid} {names.get(pid, '')}",
+                        placeholder=t("projects.pick_placeholder", lang))
+    if pick:
+        st.query_params["project"] = pick
+        tabs = st.tabs([t("projects.tab_milestones", lang), t("projects.tab_ledger", lang),
+                        t("projects.tab_reports", lang), t("projects.tab_feedback", lang)])
+        with tabs[0]:
+            ui.table(cache.run(q.milestones, f, pick), lang, key="projects_ms")
+        with tabs[1]:
+            ui.table(cache.run(q.ledger, f, pick), lang, key="projects_ledger",
+                     formats={"amount_yuan": "¥%,.2f"})
+        with tabs[2]:
+            ui.table(cache.run(q.related_reports, f, pick), lang, key="projects_reports")
+        with tabs[3]:
+            ui.table(cache.run(q.related_feedback, f, pick), lang, key="projects_feedback")
+    elif "project" in st.query_params:
+        del st.query_params["project"]

@@ -1,0 +1,134 @@
+"""Entry point: page config, the sidebar's global filters (kept in the URL), navigation.
+
+Start from the repository root: `python -m streamlit run dashboard/app.py`.
+Every page reads the filters from `st.session_state["filters"]` (see dashboard.ui.context).
+The URL is read once, when a session starts; after that the widgets are the truth and the
+URL mirrors them, so any filtered view is a link that restores itself.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, ui
+from dashboard.filters import _KEYS as URL_KEYS  # the filters' query-string names
+from dashboard.filters import Filters, from_query, to_query
+from dashboard.i18n import t
+from dashboard.queries import common
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = {
+    "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints"),
+    "shell.section.analysis": ("explore", "sql_console", "briefing"),
+}
+DEFAULT_PAGE = "overview"
+DEFAULT_PERIOD_DAYS = 30      # the default date range: the last 30 days of data
+LANG_LABELS = {"zh": "中文", "en": "English"}
+# widget key -> Filters attribute
+WIDGETS = {"f_from": "date_from", "f_to": "date_to", "f_street": "street",
+           "f_community": "community", "f_grid": "grid_id", "f_category": "category",
+           "f_lang": "lang"}
+
+
+def seed_from_url() -> None:
+    """On a session's first run, put the URL's filters into the widgets' state."""
+    if st.session_state.get("_url_seeded"):
+        return
+    st.session_state["_url_seeded"] = True
+    f = from_query(st.query_params.to_dict())
+    for key, attr in WIDGETS.items():
+        value = getattr(f, attr)
+        if value is not None:
+            st.session_state[key] = value
+
+
+def _choice(key: str, label: str, options: list[str], lang: str, sidebar) -> str | None:
+    """A selectbox whose first option is 'all' (None); a stale value falls back to 'all'."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = None
+    # None is both the first option and the placeholder, so "all" reads the same either way
+    return sidebar.selectbox(label, [None, *options], key=key, placeholder=t("common.all", lang),
+                             format_func=lambda v: t("common.all", lang) if v is None else v)
+
+
+def _dates(lang: str, sidebar) -> tuple[date | None, date | None]:
+    bounds = cache.run(common.date_bounds, Filters())
+    last = bounds["last_on"].iloc[0]
+    last = None if pd.isna(last) else pd.Timestamp(last).date()
+    if last is not None:
+        st.session_state.setdefault("f_to", last)
+        st.session_state.setdefault("f_from", last - timedelta(days=DEFAULT_PERIOD_DAYS - 1))
+    c1, c2 = sidebar.columns(2)
+    d_from = c1.date_input(t("shell.date_from", lang), key="f_from", format="YYYY-MM-DD")
+    d_to = c2.date_input(t("shell.date_to", lang), key="f_to", format="YYYY-MM-DD")
+    if d_from and d_to and d_from > d_to:
+        sidebar.warning(t("shell.dates_swapped", lang))
+        d_from, d_to = d_to, d_from
+    return d_from, d_to
+
+
+def sidebar_filters(lang: str) -> Filters:
+    """The global filters from the sidebar widgets, cascading street -> community -> grid."""
+    sb = st.sidebar
+    sb.subheader(t("shell.filters", lang))
+    d_from, d_to = _dates(lang, sb)
+    dims = cache.run(common.dimension_rows, Filters())
+    streets = sorted(dims["street"].dropna().unique().tolist())
+    street = _choice("f_street", t("shell.street", lang), streets, lang, sb)
+    in_street = dims if street is None else dims[dims["street"] == street]
+    community = _choice("f_community", t("shell.community", lang),
+                        sorted(in_street["community"].dropna().unique().tolist()), lang, sb)
+    in_comm = in_street if community is None else in_street[in_street["community"] == community]
+    grid = _choice("f_grid", t("shell.grid", lang),
+                   sorted(in_comm["grid_id"].dropna().unique().tolist()), lang, sb)
+    cats = cache.run(common.categories, Filters())["category"].dropna().tolist()
+    category = _choice("f_category", t("shell.category", lang), cats, lang, sb)
+    sb.caption(t("shell.filters_help", lang))
+    return Filters(date_from=d_from, date_to=d_to, street=street, community=community,
+                   grid_id=grid, category=category, lang=lang)
+
+
+def sync_url(f: Filters) -> None:
+    """Make the URL's filter parameters equal the filters; other parameters are left alone."""
+    wanted = to_query(f)
+    current = st.query_params.to_dict()
+    for short in URL_KEYS:
+        if short in wanted and current.get(short) != wanted[short]:
+            st.query_params[short] = wanted[short]
+        elif short not in wanted and short in current:
+            del st.query_params[short]
+
+
+def navigation(lang: str):
+    pages = {}
+    for section, names in SECTIONS.items():
+        pages[t(section, lang)] = [
+            st.Page(ROOT / "pages" / f"{name}.py", title=t(f"shell.nav.{name}", lang),
+                    url_path=name, default=(name == DEFAULT_PAGE))
+            for name in names]
+    return st.navigation(pages)
+
+
+def main() -> None:
+    seed_from_url()
+    lang = st.session_state.get("f_lang") or "zh"
+    st.set_page_config(page_title=t("app.title", lang), layout="wide")
+    lang = st.sidebar.radio(t("shell.language", lang), ["zh", "en"], key="f_lang",
+                            horizontal=True, format_func=LANG_LABELS.get)
+    page = navigation(lang)
+    if not cache.has_data():
+        st.session_state["filters"] = Filters(lang=lang)
+        sync_url(Filters(lang=lang))
+        st.title(t("app.title", lang))
+        ui.empty_state(lang)
+        return
+    f = sidebar_filters(lang)
+    st.session_state["filters"] = f
+    sync_url(f)
+    page.run()
+
+
+main()

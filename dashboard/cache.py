@@ -1,0 +1,114 @@
+"""Streamlit caching for the UI: one read-only connection per database file, cached reads.
+
+- `connection()`: `st.cache_resource` keyed by the file's identity (inode, mtime, size), so
+  when the ETL swaps in a new file the next run opens it; the old connection is closed
+  when it falls out of the cache.
+- `run(fn, filters, *args)`: `st.cache_data` keyed by (the query function's dotted name,
+  the filters without the UI language, the file identity, the access scope, args). Each
+  call uses its own cursor, so concurrent sessions never share a DuckDB cursor.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import threading
+from typing import Any, Callable
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from dashboard import db
+from dashboard.filters import Filters
+from dashboard.queries.base import Scope, current_scope, use_scope
+from dashboard.db import READ_CONFIG
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.close()
+    except Exception:  # already closed or file gone: nothing to release
+        pass
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, on_release=_close)
+def _connect(path: str, identity: tuple[int, int, int]) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(path, read_only=True, config=dict(READ_CONFIG))
+
+
+_open_identity: dict[str, tuple[int, int, int]] = {}
+_open_lock = threading.Lock()
+
+
+def _connection_for(path: str, identity: tuple[int, int, int]) -> duckdb.DuckDBPyConnection:
+    """The cached connection for this version of the file.
+
+    DuckDB keeps one database instance per path per process, so while a connection to the
+    old file is open, connecting again returns the old file's data. When the identity
+    changes, close the cached connections first.
+    """
+    with _open_lock:
+        if _open_identity.get(path) not in (None, identity):
+            _connect.clear()
+        _open_identity[path] = identity
+    return _connect(path, identity)
+
+
+def connection() -> duckdb.DuckDBPyConnection | None:
+    """The shared read-only connection to the current database file, or None if there is none."""
+    ident = db.identity()
+    if ident is None:
+        return None
+    return _connection_for(str(db.path()), ident)
+
+
+def has_data() -> bool:
+    """True when the database file exists and holds data (cached per file identity)."""
+    ident = db.identity()
+    return ident is not None and _has_data(str(db.path()), ident)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _has_data(path: str, identity: tuple[int, int, int]) -> bool:
+    con = _connection_for(path, identity).cursor()
+    try:
+        return db.has_data(con)
+    finally:
+        con.close()
+
+
+def _key(fn: Callable) -> str:
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def _resolve(key: str) -> Callable:
+    module, _, name = key.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _cached(fn_key: str, filters: Filters, path: str, identity: tuple[int, int, int],
+            scope: Scope, args: tuple) -> Any:
+    cursor = _connection_for(path, identity).cursor()
+    try:
+        with use_scope(scope):
+            return _resolve(fn_key)(cursor, filters, *args)
+    finally:
+        cursor.close()
+
+
+def run(fn: Callable[..., pd.DataFrame], filters: Filters, *args: Any) -> Any:
+    """fn(con, filters, *args), cached; the language never changes a query's result."""
+    ident = db.identity()
+    if ident is None:
+        raise FileNotFoundError(str(db.path()))
+    neutral = dataclasses.replace(filters, lang="zh")
+    return _cached(_key(fn), neutral, str(db.path()), ident, current_scope(), tuple(args))
+
+
+def clear() -> None:
+    """Drop every cached read and connection (benchmarks' cold runs, tests)."""
+    _cached.clear()
+    _has_data.clear()
+    _connect.clear()
+    _open_identity.clear()

@@ -1,0 +1,157 @@
+"""Shared page helpers: the page's filters, panels that fail alone, KPI cards, tables, formats.
+
+Pages stay thin: `f, lang = ui.context()`, then one `with ui.panel(...)` per panel. A query
+or chart that raises inside a panel shows an error box there; the rest of the page renders.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.filters import Filters
+from dashboard.i18n import STRINGS, t
+
+log = logging.getLogger(__name__)
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+
+
+def context() -> tuple[Filters, str]:
+    """The filters app.py stored for this run (defaults when a page runs on its own)."""
+    f = st.session_state.get("filters")
+    if not isinstance(f, Filters):
+        f = Filters()
+    return f, f.lang
+
+
+@contextlib.contextmanager
+def panel(lang: str, title: str | None = None, caption: str | None = None) -> Iterator[None]:
+    """A titled block whose failures stay inside it (an error box, then the page goes on)."""
+    with st.container():
+        if title:
+            st.subheader(title)
+        if caption:
+            st.caption(caption)
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - the point is to contain any panel failure
+            log.exception("panel %r failed", title)
+            detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            st.error(t("common.query_error", lang, error=detail))
+
+
+def empty_state(lang: str) -> None:
+    """The friendly 'no data yet' box with the load commands."""
+    st.info(t("common.empty_db", lang))
+
+
+def no_data(lang: str) -> None:
+    st.caption(t("common.no_data", lang))
+
+
+# --- formats (no locale magic: the same digits in both languages) --------------------------
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or x is pd.NaT
+
+
+def fmt_int(x) -> str:
+    return "–" if _missing(x) else f"{int(round(float(x))):,}"
+
+
+def fmt_num(x, digits: int = 1) -> str:
+    return "–" if _missing(x) else f"{float(x):,.{digits}f}"
+
+
+def fmt_pct(x, digits: int = 1) -> str:
+    """x is a share 0..1."""
+    return "–" if _missing(x) else f"{100 * float(x):.{digits}f}%"
+
+
+def fmt_yuan(x) -> str:
+    return "–" if _missing(x) else f"¥{float(x):,.0f}"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI card: label and value already formatted; delta text optional."""
+    key: str
+    label: str
+    value: str
+    delta: str | None = None
+    delta_color: str = "normal"   # 'normal' | 'inverse' | 'off'
+    help: str | None = None
+    delta_arrow: str = "auto"     # 'off' for a plain second line that is not a change
+
+
+def delta_text(now, before, kind: str) -> str | None:
+    """Change versus the previous period, formatted like the value (pts for shares)."""
+    if _missing(now) or _missing(before):
+        return None
+    diff = float(now) - float(before)
+    if kind == "share":
+        return f"{100 * diff:+.1f} pts"
+    if kind == "yuan":
+        return f"{'+' if diff >= 0 else '-'}¥{abs(diff):,.0f}"
+    if kind == "int":
+        return f"{diff:+,.0f}"
+    return f"{diff:+,.1f}"
+
+
+def kpi_row(cards: list[Kpi], per_row: int = 4) -> None:
+    """KPI cards in rows of `per_row`."""
+    for start in range(0, len(cards), per_row):
+        cols = st.columns(per_row)
+        for col, card in zip(cols, cards[start:start + per_row]):
+            col.metric(card.label, card.value, card.delta, delta_color=card.delta_color,
+                       help=card.help, border=True, delta_arrow=card.delta_arrow)
+
+
+def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
+          formats: dict[str, str] | None = None, coded: dict[str, str] | None = None) -> None:
+    """A dataframe with translated headers ("common.col.<name>" when present).
+
+    `coded` maps a column holding codes (e.g. rule names) to the i18n prefix of their labels.
+    """
+    if coded:
+        df = df.assign(**{c: df[c].map(lambda v, p=prefix: t(f"{p}.{v}", lang))
+                          for c, prefix in coded.items() if c in df.columns})
+    labels = {c: t(f"common.col.{c}", lang) if f"common.col.{c}" in STRINGS else c
+              for c in df.columns}
+    config = {c: st.column_config.Column(labels[c]) for c in df.columns}
+    for c, fmt in (formats or {}).items():
+        if c in df.columns:
+            config[c] = st.column_config.NumberColumn(labels[c], format=fmt)
+    kwargs = {"height": height} if height else {}
+    st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch",
+                 **kwargs)
+
+
+def chart(fig, *, key: str) -> None:
+    st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
+
+
+def header(title: str, f: Filters, lang: str) -> None:
+    """Page title plus the 'as of' line (the date time-based measures use) and the period."""
+    from dashboard import cache
+    from dashboard.queries import common
+
+    st.title(title)
+    day = cache.run(common.as_of, f)
+    period = (f"{f.date_from.isoformat()} – {f.date_to.isoformat()}"
+              if f.date_from and f.date_to else t("common.all_dates", lang))
+    st.caption(t("common.as_of", lang, date=day.isoformat(), period=period))
+
+
+def page_link(name: str, label: str, **query: str) -> None:
+    """A link to another cockpit page (pages/<name>.py) carrying extra query parameters."""
+    try:
+        st.page_link(str(PAGES_DIR / f"{name}.py"), label=label,
+                     query_params={k: v for k, v in query.items() if v is not None} or None)
+    except Exception:  # the page runs outside the app's navigation (a test, a script)
+        st.markdown(label)

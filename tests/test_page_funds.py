@@ -1,0 +1,39 @@
+"""Fund flows page: KPI values from the ledger, the ledger check, the Sankey present."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from pages_fixture import release_connections, app, cockpit_db, db, metrics, raw  # noqa: F401
+
+from dashboard import ui
+
+
+def _tx(db, community=None, d_from="2026-06-01"):
+    tx = raw(db, "fund_transactions").merge(raw(db, "projects")[["project_id", "community"]])
+    tx = tx[(pd.to_datetime(tx["txn_on"]) >= pd.Timestamp(d_from))]
+    if community:
+        tx = tx[tx["community"] == community]
+    return tx.assign(amount_yuan=tx["amount_yuan"].astype(float))
+
+
+def test_funds_page_values(db):
+    at = app("funds", **{"from": "2026-06-01", "to": "2026-06-30"})
+    assert not at.exception and not at.error
+    tx = _tx(db)
+    shown = metrics(at)
+    assert shown["流入（元）"] == ui.fmt_yuan(tx.loc[tx["direction"] == "in", "amount_yuan"].sum())
+    assert shown["支出（元）"] == ui.fmt_yuan(tx.loc[tx["direction"] == "out", "amount_yuan"].sum())
+    assert shown["其中实物折价（元）"] == ui.fmt_yuan(tx.loc[tx["in_kind"], "amount_yuan"].sum())
+    check = next(d.value for d in at.dataframe if "gap_yuan" in d.value.columns)
+    assert list(check["project_id"]) == ["P07"]
+    sankey = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert sankey["type"] == "sankey"
+
+
+def test_funds_page_follows_filters(db):
+    at = app("funds", **{"from": "2026-06-01", "to": "2026-06-30"})
+    at.selectbox(key="f_community").set_value("夏荷社区").run()
+    tx = _tx(db, "夏荷社区")
+    assert metrics(at)["流入（元）"] == ui.fmt_yuan(tx.loc[tx["direction"] == "in", "amount_yuan"].sum())
+    assert not any("gap_yuan" in d.value.columns for d in at.dataframe)   # P07 is elsewhere

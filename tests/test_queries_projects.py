@@ -1,0 +1,104 @@
+"""Early-warning rules: each fires on the project built to trigger it and on no other."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from pages_fixture import release_connections, AS_OF, cockpit_db, con, raw  # noqa: F401
+
+from dashboard.filters import Filters
+from dashboard.queries import projects as q
+
+JUNE = Filters(date_from=date(2026, 6, 1), date_to=AS_OF)
+EXPECTED = {("P02", "behind_schedule"), ("P03", "overdue_milestones"), ("P04", "stalled"),
+            ("P05", "spending_ahead"), ("P06", "over_budget")}
+
+
+def test_each_rule_fires_on_its_project_only(con):
+    w = q.warnings(con, JUNE)
+    assert set(zip(w["project_id"], w["rule"])) == EXPECTED
+    assert set(w["rule"]) == set(q.RULES)
+
+
+def test_rule_measures(con):
+    w = q.warnings(con, JUNE).set_index("rule")["value"]
+    elapsed = 100 * 180 / 364                       # 2026-01-01 -> 2026-06-30 of a 364-day plan
+    assert w["behind_schedule"] == pytest.approx(round(elapsed - 20, 1))
+    assert w["overdue_milestones"] == 1
+    assert w["stalled"] == 60                       # last update 2026-05-01
+    assert w["spending_ahead"] == pytest.approx(30.0)
+    assert w["over_budget"] == pytest.approx(10000.0)
+
+
+def test_as_of_is_the_filter_end_not_the_clock(con):
+    # on 2026-03-31 P04 had been updated "in the future" (negative days): not stalled;
+    # the P03 milestone due 2026-05-01 was not yet late
+    w = q.warnings(con, Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)))
+    assert ("P04", "stalled") not in set(zip(w["project_id"], w["rule"]))
+    assert ("P03", "overdue_milestones") not in set(zip(w["project_id"], w["rule"]))
+
+
+def _row(**over) -> dict:
+    base = dict(project_id="X", name="n", community="c", category="k", stage="实施", active=True,
+                elapsed_pct=50.0, progress_pct=50.0, spent_pct=40.0, spent_yuan=40.0,
+                budget_yuan=100.0, overdue_milestones=0, days_since_update=3)
+    return {**base, **over}
+
+
+@pytest.mark.parametrize("rule,over", [
+    ("behind_schedule", {"progress_pct": 34.0}),
+    ("overdue_milestones", {"overdue_milestones": 2}),
+    ("stalled", {"days_since_update": q.STALLED_DAYS + 1}),
+    ("spending_ahead", {"spent_pct": 71.0, "spent_yuan": 71.0}),
+    ("over_budget", {"spent_pct": 101.0, "spent_yuan": 101.0, "progress_pct": 90.0}),
+])
+def test_rules_on_hand_built_frames(rule, over):
+    frame = pd.DataFrame([_row(project_id="healthy"), _row(project_id="sick", **over)])
+    w = q.early_warnings(frame)
+    assert list(zip(w["project_id"], w["rule"])) == [("sick", rule)]
+
+
+def test_thresholds_are_strict():
+    frame = pd.DataFrame([_row(progress_pct=35.0),                       # exactly 15 behind
+                          _row(days_since_update=q.STALLED_DAYS),         # exactly 30 days
+                          _row(spent_pct=70.0, spent_yuan=70.0),          # exactly 20 ahead
+                          _row(spent_yuan=100.0, spent_pct=100.0, progress_pct=90.0)])
+    assert q.early_warnings(frame).empty
+
+
+def test_finished_projects_only_warn_about_money():
+    frame = pd.DataFrame([_row(stage="结项", progress_pct=10.0, days_since_update=400,
+                               overdue_milestones=3, spent_yuan=150.0, spent_pct=150.0)])
+    assert list(q.early_warnings(frame)["rule"]) == ["over_budget"]
+
+
+def test_project_table_matches_raw(con):
+    table = q.project_table(con, JUNE).set_index("project_id")
+    prj = raw(cockpit_db_path(con), "projects").set_index("project_id")
+    assert set(table.index) == set(prj.index)
+    assert table.loc["P08", "stage"] == "立项"    # pipeline projects stay in view
+    assert (table["progress_pct"] == prj.loc[table.index, "progress_pct"]).all()
+    s = q.summary(con, JUNE).iloc[0]
+    assert s["archive_rate"] == pytest.approx(prj["archived"].mean())
+
+
+def cockpit_db_path(con):
+    return con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                       ).fetchone()[0]
+
+
+def test_community_and_category_filters(con):
+    t = q.project_table(con, Filters(date_to=AS_OF, community="秋实社区"))
+    assert sorted(t["project_id"]) == ["P02", "P04"]
+    t = q.project_table(con, Filters(date_to=AS_OF, category="养老"))
+    assert sorted(t["project_id"]) == ["P01", "P07", "P08"]
+
+
+def test_drill_down_reads(con):
+    ms = q.milestones(con, JUNE, "P03")
+    assert ms["overdue"].sum() == 1
+    ledger = q.ledger(con, JUNE, "P07")
+    assert ledger.loc[ledger["direction"] == "out", "amount_yuan"].sum() == pytest.approx(30000)
+    fb = q.related_feedback(con, JUNE, "P01")      # keywords 养老、助餐 in 春晖社区
+    assert len(fb) and fb["text"].str.contains("养老|助餐").all()
