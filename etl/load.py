@@ -157,33 +157,37 @@ def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> li
     """The view `_raw`: the source's columns in file order, renamed canonical; returns the names.
 
     A view, not a table: staging streams the file once; rejects re-read only their rows.
+    The file path reaches DuckDB as a Python argument, never as SQL text.
     """
     if src.csv_path is not None:
-        rel = "read_csv($p, all_varchar = true, header = true)"
-        headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}", {"p": str(src.csv_path)}).fetchall()]
-        src.headers = headers
+        src.headers = con.read_csv(str(src.csv_path), all_varchar=True, header=True).columns
     names, _ = _raw_names(src, kind)
-    present = set(names)
-    fill = [f"CAST(NULL AS VARCHAR) AS {c.name}" for c in stage.SPECS[kind] if c.name not in present]
     if src.csv_path is not None:
-        select = ", ".join([f'"{n}"' for n in names] + fill)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {select} "
-                    f"FROM read_csv({_sql_str(str(src.csv_path))}, all_varchar = true, "
-                    f"header = true, names = {_sql_list(names)})")
+        con.read_csv(str(src.csv_path), all_varchar=True, header=True, names=names).to_view("_raw_src")
     else:
-        con.register("_raw_frame", src.table.rename_columns(names))
-        casts = ", ".join([f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names] + fill)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {casts} FROM _raw_frame")
+        con.register("_raw_src", src.table.rename_columns(names))
+    con.execute(_raw_view_sql(kind, names))
     return names
 
 
-def _sql_str(value: str) -> str:
-    """A string literal for the one place DuckDB cannot bind: a view over read_csv."""
-    return "'" + value.replace("'", "''") + "'"
+def _raw_view_sql(kind: str, names: list[str]) -> str:
+    """SELECT over _raw_src with every canonical column present (missing optional ones NULL).
+
+    Names are canonical columns or _x<i>: generated here, never taken from a file.
+    """
+    present = set(names)
+    columns = [f"CAST({n} AS VARCHAR) AS {n}" for n in names]
+    columns += [f"CAST(NULL AS VARCHAR) AS {c.name}" for c in stage.SPECS[kind] if c.name not in present]
+    return f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {', '.join(columns)} FROM _raw_src"
 
 
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join(_sql_str(v) for v in values) + "]"
+def _upsert_sql(kind: str) -> tuple[str, str]:
+    """(DELETE of the keys about to be written, INSERT from _clean) for a whitelisted table."""
+    table = {k: k for k in aliases.KIND_ORDER}[kind]
+    keys = ", ".join(stage.KEYS[kind])
+    cols = ", ".join(stage.target_columns(kind))
+    return (f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _clean)",
+            f"INSERT INTO {table} ({cols}, source_load_id) SELECT {cols}, $load_id FROM _clean")
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
@@ -205,13 +209,9 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
             raise LoadRefused(f"{src.label}: refused, nothing loaded - {res.rows_rejected:,} of "
                               f"{res.rows_read:,} rows invalid ({first})")
         load_id = con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM etl_loads").fetchall()[0][0]
-        cols = ", ".join(stage.target_columns(kind))
-        table = {k: k for k in aliases.KIND_ORDER}[kind]   # whitelist
-        keys = ", ".join(stage.KEYS[kind])
-        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0]:
-            con.execute(f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _clean)")  # latest wins
-        res.rows_loaded = con.execute(f"INSERT INTO {table} ({cols}, source_load_id) "
-                                      f"SELECT {cols}, $load_id FROM _clean", {"load_id": load_id}).fetchall()[0][0]
+        delete, insert = _upsert_sql(kind)
+        con.execute(delete)   # latest wins: a newer export replaces the records it carries
+        res.rows_loaded = con.execute(insert, {"load_id": load_id}).fetchall()[0][0]
         _insert_rejects(con, load_id, src, rejects)
         res.seconds = time.perf_counter() - t0
         res.status = "loaded"
@@ -231,7 +231,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         res.seconds = time.perf_counter() - t0
     finally:
         with contextlib.suppress(Exception):
-            con.unregister("_raw_frame")
+            con.unregister("_raw_src")
     return res
 
 
@@ -287,10 +287,10 @@ def status(db: Path | None = None) -> dict:
     with duckdb.connect(str(db), read_only=True) as con:
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-        counts = {}
-        for table in (*aliases.KIND_ORDER, "pain_points", "feedback_pain_points", "etl_loads", "etl_rejects"):
-            if table in tables:
-                counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        shown = [t for t in (*aliases.KIND_ORDER, "pain_points", "feedback_pain_points", "etl_loads",
+                             "etl_rejects") if t in tables]   # names from this constant list only
+        count_sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in shown)
+        counts = dict(con.execute(count_sql).fetchall()) if shown else {}
         loads = con.execute("SELECT load_id, path, sheet, source_kind, rows_read, rows_loaded, "
                             "rows_rejected, finished_at, status FROM etl_loads "
                             "ORDER BY load_id DESC LIMIT 10").df() if "etl_loads" in tables else None
