@@ -84,7 +84,7 @@ def cmd_status(args) -> int:
     if info["loads"] is not None and len(info["loads"]):
         print("last loads:")
         for r in info["loads"].itertuples():
-            name = Path(r.path).name + (f"[{r.sheet}]" if r.sheet else "")
+            name = Path(r.path).name + (f"[{r.sheet}]" if isinstance(r.sheet, str) and r.sheet else "")
             print(f"  #{r.load_id} {r.finished_at:%Y-%m-%d %H:%M} {name} -> {r.source_kind}: "
                   f"{r.rows_loaded:,} loaded, {r.rows_rejected:,} rejected")
     if info["reject_reasons"] is not None and len(info["reject_reasons"]):
