@@ -200,8 +200,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         names = _create_raw(con, src, kind)
         known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
         stage.run_stage(con, kind, stage.params(kind, pseudonym_salt(con), known))
-        res.rows_read = con.execute("SELECT count(*) FROM _typed").fetchall()[0][0]
-        res.rows_rejected = con.execute("SELECT count(DISTINCT _row) FROM _errors").fetchall()[0][0]
+        res.rows_read, res.rows_rejected = con.execute(
+            "SELECT (SELECT count(*) FROM _typed), (SELECT count(DISTINCT _row) FROM _errors)").fetchall()[0]
         rejects = _reject_rows(con, src, kind, names)
         res.rejects = rejects[:20]
         if res.rows_rejected and (strict or res.rows_rejected > max_reject_share * max(res.rows_read, 1)):
@@ -211,7 +211,12 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         load_id = con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM etl_loads").fetchall()[0][0]
         delete, insert = _upsert_sql(kind)
         con.execute(delete)   # latest wins: a newer export replaces the records it carries
-        res.rows_loaded = con.execute(insert, {"load_id": load_id}).fetchall()[0][0]
+        # the target's physical order is irrelevant; dropping it lets DuckDB write in parallel
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            res.rows_loaded = con.execute(insert, {"load_id": load_id}).fetchall()[0][0]
+        finally:
+            con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
         _insert_rejects(con, load_id, src, rejects)
         res.seconds = time.perf_counter() - t0
         res.status = "loaded"

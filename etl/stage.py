@@ -136,7 +136,9 @@ def _pct(v: str) -> str:
 
 
 def _typed(col: Col) -> str:
-    v = f"NULLIF(trim(_raw.{col.name}), '')"
+    x = f"_raw.{col.name}"
+    # trim() costs ~50 ms per 1M values; most cells have no edge spaces, so test first
+    v = f"NULLIF(CASE WHEN {x} LIKE ' %' OR {x} LIKE '% ' THEN trim({x}) ELSE {x} END, '')"
     if col.type == PSEUDO:   # the identifier never reaches a table, not even a temporary one
         return f"'R' || left(sha256($salt || {v}), 12)"
     if col.type in (TEXT, ID):
@@ -205,7 +207,7 @@ def params(kind: str, salt: str = "", known_projects: list[str] | None = None) -
     return out
 
 
-def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True) -> list[str]:
+def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_path: bool = False) -> list[str]:
     """Statements: source -> _typed -> _errors (row, column, reason) and the view _clean.
 
     `source` yields the canonical text columns in file order. Typing runs below the
@@ -246,6 +248,9 @@ def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True) -> li
         f"FROM _typed_all WHERE {nonblank}",
         *_derive(kind),
         "CREATE OR REPLACE TEMP TABLE _errors AS " + "\nUNION ALL ".join(checks),
+        # fast path (no errors, blanks or duplicate keys: the common case) skips the filters
+        f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed_all"
+        if fast_path else
         f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed "
         f"WHERE _row NOT IN (SELECT _row FROM _errors) {dedupe}",
     ]
@@ -289,8 +294,11 @@ def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: st
     for statement in prepare:
         execute(statement)
     keys = ", ".join(KEYS[kind])
-    distinct, total = con.execute(f"SELECT count(DISTINCT ({keys})), count(*) FROM _typed").fetchall()[0]
-    execute(stage_sql(kind, source, dedupe_needed=distinct != total)[-1])   # window only when needed
+    count_sql = (f"SELECT count(DISTINCT ({keys})), count(*), (SELECT count(*) FROM _typed_all), "
+                 f"(SELECT count(*) FROM _errors) FROM _typed")
+    distinct, nonblank, everything, errors = con.execute(count_sql).fetchall()[0]
+    fast = distinct == nonblank == everything and not errors
+    execute(stage_sql(kind, source, dedupe_needed=distinct != nonblank, fast_path=fast)[-1])
 
 
 def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
