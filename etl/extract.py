@@ -7,6 +7,7 @@ datetimes and integral numbers turned into the text an office would see.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import tempfile
@@ -81,27 +82,38 @@ def read_sources(path: Path) -> list[RawSource]:
     raise ExtractError(f"{path}: unsupported file type {suffix!r} (use .csv or .xlsx)")
 
 
+SAMPLE_BYTES = 4 << 20   # encoding is judged on the first 4 MB; DuckDB re-checks every byte
+
+
 def detect_encoding(data: bytes) -> str:
-    """'utf-8-sig', 'utf-8' or 'gb18030' (a superset of GBK); raises if none decodes."""
+    """'utf-8-sig', 'utf-8' or 'gb18030' (a superset of GBK); raises if none decodes.
+
+    `data` may be a sample cut mid-character: a truncated last character is not an error.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     try:
-        data.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
         return "utf-8"
     except UnicodeDecodeError:
         pass
     try:
-        data.decode("gb18030")
+        codecs.getincrementaldecoder("gb18030")().decode(data, final=False)
         return "gb18030"
     except UnicodeDecodeError as exc:
         raise ExtractError(f"byte {exc.start} is neither UTF-8 nor GBK/GB18030") from exc
 
 
-def read_csv(path: Path) -> RawSource:
+def read_csv(path: Path, encoding: str | None = None) -> RawSource:
+    """A CSV as a RawSource; GBK is transcoded to a temporary UTF-8 file for DuckDB.
+
+    Pass `encoding` to override detection (the loader retries with gb18030 when DuckDB finds
+    invalid UTF-8 past the sample).
+    """
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     try:
-        encoding = detect_encoding(data)
+        encoding = encoding or detect_encoding(data[:SAMPLE_BYTES])
     except ExtractError as exc:
         raise ExtractError(f"{path}: {exc}") from None
     text_head = data[:65536].decode(encoding, errors="ignore")
@@ -112,9 +124,13 @@ def read_csv(path: Path) -> RawSource:
     headers = [h.strip().strip('"') for h in first_line.split(delimiter)]
     if encoding.startswith("utf-8"):
         return RawSource(path, None, encoding, headers, sha, csv_path=path)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ExtractError(f"{path}: byte {exc.start} is neither UTF-8 nor GBK/GB18030") from None
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="cockpit-utf8-")
     with os.fdopen(fd, "wb") as out:
-        out.write(data.decode(encoding).encode("utf-8"))
+        out.write(text.encode("utf-8"))
     return RawSource(path, None, "gb18030", headers, sha, csv_path=Path(tmp), cleanup=[Path(tmp)])
 
 

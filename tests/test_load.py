@@ -221,3 +221,16 @@ def test_real_sample_loads_completely_with_both_date_formats(real_messages, db):
     assert _rows(db, "SELECT count(*) FROM feedback WHERE replied_at IS NOT NULL AND reply IS NOT NULL")[0][0] == 2816
     assert _rows(db, r"SELECT count(*) FROM feedback WHERE regexp_matches(text || reply, '(^|\D)1[3-9]\d{9}(\D|$)')")[0][0] == 0
     assert _rows(db, "SELECT count(*) FROM feedback WHERE resident_pseudonym LIKE 'A000%'")[0][0] == 0
+
+
+def test_gbk_past_the_encoding_sample_is_still_read_as_gbk(tmp_path, db, monkeypatch):
+    import etl.extract as extract
+    monkeypatch.setattr(extract, "SAMPLE_BYTES", 64)   # the sample sees only ASCII
+    rows = [f"A-{i},2025-04-01 08:00:00,x,x,x,x,x,处置中,," for i in range(5)]
+    rows.append("G-9,2025-04-01 08:00:00,清河街道,清河一社区,QH-01-01,噪音扰民,楼道堆物,处置中,,")
+    path = _write(tmp_path / "late-gbk.csv", "report_id,reported_at,street,community,grid_id,category,"
+                  "description,status,resolved_at,satisfaction\n" + "\n".join(rows) + "\n", "gbk")
+    [res] = load_paths([path], db, progress=None)
+    assert res.status == "loaded", res.message
+    assert _rows(db, "SELECT community, description FROM grid_reports WHERE report_id = 'G-9'") == [
+        ("清河一社区", "楼道堆物")]
