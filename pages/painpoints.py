@@ -1,4 +1,101 @@
-"""Placeholder until the page is built."""
+"""民意痛点 Resident pain points: the month's top-3 as cards, trends, keywords, the messages
+behind each pain point, the open projects and money addressing them, on-demand re-clustering."""
 import streamlit as st
 
-st.write("painpoints")
+from dashboard import cache, ui
+from dashboard.charts import painpoints as charts
+from dashboard.i18n import STRINGS, t
+from dashboard.queries import painpoints as q
+
+ARROWS = {1: "↑", -1: "↓", 0: "→"}
+
+f, lang = ui.context()
+st.title(t("painpoints.title", lang))
+scope = q.scope_of(f)
+st.caption(t("painpoints.intro", lang, scope=t("common.whole_street", lang) if scope == q.STREET_SCOPE
+             else scope))
+
+
+def growth_line(row) -> str:
+    if row.growth is None or row.growth != row.growth:          # NULL / NaN: new this month
+        return t("painpoints.card.new", lang)
+    sign = (row.growth > 0.05) - (row.growth < -0.05)
+    return t("painpoints.card.growth", lang, arrow=ARROWS[sign], pct=f"{100 * row.growth:+.0f}%")
+
+
+def card(row) -> None:
+    """One pain point: label, size, trend arrow, streak, keywords, three quotes."""
+    with st.container(border=True):
+        st.metric(f"#{row.rank} {row.label}", ui.fmt_int(row.size), growth_line(row), delta_color="off")
+        st.caption(t("painpoints.card.size", lang, size=ui.fmt_int(row.size), share=ui.fmt_pct(row.share)))
+        st.caption(t("painpoints.card.streak", lang, n=row.months_in_top3))
+        st.caption(t("painpoints.card.unresolved", lang, share=ui.fmt_pct(row.unresolved_share),
+                     rating=ui.fmt_num(row.avg_rating), likes=ui.fmt_int(row.likes)))
+        st.markdown(f"**{t('painpoints.card.keywords', lang)}**：" + " · ".join(list(row.keywords)[:6]))
+        st.markdown(f"**{t('painpoints.card.quotes', lang)}**")
+        for text in list(row.representative_texts)[:3]:
+            st.caption(f"“{text}”")
+
+
+if cache.connection() is None:
+    ui.empty_state(lang)
+    st.stop()
+
+month, top = None, None
+with ui.panel(lang, t("painpoints.top3", lang)):
+    months = cache.run(q.months, f)
+    if months.empty:
+        st.info(t("painpoints.no_results", lang))
+    else:
+        options = [m.date() if hasattr(m, "date") else m for m in months["month_on"]]
+        month = st.selectbox(t("painpoints.month", lang), options, key="painpoints_month",
+                             format_func=lambda m: m.strftime("%Y-%m"))
+        top = cache.run(q.top3, f, month)
+        for col, row in zip(st.columns(3), top.itertuples()):
+            with col:
+                card(row)
+
+if top is not None and not top.empty:
+    with ui.panel(lang, t("painpoints.trend", lang)):
+        trend = cache.run(q.trend, f, tuple(top["pain_point_id"]))
+        ui.chart(charts.trend_figure(trend, lang), key="painpoints_trend")
+
+    with ui.panel(lang, t("painpoints.keywords", lang)):
+        ui.chart(charts.keyword_figure(cache.run(q.keyword_counts, f, month), lang),
+                 key="painpoints_keywords")
+
+    with ui.panel(lang, t("painpoints.drill", lang), t("painpoints.drill_help", lang)):
+        labels = dict(zip(top["pain_point_id"], top["label"]))
+        pid = st.selectbox(t("painpoints.pick", lang), list(labels), key="painpoints_pick",
+                           format_func=lambda p: labels[p])
+        rows = cache.run(q.messages, f, pid)
+        st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(len(rows))))
+        ui.table(rows, lang, key="painpoints_messages", height=360)
+
+    with ui.panel(lang, t("painpoints.funding", lang), t("painpoints.funding_help", lang)):
+        summary = cache.run(q.funding_summary, f, month)
+        for row in summary.itertuples():
+            if row.projects:
+                st.markdown(t("painpoints.projects_line", lang, label=row.label, n=row.projects,
+                              budget=ui.fmt_yuan(row.budget_yuan)))
+            else:
+                st.markdown(t("painpoints.no_project", lang, label=row.label))
+        ui.chart(charts.funding_figure(summary[summary["projects"] > 0], lang), key="painpoints_funding")
+        detail = cache.run(q.funding, f, month).dropna(subset=["project_id"])
+        ui.table(detail, lang, key="painpoints_projects")
+
+with ui.panel(lang, t("painpoints.recluster", lang), t("painpoints.recluster_help", lang)):
+    if st.button(t("painpoints.recluster_run", lang), key="painpoints_recluster") \
+            or st.session_state.get("painpoints_reclustered") == f:
+        st.session_state["painpoints_reclustered"] = f
+        found = cache.run(q.recluster, f)
+        if found.empty:
+            ui.no_data(lang)
+        else:
+            st.caption(t("painpoints.recluster_result", lang, messages=ui.fmt_int(found["messages"].iloc[0]),
+                         k=int(found["k"].iloc[0]), n=len(found)))
+            ui.chart(charts.recluster_figure(found, lang), key="painpoints_recluster_chart")
+            columns = ["label", "keywords", "size", "share", "quotes"]
+            shown = found[columns].rename(columns={c: t(f"painpoints.col.{c}", lang) for c in columns
+                                                   if f"painpoints.col.{c}" in STRINGS})
+            st.dataframe(shown, hide_index=True, key="painpoints_recluster_table", width="stretch")

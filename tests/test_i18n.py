@@ -13,11 +13,11 @@ from dashboard.i18n import LANGS, STRINGS, t
 REPO = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u3400-\u9fff]")
 PAGE_SECTIONS = ("common.", "shell.", "overview.", "projects.", "funds.", "grid.", "linkage.",
-                 "app.")
+                 "painpoints.", "app.")
 SOURCES = [REPO / "dashboard" / "app.py", REPO / "dashboard" / "ui.py",
            *(REPO / "dashboard" / "charts").glob("*.py"),
            *(REPO / "pages" / f"{p}.py" for p in ("overview", "projects", "funds", "grid",
-                                                   "linkage"))]
+                                                   "linkage", "painpoints"))]
 
 
 def _fields(text: str) -> set[str]:

@@ -43,6 +43,8 @@ _SCOPED_BY: dict[str, str] = {
     "feedback_tokens": "s.feedback_id IN (SELECT feedback_id FROM feedback"
                        " WHERE community IN (SELECT unnest($_scope_communities)))",
     "pain_point_catalog": "TRUE",
+    "pain_point_clusters": "TRUE",      # street-wide aggregates, no resident rows
+    "pain_point_months": "TRUE",
     "etl_loads": "TRUE",
     "etl_rejects": "TRUE",
     "etl_meta": "FALSE",

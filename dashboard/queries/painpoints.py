@@ -1,0 +1,147 @@
+"""民意痛点 page reads: fn(con, filters, *args) -> DataFrame, every value bound, no streamlit.
+
+The scope of a pain-point ranking is the filters' community, or '全街道' when none is set.
+Message-level reads (trend, drill-down, keyword counts, re-clustering) also honour the date,
+street and grid filters through `filter_sql`.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from dashboard.filters import Filters
+from dashboard.queries.base import fetch, filter_sql, params_of
+
+STREET_SCOPE = "全街道"
+RECLUSTER_LIMIT = 20_000      # newest messages re-clustered on demand (keeps it interactive)
+_FB = filter_sql("f", "submitted_at", grid=True)
+
+
+def scope_of(f: Filters) -> str:
+    return f.community or STREET_SCOPE
+
+
+def months(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per month with a ranking for the scope inside the date filter, newest first."""
+    return fetch(con, """
+        SELECT DISTINCT month_on FROM {pain_points}
+        WHERE scope = $scope
+          AND ($date_from IS NULL OR month_on >= date_trunc('month', $date_from::DATE))
+          AND ($date_to_excl IS NULL OR month_on < $date_to_excl)
+        ORDER BY month_on DESC""", params_of(f, scope=scope_of(f)))
+
+
+def top3(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """The scope's top-3 of `month` (one row per rank), as stored by the engine."""
+    return fetch(con, """
+        SELECT rank, pain_point_id, label, keywords, size, share, growth, heat, unresolved_share,
+               avg_rating, likes, months_in_top3, representative_ids, representative_texts
+        FROM {pain_points} WHERE scope = $scope AND month_on = $month ORDER BY rank""",
+                 params_of(f, scope=scope_of(f), month=month))
+
+
+def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...]) -> pd.DataFrame:
+    """Messages per month of each pain point in `ids`, under the global filters."""
+    return fetch(con, f"""
+        SELECT p.month_on, p.pain_point_id, c.label, count(*) AS messages
+        FROM {{feedback_pain_points}} p
+        JOIN {{feedback}} f USING (feedback_id)
+        JOIN {{pain_point_catalog}} c USING (pain_point_id)
+        WHERE p.pain_point_id IN (SELECT unnest($ids)) AND {_FB}
+        GROUP BY ALL ORDER BY p.month_on, p.pain_point_id""", params_of(f, ids=list(ids)))
+
+
+def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """For each keyword of the month's top-3: how many of the pain point's messages use it."""
+    return fetch(con, f"""
+        WITH kw AS (
+            SELECT rank, pain_point_id, label, unnest(keywords[1:8]) AS keyword
+            FROM {{pain_points}} WHERE scope = $scope AND month_on = $month)
+        SELECT kw.rank, kw.label, kw.keyword, count(t.feedback_id) AS messages
+        FROM kw
+        JOIN {{feedback_pain_points}} p ON p.pain_point_id = kw.pain_point_id AND p.month_on = $month
+        JOIN {{feedback}} f ON f.feedback_id = p.feedback_id
+        LEFT JOIN {{feedback_tokens}} t
+               ON t.feedback_id = p.feedback_id AND list_contains(t.tokens, kw.keyword)
+        WHERE {_FB}
+        GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""",
+                 params_of(f, scope=scope_of(f), month=month))
+
+
+def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
+    """Every message of one pain point (all months) under the global filters, newest first."""
+    return fetch(con, f"""
+        SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.rating, f.likes,
+               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
+        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
+        WHERE p.pain_point_id = $pid AND {_FB}
+        ORDER BY f.submitted_at DESC, f.feedback_id""", params_of(f, pid=pain_point_id))
+
+
+def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """Open projects (not 结项) addressing each of the month's top pain points, with money.
+
+    A project addresses a pain point when one of the pain point's first eight keywords occurs
+    in the project's category, keywords or name, or one of the project's keywords (split on
+    、,; or spaces, two characters or more) occurs in a pain-point keyword. One row per
+    (pain point, project); pain points without a project keep one row with project NULL.
+    """
+    return fetch(con, """
+        WITH pp AS (
+            SELECT rank, pain_point_id, label, keywords[1:8] AS kws, size
+            FROM {pain_points} WHERE scope = $scope AND month_on = $month),
+        pr AS (
+            SELECT project_id, name, community, category, stage, budget_yuan,
+                   concat_ws(' ', category, keywords, name) AS haystack,
+                   list_filter(string_split_regex(concat_ws('、', category, keywords), '[、,，;；\\s]+'),
+                               lambda w: length(w) >= 2) AS needles
+            FROM {projects} p
+            WHERE stage <> '结项' AND ($community IS NULL OR community = $community)
+              AND ($street IS NULL OR street = $street)),
+        money AS (
+            SELECT project_id,
+                   sum(amount_yuan) FILTER (WHERE direction = 'in') AS received_yuan,
+                   sum(amount_yuan) FILTER (WHERE direction = 'out') AS spent_yuan
+            FROM {fund_transactions} GROUP BY project_id),
+        matched AS (
+            SELECT pp.rank, pp.pain_point_id, pr.*
+            FROM pp JOIN pr ON len(list_filter(pp.kws, lambda k: strpos(pr.haystack, k) > 0)) > 0
+                            OR len(list_filter(pr.needles, lambda w: len(list_filter(pp.kws,
+                                   lambda k: strpos(k, w) > 0)) > 0)) > 0)
+        SELECT pp.rank, pp.label, pp.size, m.project_id, m.name, m.community, m.category, m.stage,
+               m.budget_yuan::DOUBLE AS budget_yuan, coalesce(money.received_yuan, 0)::DOUBLE AS received_yuan,
+               coalesce(money.spent_yuan, 0)::DOUBLE AS spent_yuan
+        FROM pp LEFT JOIN matched m USING (pain_point_id)
+        LEFT JOIN money USING (project_id)
+        ORDER BY pp.rank, m.budget_yuan DESC NULLS LAST, m.project_id""",
+                 params_of(f, scope=scope_of(f), month=month))
+
+
+def funding_summary(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """One row per top pain point: open projects addressing it and their money (yuan)."""
+    rows = funding(con, f, month)
+    g = rows.groupby(["rank", "label", "size"], sort=True)
+    return g.agg(projects=("project_id", "count"), budget_yuan=("budget_yuan", "sum"),
+                 received_yuan=("received_yuan", "sum"), spent_yuan=("spent_yuan", "sum")).reset_index()
+
+
+def recluster(con: duckdb.DuckDBPyConnection, f: Filters, max_messages: int = RECLUSTER_LIMIT) -> pd.DataFrame:
+    """Re-cluster the messages under the current filters from their stored tokens (no
+    segmentation): one row per pain point with label, keywords, size, share and 3 quotes."""
+    from etl.painpoints.pipeline import PainPointModel, quote
+
+    rows = fetch(con, f"""
+        SELECT f.feedback_id, f.subject, f.text, array_to_string(t.tokens, ' ') AS tokens
+        FROM {{feedback}} f JOIN {{feedback_tokens}} t USING (feedback_id)
+        WHERE {_FB}
+        ORDER BY f.submitted_at DESC, f.feedback_id LIMIT $limit""", params_of(f, limit=max_messages))
+    rows = rows.sort_values("feedback_id", ignore_index=True)
+    fitted = PainPointModel().fit([t.split() for t in rows["tokens"]])
+    out = [{"label": tp.label, "keywords": tp.keywords[:8], "size": tp.size,
+            "share": tp.size / len(rows),
+            "quotes": [quote(rows.at[i, "subject"], rows.at[i, "text"]) for i in tp.representatives]}
+           for tp in fitted.topics]
+    columns = ["label", "keywords", "size", "share", "quotes"]
+    return pd.DataFrame(out, columns=columns).assign(messages=len(rows), k=fitted.clusters.k)

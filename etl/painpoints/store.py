@@ -1,0 +1,150 @@
+"""Database I/O of the pain-point engine (the only module that runs SQL).
+
+- feedback_tokens: one row per message, keyed by feedback_id with the hash of (tokenizer
+  version, subject, text); a message is segmented again only when that hash changes.
+- pain_point_months: one row per clustered month with the hash of everything the month's
+  result depends on; a month is re-clustered only when its hash changes, and then every
+  later month too (their ids, growth and streaks depend on it).
+- feedback_pain_points, pain_point_clusters, pain_points: written per month;
+  pain_point_catalog: rebuilt from pain_point_clusters at the end of a run.
+All writes happen on the connection of `etl.dbfile.writer()` (a copy swapped in atomically).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from etl.painpoints.identity import Known
+from etl.painpoints.pipeline import History, MonthResult
+from etl.painpoints.rank import STREET
+from etl.painpoints.tokenize import Tokenizer, message_text
+
+_TEXT_HASH = "md5($version || chr(31) || coalesce(f.subject, '') || chr(31) || f.text)"
+RESULT_TABLES = ("feedback_pain_points", "pain_point_clusters", "pain_points", "pain_point_months")
+
+
+def sync_tokens(con: duckdb.DuckDBPyConnection, tokenizer: Tokenizer, batch: int = 50_000) -> int:
+    """Segment messages that are new or whose text changed; drop tokens of deleted messages."""
+    params = {"version": tokenizer.version}
+    con.execute("DELETE FROM feedback_tokens WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
+    todo = con.execute(f"""
+        SELECT f.feedback_id, f.subject, f.text, {_TEXT_HASH} AS text_hash
+        FROM feedback f LEFT JOIN feedback_tokens t USING (feedback_id)
+        WHERE t.text_hash IS DISTINCT FROM {_TEXT_HASH}
+        ORDER BY f.feedback_id""", params).df()
+    for start in range(0, len(todo), batch):
+        part = todo.iloc[start:start + batch]
+        texts = [message_text(s, t) for s, t in zip(part["subject"], part["text"])]
+        toks = pd.DataFrame({"feedback_id": part["feedback_id"], "text_hash": part["text_hash"],
+                             "joined": [" ".join(x) for x in tokenizer.tokens_many(texts)]})
+        con.register("_pp_tokens", toks)
+        con.execute("DELETE FROM feedback_tokens WHERE feedback_id IN (SELECT feedback_id FROM _pp_tokens)")
+        con.execute("""INSERT INTO feedback_tokens
+            SELECT feedback_id, text_hash,
+                   CASE WHEN joined = '' THEN []::VARCHAR[] ELSE string_split(joined, ' ') END
+            FROM _pp_tokens""")
+        con.unregister("_pp_tokens")
+    return len(todo)
+
+
+@dataclass
+class MonthPlan:
+    start: date | None                      # earliest month whose stored result is stale
+    months: list[tuple[date, str]]          # (month, input hash) to cluster, oldest first
+
+
+def months_to_cluster(con: duckdb.DuckDBPyConnection, engine: str,
+                      forced: list[date] | None = None) -> MonthPlan:
+    """Months whose input hash differs from the stored one (or forced), and all after them."""
+    df = con.execute("""
+        WITH cur AS (
+            SELECT date_trunc('month', f.submitted_at)::DATE AS month_on,
+                   md5($engine || string_agg(concat_ws('|', f.feedback_id, t.text_hash,
+                        coalesce(f.community, ''), coalesce(f.rating::VARCHAR, ''),
+                        coalesce(f.likes::VARCHAR, ''),
+                        (f.reply IS NOT NULL OR f.replied_at IS NOT NULL)::VARCHAR),
+                        chr(10) ORDER BY f.feedback_id)) AS input_hash
+            FROM feedback f JOIN feedback_tokens t USING (feedback_id)
+            GROUP BY 1)
+        SELECT coalesce(c.month_on, s.month_on) AS month_on, c.input_hash, s.input_hash AS stored
+        FROM cur c FULL JOIN pain_point_months s USING (month_on)
+        ORDER BY 1""", {"engine": engine}).df()
+    df["month_on"] = pd.to_datetime(df["month_on"]).dt.date
+    forced_months = {date(m.year, m.month, 1) for m in (forced or [])}
+    dirty = df[(df["input_hash"] != df["stored"]) | df["input_hash"].isna() | df["stored"].isna()
+               | df["month_on"].isin(forced_months)]
+    if dirty.empty:
+        return MonthPlan(None, [])
+    start = dirty["month_on"].min()
+    todo = df[(df["month_on"] >= start) & df["input_hash"].notna()]
+    return MonthPlan(start, list(zip(todo["month_on"], todo["input_hash"])))
+
+
+def clear_from(con: duckdb.DuckDBPyConnection, start: date | None) -> None:
+    """Delete every stored result of `start` and later months (they are about to be redone)."""
+    if start is None:
+        return
+    for table in RESULT_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE month_on >= $start", {"start": start})
+
+
+def read_month(con: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
+    """One row per message of the month, ordered by feedback_id, tokens space-joined."""
+    return con.execute("""
+        SELECT f.feedback_id, f.community, f.subject, f.text, f.rating::DOUBLE AS rating,
+               f.likes::DOUBLE AS likes, (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied,
+               array_to_string(t.tokens, ' ') AS tokens
+        FROM feedback f JOIN feedback_tokens t USING (feedback_id)
+        WHERE f.submitted_at >= $m AND f.submitted_at < $m + INTERVAL 1 MONTH
+        ORDER BY f.feedback_id""", {"m": month}).df()
+
+
+def history(con: duckdb.DuckDBPyConnection, month: date, memory_months: int) -> History:
+    """Catalog for matching (latest keywords of ids seen in the last memory_months months),
+    last calendar month's sizes per (scope, id) and its top-3 streaks."""
+    known = con.execute("""
+        SELECT pain_point_id, arg_max(keywords, month_on) AS kw, arg_max(keyword_weights, month_on) AS w
+        FROM pain_point_clusters
+        WHERE month_on < $m AND month_on >= $m - to_months($memory)
+        GROUP BY 1 ORDER BY 1""", {"m": month, "memory": memory_months}).fetchall()
+    sizes = con.execute("""
+        SELECT coalesce(f.community, '') AS community, p.pain_point_id, count(*) AS n
+        FROM feedback_pain_points p JOIN feedback f USING (feedback_id)
+        WHERE p.month_on = $m - INTERVAL 1 MONTH AND p.pain_point_id IS NOT NULL
+        GROUP BY ALL""", {"m": month}).fetchall()
+    prev_sizes: dict[tuple[str, str], int] = {}
+    for community, pid, n in sizes:
+        prev_sizes[(STREET, pid)] = prev_sizes.get((STREET, pid), 0) + n
+        if community:
+            prev_sizes[(community, pid)] = n
+    streak = con.execute("""
+        SELECT scope, pain_point_id, months_in_top3 FROM pain_points
+        WHERE month_on = $m - INTERVAL 1 MONTH""", {"m": month}).fetchall()
+    return History(known=[Known(pid, tuple(kw), tuple(w)) for pid, kw, w in known],
+                   prev_sizes=prev_sizes,
+                   prev_streak={(s, p): int(n) for s, p, n in streak})
+
+
+def write_month(con: duckdb.DuckDBPyConnection, result: MonthResult, input_hash: str) -> None:
+    stats = pd.DataFrame([{**result.stats, "input_hash": input_hash}])
+    frames = {"pain_point_months": stats, "feedback_pain_points": result.assignments,
+              "pain_point_clusters": result.clusters, "pain_points": result.top}
+    for table, df in frames.items():
+        if df is None or df.empty:
+            continue
+        con.register("_pp_rows", df)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _pp_rows")
+        con.unregister("_pp_rows")
+
+
+def rebuild_catalog(con: duckdb.DuckDBPyConnection) -> None:
+    """One row per id ever seen: its latest label and keywords, first and last month."""
+    con.execute("DELETE FROM pain_point_catalog")
+    con.execute("""
+        INSERT INTO pain_point_catalog
+        SELECT pain_point_id, arg_max(label, month_on), arg_max(keywords, month_on),
+               min(month_on), max(month_on)
+        FROM pain_point_clusters GROUP BY pain_point_id""")

@@ -1,0 +1,111 @@
+"""民意痛点 page (AppTest): cards equal the pain_points rows; filters, drill-down, re-clustering."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dashboard import cache
+from dashboard.filters import Filters
+from dashboard.i18n import t
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "painpoints.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def page(filters: Filters | None = None):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if filters is not None:
+        at.session_state["filters"] = filters
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def reader(db: Path) -> duckdb.DuckDBPyConnection:
+    """Same configuration as the page's cached connection (DuckDB refuses a different one)."""
+    from dashboard.db import READ_CONFIG
+    return duckdb.connect(str(db), read_only=True, config=dict(READ_CONFIG))
+
+
+def stored(db: Path, scope: str) -> pd.DataFrame:
+    con = reader(db)
+    try:
+        return con.execute("""SELECT * FROM pain_points WHERE scope = $s AND month_on =
+                              (SELECT max(month_on) FROM pain_points WHERE scope = $s) ORDER BY rank""",
+                           {"s": scope}).df()
+    finally:
+        con.close()
+
+
+def cards(at) -> list[tuple[str, str]]:
+    return [(m.label, m.value) for m in at.metric]
+
+
+@pytest.mark.slow
+def test_cards_equal_the_stored_top3(demo_db, use_db):
+    use_db(demo_db)
+    at = page()
+    rows = stored(demo_db, "全街道")
+    assert cards(at) == [(f"#{r.rank} {r.label}", f"{r.size:,}") for r in rows.itertuples()]
+    captions = [c.value for c in at.caption]
+    for r in rows.itertuples():
+        assert t("painpoints.card.streak", "zh", n=r.months_in_top3) in captions
+        assert all(f"“{q}”" in captions for q in r.representative_texts)
+    assert not at.error
+    assert len(at.get("plotly_chart")) == 3          # trend, keywords, funding
+
+
+@pytest.mark.slow
+def test_community_filter_shows_that_scope(demo_db, use_db):
+    use_db(demo_db)
+    con = reader(demo_db)
+    community = con.execute("SELECT scope FROM pain_points WHERE scope <> '全街道' "
+                            "GROUP BY scope ORDER BY count(*) DESC, scope LIMIT 1").fetchall()[0][0]
+    con.close()
+    at = page(Filters(community=community))
+    rows = stored(demo_db, community)
+    assert cards(at) == [(f"#{r.rank} {r.label}", f"{r.size:,}") for r in rows.itertuples()]
+
+
+@pytest.mark.slow
+def test_drill_down_lists_every_message_of_the_pain_point(demo_db, use_db):
+    use_db(demo_db)
+    at = page()
+    pid = at.selectbox(key="painpoints_pick").value
+    con = reader(demo_db)
+    n = con.execute("SELECT count(*) FROM feedback_pain_points WHERE pain_point_id = $p",
+                    {"p": pid}).fetchall()[0][0]
+    con.close()
+    assert t("painpoints.drill_count", "zh", n=f"{n:,}") in [c.value for c in at.caption]
+    assert len(at.dataframe[0].value) == n           # the drill-down table comes first
+
+
+@pytest.mark.slow
+def test_recluster_on_demand(demo_db, use_db):
+    use_db(demo_db)
+    at = page()
+    at.button(key="painpoints_recluster").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_empty_database_state(tmp_path, use_db):
+    use_db(tmp_path / "missing.duckdb")
+    at = page()
+    assert t("common.empty_db", "zh") in [i.value for i in at.info]
+
+
+def test_english_ui(demo_db, use_db):
+    use_db(demo_db)
+    at = page(Filters(lang="en"))
+    assert at.title[0].value == "Resident pain points"
