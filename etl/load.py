@@ -181,22 +181,22 @@ def _raw_view_sql(kind: str, names: list[str]) -> str:
     return f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {', '.join(columns)} FROM _raw_src"
 
 
-def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> list[str]:
+def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> tuple[list[str], tuple[int, int]]:
     """Create _raw and run staging; a CSV that turns out not to be UTF-8 past the sample is
     transcoded from GB18030 and staged again."""
     known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
     bound = stage.params(kind, pseudonym_salt(con), known)
     try:
         names = _create_raw(con, src, kind)
-        stage.run_stage(con, kind, bound)
+        counts = stage.run_stage(con, kind, bound)
     except duckdb.InvalidInputException as exc:
         if src.csv_path is None or src.encoding == "gb18030" or "unicode" not in str(exc).lower():
             raise
         gbk = read_csv(src.path, encoding="gb18030")
         src.csv_path, src.encoding, src.cleanup = gbk.csv_path, gbk.encoding, src.cleanup + gbk.cleanup
         names = _create_raw(con, src, kind)
-        stage.run_stage(con, kind, bound)
-    return names
+        counts = stage.run_stage(con, kind, bound)
+    return names, counts
 
 
 def _upsert_sql(kind: str) -> tuple[str, str]:
@@ -215,9 +215,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
     res = LoadResult(src.path, src.sheet, kind, "refused")
     con.begin()
     try:
-        names = _stage_source(con, src, kind)
-        res.rows_read, res.rows_rejected = con.execute(
-            "SELECT (SELECT count(*) FROM _typed), (SELECT count(DISTINCT _row) FROM _errors)").fetchall()[0]
+        names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind)
         rejects = _reject_rows(con, src, kind, names)
         res.rejects = rejects[:20]
         if res.rows_rejected and (strict or res.rows_rejected > max_reject_share * max(res.rows_read, 1)):

@@ -207,52 +207,61 @@ def params(kind: str, salt: str = "", known_projects: list[str] | None = None) -
     return out
 
 
-def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_path: bool = False) -> list[str]:
-    """Statements: source -> _typed -> _errors (row, column, reason) and the view _clean.
+def _checks(kind: str) -> list[tuple[str, str, str]]:
+    """(column, reason, SQL condition over _typed that makes the row invalid), in report order."""
+    checks = []
+    for c in SPECS[kind]:
+        if c.type in (TEXT, ID, PSEUDO):   # text cannot fail to parse; blank is NULL after trimming
+            if c.required:
+                checks.append((c.name, "missing value", f"{c.name} IS NULL"))
+            continue
+        raw = f"NULLIF(trim(_raw_{c.name}), '')"
+        reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
+        checks.append((c.name, reason, f"{c.name} IS NULL AND {raw} IS NOT NULL"))
+        if c.required:
+            checks.append((c.name, "missing value", f"{raw} IS NULL"))
+        if c.type in (TS, DATE):
+            checks.append((c.name, "date out of range 1990-2100",
+                           f"NOT ({c.name} BETWEEN TIMESTAMP '1990-01-01' AND TIMESTAMP '2100-12-31')"))
+    return checks + _row_rules(kind)
 
-    `source` yields the canonical text columns in file order. Typing runs below the
-    row-numbering window so it stays parallel; `_row` is the spreadsheet row (header = 1).
+
+def _errors_sql(kind: str) -> str:
+    """One scan finds the invalid rows; only those few are expanded to (row, column, reason)."""
+    checks = _checks(kind)
+    any_bad = " OR ".join(f"COALESCE({cond}, FALSE)" for _, _, cond in checks)
+    parts = [f"SELECT _row, '{col}' AS column_name, '{reason}' AS reason FROM _bad WHERE {cond}"
+             for col, reason, cond in checks]
+    return (f"CREATE OR REPLACE TEMP TABLE _errors AS WITH _bad AS MATERIALIZED "
+            f"(SELECT * FROM _typed WHERE {any_bad})\n" + "\nUNION ALL ".join(parts))
+
+
+def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_path: bool = False) -> list[str]:
+    """Statements: source -> _typed_all/_typed -> _errors (row, column, reason) -> the view _clean.
+
+    `source` yields the canonical text columns in file order. No window function runs over
+    the typing (it would serialise it): a fresh temp table's rowid keeps file order, so
+    rowid gives the spreadsheet row (`_row`, header = 1).
     """
     cols = SPECS[kind]
-    typed = ",\n  ".join(f"{_typed(c)} AS {_out(c)}" + ("" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}")
-                          for c in cols)
+    typed = ",\n  ".join(f"{_typed(c)} AS {_out(c)}" + (
+        "" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}") for c in cols)
     # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
     nonblank = "COALESCE(" + ", ".join(
         _out(c) if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '')" for c in cols) + ") IS NOT NULL"
-    checks = ["SELECT CAST(NULL AS BIGINT) AS _row, '' AS column_name, '' AS reason WHERE FALSE"]
-    for c in cols:
-        if c.type in (TEXT, ID, PSEUDO):   # text cannot fail to parse; blank is NULL after trimming
-            if c.required:
-                checks.append(f"SELECT _row, '{c.name}', 'missing value' FROM _typed WHERE {c.name} IS NULL")
-            continue
-        reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
-        checks.append(f"SELECT _row, '{c.name}', '{reason}' FROM _typed "
-                      f"WHERE {c.name} IS NULL AND NULLIF(trim(_raw_{c.name}), '') IS NOT NULL")
-        if c.required:
-            checks.append(f"SELECT _row, '{c.name}', 'missing value' FROM _typed "
-                          f"WHERE NULLIF(trim(_raw_{c.name}), '') IS NULL")
-        if c.type in (TS, DATE):
-            checks.append(f"SELECT _row, '{c.name}', 'date out of range 1990-2100' FROM _typed "
-                          f"WHERE NOT ({c.name} BETWEEN TIMESTAMP '1990-01-01' AND TIMESTAMP '2100-12-31')")
-    for column, reason, cond in _row_rules(kind):
-        checks.append(f"SELECT _row, '{column}', '{reason}' FROM _typed WHERE {cond}")
     keys = ", ".join(KEYS[kind])
     dedupe = f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1" if dedupe_needed else ""
     names = ", ".join(f"COALESCE({c.name}, FALSE) AS {c.name}" if c.type == BOOL else _out(c) for c in cols)
+    clean = (f"SELECT {names}{_extra_columns(kind)} FROM _typed_all" if fast_path else   # nothing to filter
+             f"SELECT {names}{_extra_columns(kind)} FROM _typed WHERE _row NOT IN (SELECT _row FROM _errors) {dedupe}")
     return [
-        # no window function here: it would serialise the typing; a fresh temp table's rowid
-        # keeps file order (insertion order is preserved), so rowid + 2 is the sheet row.
         f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}\nFROM {source} AS _raw",
         # inside a transaction a new table's rowids start at 2**55, hence the min()
         f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) + 2 AS _row, * "
         f"FROM _typed_all WHERE {nonblank}",
         *_derive(kind),
-        "CREATE OR REPLACE TEMP TABLE _errors AS " + "\nUNION ALL ".join(checks),
-        # fast path (no errors, blanks or duplicate keys: the common case) skips the filters
-        f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed_all"
-        if fast_path else
-        f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{_extra_columns(kind)} FROM _typed "
-        f"WHERE _row NOT IN (SELECT _row FROM _errors) {dedupe}",
+        _errors_sql(kind),
+        f"CREATE OR REPLACE TEMP VIEW _clean AS {clean}",
     ]
 
 
@@ -285,8 +294,11 @@ def _out(col: Col) -> str:
     return "resident_pseudonym" if col.type == PSEUDO else col.name
 
 
-def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw") -> None:
-    """Run the staging statements on `con`, reading the text columns from `source`."""
+def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw") -> tuple[int, int]:
+    """Run the staging statements on `con`, reading the text columns from `source`.
+
+    Returns (rows read, rows rejected); blank rows count as neither.
+    """
     def execute(statement: str) -> None:
         con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
 
@@ -295,10 +307,11 @@ def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: st
         execute(statement)
     keys = ", ".join(KEYS[kind])
     count_sql = (f"SELECT count(DISTINCT ({keys})), count(*), (SELECT count(*) FROM _typed_all), "
-                 f"(SELECT count(*) FROM _errors) FROM _typed")
-    distinct, nonblank, everything, errors = con.execute(count_sql).fetchall()[0]
-    fast = distinct == nonblank == everything and not errors
+                 f"(SELECT count(DISTINCT _row) FROM _errors) FROM _typed")
+    distinct, nonblank, everything, rejected = con.execute(count_sql).fetchall()[0]
+    fast = distinct == nonblank == everything and not rejected
     execute(stage_sql(kind, source, dedupe_needed=distinct != nonblank, fast_path=fast)[-1])
+    return nonblank, rejected
 
 
 def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
