@@ -1,6 +1,6 @@
 """A seeded synthetic feedback corpus with a known monthly top-3 (engine tests and benchmark).
 
-Not the demo data (etl/demo.py makes realistic exports for the whole cockpit): this only
+Not the demo data (etl/demo/ makes realistic exports for the whole cockpit): this only
 makes what the engine reads - one row per message with the columns of `feedback` - plus
 the true topic of each message, in milliseconds, so stage tests need no database.
 Messages mix a topic's phrases with greetings, place placeholders (A市A2区), masked phones
