@@ -9,7 +9,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from etl import aliases, demo
-from etl import demo_text as T
+from etl.demo import text as T
 
 END = date(2026, 11, 22)
 KIND_BY_FILE = [("网格事件_", "grid_reports"), ("资金流水", "fund_transactions"), ("项目台账.xlsx[项目]", "projects"),
