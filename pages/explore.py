@@ -1,4 +1,146 @@
-"""Placeholder until the page is built."""
+"""自助分析: pick a dataset, build filters (AND within a group, OR between groups),
+group and measure, then read the chart and table and download them."""
+from __future__ import annotations
+
 import streamlit as st
 
-st.write("explore")
+from dashboard import cache, export, ui
+from dashboard.charts.explore import result_figure
+from dashboard.filters import Filters
+from dashboard.i18n import t
+from dashboard.queries import explore as q
+
+filters, lang = ui.context()
+ANY = Filters()    # option lists do not depend on the sidebar
+
+
+def label(column: str) -> str:
+    return t(f"explore.col.{column}", lang)
+
+
+def new_id() -> int:
+    st.session_state["explore_next_id"] = st.session_state.get("explore_next_id", 0) + 1
+    return st.session_state["explore_next_id"] - 1
+
+
+def reset_layout() -> None:
+    st.session_state["explore_layout"] = [[new_id()]]
+
+
+def add_condition(group: int) -> None:
+    st.session_state["explore_layout"][group].append(new_id())
+
+
+def add_group() -> None:
+    st.session_state["explore_layout"].append([new_id()])
+
+
+def remove_condition(cid: int) -> None:
+    layout = [[c for c in g if c != cid] for g in st.session_state["explore_layout"]]
+    st.session_state["explore_layout"] = [g for g in layout if g] or [[new_id()]]
+
+
+def condition_widgets(dataset: str, cid: int) -> q.Condition | None:
+    """One row of the filter builder: a column, then the widget its kind calls for."""
+    ds = q.DATASETS[dataset]
+    left, mid, right = st.columns([2, 5, 0.6], vertical_alignment="bottom")
+    column = left.selectbox(t("explore.column", lang), ds.names("cat", "num", "date", "text"),
+                            index=None, format_func=label, key=f"explore_c{cid}_col",
+                            placeholder=t("explore.pick_column", lang))
+    right.button("✕", key=f"explore_c{cid}_rm", on_click=remove_condition, args=(cid,),
+                 help=t("explore.remove", lang))
+    if column is None:
+        return None
+    kind, key = ds.column(column).kind, f"explore_c{cid}_{column}"
+    if kind == "cat":
+        options = cache.run(q.distinct_values, ANY, dataset, column)
+        values = mid.multiselect(t("explore.is_one_of", lang), options, key=f"{key}_in")
+        return q.Condition(column, values=tuple(values))
+    if kind == "text":
+        text = mid.text_input(t("explore.contains", lang), key=f"{key}_text")
+        return q.Condition(column, text=text.strip() or None)
+    lo_col, hi_col = mid.columns(2)
+    if kind == "date":
+        lo_b, hi_b = cache.run(q.column_range, ANY, dataset, column)
+        lo = lo_col.date_input(t("explore.from", lang), value=None, min_value=lo_b,
+                               max_value=hi_b, key=f"{key}_lo")
+        hi = hi_col.date_input(t("explore.to", lang), value=None, min_value=lo_b,
+                               max_value=hi_b, key=f"{key}_hi")
+    else:
+        lo = lo_col.number_input(t("explore.min", lang), value=None, key=f"{key}_lo")
+        hi = hi_col.number_input(t("explore.max", lang), value=None, key=f"{key}_hi")
+    return q.Condition(column, lo=lo, hi=hi)
+
+
+def filter_builder(dataset: str) -> tuple[tuple[q.Condition, ...], ...]:
+    if "explore_layout" not in st.session_state:
+        reset_layout()
+    groups = []
+    for gi, group in enumerate(st.session_state["explore_layout"]):
+        if gi:
+            st.markdown(f"**{t('explore.or', lang)}**")
+        with st.container(border=True):
+            conds = [condition_widgets(dataset, cid) for cid in group]
+            groups.append(tuple(c for c in conds if c is not None and c.is_active()))
+            st.button(t("explore.add_and", lang), key=f"explore_add_{gi}",
+                      on_click=add_condition, args=(gi,))
+    st.button(t("explore.add_or", lang), key="explore_add_group", on_click=add_group)
+    return tuple(g for g in groups if g)
+
+
+def show_result(spec: q.Spec) -> None:
+    ds = q.DATASETS[spec.dataset]
+    df, truncated = cache.run(q.run, filters, spec)
+    if truncated:
+        st.warning(t("explore.truncated", lang, cap=f"{q.RESULT_CAP:,}"))
+    st.caption(t("explore.rows", lang, rows=f"{len(df):,}"))
+    if df.empty:
+        st.info(t("common.no_data", lang))
+        return
+    value_label = t(f"explore.measure.{spec.measure}", lang)
+    if spec.measure_col:
+        value_label = f"{value_label} · {label(spec.measure_col)}"
+    labels = {c.name: label(c.name) for c in ds.columns}
+    chart_by = tuple(sorted(spec.group_by, key=lambda g: ds.column(g).kind != "period"))
+    period = bool(chart_by) and ds.column(chart_by[0]).kind == "period"   # months go on x
+    fig = result_figure(df, chart_by, period, labels, value_label)
+    if fig is not None:
+        st.plotly_chart(fig, key="explore_chart")
+    shown = df.rename(columns={**labels, "value": value_label})
+    st.dataframe(shown, hide_index=True, key="explore_table")
+    left, right = st.columns(2)
+    name = f"{spec.dataset}"
+    left.download_button(t("common.download_csv", lang), export.to_csv_bytes(shown),
+                         file_name=f"{name}.csv", mime=export.CSV_MIME, key="explore_csv",
+                         on_click="ignore")
+    right.download_button(t("common.download_xlsx", lang), export.to_xlsx_bytes(shown),
+                          file_name=f"{name}.xlsx", mime=export.XLSX_MIME, key="explore_xlsx",
+                          on_click="ignore")
+
+
+st.title(t("explore.title", lang))
+st.caption(t("explore.intro", lang))
+if not cache.has_data():
+    ui.empty_state(lang)
+    st.stop()
+
+dataset = st.selectbox(t("explore.dataset", lang), list(q.DATASETS), key="explore_dataset",
+                       format_func=lambda d: t(f"explore.ds.{d}", lang), on_change=reset_layout)
+ds = q.DATASETS[dataset]
+st.subheader(t("explore.filters", lang))
+groups = filter_builder(dataset)
+
+st.subheader(t("explore.grouping", lang))
+g_col, m_col, c_col = st.columns([3, 2, 2])
+group_by = g_col.multiselect(t("explore.group_by", lang), ds.names("cat", "period"),
+                             max_selections=2, format_func=label, key=f"explore_{dataset}_groupby")
+measure = m_col.selectbox(t("explore.measure", lang), q.MEASURES, key=f"explore_{dataset}_measure",
+                          format_func=lambda m: t(f"explore.measure.{m}", lang),
+                          disabled=not group_by)
+measure_col = None
+if group_by and measure in ("sum", "median"):
+    measure_col = c_col.selectbox(t("explore.measure_column", lang), ds.names("num"),
+                                  format_func=label, key=f"explore_{dataset}_mcol")
+spec = q.Spec(dataset, groups, tuple(group_by), measure if group_by else "count", measure_col)
+with ui.panel(lang):
+    show_result(spec)

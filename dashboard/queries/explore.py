@@ -1,0 +1,220 @@
+"""自助分析: whitelisted datasets, a filter builder's conditions, group-by + measure -> SQL.
+
+Column names and expressions come only from `DATASETS` (code constants); every value an
+analyst types or picks is bound as a parameter. Conditions inside a group are ANDed,
+groups are ORed: (a AND b) OR (c). The sidebar's global filters apply on top.
+No streamlit import.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from dashboard.filters import Filters
+from dashboard.queries.base import fetch, filter_sql
+
+RESULT_CAP = 50_000          # rows shown and downloaded; more gives a clear message
+OPTION_CAP = 500             # distinct values offered in a multi-select
+
+
+@dataclass(frozen=True)
+class Column:
+    """One whitelisted column: kind decides its filter widget and whether it can group."""
+    name: str
+    kind: str                # cat | num | date | text | period
+    expr: str | None = None  # SQL over alias s when not a plain column (a code constant)
+
+    @property
+    def sql(self) -> str:
+        return self.expr or f"s.{self.name}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    table: str
+    date_col: str
+    columns: tuple[Column, ...]
+    has_community: bool = True
+    has_grid: bool = False
+    category_col: str | None = None
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"column {name!r} is not whitelisted for {self.table}")
+
+    def names(self, *kinds: str) -> list[str]:
+        return [c.name for c in self.columns if not kinds or c.kind in kinds]
+
+
+def _month(col: str) -> Column:
+    return Column("month", "period", f"strftime(s.{col}, '%Y-%m')")
+
+
+DATASETS: dict[str, Dataset] = {
+    "grid_reports": Dataset("grid_reports", "reported_at", (
+        Column("reported_at", "date"), _month("reported_at"), Column("community", "cat"),
+        Column("grid_id", "cat"), Column("category", "cat"), Column("subcategory", "cat"),
+        Column("responsible_party", "cat"), Column("status", "cat"),
+        Column("satisfaction", "num"),
+        Column("resolution_hours", "num", "date_diff('minute', s.reported_at, s.resolved_at) / 60.0"),
+        Column("description", "text"), Column("location_text", "text"),
+    ), has_grid=True, category_col="category"),
+    "feedback": Dataset("feedback", "submitted_at", (
+        Column("submitted_at", "date"), _month("submitted_at"), Column("community", "cat"),
+        Column("grid_id", "cat"), Column("channel", "cat"), Column("rating", "num"),
+        Column("likes", "num"),
+        Column("replied", "cat", "CAST(s.replied_at IS NOT NULL AS VARCHAR)"),
+        Column("subject", "text"), Column("text", "text"),
+    ), has_grid=True),
+    "projects": Dataset("projects", "planned_start_on", (
+        Column("planned_start_on", "date"), Column("planned_end_on", "date"),
+        _month("planned_start_on"), Column("community", "cat"), Column("category", "cat"),
+        Column("lead_party_type", "cat"), Column("lead_party", "cat"), Column("stage", "cat"),
+        Column("archived", "cat", "CAST(s.archived AS VARCHAR)"),
+        Column("budget_yuan", "num", "CAST(s.budget_yuan AS DOUBLE)"),
+        Column("progress_pct", "num"), Column("beneficiaries", "num"),
+        Column("volunteer_count", "num"), Column("name", "text"), Column("keywords", "text"),
+    ), category_col="category"),
+    "fund_transactions": Dataset("fund_transactions", "txn_on", (
+        Column("txn_on", "date"), _month("txn_on"), Column("project_id", "cat"),
+        Column("direction", "cat"), Column("source_type", "cat"), Column("source_name", "cat"),
+        Column("expense_category", "cat"), Column("in_kind", "cat", "CAST(s.in_kind AS VARCHAR)"),
+        Column("amount_yuan", "num", "CAST(s.amount_yuan AS DOUBLE)"), Column("note", "text"),
+    ), has_community=False),
+}
+MEASURES = ("count", "sum", "median", "share")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """column IN values (cat) | lo <= column <= hi (num, date; either open) | column contains text."""
+    column: str
+    values: tuple = ()
+    lo: object = None
+    hi: object = None
+    text: str | None = None
+
+    def is_active(self) -> bool:
+        return bool(self.values) or self.lo is not None or self.hi is not None or bool(self.text)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One explorer question; hashable so it can key st.cache_data."""
+    dataset: str
+    groups: tuple[tuple[Condition, ...], ...] = ()   # OR of ANDs
+    group_by: tuple[str, ...] = ()                    # empty: the matching rows themselves
+    measure: str = "count"
+    measure_col: str | None = None
+
+
+def condition_sql(ds: Dataset, cond: Condition, name: str, params: dict) -> str | None:
+    """SQL for one condition with its values added to params under `name`_*; None if inactive."""
+    col = ds.column(cond.column)
+    parts = []
+    if cond.values:
+        params[f"{name}_in"] = [str(v) for v in cond.values]
+        parts.append(f"CAST({col.sql} AS VARCHAR) IN (SELECT unnest(${name}_in))")
+    if cond.lo is not None:
+        params[f"{name}_lo"] = cond.lo
+        parts.append(f"{col.sql} >= ${name}_lo")
+    if cond.hi is not None:
+        hi = cond.hi
+        if col.kind == "date":        # inclusive day -> exclusive next midnight
+            hi = dt.datetime.combine(hi, dt.time()) + dt.timedelta(days=1)
+            parts.append(f"{col.sql} < ${name}_hi")
+        else:
+            parts.append(f"{col.sql} <= ${name}_hi")
+        params[f"{name}_hi"] = hi
+    if cond.text:
+        params[f"{name}_text"] = cond.text.lower()
+        parts.append(f"contains(lower(CAST({col.sql} AS VARCHAR)), ${name}_text)")
+    return " AND ".join(parts) if parts else None
+
+
+def where_sql(ds: Dataset, groups, params: dict) -> str:
+    """(c1 AND c2) OR (c3): empty groups are dropped; nothing active means TRUE."""
+    ors = []
+    for gi, group in enumerate(groups):
+        ands = [s for ci, c in enumerate(group)
+                if (s := condition_sql(ds, c, f"g{gi}c{ci}", params))]
+        if ands:
+            ors.append("(" + " AND ".join(ands) + ")")
+    return "(" + " OR ".join(ors) + ")" if ors else "TRUE"
+
+
+def global_sql(ds: Dataset) -> str:
+    """The sidebar filters for this dataset (fund transactions follow their project)."""
+    if ds.has_community:
+        return filter_sql("s", ds.date_col, grid=ds.has_grid, category=ds.category_col)
+    projects = filter_sql("p", None, category="category")
+    return (filter_sql("s", ds.date_col, street=False, community=False) +
+            f" AND s.project_id IN (SELECT p.project_id FROM {{projects}} p WHERE {projects})")
+
+
+def build_sql(spec: Spec, filters: Filters, cap: int | None = None) -> tuple[str, dict]:
+    """(SQL with {table} placeholders, bound params) for the spec; at most cap + 1 rows."""
+    cap = RESULT_CAP if cap is None else cap
+    ds = DATASETS[spec.dataset]
+    params = {**filters.params(), "cap": cap + 1}
+    where = f"{global_sql(ds)} AND {where_sql(ds, spec.groups, params)}"
+    source = f"FROM {{{ds.table}}} s WHERE {where}"
+    if not spec.group_by:
+        cols = ", ".join(f"{c.sql} AS {c.name}" for c in ds.columns if c.kind != "period")
+        return f"SELECT {cols} {source} ORDER BY s.{ds.date_col} DESC LIMIT $cap", params
+    keys = [ds.column(g) for g in spec.group_by]
+    select = ", ".join(f"{k.sql} AS {k.name}" for k in keys)
+    order = ", ".join(k.name for k in keys) if keys[0].kind == "period" else "value DESC"
+    return (f"SELECT {select}, {measure_sql(ds, spec)} AS value {source} "
+            f"GROUP BY ALL ORDER BY {order} LIMIT $cap"), params
+
+
+def measure_sql(ds: Dataset, spec: Spec) -> str:
+    if spec.measure == "count":
+        return "count(*)"
+    if spec.measure == "share":
+        return "round(count(*) * 100.0 / sum(count(*)) OVER (), 2)"
+    if spec.measure not in ("sum", "median") or not spec.measure_col:
+        raise ValueError(f"measure {spec.measure!r} needs a numeric column")
+    col = ds.column(spec.measure_col)
+    if col.kind != "num":
+        raise ValueError(f"{spec.measure_col} is not numeric")
+    return f"CAST({spec.measure}({col.sql}) AS DOUBLE)"
+
+
+def run(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec,
+        cap: int | None = None) -> tuple[pd.DataFrame, bool]:
+    """(result, truncated): grouped measure or the matching rows, at most `cap` rows."""
+    cap = RESULT_CAP if cap is None else cap
+    sql, params = build_sql(spec, filters, cap)
+    df = fetch(con, sql, params)
+    return df.head(cap), len(df) > cap
+
+
+def distinct_values(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: str, column: str,
+                    limit: int = OPTION_CAP) -> list[str]:
+    """The most frequent values of a categorical column (for its multi-select; all periods)."""
+    ds = DATASETS[dataset]
+    col = ds.column(column)
+    df = fetch(con, f"SELECT CAST({col.sql} AS VARCHAR) AS v, count(*) AS n FROM {{{ds.table}}} s "
+                    "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT $limit",
+               {"limit": limit})
+    return df["v"].tolist()
+
+
+def column_range(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: str,
+                 column: str) -> tuple:
+    """(min, max) of a numeric or date column; dates as datetime.date."""
+    ds = DATASETS[dataset]
+    col = ds.column(column)
+    expr = f"CAST({col.sql} AS DATE)" if col.kind == "date" else col.sql
+    row = fetch(con, f"SELECT min({expr}) AS lo, max({expr}) AS hi FROM {{{ds.table}}} s").iloc[0]
+    lo, hi = row["lo"], row["hi"]
+    if col.kind == "date":
+        lo, hi = (None if pd.isna(v) else pd.Timestamp(v).date() for v in (lo, hi))
+    return lo, hi

@@ -1,0 +1,334 @@
+"""python -m etl briefing: PNG + one-page PDF of the weekly briefing, per scope, from the real page.
+
+    python -m etl briefing --week 2026-W47 [--community NAME | --all-communities] --out DIR [--db PATH]
+
+Steps: (1) check the week and scopes against the database; (2) start the real cockpit on a
+free localhost port; (3) launch Debian's chromium once via Playwright; (4) per scope open
+/briefing?embed=true&week=..&community=.., wait until Streamlit has finished rendering,
+grow the viewport to the main container's scrollHeight, save the PNG and a PDF sized to
+the content; (5) verify: no exception or error box, the expected charts, a PNG that is not
+blank, a PDF of exactly one page. Any failure exits non-zero naming the scope, and that
+scope's files are deleted - a scheduled job never mails a blank or broken briefing.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from etl.dbfile import REPO_ROOT, db_path
+
+CHROMIUM = os.environ.get("COCKPIT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+WIDTH = 1400
+START_TIMEOUT_S = 60
+RENDER_TIMEOUT_S = 60
+MIN_PIXEL_STDDEV = 12.0          # a blank or near-blank capture has almost no variance
+WHOLE_STREET = None
+
+# Streamlit is done: connected, script not running, no stale elements or status widget, and
+# either an error is on screen or the title and every chart's SVG are there.
+_RENDERED_JS = """(expected) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')) return false;
+  if (document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]'))
+    return true;
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => c.querySelector('.main-svg')).length;
+  return !!document.querySelector('h1') && charts >= expected;
+}"""
+_STATE_JS = """() => ({
+  exceptions: [...document.querySelectorAll('[data-testid="stException"]')].map(e => e.innerText),
+  errors: [...document.querySelectorAll('[data-testid="stAlertContentError"]')].map(e => e.innerText),
+  charts: [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+            .filter(c => c.querySelector('.main-svg')).length,
+  text: (document.querySelector('[data-testid="stMain"]') || document.body).innerText.length,
+  height: Math.ceil(Math.max(
+      (document.querySelector('[data-testid="stMain"]') || document.body).scrollHeight,
+      (document.querySelector('[data-testid="stMainBlockContainer"]') || document.body).scrollHeight)),
+})"""
+
+
+class BriefingError(RuntimeError):
+    """A scope's capture failed; the message names the scope and why."""
+
+
+@dataclass
+class Capture:
+    scope: str
+    png: Path
+    pdf: Path
+    height: int
+    seconds: float
+
+
+# --- the cockpit server ----------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running cockpit: its base URL; `wait()` blocks until /_stcore/health answers ok."""
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def wait(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BriefingError(f"the cockpit exited ({self.proc.returncode}):\n{_tail(self.log)}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
+                    if r.read().strip() == b"ok":
+                        return
+            time.sleep(0.05)
+        raise BriefingError(f"the cockpit did not answer /_stcore/health in {START_TIMEOUT_S} s:\n"
+                            f"{_tail(self.log)}")
+
+
+@contextlib.contextmanager
+def cockpit(db: Path, port: int | None = None, wait: bool = True) -> Iterator[Server]:
+    """Run the real cockpit on a free localhost port until the block ends.
+
+    wait=False returns as soon as the process is started (call .wait() before using it),
+    so the browser can launch while the server boots.
+    """
+    port = port or free_port()
+    env = {**os.environ, "COCKPIT_DB": str(db), "PYTHONUNBUFFERED": "1"}
+    log = tempfile.NamedTemporaryFile(prefix="cockpit-", suffix=".log", delete=False)
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+           "--server.headless", "true", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", proc, Path(log.name))
+    try:
+        if wait:
+            server.wait()
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's chromium driven by Playwright (playwright's own browsers are not installed here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise BriefingError(f"{CHROMIUM} not found: apt-get install -y chromium fonts-wqy-microhei")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_rendered(page, expected_charts: int, timeout_s: float = RENDER_TIMEOUT_S) -> None:
+    """Block until Streamlit has finished this run (see _RENDERED_JS)."""
+    page.wait_for_function(_RENDERED_JS, arg=expected_charts, timeout=timeout_s * 1000,
+                           polling=100)
+
+
+# --- one scope ---------------------------------------------------------------------------
+def briefing_url(base: str, week: str, community: str | None) -> str:
+    query = {"embed": "true", "week": week}
+    if community:
+        query["community"] = community
+    return f"{base}/briefing?{urllib.parse.urlencode(query)}"
+
+
+def file_stem(week: str, community: str | None) -> str:
+    name = community or "全街道"
+    return f"briefing-{week}-" + re.sub(r'[\\/:*?"<>|\s]+', "_", name)
+
+
+def open_briefing(context, base: str, week: str, community: str | None):
+    """Start loading one scope's briefing in a new tab; returns at once (the page renders on)."""
+    page = context.new_page()
+    page.goto(briefing_url(base, week, community), wait_until="commit")
+    return page
+
+
+def capture(page, week: str, community: str | None, out: Path, expected_charts: int) -> Capture:
+    """PNG + PDF of one opened briefing tab; raises BriefingError naming the scope on any defect."""
+    scope = community or "whole street (全街道)"
+    stem = out / file_stem(week, community)
+    png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+    started = time.perf_counter()
+    try:
+        try:
+            wait_rendered(page, expected_charts)
+        except Exception as exc:  # playwright's TimeoutError: report what *is* on screen
+            raise BriefingError(f"[{scope}] did not finish rendering: {page.evaluate(_STATE_JS)}"
+                                ) from exc
+        height = _check_page(page, scope, expected_charts)
+        page.set_viewport_size({"width": WIDTH, "height": height})
+        wait_rendered(page, expected_charts)
+        height = max(height, _check_page(page, scope, expected_charts))
+        page.set_viewport_size({"width": WIDTH, "height": height})
+        page.screenshot(path=str(png))
+        page.emulate_media(media="screen")
+        page.pdf(path=str(pdf), width=f"{WIDTH}px", height=f"{height + 2}px",
+                 print_background=True, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"})
+        check_png(png, scope)
+        check_pdf(pdf, scope)
+    except BaseException as exc:
+        for f in (png, pdf):
+            f.unlink(missing_ok=True)
+        if isinstance(exc, Exception) and not isinstance(exc, BriefingError):
+            raise BriefingError(f"[{scope}] {type(exc).__name__}: {str(exc)[:500]}") from exc
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            page.close()
+    return Capture(scope, png, pdf, height, time.perf_counter() - started)
+
+
+def _check_page(page, scope: str, expected_charts: int) -> int:
+    state = page.evaluate(_STATE_JS)
+    if state["exceptions"]:
+        raise BriefingError(f"[{scope}] the page raised: {state['exceptions'][0][:500]}")
+    if state["errors"]:
+        raise BriefingError(f"[{scope}] the page shows an error: {state['errors'][0][:500]}")
+    if state["charts"] < expected_charts:
+        raise BriefingError(f"[{scope}] {state['charts']} charts rendered, expected {expected_charts}")
+    if state["text"] < 50:
+        raise BriefingError(f"[{scope}] the page rendered blank")
+    return int(state["height"])
+
+
+def check_png(path: Path, scope: str = "") -> float:
+    """The grey-level standard deviation; raises when the image is blank (one colour)."""
+    from PIL import Image, ImageStat
+
+    with Image.open(path) as img:
+        stddev = ImageStat.Stat(img.convert("L")).stddev[0]
+    if stddev < MIN_PIXEL_STDDEV:
+        raise BriefingError(f"[{scope}] the PNG is blank (pixel stddev {stddev:.1f})")
+    return stddev
+
+
+def check_pdf(path: Path, scope: str = "") -> int:
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(str(path)).pages)
+    if pages != 1:
+        raise BriefingError(f"[{scope}] the PDF has {pages} pages, expected exactly 1")
+    return pages
+
+
+# --- the command -------------------------------------------------------------------------
+def scopes_for(db: Path, community: str | None, all_communities: bool) -> list[str | None]:
+    """The scopes to capture (None = whole street); an unknown community is refused here."""
+    from dashboard.queries.briefing import communities
+
+    import duckdb
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        known = communities(con)
+    finally:
+        con.close()
+    if all_communities:
+        return [WHOLE_STREET, *known]
+    if community and community not in known:
+        raise BriefingError(f"[{community}] no such community in {db}; known: {', '.join(known)}")
+    return [community or WHOLE_STREET]
+
+
+def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[list[Capture], list[str]]:
+    """Capture every scope with one server and one browser; (captures, failure messages)."""
+    from dashboard.charts.briefing import EXPECTED_CHARTS
+
+    out.mkdir(parents=True, exist_ok=True)
+    done, failed = [], []
+    with cockpit(db, wait=False) as server, chromium() as browser:
+        server.wait()                   # the browser launched while the cockpit booted
+        base = server.url
+        context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
+        # one tab ahead: the next scope loads and renders while this one is captured
+        tabs = [open_briefing(context, base, week, scopes[0])]
+        for i, community in enumerate(scopes):
+            if i + 1 < len(scopes):
+                tabs.append(open_briefing(context, base, week, scopes[i + 1]))
+            try:
+                done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS))
+            except BriefingError as exc:
+                failed.append(str(exc))
+        context.close()
+    return done, failed
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m etl briefing",
+                                description="PNG + one-page PDF of the weekly briefing per scope")
+    p.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--community", help="one community (default: the whole street)")
+    scope.add_argument("--all-communities", action="store_true",
+                       help="the whole street and every community")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--db", help="database file (default: env COCKPIT_DB or data/cockpit.duckdb)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dashboard.queries.briefing import parse_week
+
+    args = parse_args(argv)
+    db = Path(args.db).resolve() if args.db else db_path()
+    started = time.perf_counter()
+    try:
+        if parse_week(args.week) is None:
+            raise BriefingError(f"--week {args.week!r} is not an ISO week like 2026-W47")
+        if not db.exists():
+            raise BriefingError(f"no database at {db} - run `python -m etl demo` or `load` first")
+        scopes = scopes_for(db, args.community, args.all_communities)
+        done, failed = export(db, args.week.upper(), scopes, Path(args.out).resolve())
+    except BriefingError as exc:
+        print(f"briefing FAILED: {exc}", file=sys.stderr)
+        return 2
+    for c in done:
+        print(f"{c.scope}: {c.png} {c.pdf} ({c.height}px, {c.seconds:.1f} s)")
+    for message in failed:
+        print(f"briefing FAILED: {message}", file=sys.stderr)
+    print(f"{len(done)} of {len(scopes)} scopes exported in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Browser fixtures: the demo database, the real cockpit on a free port, Debian's chromium.
+
+Set COCKPIT_E2E_DB to an existing database file to skip building the demo (local runs).
+Without chromium the tests skip locally and fail in CI (env CI set).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from etl import briefing
+
+# Streamlit finished a run: connected, idle, nothing stale, every chart drawn, a heading shown.
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')) return false;
+  if (document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]'))
+    return true;
+  const undrawn = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => !c.querySelector('.main-svg')).length;
+  return undrawn === 0 && !!document.querySelector(
+    '[data-testid="stMain"] [data-testid="stElementContainer"]');
+}"""
+ERRORS_JS = """() => [...document.querySelectorAll(
+  '[data-testid="stException"], [data-testid="stAlertContentError"]')].map(e => e.innerText)"""
+
+
+@pytest.fixture(scope="session")
+def e2e_db(request) -> Path:
+    configured = os.environ.get("COCKPIT_E2E_DB")
+    if configured:
+        return Path(configured).resolve()
+    return request.getfixturevalue("demo_db")
+
+
+@pytest.fixture(scope="session")
+def cockpit_url(e2e_db) -> str:
+    with briefing.cockpit(e2e_db) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(briefing.CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{briefing.CHROMIUM} missing in CI (apt-get install chromium)")
+        pytest.skip(f"{briefing.CHROMIUM} not installed")
+    with briefing.chromium() as b:
+        yield b
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def wait_idle(page, timeout_s: float = 30) -> None:
+    """Idle twice, 300 ms apart: a rerun can start right after the first idle moment."""
+    for _ in range(2):
+        page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000, polling=100)
+        page.wait_for_timeout(300)
+    page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000, polling=100)
+
+
+def errors_on(page) -> list[str]:
+    return page.evaluate(ERRORS_JS)

@@ -1,0 +1,146 @@
+"""The real cockpit in real Chromium: filters, shareable URLs, every page, the briefing export."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dashboard.app import DEFAULT_PAGE, SECTIONS
+from dashboard.charts.briefing import EXPECTED_CHARTS
+from dashboard.queries import briefing as bq
+from etl import briefing
+from tests.e2e.conftest import errors_on, wait_idle
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+# draws two different Chinese characters and a certainly-missing one with the heading's font:
+# a missing CJK font gives the same "tofu" box for all three
+GLYPHS_JS = """() => {
+  const font = getComputedStyle(document.querySelector('[data-testid="stMain"] h1')).fontFamily;
+  const draw = (ch) => {
+    const c = document.createElement('canvas'); c.width = c.height = 64;
+    const x = c.getContext('2d'); x.fillStyle = '#fff'; x.fillRect(0, 0, 64, 64);
+    x.fillStyle = '#000'; x.font = '48px ' + font; x.fillText(ch, 4, 52);
+    const d = x.getImageData(0, 0, 64, 64).data; let ink = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 128) ink++;
+    return [c.toDataURL(), ink];
+  };
+  return {font, zh1: draw('治'), zh2: draw('街'), missing: draw('\\u{10FFFD}')};
+}"""
+
+
+def first_metric(page) -> tuple[str, str]:
+    return page.evaluate("""() => {
+      const m = document.querySelector('[data-testid="stMain"] [data-testid="stMetric"]');
+      return [m.querySelector('[data-testid="stMetricLabel"]').innerText,
+              m.querySelector('[data-testid="stMetricValue"]').innerText];
+    }""")
+
+
+def pick(page, label: str, option: str | None = None) -> str:
+    """Choose an option of the sidebar selectbox `label` (the first real one if not given)."""
+    page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]').click()
+    options = page.locator('[role="option"]')
+    options.first.wait_for()
+    target = options.filter(has_text=option) if option else options.nth(1)
+    chosen = target.first.inner_text().strip()
+    target.first.click()
+    return chosen
+
+
+def test_overview_filter_changes_a_kpi_and_the_url_restores_it(page, cockpit_url, browser):
+    page.goto(cockpit_url + "/")
+    wait_idle(page)
+    label, before = first_metric(page)
+    community = pick(page, "社区")
+    page.wait_for_function("(c) => decodeURIComponent(location.search).includes('community=' + c)",
+                           arg=community)
+    wait_idle(page)
+    after = first_metric(page)
+    assert after[0] == label and after[1] != before, f"{label} stayed {before} for {community}"
+    assert errors_on(page) == []
+
+    shared = page.url
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.goto(shared)
+    wait_idle(other)
+    assert first_metric(other) == after
+    value = other.locator('[data-testid="stSidebar"] input[aria-label="社区"]').input_value()
+    assert value == community
+    other.context.close()
+
+
+@pytest.mark.parametrize("name", [n for names in SECTIONS.values() for n in names])
+def test_every_page_renders_without_an_error_element(page, cockpit_url, name):
+    # Streamlit serves the default page at "/" only (its url_path gives "page not found")
+    page.goto(f"{cockpit_url}/{'' if name == DEFAULT_PAGE else name}")
+    wait_idle(page)
+    assert errors_on(page) == []
+    assert page.locator('[data-testid="stDialog"]').count() == 0, "page not found dialog"
+
+
+def _week(db) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return bq.default_week(con)
+    finally:
+        con.close()
+
+
+def test_briefing_export_png_pdf_and_chinese_glyphs(e2e_db, tmp_path, page, cockpit_url):
+    week = _week(e2e_db)
+    # the real command line, as cron runs it (its own cockpit and browser)
+    run = subprocess.run([sys.executable, "-m", "etl", "briefing", "--week", week,
+                          "--out", str(tmp_path), "--db", str(e2e_db)],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    png = tmp_path / f"{briefing.file_stem(week, None)}.png"
+    pdf = tmp_path / f"{briefing.file_stem(week, None)}.pdf"
+    assert briefing.check_png(png) > briefing.MIN_PIXEL_STDDEV
+    assert briefing.check_pdf(pdf) == 1
+
+    page.goto(briefing.briefing_url(cockpit_url, week, None))
+    briefing.wait_rendered(page, EXPECTED_CHARTS)
+    glyphs = page.evaluate(GLYPHS_JS)
+    assert glyphs["zh1"][1] > 50 and glyphs["zh2"][1] > 50, "Chinese glyphs drew no ink"
+    assert glyphs["zh1"][0] != glyphs["zh2"][0], f"tofu: 治 and 街 look the same in {glyphs['font']}"
+    assert glyphs["zh1"][0] != glyphs["missing"][0], "治 is drawn as the missing-glyph box"
+    fonts = page.evaluate("document.fonts.check('16px \"WenQuanYi Micro Hei\"')")
+    assert fonts
+
+
+def test_briefing_export_fails_loudly_naming_the_scope(browser, cockpit_url, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = briefing.open_briefing(context, cockpit_url, "2026-W99", None)   # the page shows an error
+    with pytest.raises(briefing.BriefingError, match=r"\[whole street.*error"):
+        briefing.capture(tab, "2026-W99", None, tmp_path, EXPECTED_CHARTS)
+    assert list(tmp_path.iterdir()) == []                  # no half-made files left behind
+    context.close()
+
+
+def test_briefing_cli_refuses_an_unknown_community(e2e_db, tmp_path, capsys):
+    rc = briefing.main(["--week", "2026-W01", "--community", "不存在社区", "--out", str(tmp_path),
+                        "--db", str(e2e_db)])      # refused before any browser starts
+    assert rc != 0 and "不存在社区" in capsys.readouterr().err
+
+
+def test_briefing_url_round_trip():
+    url = briefing.briefing_url("http://h:1", "2026-W47", "东湖 社区")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query == {"embed": ["true"], "week": ["2026-W47"], "community": ["东湖 社区"]}
+
+
+def test_sql_console_runs_a_query_next_to_the_dashboards_connection(page, cockpit_url):
+    page.goto(f"{cockpit_url}/")            # the dashboard opens its own connection first
+    wait_idle(page)
+    page.goto(f"{cockpit_url}/sql_console")
+    wait_idle(page)
+    page.get_by_role("button", name="运行").click()
+    page.locator('[data-testid="stDataFrame"]').wait_for(timeout=30_000)
+    wait_idle(page)
+    assert errors_on(page) == []

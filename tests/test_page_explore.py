@@ -1,0 +1,180 @@
+"""Explorer: filter builder -> SQL with bound values; page results equal an independent pandas computation."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.filters import Filters
+from dashboard.queries import explore as q
+from etl.dbfile import ensure_schema
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explore.py")
+COMMUNITIES = ["东湖社区", "西岭社区", "南苑社区", "北辰社区"]
+CATEGORIES = ["环境卫生", "加装电梯", "停车管理", "噪音扰民", "=HYPERLINK(1)"]
+
+
+def _reports(n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    reported = pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 300 * 24, n), unit="h")
+    hours = rng.integers(1, 200, n).astype(float)
+    resolved = reported + pd.to_timedelta(hours, unit="h")
+    open_ = rng.random(n) < 0.2
+    return pd.DataFrame({
+        "report_id": [f"R{i}" for i in range(n)],
+        "reported_at": reported,
+        "street": "滨江街道",
+        "community": rng.choice(COMMUNITIES, n),
+        "grid_id": rng.choice([f"G{i:02d}" for i in range(8)], n),
+        "category": rng.choice(CATEGORIES, n),
+        "description": rng.choice(["楼道堆物无人清理", "电梯故障停运", "夜间施工噪音", "车位被占"], n),
+        "status": np.where(open_, "处置中", "已办结"),
+        "resolved_at": resolved.where(~open_),
+        "satisfaction": rng.integers(1, 6, n),
+        "source_load_id": 1,
+    })
+
+
+@pytest.fixture()
+def explore_db(tmp_path, monkeypatch) -> tuple[Path, pd.DataFrame]:
+    path = tmp_path / "cockpit.duckdb"
+    reports = _reports()
+    con = duckdb.connect(str(path))
+    ensure_schema(con)
+    con.register("r", reports)
+    con.execute("INSERT INTO grid_reports BY NAME SELECT * FROM r")
+    con.close()
+    monkeypatch.setenv("COCKPIT_DB", str(path))
+    return path, reports
+
+
+# --- query builder ---
+def test_values_are_bound_never_spliced(explore_db):
+    evil = "x'); DROP TABLE grid_reports; --"
+    spec = q.Spec("grid_reports", ((q.Condition("community", values=(evil,)),
+                                    q.Condition("description", text=evil)),))
+    sql, params = q.build_sql(spec, Filters())
+    assert evil not in sql and evil in params["g0c0_in"]
+    con = duckdb.connect(str(explore_db[0]), read_only=True)
+    df, truncated = q.run(con, Filters(), spec)
+    assert df.empty and not truncated
+    assert con.execute("SELECT count(*) FROM grid_reports").fetchone()[0] == 400
+
+
+def test_only_whitelisted_columns():
+    with pytest.raises(KeyError):
+        q.build_sql(q.Spec("grid_reports", ((q.Condition("1=1; --", values=("a",)),),)), Filters())
+    with pytest.raises(KeyError):
+        q.build_sql(q.Spec("grid_reports", group_by=("reporter",)), Filters())
+    with pytest.raises(ValueError):
+        q.build_sql(q.Spec("grid_reports", group_by=("community",), measure="sum",
+                           measure_col="community"), Filters())
+
+
+def test_and_within_groups_or_between(explore_db):
+    path, reports = explore_db
+    groups = ((q.Condition("community", values=("东湖社区",)), q.Condition("satisfaction", lo=4)),
+              (q.Condition("category", values=("噪音扰民",)),))
+    con = duckdb.connect(str(path), read_only=True)
+    df, _ = q.run(con, Filters(), q.Spec("grid_reports", groups))
+    expected = reports[((reports.community == "东湖社区") & (reports.satisfaction >= 4))
+                       | (reports.category == "噪音扰民")]
+    assert sorted(df["reported_at"]) == sorted(expected["reported_at"])
+
+
+def test_global_filters_apply(explore_db):
+    path, reports = explore_db
+    con = duckdb.connect(str(path), read_only=True)
+    f = Filters(date_from=dt.date(2026, 3, 1), date_to=dt.date(2026, 3, 31), community="西岭社区")
+    df, _ = q.run(con, f, q.Spec("grid_reports", group_by=("community",)))
+    expected = reports[(reports.reported_at >= "2026-03-01") & (reports.reported_at < "2026-04-01")
+                       & (reports.community == "西岭社区")]
+    assert df["value"].tolist() == [len(expected)]
+
+
+# --- the page (AppTest) ---
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at: AppTest) -> pd.DataFrame:
+    assert not at.exception, at.exception
+    return at.dataframe[0].value
+
+
+def test_page_filters_and_grouping_match_pandas(explore_db):
+    _, reports = explore_db
+    at = _page()
+    at.selectbox(key="explore_c0_col").set_value("community").run()
+    at.multiselect(key="explore_c0_community_in").set_value(["东湖社区", "南苑社区"]).run()
+    at.button(key="explore_add_0").click().run()                   # AND ...
+    at.selectbox(key="explore_c1_col").set_value("satisfaction").run()
+    at.number_input(key="explore_c1_satisfaction_lo").set_value(3).run()
+    at.button(key="explore_add_group").click().run()               # OR ...
+    at.selectbox(key="explore_c2_col").set_value("description").run()
+    at.text_input(key="explore_c2_description_text").set_value("电梯").run()
+    at.multiselect(key="explore_grid_reports_groupby").set_value(["category"]).run()
+
+    got = _table(at)
+    mask = (reports.community.isin(["东湖社区", "南苑社区"]) & (reports.satisfaction >= 3)) \
+        | reports.description.str.contains("电梯")
+    expected = reports[mask].groupby("category").size()
+    assert dict(zip(got["类别"], got["数量"])) == expected.to_dict()
+    assert got["数量"].is_monotonic_decreasing
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_page_median_and_share_match_pandas(explore_db):
+    _, reports = explore_db
+    at = _page()
+    at.multiselect(key="explore_grid_reports_groupby").set_value(["community"]).run()
+    at.selectbox(key="explore_grid_reports_measure").set_value("median").run()
+    at.selectbox(key="explore_grid_reports_mcol").set_value("resolution_hours").run()
+    got = _table(at)
+    hours = (reports.resolved_at - reports.reported_at).dt.total_seconds() / 3600
+    expected = hours.groupby(reports.community).median()
+    col = [c for c in got.columns if c.startswith("中位数")][0]
+    for community, value in zip(got["社区"], got[col]):
+        assert value == pytest.approx(expected[community])
+
+    at.selectbox(key="explore_grid_reports_measure").set_value("share").run()
+    got = _table(at)
+    share = reports.community.value_counts(normalize=True) * 100
+    for community, value in zip(got["社区"], got["占比（%）"]):
+        assert value == pytest.approx(share[community], abs=0.01)
+
+
+def test_page_date_range_on_rows(explore_db):
+    _, reports = explore_db
+    at = _page()
+    at.selectbox(key="explore_c0_col").set_value("reported_at").run()
+    at.date_input(key="explore_c0_reported_at_lo").set_value(dt.date(2026, 2, 1)).run()
+    at.date_input(key="explore_c0_reported_at_hi").set_value(dt.date(2026, 2, 28)).run()
+    got = _table(at)
+    expected = reports[(reports.reported_at >= "2026-02-01") & (reports.reported_at < "2026-03-01")]
+    assert len(got) == len(expected) > 0
+    assert set(got["社区"]) == set(expected.community)
+
+
+def test_page_caps_large_results_with_a_message(explore_db, monkeypatch):
+    monkeypatch.setattr(q, "RESULT_CAP", 50)
+    at = _page()
+    assert len(_table(at)) == 50
+    assert any("50" in w.value for w in at.warning)
+
+
+def test_page_dataset_switch_resets_the_builder(explore_db):
+    at = _page()
+    at.selectbox(key="explore_c0_col").set_value("community").run()
+    at.selectbox(key="explore_dataset").set_value("feedback").run()
+    assert not at.exception
+    assert at.selectbox(key="explore_c1_col").value is None
+    assert len(at.dataframe) == 0 and len(at.info) == 1   # no feedback rows in this database

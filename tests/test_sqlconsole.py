@@ -1,0 +1,217 @@
+"""SQL console: the sandbox itself refuses escapes, the checker refuses non-reads, time and rows are capped."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import sqlconsole
+from dashboard.i18n import STRINGS
+from dashboard.queries.base import Scope, use_scope
+from etl.dbfile import ensure_schema
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sql_console.py")
+
+
+@pytest.fixture()
+def tiny_db(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "cockpit.duckdb"
+    con = duckdb.connect(str(path))
+    ensure_schema(con)
+    con.execute("""INSERT INTO grid_reports (report_id, reported_at, community, grid_id, category,
+                   status, source_load_id)
+                   SELECT 'R' || i, TIMESTAMP '2026-01-01' + INTERVAL (i) HOUR,
+                          CASE WHEN i % 2 = 0 THEN '东社区' ELSE '西社区' END, 'G1', '环境',
+                          '处置中', 1 FROM range(30) t(i)""")
+    con.close()
+    monkeypatch.setenv("COCKPIT_DB", str(path))
+    return path
+
+
+# --- the connection alone, without the statement checker: DuckDB itself must refuse ---
+@pytest.mark.parametrize("sql, error", [
+    ("SELECT * FROM read_csv('/etc/passwd')", duckdb.PermissionException),
+    ("SELECT * FROM glob('/etc/*')", duckdb.PermissionException),
+    ("COPY grid_reports TO '/tmp/cockpit_leak.csv'", duckdb.PermissionException),
+    ("EXPORT DATABASE '/tmp/cockpit_leak'", duckdb.PermissionException),
+    ("ATTACH '/tmp/other.duckdb' AS other", duckdb.PermissionException),
+    ("INSTALL httpfs", duckdb.PermissionException),
+    ("LOAD httpfs", duckdb.PermissionException),
+    ("SET enable_external_access = true", duckdb.InvalidInputException),
+    ("RESET enable_external_access", duckdb.InvalidInputException),
+    ("PRAGMA threads = 1", duckdb.InvalidInputException),
+    ("INSERT INTO etl_meta VALUES ('x', 'y')", duckdb.InvalidInputException),
+    ("DELETE FROM grid_reports", duckdb.InvalidInputException),
+    ("CREATE TABLE t AS SELECT 1", duckdb.InvalidInputException),
+])
+def test_sandbox_connection_refuses_on_its_own(tiny_db, sql, error):
+    con = sqlconsole.open_sandbox(tiny_db)
+    try:
+        with pytest.raises(error):
+            con.execute(sql)
+    finally:
+        con.close()
+    assert not Path("/tmp/cockpit_leak.csv").exists()
+
+
+# --- the console: every forbidden statement gives a translated refusal ---
+@pytest.mark.parametrize("sql, key", [
+    ("SELECT * FROM read_csv('/etc/passwd')", "sql.err.external"),
+    ("FROM read_text('/etc/passwd')", "sql.err.external"),
+    ("COPY grid_reports TO '/tmp/cockpit_leak.csv'", "sql.err.not_read"),
+    ("ATTACH '/tmp/other.duckdb'", "sql.err.not_read"),
+    ("INSTALL httpfs", "sql.err.not_read"),
+    ("LOAD httpfs", "sql.err.not_read"),
+    ("SET threads = 1", "sql.err.not_read"),
+    ("PRAGMA table_info('grid_reports')", "sql.err.not_read"),
+    ("INSERT INTO grid_reports (report_id) VALUES ('x')", "sql.err.not_read"),
+    ("UPDATE grid_reports SET status = '已办结'", "sql.err.not_read"),
+    ("CREATE TEMP TABLE z AS SELECT 1", "sql.err.not_read"),
+    ("CALL pragma_version()", "sql.err.not_read"),
+    ("CHECKPOINT", "sql.err.not_read"),
+    ("SELECT 1; SELECT 2", "sql.err.multiple"),
+    ("SELECT 1; DROP TABLE grid_reports", "sql.err.multiple"),
+    ("   ", "sql.err.empty"),
+    ("SELEC 1", "sql.err.syntax"),
+    ("SELECT * FROM etl_meta", "sql.err.hidden_table"),
+    ("SUMMARIZE etl_meta", "sql.err.hidden_table"),
+    ("EXPLAIN ANALYZE SELECT * FROM etl_meta WHERE value LIKE 'a%'", "sql.err.hidden_table"),
+    ("SELECT * FROM query_table('etl' || '_meta')", "sql.err.denied_function"),
+    ("SELECT * FROM query('SELECT 1')", "sql.err.denied_function"),
+])
+def test_forbidden_statements_are_refused_with_a_translated_message(tiny_db, sql, key):
+    with pytest.raises(sqlconsole.ConsoleError) as info:
+        sqlconsole.run(sql)
+    assert info.value.key == key
+    for lang in ("zh", "en"):
+        message = STRINGS[key][lang].format(**info.value.values)
+        assert message and "{" not in message
+
+
+@pytest.mark.parametrize("sql, rows", [
+    ("SELECT community, count(*) AS n FROM grid_reports GROUP BY ALL ORDER BY community", 2),
+    ("WITH x AS (SELECT 1 AS a) SELECT * FROM x", 1),
+    ("FROM grid_reports LIMIT 3", 3),
+    ("DESCRIBE grid_reports", None),
+    ("SHOW TABLES", None),
+    ("SUMMARIZE grid_reports", None),
+    ("EXPLAIN SELECT * FROM grid_reports", None),
+])
+def test_read_statements_run(tiny_db, sql, rows):
+    result = sqlconsole.run(sql)
+    assert not result.truncated
+    if rows is not None:
+        assert len(result.df) == rows
+    assert len(result.df) > 0
+
+
+def test_console_works_while_the_dashboard_holds_the_file_open(tiny_db):
+    dashboard_con = duckdb.connect(str(tiny_db), read_only=True)   # default configuration
+    try:
+        assert sqlconsole.run("SELECT count(*) AS n FROM grid_reports").df["n"].tolist() == [30]
+        with pytest.raises(sqlconsole.ConsoleError) as info:
+            sqlconsole.run("SELECT * FROM read_csv('/etc/passwd')")
+        assert info.value.key == "sql.err.external"
+    finally:
+        dashboard_con.close()
+
+
+def test_reads_return_correct_values(tiny_db):
+    df = sqlconsole.run("SELECT community, count(*) AS n FROM grid_reports GROUP BY ALL "
+                        "ORDER BY community").df
+    assert df.to_dict("records") == [{"community": "东社区", "n": 15}, {"community": "西社区", "n": 15}]
+
+
+def test_row_cap(tiny_db):
+    result = sqlconsole.run("SELECT * FROM range(100)", row_cap=10)
+    assert result.truncated and len(result.df) == 10
+    assert not sqlconsole.run("SELECT * FROM range(10)", row_cap=10).truncated
+
+
+def test_timeout_interrupts_a_slow_query(tiny_db):
+    import time
+    started = time.perf_counter()
+    with pytest.raises(sqlconsole.ConsoleError) as info:
+        sqlconsole.run("SELECT count(*) FROM range(1000000000) a, range(1000) b "
+                       "WHERE (a.range * b.range) % 7 = 3", timeout_s=0.5)
+    assert info.value.key == "sql.err.timeout"
+    assert time.perf_counter() - started < 5
+
+
+def test_duplicate_column_names_made_unique(tiny_db):
+    assert list(sqlconsole.run("SELECT 1 AS a, 2 AS a").df.columns) == ["a", "a_1"]
+
+
+def test_a_narrowed_scope_cannot_use_raw_sql(tiny_db):
+    with use_scope(Scope(communities=("东社区",))):
+        with pytest.raises(sqlconsole.ConsoleError) as info:
+            sqlconsole.run("SELECT 1")
+    assert info.value.key == "sql.err.scoped"
+
+
+def test_missing_database_is_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("COCKPIT_DB", str(tmp_path / "none.duckdb"))
+    with pytest.raises(sqlconsole.ConsoleError) as info:
+        sqlconsole.run("SELECT 1")
+    assert info.value.key == "sql.err.no_db"
+
+
+def test_every_console_key_is_translated():
+    keys = [k for k in STRINGS if k.startswith("sql.")]
+    assert {k for k, _ in sqlconsole.EXAMPLES} <= set(keys)
+    for k in keys:
+        assert STRINGS[k]["zh"] and STRINGS[k]["en"]
+
+
+def test_saved_examples_all_run(tiny_db):
+    for _, sql in sqlconsole.EXAMPLES:
+        sqlconsole.run(sql)
+
+
+# --- the page (AppTest) ---
+def _run_page(sql: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.run()
+    at.text_area(key="sql_text").set_value(sql)
+    at.button(key="sql_run").click()
+    at.run()
+    return at
+
+
+def test_page_runs_a_query_and_shows_the_table(tiny_db):
+    at = _run_page("SELECT community, count(*) AS n FROM grid_reports GROUP BY ALL ORDER BY 1")
+    assert not at.exception and not at.error
+    df = at.dataframe[0].value
+    assert df["n"].tolist() == [15, 15]
+
+
+@pytest.mark.parametrize("sql, fragment", [
+    ("SELECT * FROM read_csv('/etc/passwd')", "不能访问数据库之外的文件"),
+    ("COPY grid_reports TO '/tmp/x.csv'", "只允许只读查询"),
+    ("ATTACH '/tmp/x.duckdb'", "只允许只读查询"),
+    ("SELECT * FROM etl_meta", "假名化盐值"),
+])
+def test_page_refuses_forbidden_statements_with_a_message(tiny_db, sql, fragment):
+    at = _run_page(sql)
+    assert not at.exception
+    assert len(at.error) == 1 and fragment in at.error[0].value
+    assert len(at.dataframe) == 0
+
+
+def test_page_reports_a_timeout(tiny_db, monkeypatch):
+    monkeypatch.setattr(sqlconsole, "TIMEOUT_S", 0.5)
+    at = _run_page("SELECT count(*) FROM range(1000000000) a, range(1000) b "
+                   "WHERE (a.range * b.range) % 7 = 3")
+    assert not at.exception
+    assert len(at.error) == 1 and "已中止" in at.error[0].value
+
+
+def test_page_example_selection_fills_the_editor(tiny_db):
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.run()
+    title = STRINGS["sql.example.tables"]["zh"]
+    at.selectbox(key="sql_example").set_value(title)
+    at.run()
+    assert at.text_area(key="sql_text").value == "SHOW TABLES"
