@@ -41,23 +41,34 @@ def file_identity(path: Path | None = None) -> tuple[int, int, int] | None:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables and the per-file pseudonym salt; safe to run on every open."""
+    """Create missing tables; safe to run on every open."""
     con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
     con.execute(
         "INSERT INTO etl_meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
         {"v": SCHEMA_VERSION},
     )
-    con.execute(
-        "INSERT INTO etl_meta VALUES ('pseudonym_salt', $s) ON CONFLICT DO NOTHING",
-        {"s": os.environ.get("COCKPIT_PSEUDONYM_SALT") or secrets.token_hex(16)},
-    )
+    # files from before the salt moved out of the database: anyone holding the file could
+    # have used it to test guesses against the pseudonyms
+    con.execute("DELETE FROM etl_meta WHERE key = 'pseudonym_salt'")
 
 
-def pseudonym_salt(con: duckdb.DuckDBPyConnection) -> str:
+def pseudonym_salt(db: Path | None = None) -> str:
+    """The salt for resident pseudonyms: env COCKPIT_PSEUDONYM_SALT, else a random secret kept in
+    `.cockpit_salt` beside the database file (mode 0600), never inside it, so a copy of the
+    database handed to an analyst cannot be used to re-identify residents.
+    """
     env = os.environ.get("COCKPIT_PSEUDONYM_SALT")
     if env:
         return env
-    return con.execute("SELECT value FROM etl_meta WHERE key = 'pseudonym_salt'").fetchall()[0][0]
+    path = Path(db or db_path()).parent / ".cockpit_salt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(16))
+    return path.read_text(encoding="ascii").strip()
 
 
 @contextlib.contextmanager

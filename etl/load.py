@@ -84,12 +84,13 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
         else:
             todo.append((src, k))
     if todo:
+        salt = pseudonym_salt(db)
         try:
             with writer(db) as con:
                 changed = 0
                 for i, (src, k) in enumerate(todo, 1):
                     say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
-                    res = _load_one(con, src, k, strict, max_reject_share)
+                    res = _load_one(con, src, k, strict, max_reject_share, salt)
                     results.append(res)
                     changed += res.status == "loaded"
                     say(_summary(res))
@@ -181,11 +182,12 @@ def _raw_view_sql(kind: str, names: list[str]) -> str:
     return f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT {', '.join(columns)} FROM _raw_src"
 
 
-def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> tuple[list[str], tuple[int, int]]:
+def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
+                  salt: str) -> tuple[list[str], tuple[int, int]]:
     """Create _raw and run staging; a CSV that turns out not to be UTF-8 past the sample is
     transcoded from GB18030 and staged again."""
     known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
-    bound = stage.params(kind, pseudonym_salt(con), known)
+    bound = stage.params(kind, salt, known)
     try:
         names = _create_raw(con, src, kind)
         counts = stage.run_stage(con, kind, bound)
@@ -209,13 +211,13 @@ def _upsert_sql(kind: str) -> tuple[str, str]:
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
-              max_reject_share: float) -> LoadResult:
+              max_reject_share: float, salt: str) -> LoadResult:
     started = datetime.now()
     t0 = time.perf_counter()
     res = LoadResult(src.path, src.sheet, kind, "refused")
     con.begin()
     try:
-        names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind)
+        names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)
         rejects = _reject_rows(con, src, kind, names)
         res.rejects = rejects[:20]
         if res.rows_rejected and (strict or res.rows_rejected > max_reject_share * max(res.rows_read, 1)):

@@ -234,3 +234,20 @@ def test_gbk_past_the_encoding_sample_is_still_read_as_gbk(tmp_path, db, monkeyp
     assert res.status == "loaded", res.message
     assert _rows(db, "SELECT community, description FROM grid_reports WHERE report_id = 'G-9'") == [
         ("清河一社区", "楼道堆物")]
+
+
+def test_pseudonym_salt_lives_beside_the_database_not_in_it(tmp_path, db, monkeypatch):
+    import os
+    import stat
+    monkeypatch.delenv("COCKPIT_PSEUDONYM_SALT", raising=False)
+    feedback = _write(tmp_path / "留言.csv", "留言时间,留言详情,留言用户\n2025-05-01 10:00:00,电梯坏了,老王\n")
+    load_paths([feedback], db, progress=None)
+    salt_file = db.parent / ".cockpit_salt"
+    assert stat.S_IMODE(os.stat(salt_file).st_mode) == 0o600
+    salt = salt_file.read_text().strip()
+    assert len(salt) == 32
+    assert _rows(db, "SELECT count(*) FROM etl_meta WHERE value = $s", {"s": salt})[0][0] == 0
+    first = _rows(db, "SELECT resident_pseudonym FROM feedback")[0][0]
+    more = _write(tmp_path / "留言2.csv", "留言时间,留言详情,留言用户\n2025-05-02 10:00:00,又坏了,老王\n")
+    load_paths([more], db, progress=None)
+    assert {r[0] for r in _rows(db, "SELECT resident_pseudonym FROM feedback")} == {first}
