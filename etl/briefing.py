@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from datetime import date
 import time
 import urllib.parse
 import urllib.request
@@ -295,7 +296,8 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[li
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m etl briefing",
                                 description="PNG + one-page PDF of the weekly briefing per scope")
-    p.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    p.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last complete week, "
+                                  "so a Monday cron job needs no date arithmetic)")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--community", help="one community (default: the whole street)")
     scope.add_argument("--all-communities", action="store_true",
@@ -306,9 +308,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dashboard.queries.briefing import parse_week
+    from dashboard.queries.briefing import last_complete_week, parse_week
 
     args = parse_args(argv)
+    args.week = args.week or last_complete_week(date.today())
     db = Path(args.db).resolve() if args.db else db_path()
     started = time.perf_counter()
     try:
