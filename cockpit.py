@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
         setup()
         ensure_browser()
         for script in sorted((ROOT / "bench").glob("bench_*.py")):
-            run([str(PY), str(script), *rest])
+            run([str(PY), "-m", f"bench.{script.stem}", *rest])
     else:
         print(__doc__)
         return 0 if command in ("help", "-h", "--help") else 2
