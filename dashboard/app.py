@@ -61,9 +61,9 @@ def _dates(lang: str, sidebar) -> tuple[date | None, date | None]:
     if last is not None:
         st.session_state.setdefault("f_to", last)
         st.session_state.setdefault("f_from", last - timedelta(days=DEFAULT_PERIOD_DAYS - 1))
-    c1, c2 = sidebar.columns(2)
-    d_from = c1.date_input(t("shell.date_from", lang), key="f_from", format="YYYY-MM-DD")
-    d_to = c2.date_input(t("shell.date_to", lang), key="f_to", format="YYYY-MM-DD")
+    # one per line: side by side, the sidebar cuts the dates to "2026-10-2…"
+    d_from = sidebar.date_input(t("shell.date_from", lang), key="f_from", format="YYYY-MM-DD")
+    d_to = sidebar.date_input(t("shell.date_to", lang), key="f_to", format="YYYY-MM-DD")
     if d_from and d_to and d_from > d_to:
         sidebar.warning(t("shell.dates_swapped", lang))
         d_from, d_to = d_to, d_from

@@ -77,6 +77,60 @@ def fmt_yuan(x) -> str:
     return "–" if _missing(x) else f"¥{float(x):,.0f}"
 
 
+def fmt_hours(x, lang: str) -> str:
+    return "–" if _missing(x) else t("common.hours", lang, value=fmt_num(x))
+
+
+def fmt_yuan_short(x, lang: str) -> str:
+    """Yuan for a KPI card, short enough not to be cut: ¥292.7万 (zh) / ¥2.93M (en).
+
+    Pair it with `help=t("common.exact_yuan", ...)` so the exact figure stays one hover away.
+    """
+    if _missing(x):
+        return "–"
+    v = float(x)
+    if lang == "zh":
+        if abs(v) >= 1e8:
+            return f"¥{v / 1e8:,.2f}亿"
+        return f"¥{v / 1e4:,.1f}万" if abs(v) >= 1e4 else f"¥{v:,.0f}"
+    if abs(v) >= 1e6:
+        return f"¥{v / 1e6:,.2f}M"
+    return f"¥{v / 1e3:,.1f}k" if abs(v) >= 1e4 else f"¥{v:,.0f}"
+
+
+def yuan_kpi(key: str, label: str, x, lang: str, help: str | None = None, **kw) -> "Kpi":
+    """A KPI card for an amount: the short value, the exact amount in the help tooltip."""
+    exact = t("common.exact_yuan", lang, value=fmt_yuan(x))
+    return Kpi(key, label, fmt_yuan_short(x, lang), help=f"{help} {exact}" if help else exact,
+               **kw)
+
+
+def sla_rules(lang: str) -> str:
+    """The per-category SLA deadlines as one caption line (queries.common.SLA_HOURS), naming
+    only the categories the data has."""
+    from dashboard import cache
+    from dashboard.queries import common
+    from dashboard.queries.common import DEFAULT_SLA_HOURS, SLA_HOURS
+
+    present = set(cache.run(common.categories, Filters())["category"].dropna())
+    by_hours: dict[int, list[str]] = {}
+    for category, hours in SLA_HOURS.items():
+        if category in present:
+            by_hours.setdefault(hours, []).append(category)
+    unit = " 小时" if lang == "zh" else " h"
+    sep = "、" if lang == "zh" else ", "
+    rules = ("；" if lang == "zh" else "; ").join(
+        f"{sep.join(cats)} {hours}{unit}" for hours, cats in sorted(by_hours.items()))
+    return t("grid.sla_help", lang, rules=rules or "–", default=DEFAULT_SLA_HOURS)
+
+
+def warning_value(rule: str, value, lang: str) -> str:
+    """An early warning's measure with its unit: 'behind by 34 points', '38 days', '¥4,879'."""
+    shown = fmt_int(value) if rule in ("overdue_milestones", "stalled", "over_budget") \
+        else fmt_num(value, 0)
+    return t(f"projects.rule_value.{rule}", lang, value=shown)
+
+
 @dataclass(frozen=True)
 class Kpi:
     """One KPI card: label and value already formatted; delta text optional."""
@@ -89,18 +143,25 @@ class Kpi:
     delta_arrow: str = "auto"     # 'off' for a plain second line that is not a change
 
 
-def delta_text(now, before, kind: str) -> str | None:
-    """Change versus the previous period, formatted like the value (pts for shares)."""
+def delta_text(now, before, kind: str, lang: str | None = None) -> str | None:
+    """Change versus the previous period, formatted like the value (pts for shares; short
+    yuan when `lang` is given, as on the amount cards)."""
     if _missing(now) or _missing(before):
         return None
     diff = float(now) - float(before)
     if kind == "share":
         return f"{100 * diff:+.1f} pts"
     if kind == "yuan":
-        return f"{'+' if diff >= 0 else '-'}¥{abs(diff):,.0f}"
+        amount = fmt_yuan_short(abs(diff), lang) if lang else f"¥{abs(diff):,.0f}"
+        return f"{'+' if diff >= 0 else '-'}{amount}"
     if kind == "int":
         return f"{diff:+,.0f}"
     return f"{diff:+,.1f}"
+
+
+def _no_change(delta: str | None) -> bool:
+    """True for a delta that rounds to zero ('+0', '-0.0 pts', '+¥0'): no arrow, no colour."""
+    return bool(delta) and not any(ch in "123456789" for ch in delta)
 
 
 def kpi_row(cards: list[Kpi], per_row: int = 4) -> None:
@@ -108,18 +169,28 @@ def kpi_row(cards: list[Kpi], per_row: int = 4) -> None:
     for start in range(0, len(cards), per_row):
         cols = st.columns(per_row)
         for col, card in zip(cols, cards[start:start + per_row]):
-            col.metric(card.label, card.value, card.delta, delta_color=card.delta_color,
-                       help=card.help, border=True, delta_arrow=card.delta_arrow)
+            flat = _no_change(card.delta)
+            delta = card.delta.lstrip("+-") if flat else card.delta
+            col.metric(card.label, card.value, delta,
+                       delta_color="off" if flat else card.delta_color,
+                       help=card.help, border=True,
+                       delta_arrow="off" if flat else card.delta_arrow)
 
 
 def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
-          formats: dict[str, str] | None = None, coded: dict[str, str] | None = None) -> None:
+          formats: dict[str, str] | None = None, coded: dict[str, str] | None = None,
+          progress: tuple[str, ...] = (), warning_values: bool = False) -> None:
     """A dataframe with translated headers ("common.col.<name>" when present).
 
     `coded` maps a column holding codes (e.g. rule names) to the i18n prefix of their labels.
+    `progress` names 0..100 columns drawn as bars. `warning_values` writes an early-warning
+    table's `value` with its rule's unit ("落后 34 个百分点", "38 天未更新").
     """
+    if warning_values and {"rule", "value"} <= set(df.columns):
+        df = df.assign(value=[warning_value(r, v, lang) for r, v in zip(df["rule"], df["value"])])
     if coded:
-        df = df.assign(**{c: df[c].map(lambda v, p=prefix: t(f"{p}.{v}", lang))
+        df = df.assign(**{c: df[c].map(lambda v, p=prefix: t(f"{p}.{v}", lang)
+                                       if f"{p}.{v}" in STRINGS else v)
                           for c, prefix in coded.items() if c in df.columns})
     labels = {c: t(f"common.col.{c}", lang) if f"common.col.{c}" in STRINGS else c
               for c in df.columns}
@@ -127,6 +198,12 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
     for c, fmt in (formats or {}).items():
         if c in df.columns:
             config[c] = st.column_config.NumberColumn(labels[c], format=fmt)
+    for c in progress:
+        if c in df.columns:
+            # blue, the house "in progress" colour: the theme's red would read as an alarm
+            config[c] = st.column_config.ProgressColumn(labels[c], format="%.0f%%",
+                                                        min_value=0, max_value=100,
+                                                        color="#2F6FB2")
     kwargs = {"height": height} if height else {}
     st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch",
                  **kwargs)

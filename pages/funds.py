@@ -13,10 +13,10 @@ ui.header(t("funds.title", lang), f, lang)
 with ui.panel(lang):
     k = cache.run(oq.fund_kpis, f).iloc[0]
     ui.kpi_row([
-        ui.Kpi("in", t("funds.kpi.in", lang), ui.fmt_yuan(k["funds_in_yuan"])),
-        ui.Kpi("out", t("funds.kpi.out", lang), ui.fmt_yuan(k["funds_out_yuan"])),
-        ui.Kpi("in_kind", t("funds.kpi.in_kind", lang), ui.fmt_yuan(k["in_kind_yuan"]),
-               help=t("funds.kpi.in_kind_help", lang)),
+        ui.yuan_kpi("in", t("funds.kpi.in", lang), k["funds_in_yuan"], lang),
+        ui.yuan_kpi("out", t("funds.kpi.out", lang), k["funds_out_yuan"], lang),
+        ui.yuan_kpi("in_kind", t("funds.kpi.in_kind", lang), k["in_kind_yuan"], lang,
+                    help=t("funds.kpi.in_kind_help", lang)),
     ], per_row=3)
 
 with ui.panel(lang, t("funds.sankey", lang), t("funds.sankey_help", lang)):
@@ -40,7 +40,7 @@ with ui.panel(lang, t("funds.ledger_check", lang), t("funds.ledger_check_help", 
 with ui.panel(lang, t("funds.execution", lang), t("funds.execution_help", lang)):
     ui.table(cache.run(q.execution, f), lang, key="funds_execution",
              formats={c: "¥%,.0f" for c in ("budget_yuan", "received_yuan", "spent_yuan",
-                                             "in_kind_yuan")})
+                                             "in_kind_yuan")}, progress=("execution_pct",))
 
 with ui.panel(lang, t("funds.in_kind_title", lang), t("funds.in_kind_help", lang)):
     kind = cache.run(q.in_kind, f)

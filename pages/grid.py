@@ -6,7 +6,6 @@ from dashboard.charts import grid as charts
 from dashboard.i18n import t
 from dashboard.queries import grid as q
 from dashboard.queries import overview as oq
-from dashboard.queries.common import DEFAULT_SLA_HOURS
 
 f, lang = ui.context()
 ui.header(t("grid.title", lang), f, lang)
@@ -17,8 +16,8 @@ with ui.panel(lang):
         ui.Kpi("reports", t("grid.kpi.reports", lang), ui.fmt_int(k["reports"])),
         ui.Kpi("open", t("grid.kpi.open", lang), ui.fmt_int(k["open_cases"])),
         ui.Kpi("sla", t("grid.kpi.sla", lang), ui.fmt_pct(k["sla_share"]),
-               help=t("grid.sla_help", lang, default=DEFAULT_SLA_HOURS)),
-        ui.Kpi("median", t("grid.kpi.median", lang), ui.fmt_num(k["median_resolution_hours"])),
+               help=ui.sla_rules(lang)),
+        ui.Kpi("median", t("grid.kpi.median", lang), ui.fmt_hours(k["median_resolution_hours"], lang)),
     ], per_row=4)
 
 left, right = st.columns(2)
@@ -27,7 +26,8 @@ with left, ui.panel(lang, t("grid.volume", lang)):
 with right, ui.panel(lang, t("grid.backlog", lang), t("grid.backlog_help", lang)):
     ui.chart(charts.backlog_bars(cache.run(q.backlog, f), lang), key="grid_backlog")
 
-with ui.panel(lang, t("grid.sla", lang), t("grid.rank_help", lang, n=q.MIN_GROUP_CASES)):
+with ui.panel(lang, t("grid.sla", lang),
+              f"{ui.sla_rules(lang)} {t('grid.rank_help', lang, n=q.MIN_GROUP_CASES)}"):
     dimension = st.segmented_control(
         t("grid.rank_by", lang), ["category", "grid_id", "responsible_party", "community"],
         default="category", key="grid_rank_by",

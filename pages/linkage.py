@@ -24,12 +24,12 @@ with ui.panel(lang):
 with ui.panel(lang, t("linkage.matrix", lang), t("linkage.matrix_help", lang)):
     ui.chart(charts.contribution_matrix(cache.run(q.shares, f), lang), key="linkage_matrix")
 
-left, right = st.columns([2, 3])
-with left, ui.panel(lang, t("linkage.radar", lang), t("linkage.radar_help", lang)):
+with ui.panel(lang, t("linkage.radar", lang), t("linkage.radar_help", lang)):
     ui.chart(charts.radar(cache.run(q.radar, f), lang), key="linkage_radar")
-with right, ui.panel(lang, t("linkage.table", lang), t("linkage.table_help", lang)):
+with ui.panel(lang, t("linkage.table", lang), t("linkage.table_help", lang)):
     ui.table(cache.run(q.matrix, f), lang, key="linkage_table",
-             formats={"led_funds_yuan": "¥%,.0f", "charity_yuan": "¥%,.0f"})
+             formats={"led_funds_yuan": "¥%,.0f", "charity_yuan": "¥%,.0f"},
+             coded={"party_type": "linkage.type"})
     unknown = cache.run(q.unclassified_partners, f)
     if not unknown.empty:
         st.caption(t("linkage.unclassified", lang, n=int(unknown["appearances"].sum())))

@@ -10,7 +10,7 @@ from dashboard.queries import overview as q
 KPIS = (
     ("open_cases", "open_cases", "int", "inverse"),
     ("sla_share", "sla_share", "share", "normal"),
-    ("median_hours", "median_resolution_hours", "num", "inverse"),
+    ("median_hours", "median_resolution_hours", "hours", "inverse"),
     ("feedback", "feedback", "int", "off"),
     ("avg_rating", "avg_rating", "num", "normal"),
     ("active_projects", "active", "int", "normal"),
@@ -18,7 +18,8 @@ KPIS = (
     ("funds_in", "funds_in_yuan", "yuan", "normal"),
     ("funds_out", "funds_out_yuan", "yuan", "off"),
 )
-FORMAT = {"int": ui.fmt_int, "share": ui.fmt_pct, "num": ui.fmt_num, "yuan": ui.fmt_yuan}
+FORMAT = {"int": ui.fmt_int, "share": ui.fmt_pct, "num": ui.fmt_num, "yuan": ui.fmt_yuan,
+          "hours": ui.fmt_hours}
 
 f, lang = ui.context()
 ui.header(t("overview.title", lang), f, lang)
@@ -27,11 +28,22 @@ with ui.panel(lang, t("overview.kpis", lang), t("overview.kpis_help", lang)):
     now = cache.run(q.kpis, f).iloc[0]
     compare = f.date_from is not None and f.date_to is not None
     before = cache.run(q.kpis, f.previous_period()).iloc[0] if compare else None
-    cards = [ui.Kpi(key, t(f"overview.kpi.{key}", lang), FORMAT[kind](now[col]),
-                    ui.delta_text(now[col], before[col], kind) if compare else None,
-                    delta_color=color, help=t(f"overview.kpi_help.{key}", lang))
-             for key, col, kind, color in KPIS]
-    ui.kpi_row(cards, per_row=5)
+    cards = []
+    for key, col, kind, color in KPIS:
+        delta = ui.delta_text(now[col], before[col], kind, lang) if compare else None
+        label, help_ = t(f"overview.kpi.{key}", lang), t(f"overview.kpi_help.{key}", lang)
+        if key == "sla_share":
+            help_ = f"{help_}。{ui.sla_rules(lang)}" if lang == "zh" else f"{help_}. {ui.sla_rules(lang)}"
+        if kind == "yuan":
+            cards.append(ui.yuan_kpi(key, label, now[col], lang, help=help_, delta=delta,
+                                     delta_color=color))
+        else:
+            value = FORMAT[kind](now[col], lang) if kind == "hours" else FORMAT[kind](now[col])
+            cards.append(ui.Kpi(key, label, value, delta, delta_color=color,
+                                help=help_))
+    # three cards a row, so amounts and labels are never cut, even on a laptop screen:
+    # grid cases; residents and projects; schedule and money
+    ui.kpi_row(cards, per_row=3)
 
 left, right = st.columns([1, 1])
 with left, ui.panel(lang, t("overview.painpoints", lang)):
@@ -52,7 +64,6 @@ with right, ui.panel(lang, t("overview.alerts", lang), t("overview.alerts_help",
     if alerts.empty:
         st.success(t("overview.no_alerts", lang))
     for row in alerts.itertuples():
-        ui.page_link("projects", t("overview.alert_line", lang, rule=t(f"projects.rule.{row.rule}", lang),
-                                   project=row.project_id, name=row.name,
-                                   value=ui.fmt_num(row.value, 0)),
+        ui.page_link("projects", t("overview.alert_line", lang, project=row.project_id, name=row.name,
+                                   value=ui.warning_value(row.rule, row.value, lang)),
                      project=row.project_id)

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import cache, ui
 from dashboard.charts import projects as charts
 from dashboard.i18n import t
+from dashboard.queries import common
 from dashboard.queries import projects as q
 
 f, lang = ui.context()
@@ -17,7 +18,7 @@ with ui.panel(lang):
         ui.Kpi("on_schedule", t("projects.kpi.on_schedule", lang), ui.fmt_pct(s["on_schedule_share"])),
         ui.Kpi("archive_rate", t("projects.kpi.archive_rate", lang), ui.fmt_pct(s["archive_rate"]),
                help=t("projects.kpi.archive_help", lang)),
-        ui.Kpi("spent", t("projects.kpi.spent", lang), ui.fmt_yuan(s["spent_yuan"])),
+        ui.yuan_kpi("spent", t("projects.kpi.spent", lang), s["spent_yuan"], lang),
     ], per_row=5)
 
 with ui.panel(lang, t("projects.warnings", lang),
@@ -30,21 +31,22 @@ with ui.panel(lang, t("projects.warnings", lang),
         cols = st.columns(len(q.RULES))
         for col, rule in zip(cols, q.RULES):
             col.metric(t(f"projects.rule.{rule}", lang), ui.fmt_int((w["rule"] == rule).sum()))
-        ui.table(w, lang, key="projects_warnings_table", coded={"rule": "projects.rule"})
+        ui.table(w, lang, key="projects_warnings_table", coded={"rule": "projects.rule"},
+                 warning_values=True)
 
 with ui.panel(lang, t("projects.table", lang)):
     table = cache.run(q.project_table, f)
     ui.table(table, lang, key="projects_table", formats={"budget_yuan": "¥%,.0f",
-                                                          "spent_yuan": "¥%,.0f"})
+                                                          "spent_yuan": "¥%,.0f"},
+             progress=("progress_pct", "elapsed_pct"), coded={"stage": "projects.stage"})
 
-left, right = st.columns([3, 2])
-with left, ui.panel(lang, t("projects.gantt", lang)):
-    ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang),
-             key="projects_gantt")
-with right, ui.panel(lang, t("projects.schedule", lang)):
+with ui.panel(lang, t("projects.gantt", lang)):
+    ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang,
+                          as_of=cache.run(common.as_of, f)), key="projects_gantt")
+
+c0, c1, c2 = st.columns(3)
+with c0, ui.panel(lang, t("projects.schedule", lang)):
     ui.chart(charts.schedule_scatter(cache.run(q.project_table, f), lang), key="projects_scatter")
-
-c1, c2 = st.columns(2)
 with c1, ui.panel(lang, t("projects.by_stage", lang)):
     ui.chart(charts.count_bars(cache.run(q.counts_by, f, "stage"), "stage", lang),
              key="projects_by_stage")

@@ -219,6 +219,11 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def metric_helps(at) -> dict[str, str]:
+    """Metric label -> its help tooltip (where amount cards keep the exact figure)."""
+    return {m.label: m.proto.help for m in at.metric}
+
+
 def _walk(node):
     yield node
     for child in getattr(node, "children", {}).values():

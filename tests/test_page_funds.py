@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from pages_fixture import release_connections, app, cockpit_db, db, metrics, raw  # noqa: F401
+from pages_fixture import release_connections, app, cockpit_db, db, metric_helps, metrics, raw  # noqa: F401
 
 from dashboard import ui
 
@@ -21,10 +21,12 @@ def test_funds_page_values(db):
     at = app("funds", **{"from": "2026-06-01", "to": "2026-06-30"})
     assert not at.exception and not at.error
     tx = _tx(db)
-    shown = metrics(at)
-    assert shown["流入（元）"] == ui.fmt_yuan(tx.loc[tx["direction"] == "in", "amount_yuan"].sum())
-    assert shown["支出（元）"] == ui.fmt_yuan(tx.loc[tx["direction"] == "out", "amount_yuan"].sum())
-    assert shown["其中实物折价（元）"] == ui.fmt_yuan(tx.loc[tx["in_kind"], "amount_yuan"].sum())
+    shown, helps = metrics(at), metric_helps(at)
+    for label, amount in (("流入", tx.loc[tx["direction"] == "in", "amount_yuan"].sum()),
+                          ("支出", tx.loc[tx["direction"] == "out", "amount_yuan"].sum()),
+                          ("其中实物折价", tx.loc[tx["in_kind"], "amount_yuan"].sum())):
+        assert shown[label] == ui.fmt_yuan_short(amount, "zh"), label     # short on the card
+        assert ui.fmt_yuan(amount) in helps[label], label                 # exact in the tooltip
     check = next(d.value for d in at.dataframe if "gap_yuan" in d.value.columns)
     assert list(check["project_id"]) == ["P07"]
     sankey = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
@@ -35,5 +37,7 @@ def test_funds_page_follows_filters(db):
     at = app("funds", **{"from": "2026-06-01", "to": "2026-06-30"})
     at.selectbox(key="f_community").set_value("夏荷社区").run()
     tx = _tx(db, "夏荷社区")
-    assert metrics(at)["流入（元）"] == ui.fmt_yuan(tx.loc[tx["direction"] == "in", "amount_yuan"].sum())
+    amount = tx.loc[tx["direction"] == "in", "amount_yuan"].sum()
+    assert metrics(at)["流入"] == ui.fmt_yuan_short(amount, "zh")
+    assert ui.fmt_yuan(amount) in metric_helps(at)["流入"]
     assert not any("gap_yuan" in d.value.columns for d in at.dataframe)   # P07 is elsewhere

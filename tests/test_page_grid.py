@@ -16,7 +16,7 @@ def _check(at, reports, d_from):
     assert shown["期内上报"] == ui.fmt_int(e["reports"])
     assert shown["未办结"] == ui.fmt_int(e["open_cases"])
     assert shown["按时办结率"] == ui.fmt_pct(e["sla_share"])
-    assert shown["办结时长中位数（小时）"] == ui.fmt_num(e["median_hours"])
+    assert shown["办结时长中位数"] == ui.fmt_hours(e["median_hours"], "zh")
 
 
 def test_grid_page_values_and_filters(db):

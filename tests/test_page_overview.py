@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from pages_fixture import (release_connections, AS_OF, app, cockpit_db, db, expected_grid, metrics,  # noqa: F401
+from pages_fixture import (release_connections, AS_OF, app, cockpit_db, db, expected_grid, metric_helps,  # noqa: F401
+                           metrics,
                            page_strings, raw)
 
 from dashboard import ui
@@ -13,7 +14,9 @@ from dashboard.queries.common import DEFAULT_SLA_HOURS, SLA_HOURS
 JUNE = {"from": "2026-06-01", "to": "2026-06-30"}
 
 
-def _expected(db_path, community=None, d_from=date(2026, 6, 1), d_to=AS_OF) -> dict:
+def _expected(db_path, community=None, d_from=date(2026, 6, 1), d_to=AS_OF,
+              exact: bool = False) -> dict:
+    """Card label -> value shown; with exact=True, amount card -> exact figure in its tooltip."""
     reports = raw(db_path, "grid_reports")
     fb = raw(db_path, "feedback")
     txns = raw(db_path, "fund_transactions")
@@ -30,15 +33,19 @@ def _expected(db_path, community=None, d_from=date(2026, 6, 1), d_to=AS_OF) -> d
     started = pd.to_datetime(prj["actual_start_on"].fillna(prj["planned_start_on"]))
     ended = pd.to_datetime(prj["actual_end_on"])
     active = (started <= pd.Timestamp(d_to)) & (ended.isna() | (ended >= lo))
+    funds_in = tx.loc[tx["direction"] == "in", "amount_yuan"].astype(float).sum()
+    funds_out = tx.loc[tx["direction"] == "out", "amount_yuan"].astype(float).sum()
+    if exact:
+        return {"资金流入": ui.fmt_yuan(funds_in), "资金支出": ui.fmt_yuan(funds_out)}
     return {
         "未办结事件": ui.fmt_int(g["open_cases"]),
         "按时办结率": ui.fmt_pct(g["sla_share"]),
-        "办结时长中位数（小时）": ui.fmt_num(g["median_hours"]),
+        "办结时长中位数": ui.fmt_hours(g["median_hours"], "zh"),
         "居民留言": ui.fmt_int(len(fb)),
         "平均满意度": ui.fmt_num(fb["rating"].mean()),
         "在实施项目": ui.fmt_int(active.sum()),
-        "资金流入（元）": ui.fmt_yuan(tx.loc[tx["direction"] == "in", "amount_yuan"].astype(float).sum()),
-        "资金支出（元）": ui.fmt_yuan(tx.loc[tx["direction"] == "out", "amount_yuan"].astype(float).sum()),
+        "资金流入": ui.fmt_yuan_short(funds_in, "zh"),
+        "资金支出": ui.fmt_yuan_short(funds_out, "zh"),
     }
 
 
@@ -48,6 +55,9 @@ def test_overview_kpis_match_raw_rows(db):
     shown = metrics(at)
     for label, value in _expected(db).items():
         assert shown[label] == value, label
+    helps = metric_helps(at)
+    for label, value in _expected(db, exact=True).items():
+        assert value in helps[label], label
 
 
 def test_overview_kpis_follow_the_community_filter(db):
@@ -59,6 +69,8 @@ def test_overview_kpis_follow_the_community_filter(db):
     expected = _expected(db, community="秋实社区")
     for label, value in expected.items():
         assert after[label] == value, label
+    for label, value in _expected(db, community="秋实社区", exact=True).items():
+        assert value in metric_helps(at)[label], label
     assert after["未办结事件"] != before["未办结事件"]
     assert at.query_params["community"] == "秋实社区"
 

@@ -21,6 +21,48 @@ def _label(raw: str, node_id: str, lang: str) -> str:
     return raw
 
 
+_LAYERS = ("st", "src", "cat", "prj", "exp")
+# more room between projects and expense categories: project names are the longest labels
+_LAYER_X = {"st": 0.001, "src": 0.19, "cat": 0.40, "prj": 0.57, "exp": 0.999}
+_LABEL_CHARS = 12       # longer names are cut in the picture; the hover shows them whole
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= _LABEL_CHARS else label[:_LABEL_CHARS - 1] + "…"
+
+
+def _positions(links: pd.DataFrame, ids: list[str]) -> tuple[list[float], list[float]]:
+    """Node x by layer (a node with nothing flowing in stays in its own column) and y by the
+    weighted mean height of what flows in, so lines cross as little as a greedy pass can."""
+    layer = {n: n.split(":", 1)[0] for n in ids}
+    inflow = links.groupby("target_id")["amount_yuan"].sum()
+    outflow = links.groupby("source_id")["amount_yuan"].sum()
+    size = {n: max(float(inflow.get(n, 0)), float(outflow.get(n, 0))) for n in ids}
+    y: dict[str, float] = {}
+    for name in _LAYERS:
+        nodes = [n for n in ids if layer[n] == name]
+        if not nodes:
+            continue
+
+        def rank(n: str) -> tuple[float, float]:
+            inc = links[(links["target_id"] == n) & links["source_id"].isin(list(y))]
+            if inc.empty or inc["amount_yuan"].sum() == 0:
+                return (2.0, -size[n])          # nothing placed flows in: at the bottom
+            w = inc["amount_yuan"].astype(float)
+            return (float((inc["source_id"].map(y) * w).sum() / w.sum()), -size[n])
+
+        nodes.sort(key=rank)
+        total = sum(size[n] for n in nodes) or 1.0
+        free = 0.3 if len(nodes) > 1 else 0.0    # share of the height left for gaps
+        gap = free / max(len(nodes) - 1, 1)
+        top = 0.0
+        for n in nodes:
+            h = (1 - free) * size[n] / total
+            y[n] = 0.01 + 0.95 * (top + h / 2)    # a margin so the last node is not cut
+            top += h + gap
+    return [_LAYER_X.get(layer[n], 0.5) for n in ids], [y.get(n, 0.5) for n in ids]
+
+
 def sankey(links: pd.DataFrame, lang: str) -> go.Figure:
     """Source type -> party -> project category -> project -> expense category.
 
@@ -29,24 +71,26 @@ def sankey(links: pd.DataFrame, lang: str) -> go.Figure:
     """
     if links.empty:
         return empty(lang, height=420)
-    ids = pd.unique(pd.concat([links["source_id"], links["target_id"]], ignore_index=True))
+    ids = list(pd.unique(pd.concat([links["source_id"], links["target_id"]], ignore_index=True)))
     index = {node: i for i, node in enumerate(ids)}
     raw_labels = dict(zip(links["source_id"], links["source_label"]))
     raw_labels.update(zip(links["target_id"], links["target_label"]))
-    labels = [_label(raw_labels[n], n, lang) for n in ids]
+    full = [_label(raw_labels[n], n, lang) for n in ids]
     colors = [_LAYER_COLORS.get(n.split(":", 1)[0], PALETTE[7]) for n in ids]
     link_colors = ["rgba(181,163,58,0.55)" if k else "rgba(120,130,150,0.28)"
                    for k in links["in_kind"].fillna(False)]
+    x, y = _positions(links, ids)
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": labels, "color": colors, "pad": 12, "thickness": 14,
-              "customdata": list(ids),
-              "hovertemplate": "%{label}<br>¥%{value:,.0f}<extra></extra>"},
+        node={"label": [_short(v) for v in full], "color": colors, "pad": 10, "thickness": 14,
+              "x": x, "y": y, "customdata": full,
+              "hovertemplate": "%{customdata}<br>¥%{value:,.0f}<extra></extra>"},
         link={"source": links["source_id"].map(index), "target": links["target_id"].map(index),
               "value": links["amount_yuan"], "color": link_colors,
-              "hovertemplate": "%{source.label} → %{target.label}<br>¥%{value:,.0f}<extra></extra>"},
+              "hovertemplate": "%{source.customdata} → %{target.customdata}<br>¥%{value:,.0f}<extra></extra>"},
     ))
-    height = max(420, 18 * links["target_id"].nunique())
+    fig.update_traces(textfont={"size": 11}, selector={"type": "sankey"})
+    height = max(460, 18 * links["target_id"].nunique())
     return style(fig, height=min(height, 900))
 
 
@@ -68,7 +112,8 @@ def monthly_bars(df: pd.DataFrame, lang: str) -> go.Figure:
                          name=t("funds.out", lang), marker_color=OUT_COLOR, offsetgroup="out",
                          hovertemplate="%{x|%Y-%m} ¥%{y:,.0f}<extra></extra>"))
     fig.update_layout(barmode="group")
-    fig.update_yaxes(title=t("funds.axis_yuan", lang))
+    fig.update_yaxes(title=t("funds.axis_yuan", lang), separatethousands=True,
+                     exponentformat="none", tickprefix="¥")
     fig.update_xaxes(title=None, dtick="M1", tickformat="%Y-%m")
     return style(fig, height=320)
 
@@ -79,7 +124,9 @@ def government_bars(df: pd.DataFrame, lang: str) -> go.Figure:
         return empty(lang)
     d = df.sort_values("government_share", ascending=False)
     fig = go.Figure(go.Bar(x=d["community"], y=d["government_share"], marker_color=IN_COLOR,
+                           text=[f"{v:.0%}" for v in d["government_share"].fillna(0)],
+                           textposition="outside", cliponaxis=False,
                            hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
-    fig.update_yaxes(title=t("funds.axis_gov_share", lang), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=t("funds.axis_gov_share", lang), tickformat=".0%", range=[0, 1.1])
     fig.update_xaxes(title=None)
     return style(fig, height=300)
