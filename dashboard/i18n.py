@@ -1,6 +1,6 @@
 """The one table of user-facing strings: zh-CN (default) and en.
 
-Usage: `t("overview.title", lang)`; `t("kpi.delta", lang, pct=12.5)` formats with str.format.
+Usage: `t("overview.title", lang)`; `t("common.query_error", lang, error=msg)` formats with str.format.
 Each page owns a section below (keys prefixed with the page name); add keys inside your
 section only. Data values (community names, categories from the data) are not translated.
 A missing key raises in tests (tests/test_i18n.py checks both languages are complete).

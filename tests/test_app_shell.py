@@ -88,7 +88,7 @@ def test_a_failing_panel_shows_an_error_and_the_page_goes_on(cockpit_db, tmp_pat
     assert [s.value for s in at.subheader][-2] == "预警"   # so did the panel after the failing one
 
 
-@pytest.mark.parametrize("page", PAGE_FILES)
+@pytest.mark.parametrize("page", (*PAGE_FILES, "explore", "sql_console"))
 def test_english_pages_have_no_chinese_ui_strings(page, db):
     at = app(page, **{"from": "2026-01-01", "to": "2026-06-30", "lang": "en"})
     assert not at.exception

@@ -13,11 +13,9 @@ from dashboard.i18n import LANGS, STRINGS, t
 REPO = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u3400-\u9fff]")
 PAGE_SECTIONS = ("common.", "shell.", "overview.", "projects.", "funds.", "grid.", "linkage.",
-                 "painpoints.", "app.")
-SOURCES = [REPO / "dashboard" / "app.py", REPO / "dashboard" / "ui.py",
-           *(REPO / "dashboard" / "charts").glob("*.py"),
-           *(REPO / "pages" / f"{p}.py" for p in ("overview", "projects", "funds", "grid",
-                                                   "linkage", "painpoints"))]
+                 "painpoints.", "explore.", "sql.", "briefing.", "app.")
+SOURCES = [*(REPO / "dashboard" / "charts").glob("*.py"),
+           *(REPO / "dashboard").glob("*.py"), *(REPO / "pages").glob("*.py")]
 
 
 def _fields(text: str) -> set[str]:
