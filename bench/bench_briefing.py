@@ -1,6 +1,6 @@
 """Benchmark: the weekly-briefing export, end to end, as cron runs it.
 
-    python bench/bench_briefing.py [--db PATH] [--week 2026-W47] [--repeat 2]
+    python -m bench.bench_briefing [--db PATH] [--week 2026-W47] [--repeat 2]
 
 Targets (issue 5): one scope <= 10 s including cockpit and browser start; each additional
 scope <= 4 s. Measures the real command line (`python -m etl briefing`) in a subprocess:

@@ -1,6 +1,6 @@
 """ETL benchmark: 1M grid reports from CSV vs DuckDB's own read_csv; a 100k-row .xlsx; peak memory.
 
-    .venv/bin/python bench/bench_etl.py [--rows 1000000] [--xlsx-rows 100000] [--repeat 3]
+    python -m bench.bench_etl [--rows 1000000] [--xlsx-rows 100000] [--repeat 3]
 
 Prints medians; record them in docs/BENCHMARKS.md with the machine and date.
 Each timed load runs in a fresh subprocess so its peak RSS can be read.
@@ -57,7 +57,7 @@ def make_frame(rows: int, seed: int = 1) -> pd.DataFrame:
 
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 mode, src, db = sys.argv[1:4]
 import duckdb
 from etl.load import load_paths          # imports are not load time, for either side
@@ -70,7 +70,9 @@ else:
     [r] = load_paths([src], db, progress=None)
     assert r.status == "loaded", r.message
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the forking parent's size
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": elapsed, "peak_mb": hwm / 1024}))
 """
 
 

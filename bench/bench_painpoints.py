@@ -1,4 +1,4 @@
-"""Pain-point engine benchmark: python bench/bench_painpoints.py [--repeat 3]
+"""Pain-point engine benchmark: python -m bench.bench_painpoints [--repeat 3]
 
 1. segmentation: rjieba (hmm off) vs jieba (HMM off) on the real messages, same user
    dictionary in both; characters per second and whether every message gets the same words.

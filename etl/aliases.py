@@ -150,6 +150,28 @@ def detect_kind(headers: list[str]) -> tuple[str | None, dict[str, tuple[str, ..
     return None, missing
 
 
+HEADER_SCAN_ROWS = 20   # a header below this many title/blank rows is not looked for
+
+
+def header_row_index(rows: list[list[str | None]]) -> int:
+    """Index of the header row among a sheet's first rows; -1 when they are all blank.
+
+    Office exports often put a title ("2026年11月网格事件台账") and an export stamp above
+    the header: the header is the first row whose cells name every required column of
+    some kind. Without one, the first non-blank row is taken, so a refusal lists its cells.
+    """
+    first = -1
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        cells = [str(c).strip() for c in row if c is not None and str(c).strip()]
+        if not cells:
+            continue
+        if first < 0:
+            first = i
+        if detect_kind(cells)[0]:
+            return i
+    return first
+
+
 def display_header(kind: str, canonical: str) -> str:
     """The first Chinese alias: how an export would title the column."""
     return ALIASES[kind][canonical][0]

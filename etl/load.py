@@ -150,7 +150,11 @@ def _loaded_hashes(db: Path) -> set[tuple[str, str]]:
 def _raw_names(src: RawSource, kind: str) -> tuple[list[str], dict[str, str]]:
     """Column names for _raw (canonical, or _x<i> for unmapped) and canonical -> source header."""
     mapping = aliases.map_headers(kind, src.headers)
-    names = [mapping.get(h, f"_x{i}") for i, h in enumerate(src.headers)]
+    names, taken = [], set()
+    for i, h in enumerate(src.headers):   # a repeated header maps once, at its first position
+        canonical = mapping.get(h)
+        names.append(canonical if canonical and canonical not in taken else f"_x{i}")
+        taken.add(canonical)
     return names, {v: k for k, v in mapping.items()}
 
 
@@ -160,11 +164,12 @@ def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> li
     A view, not a table: staging streams the file once; rejects re-read only their rows.
     The file path reaches DuckDB as a Python argument, never as SQL text.
     """
-    if src.csv_path is not None:
-        src.headers = con.read_csv(str(src.csv_path), all_varchar=True, header=True).columns
     names, _ = _raw_names(src, kind)
     if src.csv_path is not None:
-        con.read_csv(str(src.csv_path), all_varchar=True, header=True, names=names).to_view("_raw_src")
+        # the dialect is known from the header (extract._csv_header): no sniffing pass
+        con.read_csv(str(src.csv_path), header=True, auto_detect=False, skiprows=src.skip_lines,
+                     columns={n: "VARCHAR" for n in names}, delimiter=src.delimiter,
+                     quotechar='"', escapechar='"').to_view("_raw_src")
     else:
         con.register("_raw_src", src.table.rename_columns(names))
     con.execute(_raw_view_sql(kind, names))
@@ -185,19 +190,21 @@ def _raw_view_sql(kind: str, names: list[str]) -> str:
 def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
                   salt: str) -> tuple[list[str], tuple[int, int]]:
     """Create _raw and run staging; a CSV that turns out not to be UTF-8 past the sample is
-    transcoded from GB18030 and staged again."""
+    transcoded from GB18030 and staged again. Runs first in the load's transaction."""
     known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
     bound = stage.params(kind, salt, known)
     try:
         names = _create_raw(con, src, kind)
-        counts = stage.run_stage(con, kind, bound)
+        counts = stage.run_stage(con, kind, bound, first_row=src.header_row + 1)
     except duckdb.InvalidInputException as exc:
         if src.csv_path is None or src.encoding == "gb18030" or "unicode" not in str(exc).lower():
             raise
+        con.rollback()   # the failed scan aborted the transaction; nothing was written yet
+        con.begin()
         gbk = read_csv(src.path, encoding="gb18030")
         src.csv_path, src.encoding, src.cleanup = gbk.csv_path, gbk.encoding, src.cleanup + gbk.cleanup
         names = _create_raw(con, src, kind)
-        counts = stage.run_stage(con, kind, bound)
+        counts = stage.run_stage(con, kind, bound, first_row=src.header_row + 1)
     return names, counts
 
 
@@ -272,8 +279,8 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
     errors = con.execute("SELECT _row, column_name, reason FROM _errors ORDER BY _row, column_name").fetchall()
     if not errors:
         return []
-    raw = con.execute("SELECT * FROM (SELECT row_number() OVER () + 1 AS _row, * FROM _raw) "
-                      "WHERE _row IN (SELECT _row FROM _errors)").df()
+    raw = con.execute("SELECT * FROM (SELECT row_number() OVER () + $header_row AS _row, * FROM _raw) "
+                      "WHERE _row IN (SELECT _row FROM _errors)", {"header_row": src.header_row}).df()
     _, header_of = _raw_names(src, kind)
     by_row = {}
     for record in raw.to_dict("records"):

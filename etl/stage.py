@@ -236,12 +236,14 @@ def _errors_sql(kind: str) -> str:
             f"(SELECT * FROM _typed WHERE {any_bad})\n" + "\nUNION ALL ".join(parts))
 
 
-def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_path: bool = False) -> list[str]:
+def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_path: bool = False,
+              first_row: int = 2) -> list[str]:
     """Statements: source -> _typed_all/_typed -> _errors (row, column, reason) -> the view _clean.
 
     `source` yields the canonical text columns in file order. No window function runs over
     the typing (it would serialise it): a fresh temp table's rowid keeps file order, so
-    rowid gives the spreadsheet row (`_row`, header = 1).
+    rowid gives the spreadsheet row (`_row`; `first_row` is the first data row's, 2 unless
+    title rows sit above the header).
     """
     cols = SPECS[kind]
     typed = ",\n  ".join(f"{_typed(c)} AS {_out(c)}" + (
@@ -257,7 +259,8 @@ def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_
     return [
         f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}\nFROM {source} AS _raw",
         # inside a transaction a new table's rowids start at 2**55, hence the min()
-        f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) + 2 AS _row, * "
+        f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) "
+        f"+ {int(first_row)} AS _row, * "   # an int computed by the loader, never file text
         f"FROM _typed_all WHERE {nonblank}",
         *_derive(kind),
         _errors_sql(kind),
@@ -294,7 +297,8 @@ def _out(col: Col) -> str:
     return "resident_pseudonym" if col.type == PSEUDO else col.name
 
 
-def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw") -> tuple[int, int]:
+def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw",
+              first_row: int = 2) -> tuple[int, int]:
     """Run the staging statements on `con`, reading the text columns from `source`.
 
     Returns (rows read, rows rejected); blank rows count as neither.
@@ -302,7 +306,7 @@ def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: st
     def execute(statement: str) -> None:
         con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
 
-    *prepare, _ = stage_sql(kind, source)
+    *prepare, _ = stage_sql(kind, source, first_row=first_row)
     for statement in prepare:
         execute(statement)
     keys = ", ".join(KEYS[kind])
@@ -310,7 +314,8 @@ def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: st
                  f"(SELECT count(DISTINCT _row) FROM _errors) FROM _typed")
     distinct, nonblank, everything, rejected = con.execute(count_sql).fetchall()[0]
     fast = distinct == nonblank == everything and not rejected
-    execute(stage_sql(kind, source, dedupe_needed=distinct != nonblank, fast_path=fast)[-1])
+    execute(stage_sql(kind, source, dedupe_needed=distinct != nonblank, fast_path=fast,
+                      first_row=first_row)[-1])
     return nonblank, rejected
 
 

@@ -236,6 +236,74 @@ def test_gbk_past_the_encoding_sample_is_still_read_as_gbk(tmp_path, db, monkeyp
         ("清河一社区", "楼道堆物")]
 
 
+def test_csv_dialect_from_the_header_quotes_crlf_semicolons_repeated_headers(tmp_path, db):
+    """DuckDB reads the CSV with the dialect parsed from its header (no sniffing pass):
+    quoted cells with delimiters, doubled quotes and line breaks, CRLF, a BOM, ';' files,
+    and a header that appears twice (the first one is used)."""
+    text = ('"事件编号","上报时间","社区","网格编号","事件类型","事件描述","处置状态","事件描述"\r\n'
+            'G-1,2025-04-01 08:00:00,清河一社区,QH-01,噪音扰民,"楼上""装修"",\r\n很吵",处置中,副本\r\n')
+    quoted = _write(tmp_path / "quoted.csv", text, "utf-8-sig")
+    semi = _write(tmp_path / "semi.csv", text.replace(",", ";").replace("\"楼上\"\"装修\"\";", "\"楼上\"\"装修\"\","),
+                  "utf-8")
+    for path in (quoted, semi):
+        [res] = load_paths([path], db, progress=None)
+        assert (res.status, res.rows_loaded) == ("loaded", 1), res.message
+        assert _rows(db, "SELECT description, status FROM grid_reports") == [('楼上"装修",\r\n很吵', "处置中")]
+
+
+def test_a_row_with_extra_cells_refuses_the_file_naming_file_and_line(tmp_path, db):
+    good = grid_csv(tmp_path)
+    load_paths([good], db, progress=None)
+    before = _digest(db)
+    bad = _write(tmp_path / "ragged.csv", GRID_HEADER + "G-7,2025-04-01 08:00:00,清河街道,清河一社区,QH-01,噪音扰民,x,处置中,,,多余\n")
+    [res] = load_paths([bad], db, progress=None)
+    assert res.status == "refused"
+    assert "ragged.csv" in res.message and "Line: 2" in res.message
+    assert _digest(db) == before
+
+
+TITLED_ROWS = [
+    "G-1,2025-04-01 08:00:00,清河街道,清河一社区,QH-01-01,噪音扰民,ok,处置中,,",
+    "G-2,待定,清河街道,清河一社区,QH-01-01,噪音扰民,bad date,处置中,,",
+    "G-3,2025-04-03 08:00:00,清河街道,清河一社区,QH-01-01,噪音扰民,ok,处置中,,",
+]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_title_rows_above_the_header_are_skipped_rows_keep_their_numbers(tmp_path, db, encoding):
+    text = ("2025年4月 清河街道网格事件台账,,,,,,,,,\n导出时间：2025-05-01,,,,,,,,,\n"
+            + GRID_HEADER + "\n".join(TITLED_ROWS) + "\n")
+    path = _write(tmp_path / "titled.csv", text, encoding)
+    [res] = load_paths([path], db, progress=None)
+    assert (res.status, res.rows_read, res.rows_loaded) == ("loaded", 3, 2), res.message
+    assert _rows(db, "SELECT row_number, column_name FROM etl_rejects") == [(5, "上报时间")]
+    assert _rows(db, "SELECT list(report_id ORDER BY 1) FROM grid_reports")[0][0] == ["G-1", "G-3"]
+
+
+def test_xlsx_title_rows_blank_rows_and_empty_sheets(tmp_path, db):
+    path = tmp_path / "titled.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("台账")
+    ws.merge_range(1, 0, 1, 9, "2025年4月 清河街道网格事件台账")     # row 1 blank, title on row 2
+    ws.write_row(2, 0, GRID_HEADER.strip().split(","))              # header on row 3
+    for i, row in enumerate(TITLED_ROWS):                           # data on rows 4..6
+        ws.write_row(3 + i, 0, row.split(","))
+    wb.add_worksheet("Sheet2")                                      # empty: skipped, not refused
+    wb.close()
+    [res] = load_paths([path], db, progress=None)
+    assert (res.status, res.sheet, res.rows_read, res.rows_loaded) == ("loaded", "台账", 3, 2), res.message
+    assert _rows(db, "SELECT row_number, column_name FROM etl_rejects") == [(5, "上报时间")]
+
+
+def test_header_row_index_finds_the_header_below_titles():
+    from etl.aliases import header_row_index
+    header = GRID_HEADER.strip().split(",")
+    assert header_row_index([[None, ""], ["网格事件台账", None], header, ["G-1"]]) == 2
+    assert header_row_index([header]) == 0
+    assert header_row_index([[None], ["甲", "乙"], ["丙"]]) == 1    # no header: the first non-blank row
+    assert header_row_index([[None, " "], []]) == -1
+
+
 def test_pseudonym_salt_lives_beside_the_database_not_in_it(tmp_path, db, monkeypatch):
     import os
     import stat
