@@ -119,7 +119,8 @@ def _ts(v: str) -> str:
     serial = (f"CASE WHEN regexp_full_match({v}, '[0-9]{{5}}(\\.[0-9]+)?') "
               f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(CAST({v} AS DOUBLE) * 86400000000) AS BIGINT)) END")
     iso = f"regexp_replace({v}, '^([0-9]{{4}})[/.年-]([0-9]{{1,2}})[/.月-]([0-9]{{1,2}})日?', '\\1-\\2-\\3')"
-    return f"COALESCE(TRY_CAST({iso} AS TIMESTAMP), try_strptime({v}, {fmts}), {serial})"
+    # COALESCE evaluates an argument only for the rows still NULL: ISO cells never reach the regex
+    return f"COALESCE(TRY_CAST({v} AS TIMESTAMP), TRY_CAST({iso} AS TIMESTAMP), try_strptime({v}, {fmts}), {serial})"
 
 
 def _money(v: str) -> str:
@@ -135,10 +136,14 @@ def _pct(v: str) -> str:
             f"THEN {n} * 100 ELSE {n} END")
 
 
-def _typed(col: Col) -> str:
-    x = f"_raw.{col.name}"
-    # trim() costs ~50 ms per 1M values; most cells have no edge spaces, so test first
-    v = f"NULLIF(CASE WHEN {x} LIKE ' %' OR {x} LIKE '% ' THEN trim({x}) ELSE {x} END, '')"
+def _blank_trimmed(x: str) -> str:
+    """A cell without edge spaces, '' as NULL. trim() is costly on 1M values and most cells
+    have no edge spaces, so they are tested for first."""
+    return f"NULLIF(CASE WHEN {x} LIKE ' %' OR {x} LIKE '% ' THEN trim({x}) ELSE {x} END, '')"
+
+
+def _typed(col: Col, v: str) -> str:
+    """The typed value of `col` from `v`, its cell already trimmed with '' as NULL."""
     if col.type == PSEUDO:   # the identifier never reaches a table, not even a temporary one
         return f"'R' || left(sha256($salt || {v}), 12)"
     if col.type in (TEXT, ID):
@@ -246,8 +251,11 @@ def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_
     title rows sit above the header).
     """
     cols = SPECS[kind]
-    typed = ",\n  ".join(f"{_typed(c)} AS {_out(c)}" + (
+    # cells are trimmed once in an inner projection: the typing refers to each several times
+    trimmed = ", ".join(f"{_blank_trimmed(f'_raw.{c.name}')} AS {c.name}" + (
         "" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}") for c in cols)
+    typed = ",\n  ".join(f"{_typed(c, f'_v.{c.name}')} AS {_out(c)}" + (
+        "" if c.type in (TEXT, ID, PSEUDO) else f", _v._raw_{c.name}") for c in cols)
     # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
     nonblank = "COALESCE(" + ", ".join(
         _out(c) if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '')" for c in cols) + ") IS NOT NULL"
@@ -257,7 +265,8 @@ def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_
     clean = (f"SELECT {names}{_extra_columns(kind)} FROM _typed_all" if fast_path else   # nothing to filter
              f"SELECT {names}{_extra_columns(kind)} FROM _typed WHERE _row NOT IN (SELECT _row FROM _errors) {dedupe}")
     return [
-        f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}\nFROM {source} AS _raw",
+        f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}\n"
+        f"FROM (SELECT {trimmed} FROM {source} AS _raw) AS _v",
         # inside a transaction a new table's rowids start at 2**55, hence the min()
         f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) "
         f"+ {int(first_row)} AS _row, * "   # an int computed by the loader, never file text
