@@ -26,7 +26,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-PAGES = ("overview", "projects", "funds", "grid", "linkage")
+PAGES = ("overview", "projects", "funds", "grid", "linkage",      # issue 3's budget
+         "painpoints", "explore", "sql_console", "briefing")       # measured alongside
 APP = str(REPO / "dashboard" / "app.py")
 DEFAULT_DB = REPO / "bench" / "out" / "pages.duckdb"   # git-ignored
 END = date(2026, 11, 22)

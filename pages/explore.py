@@ -110,10 +110,10 @@ def show_result(spec: q.Spec) -> None:
     st.dataframe(shown, hide_index=True, key="explore_table")
     left, right = st.columns(2)
     name = f"{spec.dataset}"
-    left.download_button(t("common.download_csv", lang), export.to_csv_bytes(shown),
+    left.download_button(t("common.download_csv", lang), lambda: export.to_csv_bytes(shown),
                          file_name=f"{name}.csv", mime=export.CSV_MIME, key="explore_csv",
                          on_click="ignore")
-    right.download_button(t("common.download_xlsx", lang), export.to_xlsx_bytes(shown),
+    right.download_button(t("common.download_xlsx", lang), lambda: export.to_xlsx_bytes(shown),
                           file_name=f"{name}.xlsx", mime=export.XLSX_MIME, key="explore_xlsx",
                           on_click="ignore")
 

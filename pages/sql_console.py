@@ -43,9 +43,9 @@ if result is not None:
         st.warning(t("sql.truncated", lang, cap=f"{result.row_cap:,}"))
     st.dataframe(result.df, hide_index=True, key="sql_table")
     left, right = st.columns(2)
-    left.download_button(t("common.download_csv", lang), export.to_csv_bytes(result.df),
+    left.download_button(t("common.download_csv", lang), lambda: export.to_csv_bytes(result.df),
                          file_name="query.csv", mime=export.CSV_MIME, key="sql_csv",
                          on_click="ignore")
-    right.download_button(t("common.download_xlsx", lang), export.to_xlsx_bytes(result.df),
+    right.download_button(t("common.download_xlsx", lang), lambda: export.to_xlsx_bytes(result.df),
                           file_name="query.xlsx", mime=export.XLSX_MIME, key="sql_xlsx",
                           on_click="ignore")

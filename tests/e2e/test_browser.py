@@ -144,3 +144,28 @@ def test_sql_console_runs_a_query_next_to_the_dashboards_connection(page, cockpi
     page.locator('[data-testid="stDataFrame"]').wait_for(timeout=30_000)
     wait_idle(page)
     assert errors_on(page) == []
+
+
+def test_sql_console_csv_download_is_built_on_click_with_bom_and_escaped_formulas(page, cockpit_url,
+                                                                               tmp_path):
+    """The export bytes are made only when the button is clicked (a callable), and what
+    reaches the user's disk is UTF-8 with BOM with formulas made inert."""
+    page.goto(f"{cockpit_url}/sql_console")
+    wait_idle(page)
+    editor = page.locator('[data-testid="stTextArea"] textarea')
+    editor.fill("SELECT '=HYPERLINK(\"http://x\")' AS 公式, '清河街道' AS 街道, 42 AS n")
+    editor.press("Control+Enter")            # commit the text area before the click
+    wait_idle(page)
+    page.get_by_role("button", name="运行").click()
+    page.locator('[data-testid="stDataFrame"]').wait_for(timeout=30_000)
+    wait_idle(page)
+    with page.expect_download(timeout=30_000) as info:
+        page.locator('[data-testid="stDownloadButton"] button').first.click()
+    saved = tmp_path / "query.csv"
+    info.value.save_as(saved)
+    data = saved.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert text.splitlines()[0] == "公式,街道,n"
+    assert text.splitlines()[1].startswith("\"'=HYPERLINK(") and text.splitlines()[1].endswith(",清河街道,42")
+    assert errors_on(page) == []
