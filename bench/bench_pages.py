@@ -72,18 +72,17 @@ def build_synthetic(path: Path, reports: int = 1_000_000, feedback: int = 200_00
                1 + (i % 5) AS satisfaction, 1 AS source_load_id
         FROM r
     """, {**{k: p[k] for k in ("end", "comms", "cats")}, "n": reports})
-    con.execute("""
-        INSERT INTO feedback BY NAME
-        SELECT 'F' || i AS feedback_id,
-               $end::TIMESTAMP - to_seconds((random() * 730 * 86400)::BIGINT) AS submitted_at,
-               '梧桐街道' AS street, $comms[1 + i % 8] AS community,
-               'G' || (1 + i % 8) || '-0' || (1 + i % 9) AS grid_id,
-               ['微信群', '公众号', '民意直通车', '12345热线'][1 + i % 4] AS channel,
-               ['楼里想加装电梯', '晚上噪音太大', '停车难', '希望多办养老助餐'][1 + (i * 7) % 4] AS text,
-               1 + (i * 3) % 5 AS rating, i % 30 AS likes, 'u' || (i % 5000) AS resident_pseudonym,
-               1 AS source_load_id
-        FROM range($n) t(i)
-    """, {"end": END, "comms": COMMUNITIES, "n": feedback})
+    # varied Chinese messages with planted monthly topics, so the pain-point page has real
+    # clusters to show (etl/painpoints/synthetic.py), spread over all the communities
+    from etl.painpoints.synthetic import corpus
+    fb, _ = corpus(n_months=24, per_month=feedback // 24, seed=1, end=END)
+    fb = fb.drop(columns=["topic"]).assign(
+        street="梧桐街道", community=[COMMUNITIES[i % len(COMMUNITIES)] for i in range(len(fb))],
+        channel=[("微信群", "公众号", "民意直通车", "12345热线")[i % 4] for i in range(len(fb))],
+        source_load_id=1)
+    con.register("_fb", fb)
+    con.execute("INSERT INTO feedback BY NAME SELECT * FROM _fb")
+    con.unregister("_fb")
     con.execute("""
         INSERT INTO projects BY NAME
         SELECT 'P' || lpad(i::VARCHAR, 5, '0') AS project_id, $pcats[1 + i % 6] || '项目' || i AS name,
@@ -123,6 +122,8 @@ def build_synthetic(path: Path, reports: int = 1_000_000, feedback: int = 200_00
     """, {"end": END, "np": projects, "sources": SOURCES, "n": txns})
     con.execute("CHECKPOINT")
     con.close()
+    from etl.painpoints import run as painpoints
+    print(f"pain points: {painpoints(db_path=tmp)}", flush=True)
     os.replace(tmp, path)
 
 
