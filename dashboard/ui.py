@@ -15,6 +15,7 @@ from typing import Iterator
 import pandas as pd
 import streamlit as st
 
+from dashboard.charts.common import yuan_short
 from dashboard.filters import Filters
 from dashboard.i18n import STRINGS, t
 
@@ -86,16 +87,7 @@ def fmt_yuan_short(x, lang: str) -> str:
 
     Pair it with `help=t("common.exact_yuan", ...)` so the exact figure stays one hover away.
     """
-    if _missing(x):
-        return "–"
-    v = float(x)
-    if lang == "zh":
-        if abs(v) >= 1e8:
-            return f"¥{v / 1e8:,.2f}亿"
-        return f"¥{v / 1e4:,.1f}万" if abs(v) >= 1e4 else f"¥{v:,.0f}"
-    if abs(v) >= 1e6:
-        return f"¥{v / 1e6:,.2f}M"
-    return f"¥{v / 1e3:,.1f}k" if abs(v) >= 1e4 else f"¥{v:,.0f}"
+    return "–" if _missing(x) else yuan_short(x, lang, card=True)
 
 
 def yuan_kpi(key: str, label: str, x, lang: str, help: str | None = None, **kw) -> "Kpi":

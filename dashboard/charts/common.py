@@ -51,16 +51,20 @@ def date_ticks(lang: str) -> str:
     return "%m-%d" if lang == "zh" else "%b %d"
 
 
-def yuan_short(v: float, lang: str) -> str:
-    """Yuan short enough for a chart label: 12.3万 / 1.2亿 in Chinese, 123k / 1.2M in English."""
+def yuan_short(v: float, lang: str, *, card: bool = False) -> str:
+    """Yuan short enough for a chart label: 12.3万 / 1.2亿 in Chinese, 123k / 1.2M in English.
+
+    `card=True` is the KPI-card form, with the symbol and one more digit: ¥292.7万, ¥2.93M.
+    """
     v = float(v)
+    sign, big, k = ("¥", 2, 1) if card else ("", 1, 0)
     if lang == "zh":
         if abs(v) >= 1e8:
-            return f"{v / 1e8:.1f}亿"
-        return f"{v / 1e4:.1f}万" if abs(v) >= 1e4 else f"{v:,.0f}"
+            return f"{sign}{v / 1e8:,.{big}f}亿"
+        return f"{sign}{v / 1e4:,.1f}万" if abs(v) >= 1e4 else f"{sign}{v:,.0f}"
     if abs(v) >= 1e6:
-        return f"{v / 1e6:.1f}M"
-    return f"{v / 1e3:.0f}k" if abs(v) >= 1e3 else f"{v:,.0f}"
+        return f"{sign}{v / 1e6:,.{big}f}M"
+    return f"{sign}{v / 1e3:,.{k}f}k" if abs(v) >= (1e4 if card else 1e3) else f"{sign}{v:,.0f}"
 
 
 def style(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
