@@ -170,8 +170,11 @@ def counts(path: Path) -> dict[str, int]:
 
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("grid_reports", "feedback", "projects", "fund_transactions")}
+        return dict(con.execute("""
+            SELECT 'grid_reports', count(*) FROM grid_reports UNION ALL
+            SELECT 'feedback', count(*) FROM feedback UNION ALL
+            SELECT 'projects', count(*) FROM projects UNION ALL
+            SELECT 'fund_transactions', count(*) FROM fund_transactions""").fetchall())
     finally:
         con.close()
 

@@ -49,6 +49,8 @@ LOCKDOWN = (                            # right after ATTACH, before any user SQ
     "SET lock_configuration = true",        # last: nothing can be SET back
 )
 CATALOG = "cockpit"
+_ATTACH = f"ATTACH $path AS {CATALOG} (READ_ONLY)"
+_USE = f"USE {CATALOG}"
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
 
 # (i18n key of the title, SQL) - the saved examples offered on the page
@@ -100,8 +102,8 @@ def open_sandbox(path: Path | None = None) -> duckdb.DuckDBPyConnection:
         raise ConsoleError("sql.err.no_db")
     con = duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG))
     try:
-        con.execute(f"ATTACH $path AS {CATALOG} (READ_ONLY)", {"path": str(p)})
-        con.execute(f"USE {CATALOG}")
+        con.execute(_ATTACH, {"path": str(p)})
+        con.execute(_USE)
         for statement in LOCKDOWN:
             con.execute(statement)
     except BaseException:

@@ -342,9 +342,12 @@ def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
     raw = raw[[c.name for c in SPECS[kind]]].astype("object")
     with duckdb.connect() as con:
         con.register("_raw_df", raw)
+        # Column names come from the specs, never from the data.
         casts = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS {c.name}' for c in SPECS[kind])
-        con.execute(f"CREATE TEMP TABLE _raw AS SELECT {casts} FROM _raw_df")
+        raw_sql = "CREATE TEMP TABLE _raw AS SELECT " + casts + " FROM _raw_df"
+        clean_sql = "SELECT " + ", ".join(target_columns(kind)) + " FROM _clean ORDER BY ALL"
+        con.execute(raw_sql)
         run_stage(con, kind, params(kind, salt, known_projects))
-        clean = con.execute(f"SELECT {', '.join(target_columns(kind))} FROM _clean ORDER BY ALL").df()
+        clean = con.execute(clean_sql).df()
         rejects = con.execute("SELECT * FROM _errors ORDER BY _row, column_name").df()
     return clean, rejects

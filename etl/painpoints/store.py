@@ -22,18 +22,24 @@ from etl.painpoints.pipeline import History, MonthResult
 from etl.painpoints.rank import STREET
 from etl.painpoints.tokenize import Tokenizer, message_text
 
-_TEXT_HASH = "md5($version || chr(31) || coalesce(f.subject, '') || chr(31) || f.text)"
 RESULT_TABLES = ("feedback_pain_points", "pain_point_clusters", "pain_points", "pain_point_months")
+# SQL texts are fixed here, from the constants above; values are always bound ($start).
+_CLEAR_FROM = {t: f"DELETE FROM {t} WHERE month_on >= $start" for t in RESULT_TABLES}
+_INSERT_ROWS = {t: f"INSERT INTO {t} BY NAME SELECT * FROM _pp_rows" for t in RESULT_TABLES}
 
 
 def sync_tokens(con: duckdb.DuckDBPyConnection, tokenizer: Tokenizer, batch: int = 50_000) -> int:
     """Segment messages that are new or whose text changed; drop tokens of deleted messages."""
     params = {"version": tokenizer.version}
     con.execute("DELETE FROM feedback_tokens WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
-    todo = con.execute(f"""
-        SELECT f.feedback_id, f.subject, f.text, {_TEXT_HASH} AS text_hash
-        FROM feedback f LEFT JOIN feedback_tokens t USING (feedback_id)
-        WHERE t.text_hash IS DISTINCT FROM {_TEXT_HASH}
+    todo = con.execute("""
+        WITH f AS (
+            SELECT feedback_id, subject, text,
+                   md5($version || chr(31) || coalesce(subject, '') || chr(31) || text) AS text_hash
+            FROM feedback)
+        SELECT f.feedback_id, f.subject, f.text, f.text_hash
+        FROM f LEFT JOIN feedback_tokens t USING (feedback_id)
+        WHERE t.text_hash IS DISTINCT FROM f.text_hash
         ORDER BY f.feedback_id""", params).df()
     for start in range(0, len(todo), batch):
         part = todo.iloc[start:start + batch]
@@ -88,7 +94,7 @@ def clear_from(con: duckdb.DuckDBPyConnection, start: date | None) -> None:
     if start is None:
         return
     for table in RESULT_TABLES:
-        con.execute(f"DELETE FROM {table} WHERE month_on >= $start", {"start": start})
+        con.execute(_CLEAR_FROM[table], {"start": start})
 
 
 def read_month(con: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
@@ -136,7 +142,7 @@ def write_month(con: duckdb.DuckDBPyConnection, result: MonthResult, input_hash:
         if df is None or df.empty:
             continue
         con.register("_pp_rows", df)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _pp_rows")
+        con.execute(_INSERT_ROWS[table])
         con.unregister("_pp_rows")
 
 
