@@ -61,7 +61,7 @@ def controls(week: str, scope: str | None, communities: list[str]) -> None:
     c1.selectbox(t("briefing.week", lang), weeks, key="briefing_week", on_change=set_week,
                  format_func=lambda w: f"{w}（{_range(w)}）")
     c2.selectbox(t("briefing.scope", lang), [None, *communities], key="briefing_scope",
-                 on_change=set_scope,
+                 on_change=set_scope, placeholder=t("common.whole_street", lang),
                  format_func=lambda c: t("common.whole_street", lang) if c is None else c)
 
 

@@ -54,7 +54,8 @@ def condition_widgets(dataset: str, cid: int) -> q.Condition | None:
     kind, key = ds.column(column).kind, f"explore_c{cid}_{column}"
     if kind == "cat":
         options = cache.run(q.distinct_values, ANY, dataset, column)
-        values = mid.multiselect(t("explore.is_one_of", lang), options, key=f"{key}_in")
+        values = mid.multiselect(t("explore.is_one_of", lang), options, key=f"{key}_in",
+                                 placeholder=t("explore.pick_values", lang))
         return q.Condition(column, values=tuple(values))
     if kind == "text":
         text = mid.text_input(t("explore.contains", lang), key=f"{key}_text")
@@ -133,7 +134,8 @@ groups = filter_builder(dataset)
 st.subheader(t("explore.grouping", lang))
 g_col, m_col, c_col = st.columns([3, 2, 2])
 group_by = g_col.multiselect(t("explore.group_by", lang), ds.names("cat", "period"),
-                             max_selections=2, format_func=label, key=f"explore_{dataset}_groupby")
+                             max_selections=2, format_func=label, key=f"explore_{dataset}_groupby",
+                             placeholder=t("explore.no_grouping", lang))
 measure = m_col.selectbox(t("explore.measure", lang), q.MEASURES, key=f"explore_{dataset}_measure",
                           format_func=lambda m: t(f"explore.measure.{m}", lang),
                           disabled=not group_by)

@@ -7,7 +7,6 @@ from dashboard.charts import painpoints as charts
 from dashboard.i18n import STRINGS, t
 from dashboard.queries import painpoints as q
 
-ARROWS = {1: "↑", -1: "↓", 0: "→"}
 
 f, lang = ui.context()
 st.title(t("painpoints.title", lang))
@@ -16,22 +15,31 @@ st.caption(t("painpoints.intro", lang, scope=t("common.whole_street", lang) if s
              else scope))
 
 
-def growth_line(row) -> str:
+def growth(row) -> tuple[str, str]:
+    """(delta text, arrow) for the card: up or down beyond ±5 %, no arrow when flat or new."""
     if row.growth is None or row.growth != row.growth:          # NULL / NaN: new this month
-        return t("painpoints.card.new", lang)
-    sign = (row.growth > 0.05) - (row.growth < -0.05)
-    return t("painpoints.card.growth", lang, arrow=ARROWS[sign], pct=f"{100 * row.growth:+.0f}%")
+        return t("painpoints.card.new", lang), "off"
+    arrow = "up" if row.growth > 0.05 else "down" if row.growth < -0.05 else "off"
+    return t("painpoints.card.growth", lang, pct=f"{100 * row.growth:+.0f}%"), arrow
+
+
+def streak(n: int) -> str:
+    n = int(n)
+    return t("painpoints.card.streak_first", lang) if n == 1 else t("painpoints.card.streak", lang, n=n)
 
 
 def card(row) -> None:
     """One pain point: label, size, trend arrow, streak, keywords, three quotes."""
     with st.container(border=True):
-        st.metric(f"#{row.rank} {row.label}", ui.fmt_int(row.size), growth_line(row), delta_color="off")
+        delta, arrow = growth(row)
+        # a growing pain point is bad news: red up, green down; grey when flat or new
+        st.metric(f"#{row.rank} {row.label}", ui.fmt_int(row.size), delta,
+                  delta_color="off" if arrow == "off" else "inverse", delta_arrow=arrow)
         st.caption(t("painpoints.card.size", lang, size=ui.fmt_int(row.size), share=ui.fmt_pct(row.share)))
-        st.caption(t("painpoints.card.streak", lang, n=row.months_in_top3))
+        st.caption(streak(row.months_in_top3))
         st.caption(t("painpoints.card.unresolved", lang, share=ui.fmt_pct(row.unresolved_share),
                      rating=ui.fmt_num(row.avg_rating), likes=ui.fmt_int(row.likes)))
-        st.markdown(f"**{t('painpoints.card.keywords', lang)}**：" + " · ".join(list(row.keywords)[:6]))
+        st.markdown(t("painpoints.card.keywords", lang, words=" · ".join(list(row.keywords)[:6])))
         st.markdown(f"**{t('painpoints.card.quotes', lang)}**")
         for text in list(row.representative_texts)[:3]:
             st.caption(f"“{text}”")

@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 import pytest
-from pages_fixture import (release_connections, AS_OF, PAGE_FILES, app, cjk_leftovers, cockpit_db, data_values,  # noqa: F401
+from pages_fixture import (release_connections, AS_OF, CJK, PAGE_FILES, app, cjk_leftovers, cockpit_db, data_values,  # noqa: F401
                            db, page_strings)
 
 from dashboard.filters import Filters
@@ -97,6 +97,20 @@ def test_english_pages_have_no_chinese_ui_strings(page, db):
         assert not at.exception
     allowed = data_values(db) | {"中文"}          # the language switch names itself
     assert cjk_leftovers(page_strings(at), allowed) == []
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_chinese_pages_show_no_streamlit_default_placeholders(page, db):
+    """An empty select shows our placeholder, never Streamlit's English 'Choose an option'."""
+    at = app(page, **{"from": "2026-01-01", "to": "2026-06-30"})
+    assert not at.exception
+    if page == "explore":                       # a filter on a category column opens a multi-select
+        at.selectbox(key="explore_c0_col").set_value("community").run()
+        assert not at.exception
+    empty = [w for w in at.selectbox if w.value is None] + list(at.multiselect)
+    assert empty, "every page has at least the sidebar's 'all' selects"
+    blank = [w.label for w in empty if not CJK.search(w.proto.placeholder)]
+    assert blank == []
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

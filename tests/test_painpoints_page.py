@@ -47,6 +47,15 @@ def stored(db: Path, scope: str) -> pd.DataFrame:
         con.close()
 
 
+def stored_month(db: Path, scope: str, month) -> pd.DataFrame:
+    con = reader(db)
+    try:
+        return con.execute("SELECT * FROM pain_points WHERE scope = $s AND month_on = $m ORDER BY rank",
+                           {"s": scope, "m": month}).df()
+    finally:
+        con.close()
+
+
 def cards(at) -> list[tuple[str, str]]:
     return [(m.label, m.value) for m in at.metric]
 
@@ -59,10 +68,36 @@ def test_cards_equal_the_stored_top3(demo_db, use_db):
     assert cards(at) == [(f"#{r.rank} {r.label}", f"{r.size:,}") for r in rows.itertuples()]
     captions = [c.value for c in at.caption]
     for r in rows.itertuples():
-        assert t("painpoints.card.streak", "zh", n=r.months_in_top3) in captions
+        assert (t("painpoints.card.streak_first", "zh") if r.months_in_top3 == 1 else
+                t("painpoints.card.streak", "zh", n=r.months_in_top3)) in captions
         assert all(f"“{q}”" in captions for q in r.representative_texts)
     assert not at.error
     assert len(at.get("plotly_chart")) == 3          # trend, keywords, funding
+
+
+@pytest.mark.slow
+def test_card_trend_arrow_follows_growth(demo_db, use_db):
+    """Growth beyond ±5 % gets a red up / green down arrow; new or flat ones none and grey."""
+    from streamlit.proto.Metric_pb2 import Metric
+    use_db(demo_db)
+    con = reader(demo_db)
+    month = con.execute("""SELECT month_on FROM pain_points WHERE scope = '全街道' GROUP BY 1
+                           HAVING bool_or(growth < -0.05) AND bool_or(growth > 0.05)
+                           ORDER BY 1 DESC LIMIT 1""").fetchall()[0][0]
+    con.close()
+    at = page(Filters(date_from=month, date_to=month))
+    rows = stored_month(demo_db, "全街道", month)
+    assert len(at.metric) == len(rows) == 3
+    for m, r in zip(at.metric, rows.itertuples()):
+        if pd.isna(r.growth):
+            want = (t("painpoints.card.new", "zh"), Metric.NONE, Metric.GRAY)
+        elif abs(r.growth) <= 0.05:
+            want = (t("painpoints.card.growth", "zh", pct=f"{100 * r.growth:+.0f}%"), Metric.NONE, Metric.GRAY)
+        else:
+            want = (t("painpoints.card.growth", "zh", pct=f"{100 * r.growth:+.0f}%"),
+                    Metric.UP if r.growth > 0 else Metric.DOWN,
+                    Metric.RED if r.growth > 0 else Metric.GREEN)
+        assert (m.proto.delta, m.proto.direction, m.proto.color) == want, r.label
 
 
 @pytest.mark.slow
