@@ -19,10 +19,20 @@ import pandas as pd
 from dashboard.filters import Filters
 
 
+ROLES = ("leader", "analyst", "community", "partner", "public")
+
+
 @dataclass(frozen=True)
 class Scope:
-    """Which rows a signed-in party may see. communities=None: the whole street."""
+    """Which rows a signed-in party may see.
+
+    role: one of ROLES (leader and analyst see everything); communities: the community role's
+    own communities (None = the whole street); party: the partner role's organisation name as
+    it appears in projects.lead_party / partner_parties.
+    """
     communities: tuple[str, ...] | None = None
+    role: str = "leader"
+    party: str | None = None
 
 
 FULL_SCOPE = Scope()
