@@ -4,7 +4,7 @@ Everything that came from a file (resident messages, names of projects, communit
 parties, categories, pain-point labels) passes through `md()` before it reaches
 `st.markdown`, `st.caption`, a link label, `st.info`/`st.warning`/`st.error`, a metric's help
 or the briefing. Only strings from the translation table are written as Markdown; values are
-formatted into them after escaping, e.g. `st.caption(t("x.y", lang, name=md(name)))`.
+formatted into them after escaping: `st.caption(t(KEY, lang, name=md(name)))`.
 
 Streamlit renders Markdown (CommonMark + GFM), its own directives (`:red[...]`,
 `:material/icon:`), LaTeX between `$...$` and - never here - raw HTML. Backslash-escaping every
