@@ -13,12 +13,16 @@ import logging
 log = logging.getLogger(__name__)
 
 
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:   # no user name in a bare container
+        return "?"
+
+
 def default_actor() -> str:
     """'shell:<OS user>' for loads started from a terminal, cron or systemd."""
-    try:
-        return f"shell:{getpass.getuser()}"
-    except Exception:   # no user name in a bare container
-        return "shell"
+    return f"shell:{os_user()}"
 
 
 def audit(action: str, **fields) -> bool:
