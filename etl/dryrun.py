@@ -180,7 +180,7 @@ def preview(files: list[Path], live: Path | None = None, *, workdir: Path, loade
     """Dry-run loading `files` (saved in workdir/files) into a copy of the live database."""
     live = Path(live or db_path())
     loaded_by = loaded_by or history.default_actor()
-    max_bytes = max_bytes if max_bytes is not None else upload_limit_mb() * 1_000_000
+    max_bytes = max_bytes if max_bytes is not None else upload_limit_mb() * 1024 * 1024
     reports, readable = [], []
     for path in files:
         problem = check_file(path, max_bytes=max_bytes, partner=partner)
