@@ -81,7 +81,7 @@ def undo_panel(actor: str, f: Filters, lang: str) -> None:
     removed = pd.DataFrame(plan.removed).assign(file=lambda d: d["path"].str.rsplit("/", n=1).str[-1])
     st.dataframe(_headers(removed[["load_id", "finished_at", "loaded_by", "file", "sheet", "source_kind",
                                    "rows_loaded"]], lang), hide_index=True, key="data_undo_removed")
-    rows = pd.DataFrame([{"table": t(f"data.kind.{k}", lang), "now": a, "after": b}
+    rows = pd.DataFrame([{"table": dataui.kind_label(k, lang), "now": a, "after": b}
                          for k, (a, b) in plan.table_rows.items() if a != b])
     if not rows.empty:
         st.dataframe(_headers(rows, lang), hide_index=True, key="data_undo_rows")

@@ -55,6 +55,11 @@ def reason_text(reason: str, lang: str) -> str:
     return t(key, lang) if key in STRINGS else str(reason)
 
 
+def kind_label(kind: str, lang: str) -> str:
+    """'网格事件（grid_reports）'; a kind registered without a label shows its table name."""
+    return t(f"data.kind.{kind}", lang) if f"data.kind.{kind}" in STRINGS else md(kind)
+
+
 def flash(kind: str, text: str, slot: str = "upload") -> None:
     """A message shown once in `slot`, after the rerun that follows an action."""
     st.session_state[f"{FLASH}_{slot}"] = (kind, text)
@@ -151,7 +156,7 @@ def report(p: dryrun.Preview, lang: str) -> None:
             elif rep.status == "skipped":
                 st.info(t("data.skipped", lang, file=md(rep.label)))
             if rep.kind:
-                st.caption(t("data.detected", lang, table=t(f"data.kind.{rep.kind}", lang),
+                st.caption(t("data.detected", lang, table=kind_label(rep.kind, lang),
                              encoding=md(rep.encoding or "?")))
                 if rep.mapping:
                     st.caption(t("data.mapping", lang, mapping=md("  ·  ".join(f"{h} → {c}" for h, c in rep.mapping))))

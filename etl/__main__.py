@@ -64,6 +64,7 @@ def cmd_demo(args) -> int:
         _painpoints(build)
     db.parent.mkdir(parents=True, exist_ok=True)
     os.replace(build, db)
+    shutil.rmtree(build.with_name(build.name + ".versions"), ignore_errors=True)   # the build's own swaps
     rejected = sum(r.rows_rejected for r in results)
     refused = [r for r in results if r.status == "refused"]
     print(f"demo database ready: {db} ({rejected} deliberately bad rows rejected)")

@@ -76,6 +76,7 @@ def process(path: Path, inbox: Path, db: Path | None,
         reasons = [crash] if crash else [r.message for r in refused]
         reasons += [f"{r.label}: loaded anyway ({r.rows_loaded} rows)" for r in results if r.status == "loaded"]
         target.with_name(target.name + ".reasons.txt").write_text("\n".join(reasons) + "\n", "utf-8")
+        history.audit("data.watch_refused", by=f"watch:{history.os_user()}", file=path.name, reasons=reasons)
         log(f"refused {path.name}: {reasons[0]}")
         return REFUSED, {r.kind for r in results if r.status == "loaded"}
     _move(path, inbox / LOADED)
@@ -83,6 +84,8 @@ def process(path: Path, inbox: Path, db: Path | None,
     loaded = sum(r.rows_loaded for r in results)
     rejected = sum(r.rows_rejected for r in results)
     skipped = " (already loaded)" if results and all(r.status == "skipped" for r in results) else ""
+    history.audit("data.watch_loaded", by=f"watch:{history.os_user()}", file=path.name, rows_read=read,
+                  rows_loaded=loaded, rows_rejected=rejected)
     log(f"loaded {path.name}: {read} rows read, {loaded} loaded, {rejected} rejected{skipped}")
     return LOADED, {r.kind for r in results if r.status == "loaded"}
 

@@ -96,3 +96,31 @@ def test_leader_undoes_the_last_load_after_confirming_what_disappears(live):
     history = at.dataframe[0].value
     assert history["Status"].tolist() == ["rolled back", "loaded"]
     assert at.dataframe[1].value["By"].tolist() == ["leader"]
+
+
+def test_report_shows_counts_mapping_and_a_concurrent_load_asks_for_a_new_dry_run(live, tmp_path):
+    from etl import dryrun
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "新.csv").write_text(GRID.replace("G-", "N-"), encoding="gbk")
+    pending = dryrun.preview([up / "新.csv"], live, workdir=dryrun.new_workdir(live), loaded_by="leader")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["data_pending"] = pending        # as the 试运行 button leaves it
+    at.run()
+    at.switch_page("../pages/data.py")
+    at.run()
+    assert not at.exception
+    counts = {m.label: m.value for m in at.metric}
+    assert counts == {"读取行数": "3", "新增": "2", "更新（以最新为准）": "0", "未变": "0", "拒收": "1"}
+    captions = " ".join(c.value for c in at.caption)
+    assert "网格事件（grid_reports）" in captions and "gb18030" in captions
+    assert "上报时间 → reported\\_at" in captions
+    cache.clear()        # DuckDB: one configuration per file per process (the loader's differs)
+    (tmp_path / "c.csv").write_text(GRID.replace("G-", "K-"), encoding="utf-8")
+    load_paths([tmp_path / "c.csv"], live, progress=None)                # someone else loads
+    at.button(key="data_confirm").click().run()
+    assert [w.value for w in at.warning][0].startswith("试运行之后数据库已发生变化")
+    assert "data_pending" not in at.session_state and not pending.workdir.exists()
+    cache.clear()
+    with duckdb.connect(str(live), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM grid_reports WHERE report_id LIKE 'N-%'").fetchall() == [(0,)]
