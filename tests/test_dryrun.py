@@ -182,3 +182,11 @@ def test_versions_are_pruned_to_the_configured_count(tmp_path, live, monkeypatch
     assert len(kept) == 2 and kept[0].last_load_id > kept[1].last_load_id
     with pytest.raises(versions.NoVersion):
         versions.plan_rollback(1, live)
+
+
+def test_load_paths_itself_refuses_a_partners_grid_file(tmp_path, live):
+    before = live.read_bytes()
+    [res] = load_paths([staged(tmp_path, "grid.csv", GRID.replace("G-", "Z-"))], live, progress=None,
+                       partner="阳光社工站")
+    assert res.status == "refused" and "a partner cannot upload grid_reports" in res.message
+    assert live.read_bytes() == before
