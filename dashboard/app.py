@@ -18,12 +18,17 @@ from dashboard.filters import _KEYS as URL_KEYS  # the filters' query-string nam
 from dashboard.filters import Filters, from_query, to_query
 from dashboard.i18n import t
 from dashboard.queries import common
+from dashboard.queries.base import current_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
     "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints"),
     "shell.section.analysis": ("explore", "sql_console", "briefing"),
+    "shell.section.data": ("data",),
 }
+# pages only some roles may open (hidden from the others, so their URL leads nowhere either)
+PAGE_ROLES = {"data": ("leader", "partner")}
+NO_DATA_PAGES = ("data",)     # usable before anything is loaded
 DEFAULT_PAGE = "overview"
 DEFAULT_PERIOD_DAYS = 30      # the default date range: the last 30 days of data
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -102,13 +107,21 @@ def sync_url(f: Filters) -> None:
             del st.query_params[short]
 
 
+def _role() -> str:
+    scope = st.session_state.get("scope")
+    return getattr(scope, "role", None) or current_scope().role
+
+
 def navigation(lang: str):
+    role = _role()
     pages = {}
     for section, names in SECTIONS.items():
-        pages[t(section, lang)] = [
-            st.Page(ROOT / "pages" / f"{name}.py", title=t(f"shell.nav.{name}", lang),
-                    url_path=name, default=(name == DEFAULT_PAGE))
-            for name in names]
+        shown = [name for name in names if role in PAGE_ROLES.get(name, (role,))]
+        if shown:
+            pages[t(section, lang)] = [
+                st.Page(ROOT / "pages" / f"{name}.py", title=t(f"shell.nav.{name}", lang),
+                        url_path=name, default=(name == DEFAULT_PAGE))
+                for name in shown]
     return st.navigation(pages)
 
 
@@ -119,6 +132,10 @@ def main() -> None:
     lang = st.sidebar.radio(t("shell.language", lang), ["zh", "en"], key="f_lang",
                             horizontal=True, format_func=LANG_LABELS.get)
     page = navigation(lang)
+    if page.url_path in NO_DATA_PAGES and not cache.has_data():
+        st.session_state["filters"] = Filters(lang=lang)
+        page.run()
+        return
     if not cache.has_data():
         st.session_state["filters"] = Filters(lang=lang)
         sync_url(Filters(lang=lang))

@@ -1,4 +1,4 @@
-"""The ETL command line: python -m etl demo | load | status | painpoints | briefing.
+"""The ETL command line: python -m etl demo | load | status | painpoints | watch | briefing.
 
 Every command works on the database named by env COCKPIT_DB (default data/cockpit.duckdb)
 unless --db is given.
@@ -64,6 +64,7 @@ def cmd_demo(args) -> int:
         _painpoints(build)
     db.parent.mkdir(parents=True, exist_ok=True)
     os.replace(build, db)
+    shutil.rmtree(build.with_name(build.name + ".versions"), ignore_errors=True)   # the build's own swaps
     rejected = sum(r.rows_rejected for r in results)
     refused = [r for r in results if r.status == "refused"]
     print(f"demo database ready: {db} ({rejected} deliberately bad rows rejected)")
@@ -103,6 +104,12 @@ def cmd_painpoints(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    from etl.watch import watch
+    return watch(Path(args.dir).resolve(), _db(args), interval=args.interval, once=args.once,
+                 settle=args.settle)
+
+
 def cmd_briefing(argv: list[str]) -> int:
     from etl import briefing
     return briefing.main(argv)
@@ -133,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("painpoints", help="re-cluster resident feedback into monthly pain points")
     p.add_argument("--db")
     p.set_defaults(func=cmd_painpoints)
+    p = sub.add_parser("watch", help="load files dropped into a folder (moved to loaded/ or refused/)")
+    p.add_argument("dir")
+    p.add_argument("--interval", type=float, default=60, help="seconds between looks (default 60)")
+    p.add_argument("--once", action="store_true", help="one pass: two looks --settle seconds apart")
+    p.add_argument("--settle", type=float, default=5, help="with --once: seconds between the looks")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_watch)
     sub.add_parser("briefing", help="export the weekly briefing as PNG + PDF (see --help)", add_help=False)
     return parser
 

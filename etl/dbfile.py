@@ -76,8 +76,10 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the next version of the database file.
 
     On normal exit the next file is checkpointed and atomically swapped in; on an
-    exception it is deleted and the live file is untouched.
+    exception it is deleted and the live file is untouched. The file it replaces is kept
+    as a restorable version (etl/versions.py, env COCKPIT_KEEP_VERSIONS).
     """
+    from etl import versions   # data management (issue 12): keeps the replaced file
     live = Path(path or db_path())
     live.parent.mkdir(parents=True, exist_ok=True)
     lock_path = live.with_name(live.name + ".lock")
@@ -93,6 +95,7 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
             con.execute("CHECKPOINT")
             con.close()
+            versions.keep(live)
             os.replace(nxt, live)
         except BaseException:
             with contextlib.suppress(Exception):

@@ -21,7 +21,7 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from etl import aliases, stage
+from etl import aliases, history, scoped, stage
 from etl.dbfile import db_path, pseudonym_salt, writer
 from etl.extract import ExtractError, RawSource, expand_paths, read_csv, read_sources
 
@@ -59,9 +59,15 @@ def _stderr(msg: str) -> None:
 
 def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | None = None,
                strict: bool = False, max_reject_share: float = 0.5,
-               progress: Callable[[str], None] | None = _stderr) -> list[LoadResult]:
-    """Load files and folders into the database; returns one result per file or sheet."""
+               progress: Callable[[str], None] | None = _stderr,
+               loaded_by: str | None = None, partner: str | None = None) -> list[LoadResult]:
+    """Load files and folders into the database; returns one result per file or sheet.
+
+    loaded_by: who, for the history (default: the OS user). partner: an organisation's name;
+    its upload is limited to its own projects (etl/scoped.py).
+    """
     db = Path(db) if db else db_path()
+    loaded_by = loaded_by or history.default_actor()
     say = progress or (lambda _m: None)
     results: list[LoadResult] = []
     sources: list[tuple[RawSource, str]] = []
@@ -69,6 +75,9 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
         try:
             for src in read_sources(path):
                 detected = _detect(src, kind)
+                if partner is not None and not scoped.kind_allowed(detected):
+                    raise LoadRefused(f"{src.label}: refused, nothing loaded - a partner "
+                                      f"cannot upload {detected}")
                 sources.append((src, detected))
         except (ExtractError, LoadRefused) as exc:
             results.append(LoadResult(path, None, None, "refused", message=str(exc)))
@@ -90,7 +99,7 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
                 changed = 0
                 for i, (src, k) in enumerate(todo, 1):
                     say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
-                    res = _load_one(con, src, k, strict, max_reject_share, salt)
+                    res = _load_one(con, src, k, strict, max_reject_share, salt, loaded_by, partner)
                     results.append(res)
                     changed += res.status == "loaded"
                     say(_summary(res))
@@ -218,13 +227,16 @@ def _upsert_sql(kind: str) -> tuple[str, str]:
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
-              max_reject_share: float, salt: str) -> LoadResult:
+              max_reject_share: float, salt: str, loaded_by: str | None = None,
+              partner: str | None = None) -> LoadResult:
     started = datetime.now()
     t0 = time.perf_counter()
     res = LoadResult(src.path, src.sheet, kind, "refused")
     con.begin()
     try:
         names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)
+        if partner is not None:
+            res.rows_rejected += scoped.restrict_to_party(con, kind, partner, src.header_row + 1)
         rejects = _reject_rows(con, src, kind, names)
         res.rejects = rejects[:20]
         if res.rows_rejected and (strict or res.rows_rejected > max_reject_share * max(res.rows_read, 1)):
@@ -244,12 +256,15 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         res.seconds = time.perf_counter() - t0
         res.status = "loaded"
         con.execute(
-            "INSERT INTO etl_loads VALUES ($id, $path, $sheet, $sha, $kind, $enc, $read, $loaded, "
-            "$rejected, $started, $finished, $seconds, 'loaded', $msg)",
+            "INSERT INTO etl_loads (load_id, path, sheet, sha256, source_kind, encoding, rows_read, "
+            "rows_loaded, rows_rejected, started_at, finished_at, seconds, status, message, loaded_by) "
+            "VALUES ($id, $path, $sheet, $sha, $kind, $enc, $read, $loaded, "
+            "$rejected, $started, $finished, $seconds, 'loaded', $msg, $by)",
             {"id": load_id, "path": str(src.path), "sheet": src.sheet, "sha": src.sha256,
              "kind": kind, "enc": src.encoding, "read": res.rows_read, "loaded": res.rows_loaded,
              "rejected": res.rows_rejected, "started": started, "finished": datetime.now(),
-             "seconds": res.seconds, "msg": f"{res.rows_rejected} rows rejected" if res.rows_rejected else ""})
+             "seconds": res.seconds, "msg": f"{res.rows_rejected} rows rejected" if res.rows_rejected else "",
+             "by": loaded_by})
         con.commit()
     except Exception as exc:
         con.rollback()

@@ -108,8 +108,23 @@ CREATE TABLE IF NOT EXISTS etl_loads (
     started_at           TIMESTAMP NOT NULL,
     finished_at          TIMESTAMP,
     seconds              DOUBLE,
-    status               VARCHAR NOT NULL,   -- loaded / refused
+    status               VARCHAR NOT NULL,   -- loaded / refused / rolled back
     message              VARCHAR
+);
+
+-- who ran each load (data management, issue 12); added to files created before it
+ALTER TABLE etl_loads ADD COLUMN IF NOT EXISTS loaded_by VARCHAR;
+
+-- one row per rollback to an earlier kept version of the database file (etl/versions.py)
+CREATE TABLE IF NOT EXISTS etl_rollbacks (
+    rollback_id          BIGINT PRIMARY KEY,
+    rolled_back_at       TIMESTAMP NOT NULL,
+    rolled_back_by       VARCHAR,
+    before_load_id       BIGINT NOT NULL,    -- the load asked to undo: it and every later load are gone
+    restored_load_id     BIGINT,             -- the last load the restored version holds (NULL: none)
+    removed_load_ids     BIGINT[] NOT NULL,
+    rows_removed         BIGINT NOT NULL,    -- sum of rows_loaded of the removed loads
+    version_file         VARCHAR NOT NULL    -- the kept version restored (name in <db>.versions/)
 );
 
 -- one row per rejected source record (and column)

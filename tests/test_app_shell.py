@@ -1,4 +1,4 @@
-"""The shell: URL <-> filters round trip, navigation over nine pages, empty database, panels
+"""The shell: URL <-> filters round trip, navigation over ten pages, empty database, panels
 that fail alone, and no Chinese UI strings left in English mode."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dashboard.filters import Filters
 from etl.dbfile import ensure_schema
 
 ALL_PAGES = ("overview", "projects", "funds", "grid", "linkage", "painpoints", "explore",
-             "sql_console", "briefing")
+             "sql_console", "briefing", "data")
 
 
 def test_url_restores_filters(db):
@@ -54,7 +54,7 @@ def test_malformed_url_values_are_ignored(db):
     assert f.community is None and f.date_from == date(2026, 6, 1)
 
 
-def test_navigation_registers_all_nine_pages(db):
+def test_navigation_registers_all_ten_pages(db):
     at = app("overview")
     for name in ALL_PAGES:
         at.switch_page(f"../pages/{name}.py")      # raises when the page is not registered

@@ -13,7 +13,7 @@ from dashboard.i18n import LANGS, STRINGS, t
 REPO = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u3400-\u9fff]")
 PAGE_SECTIONS = ("common.", "shell.", "overview.", "projects.", "funds.", "grid.", "linkage.",
-                 "painpoints.", "explore.", "sql.", "briefing.", "app.")
+                 "painpoints.", "explore.", "sql.", "briefing.", "app.", "data.")
 SOURCES = [*(REPO / "dashboard" / "charts").glob("*.py"),
            *(REPO / "dashboard").glob("*.py"), *(REPO / "pages").glob("*.py")]
 

@@ -57,6 +57,7 @@ _SCOPED_BY: dict[str, str] = {
     "pain_point_months": "TRUE",
     "etl_loads": "TRUE",
     "etl_rejects": "TRUE",
+    "etl_rollbacks": "TRUE",
     "etl_meta": "FALSE",
 }
 TABLES = tuple(_SCOPED_BY)

@@ -1,0 +1,121 @@
+"""数据管理 in real Chromium against the real cockpit on a writable copy of the demo database:
+upload -> dry-run report -> confirm -> the new rows on the pages; a file with a bad row ->
+the report names it -> download the rejects -> fix -> upload again -> loaded."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from etl import briefing
+from tests.e2e.conftest import errors_on, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+PROJECT = ("项目编号,项目名称,社区,项目类别,牵头单位,主体类型,项目阶段,计划开始,计划结束,预算(元),进度\n"
+           "E2E-P1,E2E 加装电梯试点,{community},加装电梯,E2E 社工站,社会工作者,实施,2026-01-01,2026-12-31,80000,30\n")
+GRID = ("事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
+        "E2E-G1,2026-11-20 08:00:00,{street},{community},E2E-01,噪音扰民,夜间施工,处置中\n"
+        "E2E-G2,2026年13月40日,{street},{community},E2E-01,噪音扰民,装修噪音,处置中\n"
+        "E2E-G3,2026-11-21 09:30:00,{street},{community},E2E-01,违规停车,占用通道,待受理\n")
+
+
+@pytest.fixture(scope="module")
+def writable(demo_build, tmp_path_factory):
+    """A copy of the demo database (and its pseudonym salt) the test may change."""
+    folder = tmp_path_factory.mktemp("data-e2e")
+    db = folder / "cockpit.duckdb"
+    shutil.copyfile(demo_build.db, db)
+    salt = demo_build.db.parent / ".cockpit_salt"
+    if salt.exists():
+        shutil.copyfile(salt, folder / ".cockpit_salt")
+    with duckdb.connect(str(db), read_only=True) as con:
+        street, community = con.execute("SELECT street, community FROM grid_reports "
+                                        "WHERE street IS NOT NULL LIMIT 1").fetchall()[0]
+    return db, street, community
+
+
+@pytest.fixture(scope="module")
+def server(writable, browser):
+    with briefing.cockpit(writable[0]) as s:
+        yield s.url
+
+
+def metric(page, label: str) -> str:
+    card = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).first
+    return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def upload_and_preview(page, url: str, *files: Path) -> None:
+    page.goto(url + "/data")
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(f) for f in files])
+    page.get_by_text(files[-1].name).first.wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="试运行").click()
+    page.get_by_text("试运行结果（尚未写入）").wait_for(timeout=60_000)
+    wait_idle(page)
+
+
+def confirm(page) -> None:
+    page.get_by_role("button", name="确认加载").click()
+    page.get_by_text("已加载", exact=False).first.wait_for(timeout=60_000)
+    wait_idle(page)
+
+
+def test_upload_dry_run_confirm_and_the_project_appears(page, server, writable, tmp_path):
+    db, _, community = writable
+    page.goto(server + "/projects")
+    wait_idle(page)
+    before = int(metric(page, "项目数").replace(",", ""))
+    good = tmp_path / "新项目.csv"
+    good.write_text(PROJECT.format(community=community), encoding="gbk")
+    upload_and_preview(page, server, good)
+    report = page.locator('[data-testid="stMain"]').inner_text()
+    assert "项目（projects）" in report and "gb18030" in report and "项目名称 → name" in report
+    assert metric(page, "新增") == "1" and metric(page, "拒收") == "0"
+    with duckdb.connect(str(db), read_only=True) as con:   # nothing written by the dry run
+        assert con.execute("SELECT count(*) FROM projects WHERE project_id = 'E2E-P1'").fetchall() == [(0,)]
+    confirm(page)
+    page.goto(server + "/projects")
+    wait_idle(page)
+    assert int(metric(page, "项目数").replace(",", "")) == before + 1
+    assert errors_on(page) == []
+
+
+def test_bad_row_is_named_downloaded_fixed_and_loaded(page, server, writable, tmp_path):
+    db, street, community = writable
+    bad = tmp_path / "网格事件.csv"
+    bad.write_text(GRID.format(street=street, community=community), encoding="utf-8")
+    upload_and_preview(page, server, bad)
+    assert metric(page, "新增") == "2" and metric(page, "拒收") == "1"
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "拒收 1 行" in main
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载拒收行（Excel）").click()
+    fixed_path = tmp_path / "网格事件-fixed.xlsx"
+    shutil.copyfile(download.value.path(), fixed_path)
+    wb = openpyxl.load_workbook(fixed_path)
+    ws = wb.active
+    header = [c.value for c in ws[1]]
+    row = {h: c.value for h, c in zip(header, ws[2])}
+    assert ws.max_row == 2 and row["事件编号"] == "E2E-G2" and row["上报时间"] == "2026年13月40日"
+    assert row["拒收原因"] == "上报时间: 日期无法识别"
+    ws.cell(row=2, column=header.index("上报时间") + 1, value="2026-11-20 10:00:00")   # the clerk's fix
+    wb.save(fixed_path)
+    confirm(page)                     # the two good rows
+    upload_and_preview(page, server, fixed_path)
+    assert metric(page, "新增") == "1" and metric(page, "拒收") == "0"
+    confirm(page)
+    assert errors_on(page) == []
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT list(report_id ORDER BY report_id), list(reported_at ORDER BY report_id)::VARCHAR "
+                           "FROM grid_reports WHERE report_id LIKE 'E2E-%'").fetchall()[0] == (
+            ["E2E-G1", "E2E-G2", "E2E-G3"], "['2026-11-20 08:00:00', '2026-11-20 10:00:00', '2026-11-21 09:30:00']")
+        files = [r[0] for r in con.execute("SELECT regexp_extract(path, '[^/]+$') FROM etl_loads "
+                                           "WHERE loaded_by = 'leader' ORDER BY load_id").fetchall()]
+    assert files[-2:] == ["网格事件.csv", "网格事件-fixed.xlsx"]
