@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
                       + b"\n")
         out.flush()
         return 0
-    except MemoryError:
+    except (MemoryError, ImportError):  # an import fails only when its mapping hits RLIMIT_AS
         return _report_memory(out)
     except Exception as exc:          # anything unforeseen: a message, never a traceback
         try:
