@@ -470,6 +470,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "控制台不能把文件当作表读取（{table}）。请使用数据库中的表名。",
         "en": "The console cannot read a file as a table ({table}). Use the name of a table in the database.",
     },
+    "sql.err.busy": {
+        "zh": "已有 {n} 条控制台查询正在运行（全服务器上限），请稍后再试。",
+        "en": "{n} console queries are already running (the server-wide limit); try again in a moment.",
+    },
     "sql.err.failed": {"zh": "查询失败：{detail}", "en": "The query failed: {detail}"},
     # --- briefing ---------------------------------------------------------------
     "briefing.heading": {"zh": "{scope}治理周报 · {week}", "en": "{scope} weekly briefing · {week}"},

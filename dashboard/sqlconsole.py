@@ -10,6 +10,7 @@ slow or crash the server or another user's page:
 - a wall clock: the child interrupts itself after `timeout_s`, and this process kills it
   `KILL_GRACE_S` later if DuckDB does not stop (per-row work is only interruptible between
   chunks of 2,048 rows);
+- at most MAX_CONCURRENT console processes at once on the whole server;
 - the result: at most `row_cap` rows and `byte_cap` bytes, sent back as Arrow IPC; the child
   stops fetching at either cap and says which one truncated; this process reads no more
   than `byte_cap` plus a small allowance and kills a child that sends more.
@@ -25,6 +26,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +47,14 @@ TIMEOUT_S = 10.0           # wall clock per query
 CPU_S = 15                 # CPU seconds per query (all DuckDB threads together)
 MEMORY_MB = 1536           # address space of the query process
 THREADS = 2                # DuckDB threads in the query process
+MAX_CONCURRENT = 2         # console processes at once, server-wide (so at most 2 x MEMORY_MB)
+SLOT_WAIT_S = 2.0          # how long a query waits for a free slot before it is refused
 KILL_GRACE_S = 2.0         # start-up and cooperative-interrupt allowance before the kill
 BATCH_ROWS = 256           # rows per fetched Arrow batch: the byte cap is checked per batch
 _ALLOWANCE = 1 << 20       # IPC framing and the header line, beyond the byte cap
 _REPO = Path(__file__).resolve().parents[1]
 _WORKER = "dashboard.sqlconsole_worker"
+_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
 MB = 1024 * 1024
 
 # (i18n key of the title, SQL) - the saved examples offered on the page
@@ -130,7 +135,12 @@ def run(sql: str, *, path: Path | None = None, row_cap: int | None = None,
     if not p.exists():
         raise ConsoleError("sql.err.no_db")
     started = time.perf_counter()
-    header, body = _run_child(sql, p, lim)
+    if not _SLOTS.acquire(timeout=SLOT_WAIT_S):
+        raise ConsoleError("sql.err.busy", n=MAX_CONCURRENT)
+    try:
+        header, body = _run_child(sql, p, lim)
+    finally:
+        _SLOTS.release()
     if not header.get("ok"):
         key, values = header.get("key", "sql.err.failed"), dict(header.get("values", {}))
         if key == "sql.err.memory":

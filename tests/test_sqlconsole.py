@@ -301,3 +301,19 @@ def test_page_shows_the_limits_and_a_bytes_truncation(tiny_db, monkeypatch):
     assert f"{sqlconsole.ROW_CAP:,} 行" in captions and f"{sqlconsole.MEMORY_MB:,} MB" in captions
     assert len(at.warning) == 1 and "超过 1 MB" in at.warning[0].value
     assert 0 < len(at.dataframe[0].value) < 100
+
+
+def test_console_processes_are_capped_server_wide(tiny_db, monkeypatch):
+    monkeypatch.setattr(sqlconsole, "SLOT_WAIT_S", 0.1)
+    held = 0
+    try:
+        while sqlconsole._SLOTS.acquire(blocking=False):   # as if other users' queries ran
+            held += 1
+        assert held == sqlconsole.MAX_CONCURRENT == 2
+        with pytest.raises(sqlconsole.ConsoleError) as info:
+            sqlconsole.run("SELECT 1")
+        assert info.value.key == "sql.err.busy" and info.value.values == {"n": 2}
+    finally:
+        for _ in range(held):
+            sqlconsole._SLOTS.release()
+    assert len(sqlconsole.run("SELECT 1 AS a").df) == 1      # the slot was given back

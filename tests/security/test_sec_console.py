@@ -93,12 +93,13 @@ def _assert_translated(err: sqlconsole.ConsoleError) -> None:
 def test_the_defaults_are_the_documented_ones():
     assert (sqlconsole.TIMEOUT_S, sqlconsole.CPU_S, sqlconsole.MEMORY_MB) == (10.0, 15, 1536)
     assert (sqlconsole.ROW_CAP, sqlconsole.BYTE_CAP_MB, sqlconsole.THREADS) == (5_000, 20, 2)
+    assert sqlconsole.MAX_CONCURRENT == 2
     lim = sqlconsole.limits()
     assert (lim.timeout_s, lim.cpu_s, lim.memory_mb, lim.row_cap, lim.byte_cap) == (
         10.0, 15, 1536, 5_000, 20 * 1024 * 1024)
     doc = SECURITY_DOC.read_text("utf-8")
     for documented in ("10 s wall clock", "15 CPU seconds", "1536 MB address space",
-                       "5,000 rows", "20 MB"):
+                       "5,000 rows", "20 MB", "at most 2 console processes"):
         assert documented in doc, documented
 
 
