@@ -148,11 +148,51 @@ def run(sql: str, *, path: Path | None = None, row_cap: int | None = None,
         raise ConsoleError(key, **values)
     if header["truncated"] == "bytes" and header["rows"] == 0:
         raise ConsoleError("sql.err.row_too_large", mb=_mb(lim.byte_cap))
-    df = pa.ipc.open_stream(body).read_all().to_pandas()
+    try:
+        df = _to_frame(pa.ipc.open_stream(body).read_all())
+    except MemoryError as exc:
+        raise ConsoleError("sql.err.memory", mb=lim.memory_mb) from exc
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise ConsoleError("sql.err.failed", detail=str(exc).splitlines()[0][:300]) from exc
     return ConsoleResult(df=df, truncated=header["truncated"] is not None,
                          seconds=time.perf_counter() - started, statement_type=header["kind"],
                          row_cap=lim.row_cap, columns=list(header["columns"]),
                          truncated_by=header["truncated"], byte_cap=lim.byte_cap)
+
+
+_UNCONVERTIBLE = (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid, ValueError,
+                  OverflowError)
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """The result as a DataFrame; a column pandas cannot hold (a UNION, a date before year 1)
+    becomes text."""
+    try:
+        return table.to_pandas()
+    except _UNCONVERTIBLE:
+        pass
+    return pd.DataFrame({name: _column(column)
+                         for name, column in zip(table.column_names, table.columns)})
+
+
+def _column(column: pa.ChunkedArray) -> pd.Series:
+    try:
+        return column.to_pandas()
+    except _UNCONVERTIBLE:
+        pass
+    try:
+        return column.cast(pa.string()).to_pandas()
+    except _UNCONVERTIBLE:
+        return pd.Series([_text(column[i]) for i in range(len(column))], dtype=object)
+
+
+def _text(scalar: pa.Scalar) -> str | None:
+    """One value as text; a value Python cannot represent shows as its type in brackets."""
+    try:
+        value = scalar.as_py()
+    except _UNCONVERTIBLE:
+        return f"<{scalar.type}>"
+    return None if value is None else str(value)
 
 
 def _run_child(sql: str, path: Path, lim: Limits) -> tuple[dict, bytes]:

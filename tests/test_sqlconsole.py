@@ -317,3 +317,17 @@ def test_console_processes_are_capped_server_wide(tiny_db, monkeypatch):
         for _ in range(held):
             sqlconsole._SLOTS.release()
     assert len(sqlconsole.run("SELECT 1 AS a").df) == 1      # the slot was given back
+
+
+def test_every_duckdb_type_comes_back_as_a_frame(tiny_db):
+    """UNIONs, extreme dates and the like cannot become pandas values: they come back as text."""
+    df = sqlconsole.run("SELECT * FROM test_all_types()").df
+    assert df.shape == (3, len(duckdb.sql("SELECT * FROM test_all_types()").columns))
+    union = sqlconsole.run("SELECT 1::UNION(a INT, b VARCHAR) AS u").df
+    assert union["u"].tolist() == ["1"]
+
+
+def test_page_shows_every_duckdb_type(tiny_db):
+    at = _run_page("SELECT * FROM test_all_types()")
+    assert not at.exception and not at.error
+    assert len(at.dataframe[0].value) == 3
