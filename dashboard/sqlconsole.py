@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -149,7 +151,7 @@ def run(sql: str, *, path: Path | None = None, row_cap: int | None = None,
     if header["truncated"] == "bytes" and header["rows"] == 0:
         raise ConsoleError("sql.err.row_too_large", mb=_mb(lim.byte_cap))
     try:
-        df = _to_frame(pa.ipc.open_stream(body).read_all())
+        df = _to_frame(pa.ipc.open_stream(pa.py_buffer(body)).read_all())
     except MemoryError as exc:
         raise ConsoleError("sql.err.memory", mb=lim.memory_mb) from exc
     except (pa.ArrowException, ValueError, TypeError) as exc:
@@ -195,10 +197,18 @@ def _text(scalar: pa.Scalar) -> str | None:
     return None if value is None else str(value)
 
 
-def _run_child(sql: str, path: Path, lim: Limits) -> tuple[dict, bytes]:
+def _run_child(sql: str, path: Path, lim: Limits) -> tuple[dict, memoryview]:
     """Start the worker, send the request, read its bounded answer: (header, Arrow bytes)."""
+    temp_dir = tempfile.mkdtemp(prefix="cockpit-sqlconsole-")   # its own spill space
+    try:
+        return _talk(sql, path, lim, temp_dir)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _talk(sql: str, path: Path, lim: Limits, temp_dir: str) -> tuple[dict, memoryview]:
     request = {"path": str(path), "sql": sql, "row_cap": lim.row_cap, "byte_cap": lim.byte_cap,
-               "timeout_s": lim.timeout_s, "threads": lim.threads,
+               "timeout_s": lim.timeout_s, "threads": lim.threads, "temp_dir": temp_dir,
                "duckdb_memory": lim.duckdb_memory, "batch_rows": BATCH_ROWS}
     proc = subprocess.Popen(
         [sys.executable, "-P", "-m", _WORKER, str(lim.memory_mb), str(lim.cpu_s)],
@@ -224,7 +234,7 @@ def _run_child(sql: str, path: Path, lim: Limits) -> tuple[dict, bytes]:
     newline = data.find(b"\n")
     if newline >= 0:
         try:
-            return json.loads(data[:newline]), bytes(data[newline + 1:])
+            return json.loads(data[:newline]), memoryview(data)[newline + 1:]   # no copy
         except ValueError:
             pass
     raise _death(proc.returncode, lim)

@@ -1,7 +1,7 @@
 """One SQL console query in its own process, under limits the kernel enforces.
 
 Started by dashboard/sqlconsole.py as `python -m dashboard.sqlconsole_worker MEMORY_MB CPU_S`
-with the request (JSON: path, sql, row_cap, byte_cap, timeout_s, threads) on stdin. Its first
+with the request (JSON: path, sql, caps, timeout_s, threads, temp_dir) on stdin. Its first
 act, before importing DuckDB, is to cap its own address space (RLIMIT_AS) and CPU seconds
 (RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second later) and to ask the kernel to kill it
 when the server dies. Limits are set here rather than in a preexec_fn because the Streamlit
@@ -80,7 +80,7 @@ def execute(request: dict):
 
     timeout_s = float(request["timeout_s"])
     con = sqlsandbox.open_sandbox(request["path"], memory_limit=request["duckdb_memory"],
-                                  threads=request.get("threads"))
+                                  threads=request.get("threads"), temp_dir=request.get("temp_dir"))
     timer = threading.Timer(timeout_s, con.interrupt)    # cooperative stop; the parent kills
     try:
         kind = sqlsandbox.check_statement(con, request["sql"])

@@ -63,10 +63,11 @@ ALLOWED_TABLE_FUNCTIONS = frozenset({
 })
 # plus every duckdb_* catalog function not denied above (duckdb_tables, duckdb_columns, ...)
 
-SANDBOX_CONFIG = {                      # at connect; memory_limit and threads added per query
+SANDBOX_CONFIG = {                      # at connect; memory_limit, threads, temp dir per query
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "temp_directory": str(Path(tempfile.gettempdir()) / "cockpit-sqlconsole"),
+    "max_temp_directory_size": "1GB",   # spilling cannot fill the server's disk
 }
 LOCKDOWN = (                            # right after ATTACH, before any user SQL
     "SET enable_external_access = false",   # no read_csv('/etc/passwd'), COPY TO, ATTACH, INSTALL
@@ -88,8 +89,8 @@ class ConsoleError(Exception):
         self.values = values
 
 
-def open_sandbox(path: Path | str, *, memory_limit: str = "1GB",
-                 threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def open_sandbox(path: Path | str, *, memory_limit: str = "1GB", threads: int | None = None,
+                 temp_dir: str | None = None) -> duckdb.DuckDBPyConnection:
     """A new connection seeing the DB file read-only, external access off, configuration locked."""
     p = Path(path)
     if not p.exists():
@@ -97,6 +98,8 @@ def open_sandbox(path: Path | str, *, memory_limit: str = "1GB",
     config = dict(SANDBOX_CONFIG, memory_limit=memory_limit)
     if threads:
         config["threads"] = threads
+    if temp_dir:
+        config["temp_directory"] = temp_dir
     con = duckdb.connect(":memory:", config=config)
     try:
         con.execute(_ATTACH, {"path": str(p)})

@@ -331,3 +331,11 @@ def test_page_shows_every_duckdb_type(tiny_db):
     at = _run_page("SELECT * FROM test_all_types()")
     assert not at.exception and not at.error
     assert len(at.dataframe[0].value) == 3
+
+
+def test_each_query_spills_to_its_own_temp_dir_removed_afterwards(tiny_db):
+    df = sqlconsole.run("SELECT current_setting('temp_directory') AS d, "
+                        "current_setting('max_temp_directory_size') AS m").df
+    spill = Path(df["d"].iloc[0])
+    assert spill.name.startswith("cockpit-sqlconsole-") and not spill.exists()
+    assert df["m"].iloc[0] == "953.6 MiB"          # 1 GB
