@@ -77,6 +77,9 @@ CATALOG = "cockpit"
 _ATTACH = f"ATTACH $path AS {CATALOG} (READ_ONLY)"
 _USE = f"USE {CATALOG}"
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
+# how running out of address space shows up when it is not a MemoryError
+_OUT_OF_MEMORY = ("std::bad_alloc", "Out of Memory", "can't start new thread",
+                  "Cannot allocate memory", "failed to map segment")
 _PATH_CHARS = re.compile(r"[/\\.:*?~]")
 
 
@@ -174,7 +177,7 @@ def translate(exc: BaseException, timeout_s: float) -> ConsoleError:
         return ConsoleError("sql.err.read_only", detail=detail)
     if isinstance(exc, duckdb.ParserException):
         return ConsoleError("sql.err.syntax", detail=detail)
-    if "std::bad_alloc" in detail or "Out of Memory" in detail:
+    if any(marker in detail for marker in _OUT_OF_MEMORY):
         return ConsoleError("sql.err.memory")
     return ConsoleError("sql.err.failed", detail=detail)
 
