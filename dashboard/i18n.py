@@ -402,8 +402,12 @@ STRINGS: dict[str, dict[str, str]] = {
     # --- sql console ------------------------------------------------------------
     "sql.title": {"zh": "SQL 控制台（只读）", "en": "SQL console (read-only)"},
     "sql.intro": {
-        "zh": "对驾驶舱数据库运行一条只读查询（SELECT / WITH / FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN）。不能写入、不能读取其他文件；超过 {seconds} 秒自动中止，最多返回 {cap} 行。表结构见 docs/SCHEMA.md。",
-        "en": "Run one read-only query on the cockpit database (SELECT / WITH / FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN). Nothing can be written and no other file can be read; queries stop after {seconds} s and return at most {cap} rows. Tables are described in docs/SCHEMA.md.",
+        "zh": "对驾驶舱数据库运行一条只读查询（SELECT / WITH / FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN）。不能写入、不能读取任何文件（包括数据库文件本身的字节）。每条查询在独立的受限进程中运行，不会影响其他用户。表结构见 docs/SCHEMA.md。",
+        "en": "Run one read-only query on the cockpit database (SELECT / WITH / FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN). Nothing can be written and no file can be read (not even the database file's own bytes). Each query runs in its own limited process and cannot affect other users. Tables are described in docs/SCHEMA.md.",
+    },
+    "sql.limits": {
+        "zh": "限制：每条查询最长 {seconds} 秒、CPU {cpu} 秒、内存 {memory_mb} MB；结果最多 {rows} 行、{result_mb} MB。",
+        "en": "Limits: each query at most {seconds} s, {cpu} CPU s and {memory_mb} MB of memory; results at most {rows} rows and {result_mb} MB.",
     },
     "sql.examples": {"zh": "示例查询", "en": "Example queries"},
     "sql.example.tables": {"zh": "有哪些表", "en": "Which tables exist"},
@@ -418,6 +422,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "sql.truncated": {
         "zh": "结果超过 {cap} 行，只显示前 {cap} 行。请加上 WHERE / LIMIT 或先聚合。",
         "en": "More than {cap} rows: only the first {cap} are shown. Add WHERE / LIMIT or aggregate first.",
+    },
+    "sql.truncated_bytes": {
+        "zh": "结果超过 {mb} MB，只显示前 {rows} 行。请少选几列、缩短长文本（如 left(列, 200)）或加上 LIMIT。",
+        "en": "The result is larger than {mb} MB: only the first {rows} rows are shown. Select fewer columns, shorten long text (e.g. left(col, 200)) or add LIMIT.",
     },
     "sql.err.no_db": {"zh": "数据库文件不存在，请先加载数据（python -m etl demo）。", "en": "The database file does not exist; load data first (python -m etl demo)."},
     "sql.err.empty": {"zh": "请输入一条查询语句。", "en": "Enter a query."},
@@ -440,6 +448,34 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The query ran longer than {seconds} s and was stopped. Narrow it (WHERE / LIMIT) or aggregate first.",
     },
     "sql.err.scoped": {"zh": "当前账号只能查看部分社区的数据，SQL 控制台不可用。", "en": "Your account sees only some communities, so the SQL console is not available."},
+    "sql.err.memory": {
+        "zh": "查询所需内存超过上限（{mb} MB），已中止。请缩小范围、避免生成超长文本或先聚合。",
+        "en": "The query needed more memory than its limit ({mb} MB) and was stopped. Narrow it, avoid building very long text, or aggregate first.",
+    },
+    "sql.err.cpu": {
+        "zh": "查询用尽了 {seconds} 秒的 CPU 时间上限，已中止。请缩小范围或改用更简单的计算。",
+        "en": "The query used up its {seconds} s of CPU time and was stopped. Narrow it or use a simpler computation.",
+    },
+    "sql.err.too_large": {
+        "zh": "查询结果超过 {mb} MB 上限，已中止。请少选几列或加上 LIMIT。",
+        "en": "The result exceeded its {mb} MB limit and the query was stopped. Select fewer columns or add LIMIT.",
+    },
+    "sql.err.row_too_large": {
+        "zh": "结果的第一行就超过 {mb} MB 上限，无法显示。请缩短长文本（如 left(列, 200)）。",
+        "en": "The first row of the result alone exceeds the {mb} MB limit and cannot be shown. Shorten long text (e.g. left(col, 200)).",
+    },
+    "sql.err.crashed": {
+        "zh": "查询进程意外退出（状态 {code}），很可能是内存超过 {mb} MB 上限。其他页面不受影响；请缩小查询范围后重试。",
+        "en": "The query process ended unexpectedly (status {code}), most likely by exceeding its {mb} MB memory limit. Other pages are not affected; narrow the query and try again.",
+    },
+    "sql.err.file_table": {
+        "zh": "控制台不能把文件当作表读取（{table}）。请使用数据库中的表名。",
+        "en": "The console cannot read a file as a table ({table}). Use the name of a table in the database.",
+    },
+    "sql.err.busy": {
+        "zh": "已有 {n} 条控制台查询正在运行（全服务器上限），请稍后再试。",
+        "en": "{n} console queries are already running (the server-wide limit); try again in a moment.",
+    },
     "sql.err.failed": {"zh": "查询失败：{detail}", "en": "The query failed: {detail}"},
     # --- briefing ---------------------------------------------------------------
     "briefing.heading": {"zh": "{scope}治理周报 · {week}", "en": "{scope} weekly briefing · {week}"},

@@ -1,57 +1,63 @@
-"""The analysts' read-only SQL console: one read statement, sandboxed, time- and row-limited.
+"""The analysts' read-only SQL console: one read statement, sandboxed, in its own process.
 
-Defence in depth, each layer enough on its own for its threat:
-1. the connection: a fresh in-memory DuckDB per query that ATTACHes the cockpit file
-   READ_ONLY and then turns external access off and locks the configuration before any
-   user SQL runs, so no statement - whatever the checks below miss - can read or write
-   files, load extensions, ATTACH, or turn the sandbox off. (Attaching, rather than
-   `duckdb.connect(file, config=...)`, is needed because the dashboard already holds the
-   same file open in this process with the default configuration, and DuckDB refuses a
-   second connection to one file with a different configuration.) The only writable place
-   is the throwaway in-memory catalog, discarded after the query;
-2. DuckDB's own parser (`extract_statements`) must find exactly one statement of a read
-   type (SELECT, which covers WITH/FROM/DESCRIBE/SHOW/SUMMARIZE, or EXPLAIN);
-3. the serialised parse tree must not touch `etl_meta` (it holds the pseudonym salt) nor
-   use the table functions that take a table name as a string;
-4. a timer thread calls `interrupt()` after the time limit; at most `row_cap` rows come back.
-Refusals and failures are `ConsoleError`s carrying an i18n key (`sql.err.*`) and values.
+Each query runs in a child process (`python -m dashboard.sqlconsole_worker`), so no query can
+slow or crash the server or another user's page:
+- the sandbox (dashboard/sqlsandbox.py): the file ATTACHed read-only, external access off,
+  configuration locked, one read statement, `etl_meta` hidden, no function that reads a file
+  by name (not even the database's own bytes);
+- limits the kernel enforces in the child: address space (RLIMIT_AS, MEMORY_MB) and CPU
+  seconds (RLIMIT_CPU, CPU_S); DuckDB's own memory_limit inside that;
+- a wall clock: the child interrupts itself after `timeout_s`, and this process kills it
+  `KILL_GRACE_S` later if DuckDB does not stop (per-row work is only interruptible between
+  chunks of 2,048 rows);
+- at most MAX_CONCURRENT console processes at once on the whole server;
+- the result: at most `row_cap` rows and `byte_cap` bytes, sent back as Arrow IPC; the child
+  stops fetching at either cap and says which one truncated; this process reads no more
+  than `byte_cap` plus a small allowance and kills a child that sends more.
+Refusals and failures are `ConsoleError`s carrying an i18n key (`sql.err.*`) and values;
+nothing the child does (MemoryError, a crash, a signal) escapes as a traceback.
 No streamlit import.
 """
 from __future__ import annotations
 
-import re
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from dashboard import db
 from dashboard.queries.base import current_scope
+from dashboard.sqlconsole_worker import MEMORY_EXIT
+from dashboard.sqlsandbox import (ALLOWED_TYPES, DENIED_FUNCTIONS, HIDDEN_TABLES,  # noqa: F401
+                                  ConsoleError, check_statement)
+from dashboard.sqlsandbox import open_sandbox as _open_sandbox
 
-ROW_CAP = 5_000
-TIMEOUT_S = 10.0
-ALLOWED_TYPES = {"SELECT", "EXPLAIN"}
-HIDDEN_TABLES = ("etl_meta",)
-# table functions whose table argument is a string the parse tree cannot show as a table
-DENIED_FUNCTIONS = {"query", "query_table", "pragma_storage_info", "pragma_metadata_info"}
-SANDBOX_CONFIG = {                      # at connect
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "memory_limit": "1GB",              # one analyst cannot starve the dashboard
-    "temp_directory": str(Path(tempfile.gettempdir()) / "cockpit-sqlconsole"),
-}
-LOCKDOWN = (                            # right after ATTACH, before any user SQL
-    "SET enable_external_access = false",   # no read_csv('/etc/passwd'), COPY TO, ATTACH, INSTALL
-    "SET lock_configuration = true",        # last: nothing can be SET back
-)
-CATALOG = "cockpit"
-_ATTACH = f"ATTACH $path AS {CATALOG} (READ_ONLY)"
-_USE = f"USE {CATALOG}"
-_EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
+ROW_CAP = 5_000            # rows returned at most
+BYTE_CAP_MB = 20           # result bytes (Arrow buffers) returned at most
+TIMEOUT_S = 10.0           # wall clock per query
+CPU_S = 15                 # CPU seconds per query (all DuckDB threads together)
+MEMORY_MB = 1536           # address space of the query process
+THREADS = 2                # DuckDB threads in the query process
+MAX_CONCURRENT = 2         # console processes at once, server-wide (so at most 2 x MEMORY_MB)
+SLOT_WAIT_S = 2.0          # how long a query waits for a free slot before it is refused
+KILL_GRACE_S = 2.0         # start-up and cooperative-interrupt allowance before the kill
+BATCH_ROWS = 256           # rows per fetched Arrow batch: the byte cap is checked per batch
+_ALLOWANCE = 1 << 20       # IPC framing and the header line, beyond the byte cap
+_REPO = Path(__file__).resolve().parents[1]
+_WORKER = "dashboard.sqlconsole_worker"
+_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
+MB = 1024 * 1024
 
 # (i18n key of the title, SQL) - the saved examples offered on the page
 EXAMPLES: tuple[tuple[str, str], ...] = (
@@ -75,129 +81,202 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
 )
 
 
-class ConsoleError(Exception):
-    """A refused or failed console query; `key` is an i18n key, `values` its format args."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(key, values)
-        self.key = key
-        self.values = values
-
-
 @dataclass
 class ConsoleResult:
-    """The first `row_cap` rows of one read; `truncated` when more existed."""
+    """The first rows of one read, within `row_cap` rows and `byte_cap` bytes.
+
+    `truncated` when more existed; `truncated_by` says which cap cut it ("rows" or "bytes").
+    """
     df: pd.DataFrame
     truncated: bool
     seconds: float
     statement_type: str
     row_cap: int = ROW_CAP
     columns: list[str] = field(default_factory=list)
+    truncated_by: str | None = None
+    byte_cap: int = BYTE_CAP_MB * MB
 
 
-def open_sandbox(path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A new connection seeing the DB file read-only, external access off, configuration locked."""
-    p = Path(path or db.path())
-    if not p.exists():
-        raise ConsoleError("sql.err.no_db")
-    con = duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG))
-    try:
-        con.execute(_ATTACH, {"path": str(p)})
-        con.execute(_USE)
-        for statement in LOCKDOWN:
-            con.execute(statement)
-    except BaseException:
-        con.close()
-        raise
-    return con
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one console query (defaults: the module constants above)."""
+    row_cap: int = ROW_CAP
+    byte_cap: int = BYTE_CAP_MB * MB
+    timeout_s: float = TIMEOUT_S
+    cpu_s: int = CPU_S
+    memory_mb: int = MEMORY_MB
+    threads: int = THREADS
+
+    @property
+    def duckdb_memory(self) -> str:
+        """DuckDB's own budget: a third of the address space (the rest is code, threads, Arrow)."""
+        return f"{max(64, self.memory_mb // 3)}MB"
 
 
-def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """The statement type if `sql` is one allowed read; raises ConsoleError otherwise."""
-    if not sql or not sql.strip():
-        raise ConsoleError("sql.err.empty")
-    try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise ConsoleError("sql.err.syntax", detail=_first_line(exc)) from exc
-    if len(statements) != 1:
-        raise ConsoleError("sql.err.multiple", n=len(statements))
-    kind = statements[0].type.name
-    if kind not in ALLOWED_TYPES:
-        raise ConsoleError("sql.err.not_read", kind=kind)
-    _check_references(con, _EXPLAIN.sub("", sql, count=1) if kind == "EXPLAIN" else sql)
-    return kind
+def limits(**overrides) -> Limits:
+    """The current defaults (read at call time, so tests can patch the constants)."""
+    base = Limits(ROW_CAP, BYTE_CAP_MB * MB, TIMEOUT_S, CPU_S, MEMORY_MB, THREADS)
+    return Limits(**{**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
 
 
-def _check_references(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse hidden tables and name-by-string table functions, read from the parse tree."""
-    tree = con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()[0]
-    lowered = tree.lower()
-    if '"error":true' in lowered.replace(" ", ""):
-        raise ConsoleError("sql.err.not_read", kind="?")
-    for hidden in HIDDEN_TABLES:
-        if hidden in lowered:
-            raise ConsoleError("sql.err.hidden_table", table=hidden)
-    for name in re.findall(r'"function_name":\s*"([^"]+)"', lowered):
-        if name in DENIED_FUNCTIONS:
-            raise ConsoleError("sql.err.denied_function", function=name)
+def open_sandbox(path: Path | None = None):
+    """A sandboxed connection in this process (for tests and checks; queries use the worker)."""
+    return _open_sandbox(Path(path or db.path()))
 
 
 def run(sql: str, *, path: Path | None = None, row_cap: int | None = None,
-        timeout_s: float | None = None) -> ConsoleResult:
-    """Run one checked read statement in the sandbox; translate every failure to ConsoleError."""
-    row_cap = ROW_CAP if row_cap is None else row_cap
-    timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
-    if current_scope().communities is not None:
+        timeout_s: float | None = None, byte_cap: int | None = None,
+        memory_mb: int | None = None, cpu_s: int | None = None) -> ConsoleResult:
+    """Run one checked read statement in a limited child process; every failure a ConsoleError."""
+    scope = current_scope()
+    if scope.communities is not None or scope.role not in ("leader", "analyst"):
         raise ConsoleError("sql.err.scoped")   # raw SQL would bypass row-level security
-    con = open_sandbox(path)
-    timer = threading.Timer(timeout_s, con.interrupt)
+    lim = limits(row_cap=row_cap, timeout_s=timeout_s, byte_cap=byte_cap,
+                 memory_mb=memory_mb, cpu_s=cpu_s)
+    p = Path(path or db.path())
+    if not p.exists():
+        raise ConsoleError("sql.err.no_db")
     started = time.perf_counter()
+    if not _SLOTS.acquire(timeout=SLOT_WAIT_S):
+        raise ConsoleError("sql.err.busy", n=MAX_CONCURRENT)
     try:
-        kind = check_statement(con, sql)
-        timer.start()
-        cursor = con.execute(sql)
-        columns = _unique([d[0] for d in (cursor.description or [])])
-        rows = cursor.fetchmany(row_cap + 1)
-    except ConsoleError:
-        raise
-    except duckdb.Error as exc:
-        raise _translate(exc, timeout_s) from exc
+        header, body = _run_child(sql, p, lim)
     finally:
-        timer.cancel()
-        con.close()
-    truncated = len(rows) > row_cap
-    df = pd.DataFrame.from_records(rows[:row_cap], columns=columns)
-    return ConsoleResult(df=df, truncated=truncated, seconds=time.perf_counter() - started,
-                         statement_type=kind, row_cap=row_cap, columns=columns)
+        _SLOTS.release()
+    if not header.get("ok"):
+        key, values = header.get("key", "sql.err.failed"), dict(header.get("values", {}))
+        if key == "sql.err.memory":
+            values["mb"] = lim.memory_mb
+        raise ConsoleError(key, **values)
+    if header["truncated"] == "bytes" and header["rows"] == 0:
+        raise ConsoleError("sql.err.row_too_large", mb=_mb(lim.byte_cap))
+    try:
+        df = _to_frame(pa.ipc.open_stream(pa.py_buffer(body)).read_all())
+    except MemoryError as exc:
+        raise ConsoleError("sql.err.memory", mb=lim.memory_mb) from exc
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise ConsoleError("sql.err.failed", detail=str(exc).splitlines()[0][:300]) from exc
+    return ConsoleResult(df=df, truncated=header["truncated"] is not None,
+                         seconds=time.perf_counter() - started, statement_type=header["kind"],
+                         row_cap=lim.row_cap, columns=list(header["columns"]),
+                         truncated_by=header["truncated"], byte_cap=lim.byte_cap)
 
 
-def _translate(exc: duckdb.Error, timeout_s: float) -> ConsoleError:
-    """DuckDB's exception -> the message an analyst can act on."""
-    detail = _first_line(exc)
-    if isinstance(exc, duckdb.InterruptException):
-        return ConsoleError("sql.err.timeout", seconds=f"{timeout_s:g}")
-    if isinstance(exc, duckdb.PermissionException):
-        return ConsoleError("sql.err.external", detail=detail)
-    if "configuration has been locked" in detail:
-        return ConsoleError("sql.err.config_locked", detail=detail)
-    if "read-only mode" in detail:
-        return ConsoleError("sql.err.read_only", detail=detail)
-    if isinstance(exc, duckdb.ParserException):
-        return ConsoleError("sql.err.syntax", detail=detail)
-    return ConsoleError("sql.err.failed", detail=detail)
+_UNCONVERTIBLE = (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid, ValueError,
+                  OverflowError)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """The result as a DataFrame; a column pandas cannot hold (a UNION, a date before year 1)
+    becomes text."""
+    try:
+        return table.to_pandas()
+    except _UNCONVERTIBLE:
+        pass
+    return pd.DataFrame({name: _column(column)
+                         for name, column in zip(table.column_names, table.columns)})
 
 
-def _unique(names: list[str]) -> list[str]:
-    """Column names made unique (SELECT 1, 1 gives two columns called '1')."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        out.append(name if n == 0 else f"{name}_{n}")
-    return out
+def _column(column: pa.ChunkedArray) -> pd.Series:
+    try:
+        return column.to_pandas()
+    except _UNCONVERTIBLE:
+        pass
+    try:
+        return column.cast(pa.string()).to_pandas()
+    except _UNCONVERTIBLE:
+        return pd.Series([_text(column[i]) for i in range(len(column))], dtype=object)
+
+
+def _text(scalar: pa.Scalar) -> str | None:
+    """One value as text; a value Python cannot represent shows as its type in brackets."""
+    try:
+        value = scalar.as_py()
+    except _UNCONVERTIBLE:
+        return f"<{scalar.type}>"
+    return None if value is None else str(value)
+
+
+def _run_child(sql: str, path: Path, lim: Limits) -> tuple[dict, memoryview]:
+    """Start the worker, send the request, read its bounded answer: (header, Arrow bytes)."""
+    temp_dir = tempfile.mkdtemp(prefix="cockpit-sqlconsole-")   # its own spill space
+    try:
+        return _talk(sql, path, lim, temp_dir)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _talk(sql: str, path: Path, lim: Limits, temp_dir: str) -> tuple[dict, memoryview]:
+    request = {"path": str(path), "sql": sql, "row_cap": lim.row_cap, "byte_cap": lim.byte_cap,
+               "timeout_s": lim.timeout_s, "threads": lim.threads, "temp_dir": temp_dir,
+               "duckdb_memory": lim.duckdb_memory, "batch_rows": BATCH_ROWS}
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", _WORKER, str(lim.memory_mb), str(lim.cpu_s)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=_REPO, env=_child_env(), close_fds=True)
+    try:
+        proc.stdin.write(json.dumps(request).encode("utf-8"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass                                          # it died at once; its status says why
+    try:
+        data, stopped = _read_bounded(proc, lim.timeout_s + KILL_GRACE_S,
+                                      lim.byte_cap + _ALLOWANCE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    if stopped == "time":
+        raise ConsoleError("sql.err.timeout", seconds=f"{lim.timeout_s:g}")
+    if stopped == "bytes":
+        raise ConsoleError("sql.err.too_large", mb=_mb(lim.byte_cap))
+    newline = data.find(b"\n")
+    if newline >= 0:
+        try:
+            return json.loads(data[:newline]), memoryview(data)[newline + 1:]   # no copy
+        except ValueError:
+            pass
+    raise _death(proc.returncode, lim)
+
+
+def _read_bounded(proc: subprocess.Popen, wall_s: float, cap: int) -> tuple[bytearray, str | None]:
+    """The child's stdout until EOF; stops early on the wall clock ("time") or the cap ("bytes")."""
+    deadline = time.monotonic() + wall_s
+    data = bytearray()
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return data, "time"
+            if not sel.select(timeout=left):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return data, None
+            data += chunk
+            if len(data) > cap:
+                return data, "bytes"
+
+
+def _death(returncode: int, lim: Limits) -> ConsoleError:
+    """Why the child ended without an answer, as a message."""
+    if returncode in (-signal.SIGXCPU,):
+        return ConsoleError("sql.err.cpu", seconds=lim.cpu_s)
+    if returncode == MEMORY_EXIT:
+        return ConsoleError("sql.err.memory", mb=lim.memory_mb)
+    return ConsoleError("sql.err.crashed", code=returncode, mb=lim.memory_mb)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO), env.get("PYTHONPATH")]))
+    env["MALLOC_ARENA_MAX"] = "2"                 # glibc reserves 64 MB of address per arena
+    env["ARROW_DEFAULT_MEMORY_POOL"] = "system"   # so does jemalloc/mimalloc, up front
+    return env
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:g}"

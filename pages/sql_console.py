@@ -5,11 +5,16 @@ import streamlit as st
 
 from dashboard import export, sqlconsole, ui
 from dashboard.i18n import t
+from dashboard.safe import md
 
 _, lang = ui.context()
 
 st.title(t("sql.title", lang))
-st.caption(t("sql.intro", lang, seconds=f"{sqlconsole.TIMEOUT_S:g}", cap=f"{sqlconsole.ROW_CAP:,}"))
+st.caption(t("sql.intro", lang))
+limits = sqlconsole.limits()
+st.caption(t("sql.limits", lang, seconds=f"{limits.timeout_s:g}", cpu=limits.cpu_s,
+             memory_mb=f"{limits.memory_mb:,}", rows=f"{limits.row_cap:,}",
+             result_mb=f"{limits.byte_cap / sqlconsole.MB:g}"))
 
 example_titles = {t(key, lang): sql for key, sql in sqlconsole.EXAMPLES}
 
@@ -31,7 +36,8 @@ if st.button(t("sql.run", lang), key="sql_run", type="primary"):
         st.session_state["sql_result"] = sqlconsole.run(st.session_state["sql_text"])
         st.session_state.pop("sql_error", None)
     except sqlconsole.ConsoleError as err:
-        st.session_state["sql_error"] = t(err.key, lang, **err.values)
+        # values may echo the query or the data: shown as text, never as Markdown
+        st.session_state["sql_error"] = t(err.key, lang, **{k: md(v) for k, v in err.values.items()})
         st.session_state.pop("sql_result", None)
 
 if st.session_state.get("sql_error"):
@@ -39,7 +45,10 @@ if st.session_state.get("sql_error"):
 result: sqlconsole.ConsoleResult | None = st.session_state.get("sql_result")
 if result is not None:
     st.caption(t("sql.result_info", lang, rows=len(result.df), seconds=result.seconds))
-    if result.truncated:
+    if result.truncated_by == "bytes":
+        st.warning(t("sql.truncated_bytes", lang, mb=f"{result.byte_cap / sqlconsole.MB:g}",
+                     rows=f"{len(result.df):,}"))
+    elif result.truncated:
         st.warning(t("sql.truncated", lang, cap=f"{result.row_cap:,}"))
     st.dataframe(result.df, hide_index=True, key="sql_table")
     left, right = st.columns(2)

@@ -58,8 +58,15 @@ def test_sandbox_connection_refuses_on_its_own(tiny_db, sql, error):
 
 # --- the console: every forbidden statement gives a translated refusal ---
 @pytest.mark.parametrize("sql, key", [
-    ("SELECT * FROM read_csv('/etc/passwd')", "sql.err.external"),
-    ("FROM read_text('/etc/passwd')", "sql.err.external"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "sql.err.denied_function"),
+    ("FROM read_text('/etc/passwd')", "sql.err.denied_function"),
+    ("FROM '/etc/passwd'", "sql.err.file_table"),
+    ("SELECT * FROM 'cockpit.duckdb'", "sql.err.file_table"),
+    ("SELECT * FROM read_duckdb('cockpit.duckdb', table_name := 'grid_reports')",
+     "sql.err.denied_function"),
+    ("PRAGMA json_execute_serialized_sql('x')", "sql.err.not_read"),
+    ("SELECT * FROM json_execute_serialized_sql('x')", "sql.err.denied_function"),
+    ("SELECT * FROM pragma_storage_info('grid_reports')", "sql.err.denied_function"),
     ("COPY grid_reports TO '/tmp/cockpit_leak.csv'", "sql.err.not_read"),
     ("ATTACH '/tmp/other.duckdb'", "sql.err.not_read"),
     ("INSTALL httpfs", "sql.err.not_read"),
@@ -113,7 +120,7 @@ def test_console_works_while_the_dashboard_holds_the_file_open(tiny_db):
         assert sqlconsole.run("SELECT count(*) AS n FROM grid_reports").df["n"].tolist() == [30]
         with pytest.raises(sqlconsole.ConsoleError) as info:
             sqlconsole.run("SELECT * FROM read_csv('/etc/passwd')")
-        assert info.value.key == "sql.err.external"
+        assert info.value.key == "sql.err.denied_function"
     finally:
         dashboard_con.close()
 
@@ -188,7 +195,8 @@ def test_page_runs_a_query_and_shows_the_table(tiny_db):
 
 
 @pytest.mark.parametrize("sql, fragment", [
-    ("SELECT * FROM read_csv('/etc/passwd')", "不能访问数据库之外的文件"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "不允许使用函数 read\\_csv"),
+    ("SELECT * FROM '/etc/passwd'", "不能把文件当作表读取"),
     ("COPY grid_reports TO '/tmp/x.csv'", "只允许只读查询"),
     ("ATTACH '/tmp/x.duckdb'", "只允许只读查询"),
     ("SELECT * FROM etl_meta", "假名化盐值"),
@@ -215,3 +223,119 @@ def test_page_example_selection_fills_the_editor(tiny_db):
     at.selectbox(key="sql_example").set_value(title)
     at.run()
     assert at.text_area(key="sql_text").value == "SHOW TABLES"
+
+
+# --- the worker process, its result caps and its function lists ---
+def test_every_table_function_is_classified():
+    """A DuckDB upgrade that adds a table function fails here until it is allowed or denied."""
+    from dashboard import sqlsandbox
+    con = duckdb.connect()
+    names = {r[0] for r in con.execute(
+        "SELECT DISTINCT function_name FROM duckdb_functions() "
+        "WHERE function_type IN ('table', 'table_macro')").fetchall()}
+    con.close()
+    unclassified = {n for n in names - sqlsandbox.DENIED_FUNCTIONS
+                    - sqlsandbox.ALLOWED_TABLE_FUNCTIONS if not n.startswith("duckdb_")}
+    assert unclassified == set()
+    assert not sqlsandbox.DENIED_FUNCTIONS & sqlsandbox.ALLOWED_TABLE_FUNCTIONS
+    for reader in ("read_blob", "read_text", "glob", "read_parquet", "parquet_scan",
+                   "read_csv", "read_csv_auto", "read_json", "read_json_auto", "sniff_csv"):
+        assert reader in sqlsandbox.DENIED_FUNCTIONS
+
+
+def test_collect_stops_at_the_row_cap_and_at_the_byte_cap():
+    import pyarrow as pa
+    from dashboard.sqlconsole_worker import collect
+    batches = [pa.record_batch([pa.array(["x" * 100] * 10)], names=["s"]) for _ in range(5)]
+    got, cut = collect(iter(batches), row_cap=25, byte_cap=10**9)
+    assert (sum(b.num_rows for b in got), cut) == (25, "rows")
+    got, cut = collect(iter(batches), row_cap=10**6, byte_cap=1_500)
+    assert cut == "bytes" and sum(b.nbytes for b in got) <= 1_500
+    assert sum(b.num_rows for b in got) == 14      # 104 bytes a row (100 + a 4-byte offset)
+    got, cut = collect(iter(batches), row_cap=50, byte_cap=10**9)
+    assert (sum(b.num_rows for b in got), cut) == (50, None)
+
+
+def test_now_and_other_types_come_back_through_arrow(tiny_db):
+    df = sqlconsole.run("SELECT now() AS t, DATE '2026-01-02' AS d, 1.5::DECIMAL(4,1) AS x, "
+                        "[1, 2] AS l, NULL AS n").df
+    assert df["t"].iloc[0].tzinfo is not None
+    assert str(df["d"].iloc[0]) == "2026-01-02"
+    assert float(df["x"].iloc[0]) == 1.5 and list(df["l"].iloc[0]) == [1, 2]
+
+
+def test_byte_cap_truncates_and_says_so(tiny_db):
+    result = sqlconsole.run("SELECT repeat('x', 1000) AS s FROM range(5000)", byte_cap=100_000)
+    assert result.truncated and result.truncated_by == "bytes"
+    assert 0 < len(result.df) < 100 and result.df["s"].str.len().eq(1000).all()
+    with pytest.raises(sqlconsole.ConsoleError) as info:
+        sqlconsole.run("SELECT repeat('x', 200000) AS s", byte_cap=100_000)
+    assert info.value.key == "sql.err.row_too_large"
+
+
+def test_the_worker_gets_the_per_query_limits(tiny_db):
+    sql = "SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS mem"
+    df = sqlconsole.run(sql, memory_mb=900).df
+    assert int(df["threads"].iloc[0]) == sqlconsole.THREADS
+    assert df["mem"].iloc[0] == "286.1 MiB"            # a third of 900 MB
+    assert sqlconsole.run(sql).df["mem"].iloc[0] == "488.2 MiB"   # a third of 1536 MB
+
+
+def test_worker_refuses_a_narrowed_role(tiny_db):
+    for scope in (Scope(role="community", communities=("东社区",)), Scope(role="partner", party="x"),
+                  Scope(role="public")):
+        with use_scope(scope):
+            with pytest.raises(sqlconsole.ConsoleError) as info:
+                sqlconsole.run("SELECT 1")
+        assert info.value.key == "sql.err.scoped"
+    with use_scope(Scope(role="analyst")):
+        assert len(sqlconsole.run("SELECT 1 AS a").df) == 1
+
+
+def test_page_shows_the_limits_and_a_bytes_truncation(tiny_db, monkeypatch):
+    monkeypatch.setattr(sqlconsole, "BYTE_CAP_MB", 1)
+    at = _run_page("SELECT repeat('x', 100000) AS s FROM range(100)")
+    assert not at.exception and not at.error
+    captions = " ".join(c.value for c in at.caption)
+    assert f"{sqlconsole.TIMEOUT_S:g} 秒" in captions and "1 MB" in captions
+    assert f"{sqlconsole.ROW_CAP:,} 行" in captions and f"{sqlconsole.MEMORY_MB:,} MB" in captions
+    assert len(at.warning) == 1 and "超过 1 MB" in at.warning[0].value
+    assert 0 < len(at.dataframe[0].value) < 100
+
+
+def test_console_processes_are_capped_server_wide(tiny_db, monkeypatch):
+    monkeypatch.setattr(sqlconsole, "SLOT_WAIT_S", 0.1)
+    held = 0
+    try:
+        while sqlconsole._SLOTS.acquire(blocking=False):   # as if other users' queries ran
+            held += 1
+        assert held == sqlconsole.MAX_CONCURRENT == 2
+        with pytest.raises(sqlconsole.ConsoleError) as info:
+            sqlconsole.run("SELECT 1")
+        assert info.value.key == "sql.err.busy" and info.value.values == {"n": 2}
+    finally:
+        for _ in range(held):
+            sqlconsole._SLOTS.release()
+    assert len(sqlconsole.run("SELECT 1 AS a").df) == 1      # the slot was given back
+
+
+def test_every_duckdb_type_comes_back_as_a_frame(tiny_db):
+    """UNIONs, extreme dates and the like cannot become pandas values: they come back as text."""
+    df = sqlconsole.run("SELECT * FROM test_all_types()").df
+    assert df.shape == (3, len(duckdb.sql("SELECT * FROM test_all_types()").columns))
+    union = sqlconsole.run("SELECT 1::UNION(a INT, b VARCHAR) AS u").df
+    assert union["u"].tolist() == ["1"]
+
+
+def test_page_shows_every_duckdb_type(tiny_db):
+    at = _run_page("SELECT * FROM test_all_types()")
+    assert not at.exception and not at.error
+    assert len(at.dataframe[0].value) == 3
+
+
+def test_each_query_spills_to_its_own_temp_dir_removed_afterwards(tiny_db):
+    df = sqlconsole.run("SELECT current_setting('temp_directory') AS d, "
+                        "current_setting('max_temp_directory_size') AS m").df
+    spill = Path(df["d"].iloc[0])
+    assert spill.name.startswith("cockpit-sqlconsole-") and not spill.exists()
+    assert df["m"].iloc[0] == "953.6 MiB"          # 1 GB

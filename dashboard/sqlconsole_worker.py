@@ -1,0 +1,156 @@
+"""One SQL console query in its own process, under limits the kernel enforces.
+
+Started by dashboard/sqlconsole.py as `python -m dashboard.sqlconsole_worker MEMORY_MB CPU_S`
+with the request (JSON: path, sql, caps, timeout_s, threads, temp_dir) on stdin. Its first
+act, before importing DuckDB, is to cap its own address space (RLIMIT_AS) and CPU seconds
+(RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second later) and to ask the kernel to kill it
+when the server dies. Limits are set here rather than in a preexec_fn because the Streamlit
+server is multi-threaded.
+
+It answers on stdout with one JSON header line and, for a result, an Arrow IPC stream of at
+most `row_cap` rows and about `byte_cap` bytes: it stops fetching at either cap and says
+which one truncated. Any failure, MemoryError included, becomes a header with an i18n key;
+if even that cannot be written the process exits with MEMORY_EXIT. Imports only duckdb,
+pyarrow and the standard library, so it starts in a fraction of a second.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+
+MEMORY_EXIT = 86      # exit status when even the error report could not be written
+_PR_SET_PDEATHSIG = 1
+
+
+def set_limits(memory_mb: int, cpu_s: int) -> None:
+    """Cap this process's address space and CPU time; die with the parent."""
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))       # SIGXCPU would otherwise dump core
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):                         # not Linux: the wall clock still holds
+        pass
+
+
+def fit(batch, budget: int):
+    """The longest prefix of `batch` whose buffers take at most `budget` bytes."""
+    lo, hi = 0, batch.num_rows
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if batch.slice(0, mid).nbytes <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return batch.slice(0, lo)
+
+
+def collect(reader, row_cap: int, byte_cap: int) -> tuple[list, str | None]:
+    """Batches from `reader` up to `row_cap` rows and `byte_cap` bytes; which cap cut them."""
+    batches, rows, used = [], 0, 0
+    for batch in reader:
+        if rows + batch.num_rows > row_cap:
+            batch, cut = batch.slice(0, row_cap - rows), "rows"
+        else:
+            cut = None
+        size = batch.nbytes
+        if used + size > byte_cap:
+            batch, cut = fit(batch, byte_cap - used), "bytes"
+            size = batch.nbytes
+        if batch.num_rows:
+            batches.append(batch)
+        rows += batch.num_rows
+        used += size
+        if cut:
+            return batches, cut
+    return batches, None
+
+
+def execute(request: dict):
+    """Run the request's query; (header, schema, batches) for a result."""
+    import duckdb
+    from dashboard import sqlsandbox
+
+    timeout_s = float(request["timeout_s"])
+    con = sqlsandbox.open_sandbox(request["path"], memory_limit=request["duckdb_memory"],
+                                  threads=request.get("threads"), temp_dir=request.get("temp_dir"))
+    timer = threading.Timer(timeout_s, con.interrupt)    # cooperative stop; the parent kills
+    try:
+        kind = sqlsandbox.check_statement(con, request["sql"])
+        timer.start()
+        reader = con.sql(request["sql"]).to_arrow_reader(request["batch_rows"])
+        batches, cut = collect(reader, request["row_cap"], request["byte_cap"])
+        schema = reader.schema
+    except sqlsandbox.ConsoleError:
+        raise
+    except (duckdb.Error, MemoryError) as exc:
+        raise sqlsandbox.translate(exc, timeout_s) from exc
+    finally:
+        timer.cancel()
+    names = sqlsandbox.unique(list(schema.names))
+    header = {"ok": True, "kind": kind, "truncated": cut, "columns": names,
+              "rows": sum(b.num_rows for b in batches)}
+    return header, schema, batches, names
+
+
+def write_result(out, header: dict, schema, batches: list, names: list[str]) -> None:
+    """The header line, then the Arrow IPC stream (built in full first, so a failure while
+    building it still leaves room for a clean error header)."""
+    import pyarrow as pa
+
+    renamed = pa.schema([f.with_name(n) for f, n in zip(schema, names)])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, renamed) as writer:
+        for batch in batches:
+            writer.write_batch(pa.record_batch(batch.columns, schema=renamed))
+    body = sink.getvalue()
+    out.write(json.dumps(header).encode() + b"\n")
+    out.write(memoryview(body))
+
+
+def main(argv: list[str]) -> int:
+    set_limits(int(argv[0]), int(argv[1]))
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)                      # stray prints cannot corrupt the answer
+    try:
+        request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+        from dashboard.sqlsandbox import ConsoleError
+        try:
+            write_result(out, *execute(request))
+        except ConsoleError as err:
+            out.write(json.dumps({"ok": False, "key": err.key, "values": err.values}).encode()
+                      + b"\n")
+        out.flush()
+        return 0
+    except (MemoryError, ImportError):  # an import fails only when its mapping hits RLIMIT_AS
+        return _report_memory(out)
+    except Exception as exc:          # anything unforeseen: a message, never a traceback
+        try:
+            from dashboard.sqlsandbox import translate
+            err = translate(exc, 0)
+            out.write(json.dumps({"ok": False, "key": err.key, "values": err.values}).encode()
+                      + b"\n")
+            out.flush()
+            return 0
+        except MemoryError:
+            return _report_memory(out)
+
+
+def _report_memory(out) -> int:
+    try:
+        out.write(b'{"ok": false, "key": "sql.err.memory", "values": {}}\n')
+        out.flush()
+        return 0
+    except BaseException:
+        return MEMORY_EXIT
+
+
+if __name__ == "__main__":
+    os._exit(main(sys.argv[1:]))
