@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import export, sqlconsole, ui
 from dashboard.i18n import t
+from dashboard.safe import md
 
 _, lang = ui.context()
 
@@ -31,7 +32,8 @@ if st.button(t("sql.run", lang), key="sql_run", type="primary"):
         st.session_state["sql_result"] = sqlconsole.run(st.session_state["sql_text"])
         st.session_state.pop("sql_error", None)
     except sqlconsole.ConsoleError as err:
-        st.session_state["sql_error"] = t(err.key, lang, **err.values)
+        # DuckDB messages can quote the query or the data: values are text, not markup
+        st.session_state["sql_error"] = t(err.key, lang, **{k: md(v) for k, v in err.values.items()})
         st.session_state.pop("sql_result", None)
 
 if st.session_state.get("sql_error"):
