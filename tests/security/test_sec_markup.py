@@ -255,3 +255,15 @@ def test_briefing_refuses_a_hostile_url_showing_it_as_text(db, query):
     markdown, _ = rendered(at)
     assert [s for s in markdown if unescaped(s)] == []
     assert len(at.error) == 1 and md(hostile.payload("url", PORT)) in at.error[0].value
+
+
+@pytest.mark.slow
+def test_sql_console_error_quoting_stored_text_shows_it_as_text(db):
+    """DuckDB's message quotes the value it could not convert - a resident's message."""
+    at = open_page("sql_console")
+    at.text_area(key="sql_text").set_value("SELECT CAST(text AS INTEGER) FROM feedback LIMIT 1")
+    at.button(key="sql_run").click()
+    at.run()
+    assert len(at.error) == 1 and "feedback\\.text" in at.error[0].value
+    markdown, _ = rendered(at)
+    assert [s[:200] for s in markdown if unescaped(s)] == []
