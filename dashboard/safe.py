@@ -5,9 +5,9 @@ parties, categories, pain-point labels) passes through `md()` before it reaches
 `st.markdown`, `st.caption`, `st.title`, a link label, `st.info`/`st.warning`/`st.error`, a
 metric's label or help, or the briefing. Only strings from the translation table are written
 as Markdown; values are formatted into them after escaping, e.g.
-`st.title(t("briefing.heading", lang, scope=md(name), week=week))`. Text bound for a plotly figure (titles, axis and
-legend labels, hover text, annotations) goes through `plot()` instead: plotly draws a subset
-of HTML (`<a href>`, `<b>`, `<br>`...), not Markdown.
+`st.title(t("briefing.heading", lang, scope=md(name), week=week))`. Text bound for a plotly
+figure (titles, axis and legend labels, hover text, annotations) goes through `plot()`
+instead: plotly draws a subset of HTML (`<a href>`, `<b>`, `<br>`...), not Markdown.
 
 Streamlit renders Markdown (CommonMark + GFM), its own directives (`:red[...]`,
 `:material/icon:`, `:smile:`), LaTeX between `$...$` and - never here - raw HTML.
@@ -48,8 +48,8 @@ def _text(value: object) -> str:
 def md(value: object) -> str:
     """`value` as Markdown source that renders as exactly its text, on one line.
 
-    None/NaN/NA -> ''. What shows on screen equals `plain(value)`: the value with blank
-    runs collapsed to one space and a WORD JOINER after `http`, `www` and `@`.
+    None/NaN/NA -> ''. What shows on screen is `plain(value)` (blank runs collapsed to one
+    space), with an invisible WORD JOINER after `http`, `https`, `www` and `@`.
     """
     text = _BLANKS.sub(" ", _text(value)).strip()
     text = _AUTOLINK.sub(lambda m: m.group(1) + WORD_JOINER, text)
@@ -57,7 +57,7 @@ def md(value: object) -> str:
 
 
 def plain(value: object) -> str:
-    """The text a reader sees for `md(value)` (for tests and for comparing on screen)."""
+    """The text a reader sees for `md(value)`, word joiners aside (for tests and comparisons)."""
     return _BLANKS.sub(" ", _text(value)).strip()
 
 
