@@ -267,3 +267,14 @@ def test_sql_console_error_quoting_stored_text_shows_it_as_text(db):
     assert len(at.error) == 1 and "feedback\\.text" in at.error[0].value
     markdown, _ = rendered(at)
     assert [s[:200] for s in markdown if unescaped(s)] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group_by", [["category"], ["community", "category"]])
+def test_explore_chart_of_hostile_groups_draws_them_as_text(db, group_by):
+    at = open_page("explore")
+    at.selectbox(key="explore_dataset").set_value("grid_reports").run()
+    at.multiselect(key="explore_grid_reports_groupby").set_value(group_by).run()
+    assert not at.exception
+    check(at, expect_chart=("grid_reports.category",) if len(group_by) == 1 else
+          ("grid_reports.category", "community"))
