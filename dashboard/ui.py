@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard.charts.common import yuan_short
 from dashboard.filters import Filters
 from dashboard.i18n import STRINGS, t
+from dashboard.safe import md
 
 log = logging.getLogger(__name__)
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -44,7 +45,7 @@ def panel(lang: str, title: str | None = None, caption: str | None = None) -> It
         except Exception as exc:  # noqa: BLE001 - the point is to contain any panel failure
             log.exception("panel %r failed", title)
             detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            st.error(t("common.query_error", lang, error=detail))
+            st.error(t("common.query_error", lang, error=md(detail)))
 
 
 def empty_state(lang: str) -> None:
@@ -112,7 +113,7 @@ def sla_rules(lang: str) -> str:
     unit = " 小时" if lang == "zh" else " h"
     sep = "、" if lang == "zh" else ", "
     rules = ("；" if lang == "zh" else "; ").join(
-        f"{sep.join(cats)} {hours}{unit}" for hours, cats in sorted(by_hours.items()))
+        f"{sep.join(md(c) for c in cats)} {hours}{unit}" for hours, cats in sorted(by_hours.items()))
     return t("grid.sla_help", lang, rules=rules or "–", default=DEFAULT_SLA_HOURS)
 
 
@@ -218,7 +219,9 @@ def header(title: str, f: Filters, lang: str) -> None:
 
 
 def page_link(name: str, label: str, **query: str) -> None:
-    """A link to another cockpit page (pages/<name>.py) carrying extra query parameters."""
+    """A link to another cockpit page (pages/<name>.py) carrying extra query parameters.
+
+    `label` is Markdown: a translation string with any data in it escaped by `safe.md`."""
     try:
         st.page_link(str(PAGES_DIR / f"{name}.py"), label=label,
                      query_params={k: v for k, v in query.items() if v is not None} or None)

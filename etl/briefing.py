@@ -7,8 +7,14 @@ free localhost port; (3) launch Debian's chromium once via Playwright; (4) per s
 /briefing?embed=true&week=..&community=.., wait until Streamlit has finished rendering,
 grow the viewport to the main container's scrollHeight, save the PNG and a PDF sized to
 the content; (5) verify: no exception or error box, the expected charts, a PNG that is not
-blank, a PDF of exactly one page. Any failure exits non-zero naming the scope, and that
-scope's files are deleted - a scheduled job never mails a blank or broken briefing.
+blank, a PDF of exactly one page, and no request to anything but the cockpit it started.
+Any failure exits non-zero naming the scope, and that scope's files are deleted - a
+scheduled job never mails a blank or broken briefing.
+
+The browser may talk only to that cockpit (RequestGuard): every other request - an image
+or link someone slipped into the data as markup, a font, a tracker - is aborted before it
+leaves the machine, and the export fails naming the scope and the URL. The scheduled job
+runs inside the office network, so a fetch from it would be a blind request forgery.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import Iterator
 
 from etl.dbfile import REPO_ROOT, db_path
+from etl.request_guard import RequestGuard
 
 CHROMIUM = os.environ.get("COCKPIT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -184,8 +191,10 @@ def open_briefing(context, base: str, week: str, community: str | None):
     return page
 
 
-def capture(page, week: str, community: str | None, out: Path, expected_charts: int) -> Capture:
-    """PNG + PDF of one opened briefing tab; raises BriefingError naming the scope on any defect."""
+def capture(page, week: str, community: str | None, out: Path, expected_charts: int,
+            guard: RequestGuard | None = None) -> Capture:
+    """PNG + PDF of one opened briefing tab; raises BriefingError naming the scope on any
+    defect, including a request `guard` blocked for this tab."""
     scope = community or "whole street (全街道)"
     stem = out / file_stem(week, community)
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
@@ -207,6 +216,9 @@ def capture(page, week: str, community: str | None, out: Path, expected_charts: 
                  print_background=True, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"})
         check_png(png, scope)
         check_pdf(pdf, scope)
+        problem = guard.problem(page) if guard is not None else None
+        if problem:
+            raise BriefingError(f"[{scope}] {problem}")
     except BaseException as exc:
         for f in (png, pdf):
             f.unlink(missing_ok=True)
@@ -280,16 +292,25 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[li
         server.wait()                   # the browser launched while the cockpit booted
         base = server.url
         context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
+        guard = RequestGuard(base).install(context)
         # one tab ahead: the next scope loads and renders while this one is captured
         tabs = [open_briefing(context, base, week, scopes[0])]
         for i, community in enumerate(scopes):
             if i + 1 < len(scopes):
                 tabs.append(open_briefing(context, base, week, scopes[i + 1]))
             try:
-                done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS))
+                done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS, guard))
             except BriefingError as exc:
                 failed.append(str(exc))
         context.close()
+    stray = [url for page, url in guard.blocked if page is None]    # e.g. a websocket
+    if stray:       # belongs to no tab: no capture of this run can be trusted
+        for c in done:
+            c.png.unlink(missing_ok=True)
+            c.pdf.unlink(missing_ok=True)
+        failed += [f"[{c.scope}] discarded: the browser tried to fetch {stray[0]} (blocked)"
+                   for c in done]
+        done = []
     return done, failed
 
 

@@ -11,6 +11,7 @@ from dashboard import cache, ui
 from dashboard.charts import briefing as charts
 from dashboard.filters import Filters
 from dashboard.i18n import t
+from dashboard.safe import md
 from dashboard.queries import briefing as q
 
 f, lang = ui.context()
@@ -41,11 +42,11 @@ def week_and_scope(communities: list[str]) -> tuple[str, str | None]:
     asked = st.query_params.get("week")
     week = asked or cache.run(q.default_week, Filters())
     if q.parse_week(week) is None:
-        st.error(t("briefing.bad_week", lang, week=week))
+        st.error(t("briefing.bad_week", lang, week=md(week)))
         st.stop()
     scope = f.community or st.query_params.get("community") or None
     if scope is not None and scope not in communities:
-        st.error(t("briefing.bad_scope", lang, scope=scope))
+        st.error(t("briefing.bad_scope", lang, scope=md(scope)))
         st.stop()
     return week, scope
 
@@ -72,7 +73,7 @@ def _range(week: str) -> str:
 
 def header(week: str, scope: str | None) -> None:
     monday, sunday = q.week_bounds(week)
-    scope_name = scope or t("common.whole_street", lang)
+    scope_name = md(scope) if scope else t("common.whole_street", lang)
     st.title(t("briefing.heading", lang, scope=scope_name, week=week))
     load = cache.run(q.last_load, Filters()).iloc[0]
     loaded = load["loaded_at"]
@@ -120,11 +121,11 @@ def pain_points(bf) -> None:
         st.caption(t("briefing.no_pain_points", lang))
         return
     for r in df.itertuples():
-        st.markdown(t("briefing.pain_point", lang, rank=r.rank, label=r.label, size=r.size,
+        st.markdown(t("briefing.pain_point", lang, rank=r.rank, label=md(r.label), size=r.size,
                       share=ui.fmt_pct(r.share)))
         if isinstance(r.quote, str) and r.quote:
             quote = r.quote if len(r.quote) <= QUOTE_CHARS else r.quote[:QUOTE_CHARS] + "…"
-            st.markdown(f"> “{quote}”")
+            st.markdown(f"> “{md(quote)}”")
 
 
 def item_list(lines: list[str], empty_key: str) -> None:
@@ -138,7 +139,7 @@ def item_list(lines: list[str], empty_key: str) -> None:
 
 def due_projects(bf) -> None:
     df = cache.run(q.projects_due, bf)
-    item_list([t("briefing.due_line", lang, name=r.name, community=r.community,
+    item_list([t("briefing.due_line", lang, name=md(r.name), community=md(r.community),
                  flag=t("briefing.overdue" if r.overdue else "briefing.due", lang),
                  end=f"{r.planned_end_on:%Y-%m-%d}", progress=ui.fmt_num(r.progress_pct, 0))
                for r in df.itertuples()], "briefing.no_due")
@@ -146,7 +147,7 @@ def due_projects(bf) -> None:
 
 def warnings(bf) -> None:
     df = cache.run(q.new_warnings, bf)
-    item_list([t("briefing.warning_line", lang, name=r.name, community=r.community,
+    item_list([t("briefing.warning_line", lang, name=md(r.name), community=md(r.community),
                  rule=t(f"briefing.rule.{r.rule}", lang),
                  value=RULE_FORMATS.get(r.rule, ui.fmt_num)(r.value))
                for r in df.itertuples()], "briefing.no_warnings")

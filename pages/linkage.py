@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import cache, ui
 from dashboard.charts import linkage as charts
 from dashboard.i18n import t
+from dashboard.safe import md
 from dashboard.queries import linkage as q
 
 f, lang = ui.context()
@@ -12,7 +13,7 @@ st.markdown(t("linkage.intro", lang))
 
 with ui.panel(lang):
     totals = cache.run(q.street_totals_for, f)
-    cards = [ui.Kpi(row.party_type, charts.type_label(row.party_type, lang),
+    cards = [ui.Kpi(row.party_type, md(charts.type_label(row.party_type, lang)),
                     ui.fmt_int(row.projects_led),
                     t("linkage.card_delta", lang, partners=ui.fmt_int(row.partner_appearances)),
                     delta_color="off", delta_arrow="off",

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import cache, ui
 from dashboard.charts import overview as charts
 from dashboard.i18n import t
+from dashboard.safe import md
 from dashboard.queries import overview as q
 
 # (card key, column, value kind, delta colour): 'inverse' where a rise is bad news
@@ -53,10 +54,10 @@ with left, ui.panel(lang, t("overview.painpoints", lang)):
     else:
         ui.chart(charts.pain_point_bars(top, lang), key="overview_pain_chart")
         for row in top.itertuples():
-            st.markdown(t("overview.pain_line", lang, rank=row.rank, label=row.label,
+            st.markdown(t("overview.pain_line", lang, rank=row.rank, label=md(row.label),
                           size=row.size, share=ui.fmt_pct(row.share)))
             if row.quote:
-                st.caption(f"“{row.quote}”")
+                st.caption(f"“{md(row.quote)}”")
         ui.page_link("painpoints", t("overview.to_painpoints", lang))
 
 with right, ui.panel(lang, t("overview.alerts", lang), t("overview.alerts_help", lang)):
@@ -64,6 +65,6 @@ with right, ui.panel(lang, t("overview.alerts", lang), t("overview.alerts_help",
     if alerts.empty:
         st.success(t("overview.no_alerts", lang))
     for row in alerts.itertuples():
-        ui.page_link("projects", t("overview.alert_line", lang, project=row.project_id, name=row.name,
+        ui.page_link("projects", t("overview.alert_line", lang, project=md(row.project_id), name=md(row.name),
                                    value=ui.warning_value(row.rule, row.value, lang)),
                      project=row.project_id)

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import cache, ui
 from dashboard.charts import painpoints as charts
 from dashboard.i18n import STRINGS, t
+from dashboard.safe import md
 from dashboard.queries import painpoints as q
 
 
@@ -12,7 +13,7 @@ f, lang = ui.context()
 st.title(t("painpoints.title", lang))
 scope = q.scope_of(f)
 st.caption(t("painpoints.intro", lang, scope=t("common.whole_street", lang) if scope == q.STREET_SCOPE
-             else scope))
+             else md(scope)))
 
 
 def growth(row) -> tuple[str, str]:
@@ -33,16 +34,16 @@ def card(row) -> None:
     with st.container(border=True):
         delta, arrow = growth(row)
         # a growing pain point is bad news: red up, green down; grey when flat or new
-        st.metric(f"#{row.rank} {row.label}", ui.fmt_int(row.size), delta,
+        st.metric(f"#{row.rank} {md(row.label)}", ui.fmt_int(row.size), delta,
                   delta_color="off" if arrow == "off" else "inverse", delta_arrow=arrow)
         st.caption(t("painpoints.card.size", lang, size=ui.fmt_int(row.size), share=ui.fmt_pct(row.share)))
         st.caption(streak(row.months_in_top3))
         st.caption(t("painpoints.card.unresolved", lang, share=ui.fmt_pct(row.unresolved_share),
                      rating=ui.fmt_num(row.avg_rating), likes=ui.fmt_int(row.likes)))
-        st.markdown(t("painpoints.card.keywords", lang, words=" · ".join(list(row.keywords)[:6])))
+        st.markdown(t("painpoints.card.keywords", lang, words=" · ".join(md(k) for k in list(row.keywords)[:6])))
         st.markdown(f"**{t('painpoints.card.quotes', lang)}**")
         for text in list(row.representative_texts)[:3]:
-            st.caption(f"“{text}”")
+            st.caption(f"“{md(text)}”")
 
 
 if cache.connection() is None:
@@ -84,10 +85,10 @@ if top is not None and not top.empty:
         summary = cache.run(q.funding_summary, f, month)
         for row in summary.itertuples():
             if row.projects:
-                st.markdown(t("painpoints.projects_line", lang, label=row.label, n=row.projects,
+                st.markdown(t("painpoints.projects_line", lang, label=md(row.label), n=row.projects,
                               budget=ui.fmt_yuan(row.budget_yuan)))
             else:
-                st.markdown(t("painpoints.no_project", lang, label=row.label))
+                st.markdown(t("painpoints.no_project", lang, label=md(row.label)))
         ui.chart(charts.funding_figure(summary[summary["projects"] > 0], lang), key="painpoints_funding")
         detail = cache.run(q.funding, f, month).dropna(subset=["project_id"])
         ui.table(detail, lang, key="painpoints_projects")

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as q
+from dashboard.safe import md
 from etl.dbfile import ensure_schema
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "briefing.py")
@@ -191,7 +192,8 @@ def test_default_week_is_the_last_complete_week(briefing_db):
 
 
 def test_invalid_week_and_unknown_community_are_errors(briefing_db):
-    assert "2026-W99" in _page(week="2026-W99").error[0].value
+    # the week came from the URL: shown as text (escaped Markdown source), never as markup
+    assert md("2026-W99") in _page(week="2026-W99").error[0].value
     assert "不存在社区" in _page(week=WEEK, community="不存在社区").error[0].value
 
 

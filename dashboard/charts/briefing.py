@@ -8,6 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.safe import plot
+
 EXPECTED_CHARTS = 2
 FONT = "WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, Noto Sans CJK SC, sans-serif"
 BLUE, TEAL, GREEN, ORANGE, GREY = "#1f6feb", "#2a9d8f", "#2e7d32", "#e07b39", "#9aa5b1"
@@ -44,7 +46,7 @@ def money_figure(df: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
         if part.empty:
             continue
         fig.add_trace(go.Bar(
-            y=[f"{labels[direction]} · {b}" for b in part["bucket"]], x=part["amount_yuan"],
+            y=[f"{labels[direction]} · {plot(b)}" for b in part["bucket"]], x=part["amount_yuan"],
             orientation="h", marker_color=color, name=labels[direction],
             text=[f"¥{v:,.0f}" for v in part["amount_yuan"]], textposition="auto",
             hovertemplate="%{y}: ¥%{x:,.0f}<extra></extra>"))

@@ -6,6 +6,7 @@ import zlib
 import plotly.graph_objects as go
 
 from dashboard.i18n import STRINGS, t
+from dashboard.safe import plot
 
 PALETTE = ("#2F6FB2", "#E07B39", "#3A9D6B", "#C2474B", "#8A63B8", "#8C6D46", "#D06FA8",
            "#6F7F8F", "#B5A33A", "#38A3B0")
@@ -43,7 +44,7 @@ def stage_color(stage: str) -> str:
 def value_label(prefix: str, value: str, lang: str) -> str:
     """A fixed code-list value (stage, five-society type) in the UI language, when known."""
     key = f"{prefix}.{value}"
-    return t(key, lang) if key in STRINGS else str(value)
+    return t(key, lang) if key in STRINGS else plot(value)
 
 
 def date_ticks(lang: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.safe import plot
+
 MAX_BARS = 30          # more categories than this are shown as the top 30 by value
 
 
@@ -16,7 +18,7 @@ def result_figure(df: pd.DataFrame, group_by: tuple[str, ...], period: bool,
     second = group_by[1] if len(group_by) > 1 else None
     if not period and second is None:
         df = df.nlargest(MAX_BARS, "value").iloc[::-1]
-        fig = go.Figure(go.Bar(x=df["value"], y=df[first].astype(str), orientation="h",
+        fig = go.Figure(go.Bar(x=df["value"], y=df[first].astype(str).map(plot), orientation="h",
                                marker_color="#1f6feb", hovertemplate="%{y}: %{x:,}<extra></extra>"))
         fig.update_layout(height=max(260, 24 * len(df) + 80),
                           xaxis_title=value_label, yaxis_title=labels.get(first, first))
@@ -29,8 +31,8 @@ def result_figure(df: pd.DataFrame, group_by: tuple[str, ...], period: bool,
             continue
         if period:
             part = part.sort_values(first)
-        x = part[first].astype(str)
-        label = str(name) if second else value_label
+        x = part[first].astype(str).map(plot)
+        label = plot(name) if second else value_label
         if period:
             fig.add_trace(go.Scatter(x=x, y=part["value"], mode="lines+markers", name=label))
         else:

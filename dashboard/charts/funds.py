@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.common import IN_COLOR, IN_KIND_COLOR, OUT_COLOR, PALETTE, empty, style
 from dashboard.i18n import t
+from dashboard.safe import plot
 from dashboard.queries.funds import OTHER, UNSPECIFIED
 
 _LAYER_COLORS = {"st": PALETTE[0], "src": PALETTE[9], "cat": PALETTE[2], "prj": PALETTE[4],
@@ -82,8 +83,8 @@ def sankey(links: pd.DataFrame, lang: str) -> go.Figure:
     x, y = _positions(links, ids)
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": [_short(v) for v in full], "color": colors, "pad": 10, "thickness": 14,
-              "x": x, "y": y, "customdata": full,
+        node={"label": [plot(_short(v)) for v in full], "color": colors, "pad": 10, "thickness": 14,
+              "x": x, "y": y, "customdata": [plot(v) for v in full],
               "hovertemplate": "%{customdata}<br>¥%{value:,.0f}<extra></extra>"},
         link={"source": links["source_id"].map(index), "target": links["target_id"].map(index),
               "value": links["amount_yuan"], "color": link_colors,
@@ -123,7 +124,7 @@ def government_bars(df: pd.DataFrame, lang: str) -> go.Figure:
     if df.empty:
         return empty(lang)
     d = df.sort_values("government_share", ascending=False)
-    fig = go.Figure(go.Bar(x=d["community"], y=d["government_share"], marker_color=IN_COLOR,
+    fig = go.Figure(go.Bar(x=d["community"].map(plot), y=d["government_share"], marker_color=IN_COLOR,
                            text=[f"{v:.0%}" for v in d["government_share"].fillna(0)],
                            textposition="outside", cliponaxis=False,
                            hovertemplate="%{x}: %{y:.1%}<extra></extra>"))

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.common import BAD_COLOR, GOOD_COLOR, NEUTRAL_COLOR, category_color, date_ticks, empty, style
 from dashboard.i18n import t
+from dashboard.safe import plot
 from dashboard.queries.grid import AGE_BUCKETS
 
 
@@ -18,7 +19,7 @@ def volume_area(df: pd.DataFrame, lang: str) -> go.Figure:
     order = df.groupby("category")["reports"].sum().sort_values(ascending=False).index
     for category in order:
         part = df[df["category"] == category]
-        fig.add_trace(go.Bar(x=part["period_on"], y=part["reports"], name=category,
+        fig.add_trace(go.Bar(x=part["period_on"], y=part["reports"], name=plot(category),
                              marker_color=category_color(category),
                              hovertemplate="%{x|%Y-%m-%d}: %{y}<extra>%{fullData.name}</extra>"))
     grain = df["grain"].iloc[0]
@@ -40,7 +41,7 @@ def backlog_bars(df: pd.DataFrame, lang: str) -> go.Figure:
     for category in biggest:
         part = df[df["category"] == category]
         part = part.set_index("age_bucket").reindex(order).fillna({"cases": 0})
-        fig.add_trace(go.Bar(x=[names[k] for k in order], y=part["cases"], name=category,
+        fig.add_trace(go.Bar(x=[names[k] for k in order], y=part["cases"], name=plot(category),
                              marker_color=category_color(category),
                              hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>"))
     fig.update_layout(barmode="stack")
@@ -61,7 +62,7 @@ def sla_ranking(df: pd.DataFrame, dimension: str, lang: str, top: int = 15) -> g
     colors = [NEUTRAL_COLOR if overall is None else GOOD_COLOR if s >= overall else BAD_COLOR
               for s in d["share"]]
     fig = go.Figure(go.Bar(
-        x=d["share"], y=d[dimension].astype(str), orientation="h", marker_color=colors,
+        x=d["share"], y=d[dimension].astype(str).map(plot), orientation="h", marker_color=colors,
         customdata=d[["due", "met"]].to_numpy(), text=[f"{s:.0%}" for s in d["share"]],
         textposition="outside", cliponaxis=False,
         hovertemplate=t("grid.hover_sla", lang) + "<extra></extra>"))
@@ -83,7 +84,8 @@ def heatmap(df: pd.DataFrame, lang: str) -> go.Figure:
     pivot = df.pivot_table(index="grid_id", columns="category", values="reports",
                            aggfunc="sum", fill_value=0)
     fig = go.Figure(go.Heatmap(
-        z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index), colorscale="Blues",
+        z=pivot.to_numpy(), x=[plot(c) for c in pivot.columns],
+        y=[plot(g) for g in pivot.index], colorscale="Blues",
         hovertemplate="%{y} · %{x}: %{z}<extra></extra>",
         colorbar={"title": {"text": t("grid.axis_reports", lang)}}))
     fig.update_yaxes(autorange="reversed", title=None)

@@ -7,6 +7,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.charts.common import empty, style, yuan_short
 from dashboard.i18n import STRINGS, t
+from dashboard.safe import plot
 from dashboard.queries.linkage import PARTY_TYPES
 
 MATRIX_MEASURES = ("projects_led", "partner_appearances", "led_funds_yuan", "volunteers")
@@ -38,7 +39,7 @@ def contribution_matrix(shares: pd.DataFrame, lang: str) -> go.Figure:
         text = value.map((lambda v: yuan_short(v, lang)) if measure.endswith("_yuan")
                          else (lambda v: f"{v:,.0f}"))
         fig.add_trace(go.Heatmap(
-            z=share.to_numpy(), x=columns, y=communities, zmin=0, zmax=1,
+            z=share.to_numpy(), x=columns, y=[plot(c) for c in communities], zmin=0, zmax=1,
             colorscale="YlGnBu", showscale=(i == len(MATRIX_MEASURES)),
             text=text.to_numpy(), texttemplate="%{text}",
             colorbar={"title": {"text": t("linkage.share", lang)}, "tickformat": ".0%"},

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.common import PALETTE, empty, style
 from dashboard.i18n import t
+from dashboard.safe import plot
 
 
 def pain_point_bars(df: pd.DataFrame, lang: str) -> go.Figure:
@@ -14,7 +15,7 @@ def pain_point_bars(df: pd.DataFrame, lang: str) -> go.Figure:
         return empty(lang)
     d = df.sort_values("rank", ascending=False)
     fig = go.Figure(go.Bar(
-        x=d["size"], y=[f"#{r} {label}" for r, label in zip(d["rank"], d["label"])],
+        x=d["size"], y=[f"#{r} {plot(label)}" for r, label in zip(d["rank"], d["label"])],
         orientation="h", marker_color=PALETTE[1],
         hovertemplate=t("overview.hover_pain", lang) + "<extra></extra>"))
     fig.update_xaxes(title=t("overview.axis_messages", lang))

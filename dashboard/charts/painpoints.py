@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.common import PALETTE, empty, style
 from dashboard.i18n import t
+from dashboard.safe import plot
 
 
 def trend_figure(df: pd.DataFrame, lang: str) -> go.Figure:
@@ -14,7 +15,7 @@ def trend_figure(df: pd.DataFrame, lang: str) -> go.Figure:
         return empty(lang)
     fig = go.Figure()
     for i, (label, g) in enumerate(df.groupby("label", sort=False)):
-        fig.add_trace(go.Scatter(x=g["month_on"], y=g["messages"], name=label, mode="lines+markers",
+        fig.add_trace(go.Scatter(x=g["month_on"], y=g["messages"], name=plot(label), mode="lines+markers",
                                  line={"color": PALETTE[i % len(PALETTE)]}))
     fig.update_yaxes(title=t("painpoints.messages", lang), rangemode="tozero")
     fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
@@ -28,7 +29,8 @@ def keyword_figure(df: pd.DataFrame, lang: str) -> go.Figure:
     fig = go.Figure()
     for i, (label, g) in enumerate(df.groupby("label", sort=False)):
         g = g.sort_values("messages")
-        fig.add_trace(go.Bar(x=g["messages"], y=[f"{label}｜{k}" for k in g["keyword"]], name=label,
+        fig.add_trace(go.Bar(x=g["messages"], y=[f"{plot(label)}｜{plot(k)}" for k in g["keyword"]],
+                             name=plot(label),
                              orientation="h", marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_xaxes(title=t("painpoints.keyword_messages", lang))
     return style(fig, t("painpoints.keywords", lang), height=max(300, 22 * len(df) + 80))
@@ -40,7 +42,7 @@ def funding_figure(df: pd.DataFrame, lang: str) -> go.Figure:
         return empty(lang)
     fig = go.Figure()
     for i, col in enumerate(("budget_yuan", "received_yuan", "spent_yuan")):
-        fig.add_trace(go.Bar(x=df["label"], y=df[col], name=t(f"painpoints.{col}", lang),
+        fig.add_trace(go.Bar(x=df["label"].map(plot), y=df[col], name=t(f"painpoints.{col}", lang),
                              marker_color=PALETTE[i]))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title=t("common.yuan", lang))
@@ -52,6 +54,6 @@ def recluster_figure(df: pd.DataFrame, lang: str) -> go.Figure:
     if df.empty:
         return empty(lang)
     d = df.sort_values("size")
-    fig = go.Figure(go.Bar(x=d["size"], y=d["label"], orientation="h", marker_color=PALETTE[0]))
+    fig = go.Figure(go.Bar(x=d["size"], y=d["label"].map(plot), orientation="h", marker_color=PALETTE[0]))
     fig.update_xaxes(title=t("painpoints.messages", lang))
     return style(fig, height=max(260, 24 * len(d) + 60))

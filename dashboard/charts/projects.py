@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from dashboard.charts.common import (FIVE_COLORS, PALETTE, STAGE_ORDER, empty, stage_color, style,
                                      value_label)
 from dashboard.i18n import t
+from dashboard.safe import plot
 
 GANTT_MAX_ROWS = 60     # more bars than this are unreadable; the busiest view shows the latest
 
@@ -21,7 +22,7 @@ def gantt(timeline: pd.DataFrame, milestones: pd.DataFrame, lang: str,
     if timeline.empty:
         return empty(lang)
     d = timeline.sort_values("planned_start_on").tail(GANTT_MAX_ROWS).copy()
-    d["label"] = d["project_id"] + " " + d["name"]
+    d["label"] = (d["project_id"] + " " + d["name"]).map(plot)
     start = pd.to_datetime(d["planned_start_on"])
     d["days_ms"] = (pd.to_datetime(d["planned_end_on"]) - start).dt.total_seconds() * 1000
     d["start"] = start
@@ -49,7 +50,7 @@ def gantt(timeline: pd.DataFrame, milestones: pd.DataFrame, lang: str,
                 marker={"symbol": symbol, "size": size, "color": color,
                         "line": {"width": 1, "color": "white"}},
                 name=t("projects.milestone_late" if overdue else "projects.milestone", lang),
-                text=part["milestone"],
+                text=part["milestone"].map(plot),
                 hovertemplate="%{text} %{x|%Y-%m-%d}<extra></extra>"))
     if as_of is not None:
         fig.add_vline(x=pd.Timestamp(as_of).timestamp() * 1000,
@@ -84,7 +85,7 @@ def schedule_scatter(table: pd.DataFrame, lang: str) -> go.Figure:
                              line={"color": "#C2474B", "dash": "dash"}, hoverinfo="skip"))
     fig.add_trace(go.Scatter(
         x=d["elapsed_pct"], y=d["progress_pct"], mode="markers", name=t("projects.projects", lang),
-        marker={"size": 9, "color": PALETTE[0]}, text=d["name"],
+        marker={"size": 9, "color": PALETTE[0]}, text=d["name"].map(plot),
         hovertemplate=t("projects.hover_scatter", lang) + "<extra></extra>"))
     fig.update_xaxes(title=t("projects.elapsed_axis", lang), range=[-2, 102])
     fig.update_yaxes(title=t("projects.progress_axis", lang), range=[-2, 102])
@@ -102,7 +103,7 @@ def count_bars(df: pd.DataFrame, column: str, lang: str) -> go.Figure:
     else:
         colors = [stage_color(v) for v in df[column]] if column == "stage" else PALETTE[0]
         names = [value_label("projects.stage", v, lang) for v in df[column]] \
-            if column == "stage" else list(df[column])
+            if column == "stage" else [plot(v) for v in df[column]]
     fig = go.Figure(go.Bar(x=names, y=df["projects"], marker_color=colors,
                            text=df["projects"], textposition="outside", cliponaxis=False,
                            hovertemplate="%{x}: %{y}<extra></extra>"))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from etl import briefing
+from etl.request_guard import RequestGuard
 
 # Streamlit finished a run: connected, idle, nothing stale, every chart drawn, a heading shown.
 IDLE_JS = """() => {
@@ -54,11 +55,15 @@ def browser():
 
 
 @pytest.fixture()
-def page(browser):
+def page(browser, cockpit_url):
+    """A tab that may reach the test's cockpit and nothing else: any other request (an image
+    or link that data smuggled in as markup, a CDN font) is blocked and fails the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    guard = RequestGuard(cockpit_url).install(context)
     p = context.new_page()
     yield p
     context.close()
+    assert not guard.blocked, f"the browser tried to leave the cockpit: {guard.urls()}"
 
 
 def wait_idle(page, timeout_s: float = 30) -> None:

@@ -69,6 +69,9 @@ def test_overview_filter_changes_a_kpi_and_the_url_restores_it(page, cockpit_url
     other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     other.goto(shared)
     wait_idle(other)
+    # a fresh session's first run can start after an idle moment: wait for its first card
+    other.locator('[data-testid="stMain"] [data-testid="stMetric"]').first.wait_for()
+    wait_idle(other)
     assert first_metric(other) == after
     value = other.locator('[data-testid="stSidebar"] input[aria-label="社区"]').input_value()
     assert value == community
