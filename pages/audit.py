@@ -40,8 +40,8 @@ def frame(rows: list[dict]) -> pd.DataFrame:
             df[col] = None
     df = df[list(COLUMNS)]
     for col in ("scope", "filters"):
-        df[col] = df[col].map(lambda v: "" if not v else
-                              "; ".join(f"{k}={x}" for k, x in v.items() if x))
+        df[col] = df[col].map(lambda v: "; ".join(f"{k}={x}" for k, x in v.items() if x)
+                              if isinstance(v, dict) else "")
     df["at"] = pd.to_datetime(df["at"])
     return df.iloc[::-1].reset_index(drop=True)     # newest first
 

@@ -39,12 +39,17 @@ def open_mode() -> bool:
 
 
 def _client() -> str:
+    """The client address for lockout: the socket's peer, or - when that is loopback, i.e. a
+    reverse proxy on this machine - the address the proxy appended last to X-Forwarded-For."""
     ip = None
     try:
         ip = st.context.ip_address
+        if not isinstance(ip, str) or not ip:
+            forwarded = st.context.headers.get("X-Forwarded-For") or st.context.headers.get("X-Real-Ip")
+            ip = forwarded.split(",")[-1].strip() if isinstance(forwarded, str) else None
     except Exception:  # noqa: BLE001 - not available outside a browser session (AppTest)
         ip = None
-    return f"ip:{ip or 'unknown'}"
+    return f"ip:{ip or 'local'}"
 
 
 def _session_subject() -> str:
@@ -75,7 +80,7 @@ def _from_token() -> Identity | None:
             token = st.context.cookies.get(sessions.COOKIE)
         except Exception:  # noqa: BLE001
             token = None
-    if not token:
+    if not isinstance(token, str) or not token:
         return None
     who = sessions.resolve(token)
     if who is None:
@@ -148,7 +153,7 @@ def sign_in_form(lang: str) -> None:
         with st.form("auth_form", clear_on_submit=True):
             st.text_input(t("auth.key", lang), type="password", key="auth_key",
                           placeholder="ck_…", help=t("auth.key_help", lang))
-            st.form_submit_button(t("auth.submit", lang), type="primary", on_click=_try_key,
+            st.form_submit_button(t("auth.submit", lang), type="primary", on_click=_try_key, key="auth_submit",
                                   args=(lang,))
         error = st.session_state.pop("_auth_error", None)
         if error:
