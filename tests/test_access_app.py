@@ -143,3 +143,22 @@ def test_sql_query_is_audited_with_text_and_rows(site):
     assert entry["sql"].startswith("SELECT community") and entry["rows"] == 3
     assert audit.verify(site / "audit.jsonl").ok
     assert json.loads((site / "audit.head").read_text())["seq"] == len(log(site))
+
+
+def test_every_access_string_exists_in_both_languages():
+    import re
+    from pathlib import Path
+
+    from dashboard.access.audit import ACTIONS
+    from dashboard.i18n import STRINGS
+    from dashboard.queries.base import ROLES
+
+    repo = Path(__file__).resolve().parents[1]
+    used = set()
+    for path in [*(repo / "dashboard" / "access").glob("*.py"), repo / "pages" / "audit.py"]:
+        used |= set(re.findall(r'\bt\(\s*"([a-z_]+\.[a-z0-9_.]+)"', path.read_text("utf-8")))
+    used |= {f"auth.role.{r}" for r in ROLES} | {f"audit.act.{a}" for a in ACTIONS}
+    used |= {f"auth.refused.{r}" for r in ("unknown", "revoked", "expired")}
+    assert len(used) > 30
+    missing = sorted(k for k in used if k not in STRINGS or not all(STRINGS[k].get(x) for x in ("zh", "en")))
+    assert missing == []
