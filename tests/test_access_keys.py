@@ -190,3 +190,48 @@ def test_key_files_are_git_ignored():
                               "data/cockpit.sessions.json", "data/audit.jsonl", "data/audit.head",
                               "data/cockpit.sso.json"], cwd=REPO, capture_output=True, text=True)
     assert len(ignored.stdout.split()) == 5
+
+
+def test_demo_keys_issue_one_working_key_per_role(demo_db, tmp_path, monkeypatch, capsys):
+    """python -m etl demo --keys: a leader, the busiest community, a social organisation, public."""
+    import shutil
+
+    from etl.__main__ import _demo_keys
+
+    db = tmp_path / "cockpit.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("COCKPIT_DB", str(db))
+    monkeypatch.delenv("COCKPIT_ACCESS_DIR", raising=False)
+    _demo_keys(db)
+    printed = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()
+               if line.startswith("  ")]
+    scopes = {keys.verify(k).role: keys.verify(k).scope for k in printed}
+    assert sorted(scopes) == ["community", "leader", "partner", "public"]
+    assert scopes["leader"] == Scope() and scopes["public"].communities is None
+    import duckdb
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        communities = {r[0] for r in con.execute("SELECT DISTINCT community FROM feedback").fetchall()}
+        parties = {r[0] for r in con.execute("SELECT DISTINCT lead_party FROM projects "
+                                             "WHERE lead_party_type <> '社区'").fetchall()}
+    finally:
+        con.close()
+    assert scopes["community"].communities[0] in communities
+    assert scopes["partner"].party in parties
+
+
+def test_sso_mapping_by_email_or_subject_and_unmapped_gets_nothing(tmp_path):
+    from dashboard.access import sso
+
+    path = tmp_path / "cockpit.sso.json"
+    path.write_text(json.dumps({"identities": {
+        "Leader@City.example": {"role": "leader", "name": "主任"},
+        "sub:42": {"role": "partner", "party": "阳光社工站"},
+        "bad@city.example": {"role": "community"}}}, ensure_ascii=False), "utf-8")
+    who = sso.lookup({"email": "leader@city.EXAMPLE", "sub": "x"}, path)
+    assert who.name == "主任" and who.scope == Scope() and who.via == "sso"
+    assert sso.lookup({"sub": "42"}, path).scope == Scope(role="partner", party="阳光社工站")
+    assert sso.lookup({"email": "someone@city.example", "sub": "7"}, path) is None
+    assert sso.lookup({}, path) is None
+    with pytest.raises(keys.KeyRefused):          # a community mapping without its community
+        sso.lookup({"email": "bad@city.example"}, path)

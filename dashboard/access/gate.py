@@ -97,12 +97,15 @@ def _from_sso(lang: str) -> Identity | None:
     if not sso_configured() or not st.user.is_logged_in:
         return None
     claims = st.user.to_dict()
-    who = sso.lookup(claims)
+    try:
+        who, reason = sso.lookup(claims), "unmapped"
+    except keys.KeyRefused:                 # a mapping entry without its community or party
+        who, reason = None, "bad_mapping"
     label = str(claims.get("email") or claims.get("sub") or "?")
     if who is None:
         if not st.session_state.get("_sso_refused_logged"):
             st.session_state["_sso_refused_logged"] = True
-            audit.record("sign_in_failed", actor=OPEN, via="sso", identity=label, reason="unmapped")
+            audit.record("sign_in_failed", actor=OPEN, via="sso", identity=label, reason=reason)
         st.title(t("app.title", lang))
         st.error(t("auth.sso_unmapped", lang, who=md(label)))
         if st.button(t("auth.sign_out", lang), key="auth_sso_out"):

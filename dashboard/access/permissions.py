@@ -9,6 +9,7 @@ from __future__ import annotations
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "audit": ("leader",),                    # the audit log and the key list
     "sql_console": ("leader", "analyst"),    # free SQL over unscoped tables
+    "data": ("leader",),                     # data management (a future page: leaders only by default)
 }
 
 
