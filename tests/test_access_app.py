@@ -116,7 +116,7 @@ def test_pages_a_role_may_not_use_are_hidden_and_refused(site):
     _, leader = keys.add("leader", "街道办")
     at = sign_in(app("overview"), community)
     for page in ("sql_console", "audit"):
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError, match="not a registered page|registered"):
             at.switch_page(f"../pages/{page}.py")       # not registered for this role
     at.switch_page("../pages/projects.py")
     at.run()
@@ -162,3 +162,33 @@ def test_every_access_string_exists_in_both_languages():
     assert len(used) > 30
     missing = sorted(k for k in used if k not in STRINGS or not all(STRINGS[k].get(x) for x in ("zh", "en")))
     assert missing == []
+
+
+def test_audit_page_filters_and_exports_for_leaders(site):
+    _, leader = keys.add("leader", "街道办")
+    keys.add("public", "屏幕")
+    at = app("overview")
+    sign_in(at, "ck_0123456789ab_wrongwrongwrongwrongwrong")
+    sign_in(at, leader)
+    at.switch_page("../pages/audit.py")
+    at.run()
+    assert not at.exception
+    assert "哈希链完整" in at.success[0].value
+    everything = at.dataframe[0].value
+    assert list(everything["seq"]) == sorted(everything["seq"], reverse=True)   # newest first
+    at.multiselect(key="audit_action").set_value(["sign_in_failed"]).run()
+    failed = at.dataframe[0].value
+    assert set(failed["action"]) == {"sign_in_failed"} and len(failed) == 1
+    assert failed["reason"].iloc[0] == "unknown"
+    # the key table lists both keys and no secret
+    listed = at.dataframe[1].value
+    assert set(listed["name"]) == {"街道办", "屏幕"}
+    assert not any(leader.split("_", 2)[2] in str(v) for v in listed.to_numpy().ravel())
+    # the page's export is itself audited, with the filtered row count
+    from dashboard import export
+    from dashboard.access.identity import Identity
+    with audit.use_actor(Identity("街道办", Scope(), "key")):
+        download = export.audited("csv", failed, "audit")
+    download()
+    last = log(site)[-1]
+    assert last["action"] == "export" and last["page"] == "audit" and last["rows"] == 1
