@@ -9,6 +9,7 @@ import os
 import sys
 from datetime import date
 
+DEMO_SUFFIX = "（演示）"
 DEMO_KEYS = (   # python -m etl demo --keys: one key per kind of party, to try each view
     {"role": "leader", "name": "街道办（演示）"},
     {"role": "community", "name": "社区居委会（演示）"},
@@ -72,6 +73,9 @@ def issue_demo_keys(communities: list[str], parties: list[str]) -> list[tuple[st
     """One key per demo role: [(role, name, key)], scoped to the first community and partner."""
     from dashboard.access import keys
 
+    for old in keys.records():        # a second `demo --keys` replaces the first one's keys
+        if old.name.endswith(DEMO_SUFFIX) and not old.revoked_at:
+            keys.revoke(old.id)
     issued = []
     for spec in DEMO_KEYS:
         comms = communities[:1] if spec["role"] == "community" else None
@@ -79,7 +83,7 @@ def issue_demo_keys(communities: list[str], parties: list[str]) -> list[tuple[st
         if spec["role"] == "community" and not comms or spec["role"] == "partner" and not party:
             continue
         name = spec["name"] if spec["role"] not in ("community", "partner") else \
-            f"{(comms or [party])[0]}（演示）"
+            f"{(comms or [party])[0]}{DEMO_SUFFIX}"
         record, key = keys.add(spec["role"], name, communities=comms, party=party)
         issued.append((record.role, record.name, key))
     return issued

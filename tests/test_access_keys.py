@@ -218,6 +218,11 @@ def test_demo_keys_issue_one_working_key_per_role(demo_db, tmp_path, monkeypatch
         con.close()
     assert scopes["community"].communities[0] in communities
     assert scopes["partner"].party in parties
+    # a second run replaces the demo keys: the first ones stop working
+    _demo_keys(db)
+    with pytest.raises(keys.KeyRefused):
+        keys.verify(printed[0])
+    assert sum(not r.revoked_at for r in keys.records()) == 4
 
 
 def test_sso_mapping_by_email_or_subject_and_unmapped_gets_nothing(tmp_path):
