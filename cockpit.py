@@ -2,6 +2,7 @@
 """One-command setup and run, needing nothing but Python 3.11 (standard library only).
 
     python3 cockpit.py demo     set up, load the demo data, start the cockpit on :8501
+                                (demo --keys: also print one access key per role, see docs/ACCESS.md)
     python3 cockpit.py test     set up (incl. Debian chromium for browser tests), run all tests
     python3 cockpit.py setup    only create .venv and install requirements.txt
     python3 cockpit.py run      start the cockpit on whatever COCKPIT_DB holds

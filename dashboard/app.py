@@ -14,20 +14,22 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, ui
+from dashboard.access import audit, gate
+from dashboard.access.identity import Identity
+from dashboard.access.permissions import may_view
 from dashboard.filters import _KEYS as URL_KEYS  # the filters' query-string names
 from dashboard.filters import Filters, from_query, to_query
 from dashboard.i18n import t
 from dashboard.queries import common
-from dashboard.queries.base import current_scope
+from dashboard.queries.base import FULL_SCOPE, use_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
     "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints"),
     "shell.section.analysis": ("explore", "sql_console", "briefing"),
     "shell.section.data": ("data",),
+    "shell.section.admin": ("audit",),
 }
-# pages only some roles may open (hidden from the others, so their URL leads nowhere either)
-PAGE_ROLES = {"data": ("leader", "partner")}
 NO_DATA_PAGES = ("data",)     # usable before anything is loaded
 DEFAULT_PAGE = "overview"
 DEFAULT_PERIOD_DAYS = 30      # the default date range: the last 30 days of data
@@ -107,33 +109,24 @@ def sync_url(f: Filters) -> None:
             del st.query_params[short]
 
 
-def _role() -> str:
-    scope = st.session_state.get("scope")
-    return getattr(scope, "role", None) or current_scope().role
-
-
-def navigation(lang: str):
-    role = _role()
+def navigation(lang: str, role: str):
+    """The pages this role may use; any other page is not registered, so its URL is refused."""
     pages = {}
     for section, names in SECTIONS.items():
-        shown = [name for name in names if role in PAGE_ROLES.get(name, (role,))]
-        if shown:
-            pages[t(section, lang)] = [
-                st.Page(ROOT / "pages" / f"{name}.py", title=t(f"shell.nav.{name}", lang),
-                        url_path=name, default=(name == DEFAULT_PAGE))
-                for name in shown]
+        allowed = [st.Page(ROOT / "pages" / f"{name}.py", title=t(f"shell.nav.{name}", lang),
+                           url_path=name, default=(name == DEFAULT_PAGE))
+                   for name in names if may_view(role, name)]
+        if allowed:
+            pages[t(section, lang)] = allowed
     return st.navigation(pages)
 
 
-def main() -> None:
-    seed_from_url()
-    lang = st.session_state.get("f_lang") or "zh"
-    st.set_page_config(page_title=t("app.title", lang), layout="wide")
-    lang = st.sidebar.radio(t("shell.language", lang), ["zh", "en"], key="f_lang",
-                            horizontal=True, format_func=LANG_LABELS.get)
-    page = navigation(lang)
+def run_page(lang: str, who: Identity) -> None:
+    gate.sidebar(who, lang)
+    page = navigation(lang, who.role)
     if page.url_path in NO_DATA_PAGES and not cache.has_data():
         st.session_state["filters"] = Filters(lang=lang)
+        gate.audit_once("page_view", page=page.url_path)
         page.run()
         return
     if not cache.has_data():
@@ -145,7 +138,20 @@ def main() -> None:
     f = sidebar_filters(lang)
     st.session_state["filters"] = f
     sync_url(f)
+    gate.audit_once("page_view", page=page.url_path or DEFAULT_PAGE)
     page.run()
+
+
+def main() -> None:
+    seed_from_url()
+    lang = st.session_state.get("f_lang") or "zh"
+    st.set_page_config(page_title=t("app.title", lang), layout="wide")
+    lang = st.sidebar.radio(t("shell.language", lang), ["zh", "en"], key="f_lang",
+                            horizontal=True, format_func=LANG_LABELS.get)
+    who = gate.identify(lang)
+    st.session_state["scope"] = who.scope
+    with use_scope(st.session_state.get("scope") or FULL_SCOPE), audit.use_actor(who):
+        run_page(lang, who)
 
 
 main()

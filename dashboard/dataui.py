@@ -29,8 +29,8 @@ def viewer() -> tuple[Scope, str]:
     """(the signed-in Scope, the name written to the history and the audit log)."""
     scope = st.session_state.get("scope")
     scope = scope if isinstance(scope, Scope) else current_scope()
-    identity = st.session_state.get("identity")
-    name = getattr(identity, "name", None)
+    from dashboard.access.audit import current_actor   # the signed-in party (sign-in gate)
+    name = current_actor().name
     if not name or name.startswith("("):           # open mode has no person behind it
         name = scope.party if scope.role == "partner" and scope.party else scope.role
     return scope, name

@@ -17,6 +17,7 @@ import datetime as dt
 import decimal
 import io
 import math
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -114,3 +115,22 @@ def _text_of(value: object) -> str:
     if isinstance(value, (list, tuple, np.ndarray)):
         return "、".join(str(v) for v in value)
     return str(value)
+
+
+def audited(fmt: str, df: pd.DataFrame, page: str, **detail) -> Callable[[], bytes]:
+    """A download callable that builds the bytes and writes one audit entry when clicked.
+
+    The signed-in party is captured now (in the page run): Streamlit calls the callable
+    later, outside the run, where the audit's current actor is no longer set.
+    """
+    from dashboard.access import audit
+
+    actor = audit.current_actor()
+    build = to_csv_bytes if fmt == "csv" else to_xlsx_bytes
+
+    def download() -> bytes:
+        data = build(df)
+        audit.record("export", actor=actor, page=page, format=fmt,
+                     rows=min(len(df), EXPORT_ROW_CAP), **detail)
+        return data
+    return download

@@ -1,4 +1,4 @@
-"""The ETL command line: python -m etl demo | load | status | painpoints | watch | briefing.
+"""The ETL command line: python -m etl demo | load | status | painpoints | watch | briefing | keys | audit.
 
 Every command works on the database named by env COCKPIT_DB (default data/cockpit.duckdb)
 unless --db is given.
@@ -14,6 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from etl import access_cli
 from etl.dbfile import db_path
 
 
@@ -70,7 +71,29 @@ def cmd_demo(args) -> int:
     print(f"demo database ready: {db} ({rejected} deliberately bad rows rejected)")
     for r in refused:
         print(f"unexpected refusal: {r.message}", file=sys.stderr)
+    if args.keys and not refused:
+        _demo_keys(db)
     return 1 if refused else cmd_status(args)
+
+
+def _demo_keys(db: Path) -> None:
+    """--keys: one access key per role, printed once (switches the cockpit from open mode to keys)."""
+    import duckdb
+
+    from etl.access_cli import issue_demo_keys
+    os.environ["COCKPIT_DB"] = str(db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        comms = [r[0] for r in con.execute(
+            "SELECT community FROM feedback GROUP BY community ORDER BY count(*) DESC").fetchall()]
+        parties = [r[0] for r in con.execute(
+            "SELECT lead_party FROM projects WHERE lead_party_type <> '社区' "
+            "GROUP BY lead_party ORDER BY count(*) DESC, lead_party").fetchall()]
+    finally:
+        con.close()
+    print("demo access keys (shown once; sign in with one to see that party's view):")
+    for role, name, key in issue_demo_keys(comms, parties):
+        print(f"  {role:<9} {name}: {key}")
 
 
 def cmd_status(args) -> int:
@@ -132,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="last day of demo data, YYYY-MM-DD (default today)")
     p.add_argument("--inbox", help="where the demo exports go (default: next to the database)")
     p.add_argument("--no-painpoints", action="store_true")
+    p.add_argument("--keys", action="store_true",
+                   help="also issue one access key per role (leader, community, partner, public)")
     p.add_argument("--db")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("status", help="row counts, last loads, rejects")
@@ -148,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.set_defaults(func=cmd_watch)
     sub.add_parser("briefing", help="export the weekly briefing as PNG + PDF (see --help)", add_help=False)
+    access_cli.add_parsers(sub)
     return parser
 
 

@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from dashboard.access import audit
+from dashboard.access.identity import Identity
+from dashboard.queries.base import FULL_SCOPE
 from etl.dbfile import REPO_ROOT, db_path
 from etl.request_guard import RequestGuard
 
@@ -171,6 +174,33 @@ def wait_rendered(page, expected_charts: int, timeout_s: float = RENDER_TIMEOUT_
                            polling=100)
 
 
+# --- signing the job in ---------------------------------------------------------------------
+JOB = Identity(name="briefing job (python -m etl briefing)", scope=FULL_SCOPE, via="service")
+JOB_MINUTES = 30
+
+
+@contextlib.contextmanager
+def service_cookie() -> Iterator[dict | None]:
+    """With sign-in switched on, a short server-side session for this job, ended afterwards.
+
+    The browser gets its token as the cockpit's session cookie, exactly as a signed-in
+    person would; no access key is needed or stored. In open mode: None (nothing to sign).
+    """
+    from datetime import timedelta
+
+    from dashboard.access import keys, sessions
+    secrets_toml = REPO_ROOT / ".streamlit" / "secrets.toml"
+    sso = secrets_toml.exists() and "[auth" in secrets_toml.read_text("utf-8", errors="replace")
+    if not keys.configured() and not sso:
+        yield None
+        return
+    token = sessions.start_service(JOB.name, JOB.scope, timedelta(minutes=JOB_MINUTES))
+    try:
+        yield {"name": sessions.COOKIE, "value": token, "sameSite": "Strict"}
+    finally:
+        sessions.end(token)
+
+
 # --- one scope ---------------------------------------------------------------------------
 def briefing_url(base: str, week: str, community: str | None) -> str:
     query = {"embed": "true", "week": week}
@@ -288,11 +318,13 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[li
 
     out.mkdir(parents=True, exist_ok=True)
     done, failed = [], []
-    with cockpit(db, wait=False) as server, chromium() as browser:
+    with service_cookie() as cookie, cockpit(db, wait=False) as server, chromium() as browser:
         server.wait()                   # the browser launched while the cockpit booted
         base = server.url
         context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
         guard = RequestGuard(base).install(context)
+        if cookie:
+            context.add_cookies([{**cookie, "url": base}])
         # one tab ahead: the next scope loads and renders while this one is captured
         tabs = [open_briefing(context, base, week, scopes[0])]
         for i, community in enumerate(scopes):
@@ -300,6 +332,8 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[li
                 tabs.append(open_briefing(context, base, week, scopes[i + 1]))
             try:
                 done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS, guard))
+                audit.record("briefing_export", actor=JOB, page="briefing", week=week,
+                             community=community, files=[done[-1].png.name, done[-1].pdf.name])
             except BriefingError as exc:
                 failed.append(str(exc))
         context.close()
@@ -334,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.week = args.week or last_complete_week(date.today())
     db = Path(args.db).resolve() if args.db else db_path()
+    os.environ["COCKPIT_DB"] = str(db)      # the key file, sessions and audit log sit beside it
     started = time.perf_counter()
     try:
         if parse_week(args.week) is None:

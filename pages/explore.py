@@ -111,10 +111,10 @@ def show_result(spec: q.Spec) -> None:
     st.dataframe(shown, hide_index=True, key="explore_table")
     left, right = st.columns(2)
     name = f"{spec.dataset}"
-    left.download_button(t("common.download_csv", lang), lambda: export.to_csv_bytes(shown),
+    left.download_button(t("common.download_csv", lang), export.audited("csv", shown, "explore"),
                          file_name=f"{name}.csv", mime=export.CSV_MIME, key="explore_csv",
                          on_click="ignore")
-    right.download_button(t("common.download_xlsx", lang), lambda: export.to_xlsx_bytes(shown),
+    right.download_button(t("common.download_xlsx", lang), export.audited("xlsx", shown, "explore"),
                           file_name=f"{name}.xlsx", mime=export.XLSX_MIME, key="explore_xlsx",
                           on_click="ignore")
 

@@ -3,6 +3,7 @@ behind each pain point, the open projects and money addressing them, on-demand r
 import streamlit as st
 
 from dashboard import cache, ui
+from dashboard.access.gate import audit_once
 from dashboard.charts import painpoints as charts
 from dashboard.i18n import STRINGS, t
 from dashboard.safe import md
@@ -78,6 +79,7 @@ if top is not None and not top.empty:
         pid = st.selectbox(t("painpoints.pick", lang), list(labels), key="painpoints_pick",
                            format_func=lambda p: labels[p])
         rows = cache.run(q.messages, f, pid)
+        audit_once("drill_down", page="painpoints", pain_point=pid, label=labels[pid], rows=len(rows))
         st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(len(rows))))
         ui.table(rows, lang, key="painpoints_messages", height=360)
 

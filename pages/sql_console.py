@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import export, sqlconsole, ui
+from dashboard.access import audit
 from dashboard.i18n import t
 from dashboard.safe import md
 
@@ -35,6 +36,8 @@ if st.button(t("sql.run", lang), key="sql_run", type="primary"):
     try:
         st.session_state["sql_result"] = sqlconsole.run(st.session_state["sql_text"])
         st.session_state.pop("sql_error", None)
+        audit.record("sql_query", page="sql_console", sql=st.session_state["sql_text"],
+                     rows=len(st.session_state["sql_result"].df))
     except sqlconsole.ConsoleError as err:
         # values may echo the query or the data: shown as text, never as Markdown
         st.session_state["sql_error"] = t(err.key, lang, **{k: md(v) for k, v in err.values.items()})
@@ -52,9 +55,9 @@ if result is not None:
         st.warning(t("sql.truncated", lang, cap=f"{result.row_cap:,}"))
     st.dataframe(result.df, hide_index=True, key="sql_table")
     left, right = st.columns(2)
-    left.download_button(t("common.download_csv", lang), lambda: export.to_csv_bytes(result.df),
+    left.download_button(t("common.download_csv", lang), export.audited("csv", result.df, "sql_console"),
                          file_name="query.csv", mime=export.CSV_MIME, key="sql_csv",
                          on_click="ignore")
-    right.download_button(t("common.download_xlsx", lang), lambda: export.to_xlsx_bytes(result.df),
+    right.download_button(t("common.download_xlsx", lang), export.audited("xlsx", result.df, "sql_console"),
                           file_name="query.xlsx", mime=export.XLSX_MIME, key="sql_xlsx",
                           on_click="ignore")
