@@ -14,6 +14,7 @@ and is worthless once signed out, expired or the key revoked (the server keeps o
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Callable
 
 import streamlit as st
@@ -22,6 +23,7 @@ from dashboard.access import audit, keys, sessions, sso
 from dashboard.access.identity import OPEN, Identity
 from dashboard.access.lockout import LOCKOUT
 from dashboard.i18n import t
+from dashboard.queries.base import FULL_SCOPE, Scope
 from dashboard.safe import md
 
 TOKEN = "_auth_token"        # session_state: this session's token (set by sign-in or cookie)
@@ -170,6 +172,11 @@ def identify(lang: str) -> Identity:
     """This run's identity; shows the sign-in form and stops the run when there is none."""
     _write_cookie()
     if open_mode():
+        # Open mode shows everything anyway; a narrower Scope that server code (a test, an
+        # embedding script) put in the session is honoured - it can only ever show less.
+        preset = st.session_state.get("scope")
+        if isinstance(preset, Scope) and preset != FULL_SCOPE:
+            return replace(OPEN, scope=preset)
         return OPEN
     who = _from_token() or _from_sso(lang)
     if who is None:
