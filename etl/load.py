@@ -24,6 +24,7 @@ import pandas as pd
 from etl import aliases, stage
 from etl.dbfile import db_path, pseudonym_salt, writer
 from etl.extract import ExtractError, RawSource, expand_paths, read_csv, read_sources
+from etl.pii import mask_text
 
 
 @dataclass
@@ -60,12 +61,19 @@ def _stderr(msg: str) -> None:
 def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | None = None,
                strict: bool = False, max_reject_share: float = 0.5,
                progress: Callable[[str], None] | None = _stderr) -> list[LoadResult]:
-    """Load files and folders into the database; returns one result per file or sheet."""
+    """Load files and folders into the database; returns one result per file or sheet.
+
+    Every message (results and progress) is PII-masked: file text never leaves unmasked.
+    """
     db = Path(db) if db else db_path()
-    say = progress or (lambda _m: None)
+    say = (lambda m: progress(mask_text(m))) if progress else (lambda _m: None)
     results: list[LoadResult] = []
     sources: list[tuple[RawSource, str]] = []
-    for path in expand_paths([Path(p) for p in paths]):
+    files, issues = expand_paths([Path(p) for p in paths])
+    for issue in issues:
+        results.append(LoadResult(issue.path, None, None, issue.status, message=issue.message))
+        say(f"{issue.status.upper() if issue.status == 'refused' else issue.status} {issue.message}")
+    for path in files:
         try:
             for src in read_sources(path):
                 detected = _detect(src, kind)
@@ -84,29 +92,40 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
         else:
             todo.append((src, k))
     if todo:
-        salt = pseudonym_salt(db)
-        try:
-            with writer(db) as con:
-                changed = 0
-                for i, (src, k) in enumerate(todo, 1):
-                    say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
-                    res = _load_one(con, src, k, strict, max_reject_share, salt)
-                    results.append(res)
-                    changed += res.status == "loaded"
-                    say(_summary(res))
-                if not changed:
-                    raise _NothingLoaded
-        except _NothingLoaded:
-            pass
-        finally:
-            for src, _ in todo:
-                src.close()
+        _write_sources(db, todo, strict, max_reject_share, say, results)
+    for res in results:
+        res.message = mask_text(res.message)
     return results
 
 
+def _write_sources(db: Path, todo: list[tuple[RawSource, str]], strict: bool, max_reject_share: float,
+                   say: Callable[[str], None], results: list[LoadResult]) -> None:
+    """Load each source in its own transaction into the next file; swap it in if any loaded."""
+    salt = pseudonym_salt(db)
+    try:
+        with writer(db) as con:
+            changed = 0
+            for i, (src, k) in enumerate(todo, 1):
+                say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
+                res = _load_one(con, src, k, strict, max_reject_share, salt)
+                results.append(res)
+                changed += res.status == "loaded"
+                say(_summary(res))
+            if not changed:
+                raise _NothingLoaded
+    except _NothingLoaded:
+        pass
+    finally:
+        for src, _ in todo:
+            src.close()
+
+
 def _summary(res: LoadResult) -> str:
+    if res.status == "skipped":
+        return f"    skipped {res.label}: {res.message}"
     if res.status != "loaded":
-        return f"    REFUSED {res.label}: {res.message}"
+        message = res.message.removeprefix(f"{res.label}: ")
+        return f"    REFUSED {res.label}: {message}"
     line = (f"    {res.rows_read:,} rows read, {res.rows_loaded:,} loaded, "
             f"{res.rows_rejected:,} rejected ({res.seconds:.1f} s)")
     for r in res.rejects[:5]:
@@ -115,6 +134,16 @@ def _summary(res: LoadResult) -> str:
 
 
 def _detect(src: RawSource, forced: str | None) -> str:
+    kind = _detect_kind(src, forced)
+    clashes = aliases.header_clashes(kind, src.headers)
+    if clashes:
+        column, first, second = clashes[0]
+        raise LoadRefused(f"{src.label}: refused, nothing loaded - the headers \"{first}\" and "
+                          f"\"{second}\" both mean the {kind} column {column}; keep one of them")
+    return kind
+
+
+def _detect_kind(src: RawSource, forced: str | None) -> str:
     if forced:
         mapped = set(aliases.map_headers(forced, src.headers).values())
         lacking = [c for c in aliases.REQUIRED[forced] if c not in mapped]
@@ -225,6 +254,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
     con.begin()
     try:
         names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)
+        if not res.rows_read:
+            raise _NoRecords
         rejects = _reject_rows(con, src, kind, names)
         res.rejects = rejects[:20]
         if res.rows_rejected and (strict or res.rows_rejected > max_reject_share * max(res.rows_read, 1)):
@@ -250,28 +281,63 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
              "kind": kind, "enc": src.encoding, "read": res.rows_read, "loaded": res.rows_loaded,
              "rejected": res.rows_rejected, "started": started, "finished": datetime.now(),
              "seconds": res.seconds, "msg": f"{res.rows_rejected} rows rejected" if res.rows_rejected else ""})
+        _drop_scratch(con)   # nothing raw may outlive the load (the CSV view is not temporary)
         con.commit()
+    except _NoRecords:
+        con.rollback()
+        res.status, res.message = "skipped", "the file held no records (only a header), nothing loaded"
     except Exception as exc:
         con.rollback()
         res.status = "refused"
         res.rows_loaded = 0
-        res.message = str(exc) if isinstance(exc, LoadRefused) else f"{src.label}: refused, nothing loaded - {exc}"
+        res.message = str(exc) if isinstance(exc, LoadRefused) else f"{src.label}: refused, nothing loaded - {explain(exc)}"
         res.seconds = time.perf_counter() - t0
     finally:
         with contextlib.suppress(Exception):
-            con.unregister("_raw_src")
+            _drop_scratch(con)
     return res
 
 
-_PII_PATTERNS = [(re.compile(p), r) for p, r in ((stage._ID_RE, r"\1\2********\3\4"), (stage._PHONE_RE, r"\1\2****\3\4"),
-                              (stage._PHONE_RE, r"\1\2****\3\4"), (stage._LANDLINE_RE, r"\1\2****\3\4"))]
+class _NoRecords(Exception):
+    """A file with a header and no data rows: nothing to load, and not an error."""
 
 
-def mask_text(value: str) -> str:
-    """Python twin of stage.mask_sql, for the few values kept in rejects."""
-    for pattern, repl in _PII_PATTERNS:
-        value = pattern.sub(repl, value)
-    return value
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the views over the source file (names fixed here, never from data)."""
+    con.execute("DROP VIEW IF EXISTS temp._raw")
+    with contextlib.suppress(duckdb.CatalogException):
+        con.execute("DROP VIEW IF EXISTS main._raw_src")   # to_view() makes a persistent view
+    with contextlib.suppress(Exception):
+        con.unregister("_raw_src")                          # an Arrow sheet is registered instead
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def explain(exc: BaseException) -> str:
+    """One masked sentence for a load error: DuckDB's CSV errors carry the raw line (with
+    phone and ID numbers) and a dialect dump with options this CLI does not have."""
+    text = str(exc)
+    line = _CSV_LINE.search(text)
+    if line:
+        where = f"line {line.group(1)} of the file"
+        columns = _COLUMNS.search(text)
+        if columns:
+            return (f"{where} has {columns.group(2)} cells where the header has {columns.group(1)} "
+                    f"(a stray delimiter, or a cell with a comma that is not in quotes?)")
+        if "unterminated quote" in text:
+            return f"{where} opens a quoted cell that is never closed (a stray \" character?)"
+        if "unicode" in text.lower():
+            return f"{where} holds bytes that are neither UTF-8 nor GBK (save the file as UTF-8)"
+        return f"{where} cannot be read as CSV (check its quotes and delimiters)"
+    return mask_text(_first_line(text))
+
+
+def _first_line(text: str) -> str:
+    """The first line of an error without DuckDB's "Invalid Input Error: " style prefix."""
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return re.sub(r"^[A-Za-z ]+ Error: ", "", first)
 
 
 def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]:
