@@ -277,7 +277,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         con.execute(
             "INSERT INTO etl_loads VALUES ($id, $path, $sheet, $sha, $kind, $enc, $read, $loaded, "
             "$rejected, $started, $finished, $seconds, 'loaded', $msg)",
-            {"id": load_id, "path": str(src.path), "sheet": src.sheet, "sha": src.sha256,
+            {"id": load_id, "path": mask_text(str(src.path)), "sheet": src.sheet, "sha": src.sha256,
              "kind": kind, "enc": src.encoding, "read": res.rows_read, "loaded": res.rows_loaded,
              "rejected": res.rows_rejected, "started": started, "finished": datetime.now(),
              "seconds": res.seconds, "msg": f"{res.rows_rejected} rows rejected" if res.rows_rejected else ""})
@@ -290,7 +290,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
         con.rollback()
         res.status = "refused"
         res.rows_loaded = 0
-        res.message = str(exc) if isinstance(exc, LoadRefused) else f"{src.label}: refused, nothing loaded - {explain(exc)}"
+        res.message = (str(exc) if isinstance(exc, LoadRefused)
+                       else f"{src.label}: refused, nothing loaded - {explain(exc)}")
         res.seconds = time.perf_counter() - t0
     finally:
         with contextlib.suppress(Exception):
@@ -355,9 +356,9 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
             value = record.get(name)
             if value is None or (isinstance(value, float) and pd.isna(value)):
                 continue
-            original[header] = "(pseudonymised)" if name == "resident_id" else mask_text(str(value))
+            original[mask_text(header)] = "(pseudonymised)" if name == "resident_id" else mask_text(str(value))
         by_row[record["_row"]] = json.dumps(original, ensure_ascii=False)
-    return [{"row_number": int(r), "column_name": header_of.get(c, c), "reason": reason,
+    return [{"row_number": int(r), "column_name": mask_text(header_of.get(c, c)), "reason": reason,
              "original_values": by_row.get(r)} for r, c, reason in errors]
 
 
@@ -365,7 +366,7 @@ def _insert_rejects(con, load_id: int, src: RawSource, rejects: list[dict]) -> N
     if not rejects:
         return
     frame = pd.DataFrame(rejects)
-    frame.insert(0, "path", str(src.path))
+    frame.insert(0, "path", mask_text(str(src.path)))
     frame.insert(0, "load_id", load_id)
     con.register("_rejects_frame", frame)
     con.execute("INSERT INTO etl_rejects SELECT load_id, path, row_number, column_name, reason, "

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import xlsxwriter
 
-from etl.extract import ExtractError, detect_encoding, read_sources
+from etl.extract import detect_encoding, read_sources
 from etl.load import load_paths
 
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
