@@ -8,6 +8,7 @@ feedback is free text typed by anyone, so every such text cell is neutralised:
   apostrophe": shown as typed, stays text even when the cell is edited) *and* the
   apostrophe prefix, so tools that ignore the style still see inert text.
 Numbers stay numbers (a negative number is not a formula); only text is escaped.
+A text over Excel's 32,767-character cell limit is cut with a visible "…[truncated]" mark.
 No streamlit import: pages hand these to st.download_button as callables, so the bytes are
 built only when someone clicks (not on every rerun).
 """
