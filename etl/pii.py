@@ -7,7 +7,7 @@ are written in the common subset of RE2 (DuckDB) and Python `re`: no look-around
 neighbouring non-digit is kept in the match and put back (`\\1` ... `\\4`).
 
 What is masked (digits may be ASCII or full-width ０-９):
-- mobile numbers 1[3-9]x xxxx xxxx, alone or with +86 / 86, separated by nothing, spaces,
+- mobile numbers 1[3-9]x xxxx xxxx, alone or with +86 / 0086 / 86, separated by nothing, spaces,
   dots or hyphens: `138****5678`, `+86138****5678`;
 - landlines with an area code 010, 02x or 0xxx, as `(010)12345678`, `010-12345678`,
   `010 12345678` or `01012345678`: `010-****5678`, `(010)****5678`;
@@ -35,7 +35,7 @@ _BIRTH = f"(?:19|20|１９|２０){_D}{{2}}{_SEP}[01０１]{_D}[0-3０-３]{_D}"
 
 ID18_RE = f"{_ND_BEFORE}({_D}{{6}}){_SEP}{_BIRTH}{_SEP}({_D}{{3}}[0-9０-９XxＸｘ]){_ND_AFTER_ID}"
 ID15_RE = f"{_ND_BEFORE}({_D}{{6}}){_SEP}{_D}{{2}}[01０１]{_D}[0-3０-３]{_D}{_SEP}({_D}{{3}}){_ND_AFTER}"
-MOBILE_RE = (f"{_ND_BEFORE}((?:[+＋]?(?:86|８６){_SEP})?[1１][3-9３-９]{_D}){_PHONE_SEP}{_D}{{4}}"
+MOBILE_RE = (f"{_ND_BEFORE}((?:(?:[+＋]|00|００)?(?:86|８６){_SEP})?[1１][3-9３-９]{_D}){_PHONE_SEP}{_D}{{4}}"
              f"{_PHONE_SEP}({_D}{{4}}){_ND_AFTER}")
 LANDLINE_RE = (f"{_ND_BEFORE}([(（]?[0０](?:[1１][0０]|[2２]{_D}|[3-9３-９]{_D}{{2}})[)）]?{_SEP})"
                f"{_D}{{3,4}}-?({_D}{{4}}){_ND_AFTER}")
