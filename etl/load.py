@@ -72,7 +72,7 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
     files, issues = expand_paths([Path(p) for p in paths])
     for issue in issues:
         results.append(LoadResult(issue.path, None, None, issue.status, message=issue.message))
-        say(f"{issue.status.upper() if issue.status == 'refused' else issue.status} {issue.message}")
+        say(f"{'REFUSED' if issue.status == 'refused' else 'skipped'} {issue.message}")
     for path in files:
         try:
             for src in read_sources(path):
