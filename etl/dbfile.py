@@ -120,9 +120,12 @@ def remove_stale_next_files(live: Path) -> list[Path]:
     """Delete `<live>.next-<pid>` files (and their .wal) left by a writer that was killed.
 
     Only files whose process is gone: a running process's file is left alone. Returns the
-    paths removed. Called under the writers' lock, so no live writer is mid-swap here.
+    paths removed. Safe without the writers' lock: a file named after a dead process has no
+    writer left to finish it.
     """
-    removed = []
+    removed: list[Path] = []
+    if not live.parent.is_dir():
+        return removed
     prefix = f"{live.name}.next-"
     for path in live.parent.glob(f"{glob.escape(live.name)}.next-*"):
         pid_text = path.name[len(prefix):].removesuffix(".wal")

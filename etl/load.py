@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from etl import aliases, stage
-from etl.dbfile import db_path, pseudonym_salt, writer
+from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
 from etl.extract import ExtractError, RawSource, expand_paths, read_csv, read_sources
 from etl.pii import mask_text
 
@@ -67,6 +67,8 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
     """
     db = Path(db) if db else db_path()
     say = (lambda m: progress(mask_text(m))) if progress else (lambda _m: None)
+    for stale in remove_stale_next_files(db):   # even when nothing new is loaded below
+        say(f"removed {stale.name}, left by a load that was killed")
     results: list[LoadResult] = []
     sources: list[tuple[RawSource, str]] = []
     files, issues = expand_paths([Path(p) for p in paths])

@@ -171,9 +171,7 @@ def test_two_headers_for_one_column_are_refused_naming_both(tmp_path, headers, f
 def test_stale_next_files_of_dead_processes_are_removed_live_ones_kept(tmp_path):
     _grid(tmp_path / "x.csv")
     db = tmp_path / "cockpit.duckdb"
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    dead = int(done.stdout)                          # that process has exited
+    dead = _dead_pid()
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         stale = [tmp_path / f"cockpit.duckdb.next-{dead}", tmp_path / f"cockpit.duckdb.next-{dead}.wal"]
@@ -190,6 +188,25 @@ def test_stale_next_files_of_dead_processes_are_removed_live_ones_kept(tmp_path)
         alive.kill()
         alive.wait()
     assert remove_stale_next_files(db) == sorted(live)  # now that process is gone too
+
+
+def test_stale_next_files_go_even_when_every_file_was_loaded_before(tmp_path):
+    path = _grid(tmp_path / "x.csv")
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([path], db, progress=None)
+    stale = tmp_path / f"cockpit.duckdb.next-{_dead_pid()}"
+    stale.write_bytes(b"half-written")
+    lines: list[str] = []
+    [res] = load_paths([path], db, progress=lines.append)
+    assert res.status == "skipped" and not stale.exists()
+    assert any(stale.name in line and "killed" in line for line in lines)
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (Linux hands out ids in order: not reused soon)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
 
 
 # --- exports --------------------------------------------------------------------------------
