@@ -18,7 +18,7 @@ from dashboard.access import audit, gate
 from dashboard.access.identity import Identity
 from dashboard.access.permissions import may_view
 from dashboard.filters import _KEYS as URL_KEYS  # the filters' query-string names
-from dashboard.filters import Filters, from_query, to_query
+from dashboard.filters import Filters, clamp_dates, read_query, to_query
 from dashboard.i18n import t
 from dashboard.queries import common
 from dashboard.queries.base import FULL_SCOPE, use_scope
@@ -45,7 +45,10 @@ def seed_from_url() -> None:
     if st.session_state.get("_url_seeded"):
         return
     st.session_state["_url_seeded"] = True
-    f = from_query(st.query_params.to_dict())
+    f, ignored = read_query(st.query_params.to_dict())
+    # checked against the data's range once the date bounds are known (_dates)
+    st.session_state["_url_dates"] = {"ignored": bool(ignored),
+                                      "given": f.date_from is not None or f.date_to is not None}
     for key, attr in WIDGETS.items():
         value = getattr(f, attr)
         if value is not None:
@@ -63,11 +66,12 @@ def _choice(key: str, label: str, options: list[str], lang: str, sidebar) -> str
 
 def _dates(lang: str, sidebar) -> tuple[date | None, date | None]:
     bounds = cache.run(common.date_bounds, Filters())
-    last = bounds["last_on"].iloc[0]
-    last = None if pd.isna(last) else pd.Timestamp(last).date()
+    first, last = (None if pd.isna(v) else pd.Timestamp(v).date()
+                   for v in (bounds["first_on"].iloc[0], bounds["last_on"].iloc[0]))
     if last is not None:
         st.session_state.setdefault("f_to", last)
         st.session_state.setdefault("f_from", last - timedelta(days=DEFAULT_PERIOD_DAYS - 1))
+        _check_url_dates(first or last, last, lang, sidebar)
     # one per line: side by side, the sidebar cuts the dates to "2026-10-2…"
     d_from = sidebar.date_input(t("shell.date_from", lang), key="f_from", format="YYYY-MM-DD")
     d_to = sidebar.date_input(t("shell.date_to", lang), key="f_to", format="YYYY-MM-DD")
@@ -75,6 +79,22 @@ def _dates(lang: str, sidebar) -> tuple[date | None, date | None]:
         sidebar.warning(t("shell.dates_swapped", lang))
         d_from, d_to = d_to, d_from
     return d_from, d_to
+
+
+def _check_url_dates(first: date, last: date, lang: str, sidebar) -> None:
+    """Once per session: dates from the URL outside the data are moved into it, unreadable
+    ones were dropped (read_query); either way a note says so."""
+    check = st.session_state.pop("_url_dates", None)
+    if not check:
+        return
+    if check["given"]:
+        d_from, d_to, moved = clamp_dates(st.session_state.get("f_from"), st.session_state.get("f_to"),
+                                          first, last)
+        if moved:
+            st.session_state["f_from"], st.session_state["f_to"] = d_from, d_to
+            sidebar.info(t("shell.url_dates_clamped", lang, first=first.isoformat(), last=last.isoformat()))
+    if check["ignored"]:
+        sidebar.info(t("shell.url_dates_ignored", lang))
 
 
 def sidebar_filters(lang: str) -> Filters:

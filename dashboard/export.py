@@ -8,6 +8,7 @@ feedback is free text typed by anyone, so every such text cell is neutralised:
   apostrophe": shown as typed, stays text even when the cell is edited) *and* the
   apostrophe prefix, so tools that ignore the style still see inert text.
 Numbers stay numbers (a negative number is not a formula); only text is escaped.
+A text over Excel's 32,767-character cell limit is cut with a visible "…[truncated]" mark.
 No streamlit import: pages hand these to st.download_button as callables, so the bytes are
 built only when someone clicks (not on every rerun).
 """
@@ -23,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+XLSX_CELL_CHARS = 32_767          # Excel's limit for one cell's text
+TRUNCATED_MARK = "…[truncated]"
 EXPORT_ROW_CAP = 100_000          # rows per download; xlsx's own hard limit is 1,048,576
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -105,9 +108,17 @@ def _write_value(ws, row: int, col: int, value: object, fmt: dict) -> None:
     else:
         text = value if isinstance(value, str) else _text_of(value)
         if is_dangerous(text):
-            ws.write_string(row, col, "'" + text, fmt["text"])
+            ws.write_string(row, col, fit_cell("'" + text), fmt["text"])
         else:
-            ws.write_string(row, col, text)
+            ws.write_string(row, col, fit_cell(text))
+
+
+def fit_cell(text: str) -> str:
+    """Text within Excel's cell limit; a longer text is cut and visibly marked, never cut silently
+    (xlsxwriter would drop the rest without a word)."""
+    if len(text) <= XLSX_CELL_CHARS:
+        return text
+    return text[:XLSX_CELL_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
 
 
 def _text_of(value: object) -> str:

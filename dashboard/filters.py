@@ -25,9 +25,11 @@ class Filters:
     def params(self) -> dict:
         """Bind values for SQL: $date_from, $date_to_excl, $street, $community, $grid_id, $category."""
         from datetime import timedelta
+        # date.max has no next day: an end that far out is no end at all
+        end = self.date_to + timedelta(days=1) if self.date_to and self.date_to < date.max else None
         return {
             "date_from": self.date_from,
-            "date_to_excl": (self.date_to + timedelta(days=1)) if self.date_to else None,
+            "date_to_excl": end,
             "street": self.street,
             "community": self.community,
             "grid_id": self.grid_id,
@@ -40,8 +42,11 @@ class Filters:
             return self
         length = self.date_to - self.date_from
         from datetime import timedelta
-        new_to = self.date_from - timedelta(days=1)
-        return dataclasses.replace(self, date_from=new_to - length, date_to=new_to)
+        try:
+            new_to = self.date_from - timedelta(days=1)
+            return dataclasses.replace(self, date_from=new_to - length, date_to=new_to)
+        except OverflowError:   # no period before year 1: compare with nothing
+            return dataclasses.replace(self, date_from=None, date_to=None)
 
 
 _KEYS = {"from": "date_from", "to": "date_to", "street": "street", "community": "community",
@@ -61,7 +66,14 @@ def to_query(f: Filters) -> dict[str, str]:
 
 def from_query(q: dict[str, str]) -> Filters:
     """URL query params -> Filters; malformed values are ignored, never raised."""
+    return read_query(q)[0]
+
+
+def read_query(q: dict[str, str]) -> tuple[Filters, list[str]]:
+    """(URL query params -> Filters, the names of the date params that were ignored because
+    they are not dates), so the shell can say so."""
     kwargs: dict = {}
+    ignored: list[str] = []
     for short, attr in _KEYS.items():
         raw = q.get(short)
         if raw in (None, ""):
@@ -70,9 +82,23 @@ def from_query(q: dict[str, str]) -> Filters:
             try:
                 kwargs[attr] = date.fromisoformat(str(raw))
             except ValueError:
-                continue
+                ignored.append(short)
         elif attr == "lang":
             kwargs[attr] = "en" if raw == "en" else "zh"
         else:
             kwargs[attr] = str(raw)
-    return Filters(**kwargs)
+    return Filters(**kwargs), ignored
+
+
+def clamp_dates(d_from: date | None, d_to: date | None, first: date,
+                last: date) -> tuple[date | None, date | None, bool]:
+    """(from, to) moved into the data's range [first, last], and whether either moved.
+
+    A link such as `?from=0001-01-01&to=9999-12-31` would otherwise reach every panel (and
+    pandas, whose timestamps end in 2262) with dates no query can do arithmetic on.
+    """
+    def inside(d: date | None) -> date | None:
+        return None if d is None else min(max(d, first), last)
+
+    new_from, new_to = inside(d_from), inside(d_to)
+    return new_from, new_to, (new_from, new_to) != (d_from, d_to)

@@ -23,13 +23,19 @@ def _db(args) -> Path:
 
 
 def cmd_load(args) -> int:
-    from etl.load import load_paths
+    from etl.load import explain, load_paths
     db = _db(args)
-    results = load_paths(args.paths, db, kind=args.kind, strict=args.strict)
+    try:
+        results = load_paths(args.paths, db, kind=args.kind, strict=args.strict)
+    except Exception as exc:   # one masked sentence, not a traceback quoting file content
+        print(f"load failed, nothing loaded: {explain(exc)}", file=sys.stderr)
+        return 2
     refused = [r for r in results if r.status == "refused"]
     loaded = [r for r in results if r.status == "loaded"]
-    print(f"{len(loaded)} loaded, {sum(r.status == 'skipped' for r in results)} skipped "
-          f"(already loaded), {len(refused)} refused -> {db}")
+    skipped = [r for r in results if r.status == "skipped"]
+    print(f"{len(loaded)} loaded, {len(skipped)} skipped, {len(refused)} refused -> {db}")
+    for r in skipped + refused:   # messages are masked by load_paths
+        print(f"  {r.status}: {r.label}: {r.message.removeprefix(f'{r.label}: ')}")
     if loaded and any(r.kind == "feedback" for r in loaded) and not args.no_painpoints:
         _painpoints(db)
     return 1 if refused else 0

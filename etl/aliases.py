@@ -130,6 +130,24 @@ def map_headers(kind: str, headers: list[str]) -> dict[str, str]:
     return mapping
 
 
+def header_clashes(kind: str, headers: list[str]) -> list[tuple[str, str, str]]:
+    """(canonical column, first header, second header) for every two headers that map to the
+    same column ("事件类型" and "类别", or one header written twice): which one holds the
+    data cannot be guessed, so the loader refuses the file naming both."""
+    table = LOOKUP[kind]
+    first: dict[str, str] = {}
+    clashes = []
+    for header in headers:
+        canonical = table.get(normalise_header(header))
+        if canonical is None:
+            continue
+        if canonical in first:
+            clashes.append((canonical, first[canonical], header))
+        else:
+            first[canonical] = header
+    return clashes
+
+
 def detect_kind(headers: list[str]) -> tuple[str | None, dict[str, tuple[str, ...]]]:
     """The kind whose required columns are all present (most matched columns wins).
 

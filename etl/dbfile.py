@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import secrets
 import shutil
@@ -85,6 +86,7 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     lock_path = live.with_name(live.name + ".lock")
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        remove_stale_next_files(live)
         nxt = live.with_name(f"{live.name}.next-{os.getpid()}")
         _remove(nxt)
         if live.exists():
@@ -93,6 +95,7 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             ensure_schema(con)
             yield con
+            _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             con.close()
             versions.keep(live)
@@ -104,6 +107,49 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
             raise
         finally:
             _remove(Path(str(nxt) + ".wal"))
+
+
+def _refuse_scratch_objects(con: duckdb.DuckDBPyConnection) -> None:
+    """Never publish a file that still holds a loader's scratch object (`_raw_src` and the
+    like, named with a leading underscore): such a view reads the source file, raw."""
+    left = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'main' AND starts_with(table_name, '_')").fetchall()
+    if left:
+        raise RuntimeError(f"scratch objects left in the database, not published: {sorted(r[0] for r in left)}")
+
+
+def remove_stale_next_files(live: Path) -> list[Path]:
+    """Delete `<live>.next-<pid>` files (and their .wal) left by a writer that was killed.
+
+    Only files whose process is gone: a running process's file is left alone. Returns the
+    paths removed. Safe without the writers' lock: a file named after a dead process has no
+    writer left to finish it.
+    """
+    removed: list[Path] = []
+    if not live.parent.is_dir():
+        return removed
+    prefix = f"{live.name}.next-"
+    for path in live.parent.glob(f"{glob.escape(live.name)}.next-*"):
+        pid_text = path.name[len(prefix):].removesuffix(".wal")
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        _remove(path)
+        removed.append(path)
+    return sorted(removed)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True          # it exists, under another user
+    return True
 
 
 def _remove(path: Path) -> None:

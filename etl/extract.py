@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import hashlib
 import io
 import os
@@ -65,18 +66,69 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, folders expanded to their supported files (sorted, recursive)."""
-    out: list[Path] = []
+@dataclass(frozen=True)
+class PathIssue:
+    """A path given (or found in a folder) that is not loaded: status 'refused' or 'skipped'."""
+    path: Path
+    status: str
+    message: str
+
+
+def expand_paths(paths: list[Path]) -> tuple[list[Path], list[PathIssue]]:
+    """(files to read, paths that will not be): files as given, folders expanded to their
+    supported files (sorted, recursive). A missing path, a broken link or a symlink loop is
+    refused; a file of another type inside a folder is skipped; neither stops the others.
+    Hidden files (".name") in a folder are ignored; links to folders are not followed.
+    """
+    files: list[Path] = []
+    issues: list[PathIssue] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                              and f.suffix.lower() in SUPPORTED and not f.name.startswith(("~$", "."))))
-        elif p.exists():
-            out.append(p)
+        problem = _unreadable(p)
+        if problem:
+            issues.append(PathIssue(p, "refused", f"{p}: {problem}"))
+        elif p.is_dir():
+            _walk(p, files, issues)
         else:
-            raise ExtractError(f"{p}: no such file or folder")
-    return out
+            files.append(p)
+    seen: set[Path] = set()       # a file named and also inside a named folder loads once
+    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    return unique, issues
+
+
+def _unreadable(p: Path) -> str | None:
+    """Why `p` cannot be opened at all, or None."""
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        return "broken link (its target does not exist)" if p.is_symlink() else "no such file or folder"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (the link points back to itself)"
+        return f"cannot be opened ({exc.strerror})"
+    return None
+
+
+def _walk(folder: Path, files: list[Path], issues: list[PathIssue]) -> None:
+    for root, dirs, names in os.walk(folder):   # followlinks=False: a link loop cannot recurse
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        base = Path(root)
+        for d in dirs:
+            if (base / d).is_symlink():
+                issues.append(PathIssue(base / d, "skipped", f"{base / d}: a link to a folder (not followed)"))
+        for name in sorted(names):
+            f = base / name
+            if name.startswith("."):
+                continue
+            problem = _unreadable(f)
+            if problem:
+                issues.append(PathIssue(f, "refused", f"{f}: {problem}"))
+            elif name.startswith("~$"):
+                issues.append(PathIssue(f, "skipped", f"{f}: an Office lock file, not a workbook"))
+            elif f.suffix.lower() not in SUPPORTED:
+                issues.append(PathIssue(f, "skipped", f"{f}: not a CSV or Excel file ({f.suffix or 'no extension'})"))
+            elif f.is_file():
+                files.append(f)
+    files.sort()
 
 
 def read_sources(path: Path) -> list[RawSource]:
@@ -100,6 +152,10 @@ def detect_encoding(data: bytes) -> str:
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    wide = _utf16_or_32(data)
+    if wide:
+        raise ExtractError(f"the file is {wide}, which is not supported - save it as UTF-8 or GBK "
+                           f"(in Excel: Save As > CSV UTF-8)")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
         return "utf-8"
@@ -110,6 +166,19 @@ def detect_encoding(data: bytes) -> str:
         return "gb18030"
     except UnicodeDecodeError as exc:
         raise ExtractError(f"byte {exc.start} is neither UTF-8 nor GBK/GB18030") from exc
+
+
+def _utf16_or_32(data: bytes) -> str | None:
+    """'UTF-16' / 'UTF-32' when the bytes are in one of them (BOM, or NUL bytes between ASCII)."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = data[:4096]
+    # text without a BOM: every other byte of ASCII is NUL (no CSV, UTF-8 or GBK has NUL)
+    if len(head) >= 4 and head.count(0) * 8 >= len(head):
+        return "UTF-16"
+    return None
 
 
 def read_csv(path: Path, encoding: str | None = None) -> RawSource:

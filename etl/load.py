@@ -22,8 +22,9 @@ import duckdb
 import pandas as pd
 
 from etl import aliases, history, scoped, stage
-from etl.dbfile import db_path, pseudonym_salt, writer
+from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
 from etl.extract import ExtractError, RawSource, expand_paths, read_csv, read_sources
+from etl.pii import mask_text
 
 
 @dataclass
@@ -64,14 +65,21 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
     """Load files and folders into the database; returns one result per file or sheet.
 
     loaded_by: who, for the history (default: the OS user). partner: an organisation's name;
-    its upload is limited to its own projects (etl/scoped.py).
+    its upload is limited to its own projects (etl/scoped.py). Every message (results and
+    progress) is PII-masked: file text never leaves unmasked.
     """
     db = Path(db) if db else db_path()
     loaded_by = loaded_by or history.default_actor()
-    say = progress or (lambda _m: None)
+    say = (lambda m: progress(mask_text(m))) if progress else (lambda _m: None)
+    for stale in remove_stale_next_files(db):   # even when nothing new is loaded below
+        say(f"removed {stale.name}, left by a load that was killed")
     results: list[LoadResult] = []
     sources: list[tuple[RawSource, str]] = []
-    for path in expand_paths([Path(p) for p in paths]):
+    files, issues = expand_paths([Path(p) for p in paths])
+    for issue in issues:
+        results.append(LoadResult(issue.path, None, None, issue.status, message=issue.message))
+        say(f"{'REFUSED' if issue.status == 'refused' else 'skipped'} {issue.message}")
+    for path in files:
         try:
             for src in read_sources(path):
                 detected = _detect(src, kind)
@@ -93,29 +101,41 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
         else:
             todo.append((src, k))
     if todo:
-        salt = pseudonym_salt(db)
-        try:
-            with writer(db) as con:
-                changed = 0
-                for i, (src, k) in enumerate(todo, 1):
-                    say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
-                    res = _load_one(con, src, k, strict, max_reject_share, salt, loaded_by, partner)
-                    results.append(res)
-                    changed += res.status == "loaded"
-                    say(_summary(res))
-                if not changed:
-                    raise _NothingLoaded
-        except _NothingLoaded:
-            pass
-        finally:
-            for src, _ in todo:
-                src.close()
+        _write_sources(db, todo, strict, max_reject_share, say, results, loaded_by, partner)
+    for res in results:
+        res.message = mask_text(res.message)
     return results
 
 
+def _write_sources(db: Path, todo: list[tuple[RawSource, str]], strict: bool, max_reject_share: float,
+                   say: Callable[[str], None], results: list[LoadResult],
+                   loaded_by: str | None = None, partner: str | None = None) -> None:
+    """Load each source in its own transaction into the next file; swap it in if any loaded."""
+    salt = pseudonym_salt(db)
+    try:
+        with writer(db) as con:
+            changed = 0
+            for i, (src, k) in enumerate(todo, 1):
+                say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
+                res = _load_one(con, src, k, strict, max_reject_share, salt, loaded_by, partner)
+                results.append(res)
+                changed += res.status == "loaded"
+                say(_summary(res))
+            if not changed:
+                raise _NothingLoaded
+    except _NothingLoaded:
+        pass
+    finally:
+        for src, _ in todo:
+            src.close()
+
+
 def _summary(res: LoadResult) -> str:
+    if res.status == "skipped":
+        return f"    skipped {res.label}: {res.message}"
     if res.status != "loaded":
-        return f"    REFUSED {res.label}: {res.message}"
+        message = res.message.removeprefix(f"{res.label}: ")
+        return f"    REFUSED {res.label}: {message}"
     line = (f"    {res.rows_read:,} rows read, {res.rows_loaded:,} loaded, "
             f"{res.rows_rejected:,} rejected ({res.seconds:.1f} s)")
     for r in res.rejects[:5]:
@@ -124,6 +144,16 @@ def _summary(res: LoadResult) -> str:
 
 
 def _detect(src: RawSource, forced: str | None) -> str:
+    kind = _detect_kind(src, forced)
+    clashes = aliases.header_clashes(kind, src.headers)
+    if clashes:
+        column, first, second = clashes[0]
+        raise LoadRefused(f"{src.label}: refused, nothing loaded - the headers \"{first}\" and "
+                          f"\"{second}\" both mean the {kind} column {column}; keep one of them")
+    return kind
+
+
+def _detect_kind(src: RawSource, forced: str | None) -> str:
     if forced:
         mapped = set(aliases.map_headers(forced, src.headers).values())
         lacking = [c for c in aliases.REQUIRED[forced] if c not in mapped]
@@ -235,6 +265,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
     con.begin()
     try:
         names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)
+        if not res.rows_read:
+            raise _NoRecords
         if partner is not None:
             res.rows_rejected += scoped.restrict_to_party(con, kind, partner, src.header_row + 1)
         rejects = _reject_rows(con, src, kind, names)
@@ -260,33 +292,69 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
             "rows_loaded, rows_rejected, started_at, finished_at, seconds, status, message, loaded_by) "
             "VALUES ($id, $path, $sheet, $sha, $kind, $enc, $read, $loaded, "
             "$rejected, $started, $finished, $seconds, 'loaded', $msg, $by)",
-            {"id": load_id, "path": str(src.path), "sheet": src.sheet, "sha": src.sha256,
+            {"id": load_id, "path": mask_text(str(src.path)), "sheet": src.sheet, "sha": src.sha256,
              "kind": kind, "enc": src.encoding, "read": res.rows_read, "loaded": res.rows_loaded,
              "rejected": res.rows_rejected, "started": started, "finished": datetime.now(),
              "seconds": res.seconds, "msg": f"{res.rows_rejected} rows rejected" if res.rows_rejected else "",
              "by": loaded_by})
+        _drop_scratch(con)   # nothing raw may outlive the load (the CSV view is not temporary)
         con.commit()
+    except _NoRecords:
+        con.rollback()
+        res.status, res.message = "skipped", "the file held no records (only a header), nothing loaded"
     except Exception as exc:
         con.rollback()
         res.status = "refused"
         res.rows_loaded = 0
-        res.message = str(exc) if isinstance(exc, LoadRefused) else f"{src.label}: refused, nothing loaded - {exc}"
+        res.message = (str(exc) if isinstance(exc, LoadRefused)
+                       else f"{src.label}: refused, nothing loaded - {explain(exc)}")
         res.seconds = time.perf_counter() - t0
     finally:
         with contextlib.suppress(Exception):
-            con.unregister("_raw_src")
+            _drop_scratch(con)
     return res
 
 
-_PII_PATTERNS = [(re.compile(p), r) for p, r in ((stage._ID_RE, r"\1\2********\3\4"), (stage._PHONE_RE, r"\1\2****\3\4"),
-                              (stage._PHONE_RE, r"\1\2****\3\4"), (stage._LANDLINE_RE, r"\1\2****\3\4"))]
+class _NoRecords(Exception):
+    """A file with a header and no data rows: nothing to load, and not an error."""
 
 
-def mask_text(value: str) -> str:
-    """Python twin of stage.mask_sql, for the few values kept in rejects."""
-    for pattern, repl in _PII_PATTERNS:
-        value = pattern.sub(repl, value)
-    return value
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the views over the source file (names fixed here, never from data)."""
+    con.execute("DROP VIEW IF EXISTS temp._raw")
+    with contextlib.suppress(duckdb.CatalogException):
+        con.execute("DROP VIEW IF EXISTS main._raw_src")   # to_view() makes a persistent view
+    with contextlib.suppress(Exception):
+        con.unregister("_raw_src")                          # an Arrow sheet is registered instead
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def explain(exc: BaseException) -> str:
+    """One masked sentence for a load error: DuckDB's CSV errors carry the raw line (with
+    phone and ID numbers) and a dialect dump with options this CLI does not have."""
+    text = str(exc)
+    line = _CSV_LINE.search(text)
+    if line:
+        where = f"line {line.group(1)} of the file"
+        columns = _COLUMNS.search(text)
+        if columns:
+            return (f"{where} has {columns.group(2)} cells where the header has {columns.group(1)} "
+                    f"(a stray delimiter, or a cell with a comma that is not in quotes?)")
+        if "unterminated quote" in text:
+            return f"{where} opens a quoted cell that is never closed (a stray \" character?)"
+        if "unicode" in text.lower():
+            return f"{where} holds bytes that are neither UTF-8 nor GBK (save the file as UTF-8)"
+        return f"{where} cannot be read as CSV (check its quotes and delimiters)"
+    return mask_text(_first_line(text))
+
+
+def _first_line(text: str) -> str:
+    """The first line of an error without DuckDB's "Invalid Input Error: " style prefix."""
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return re.sub(r"^[A-Za-z ]+ Error: ", "", first)
 
 
 def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]:
@@ -304,9 +372,9 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
             value = record.get(name)
             if value is None or (isinstance(value, float) and pd.isna(value)):
                 continue
-            original[header] = "(pseudonymised)" if name == "resident_id" else mask_text(str(value))
+            original[mask_text(header)] = "(pseudonymised)" if name == "resident_id" else mask_text(str(value))
         by_row[record["_row"]] = json.dumps(original, ensure_ascii=False)
-    return [{"row_number": int(r), "column_name": header_of.get(c, c), "reason": reason,
+    return [{"row_number": int(r), "column_name": mask_text(header_of.get(c, c)), "reason": reason,
              "original_values": by_row.get(r)} for r, c, reason in errors]
 
 
@@ -314,7 +382,7 @@ def _insert_rejects(con, load_id: int, src: RawSource, rejects: list[dict]) -> N
     if not rejects:
         return
     frame = pd.DataFrame(rejects)
-    frame.insert(0, "path", str(src.path))
+    frame.insert(0, "path", mask_text(str(src.path)))
     frame.insert(0, "load_id", load_id)
     con.register("_rejects_frame", frame)
     con.execute("INSERT INTO etl_rejects SELECT load_id, path, row_number, column_name, reason, "

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from etl.pii import mask_sql
+
 TEXT, ID, TS, DATE, MONEY, PCT, INT, RATING, BOOL, ENUM, PSEUDO = (
     "text", "id", "timestamp", "date", "money", "pct", "int", "rating", "bool", "enum", "pseudonym")
 
@@ -56,7 +58,6 @@ class Col:
     name: str
     type: str = TEXT
     required: bool = False
-    pii: bool = False
     enum: dict | None = None
 
 
@@ -64,8 +65,8 @@ SPECS: dict[str, tuple[Col, ...]] = {
     "grid_reports": (
         Col("report_id", ID, True), Col("reported_at", TS, True), Col("street"),
         Col("community", TEXT, True), Col("grid_id", ID, True), Col("reporter"),
-        Col("category", TEXT, True), Col("subcategory"), Col("description", pii=True),
-        Col("location_text", pii=True), Col("responsible_party"),
+        Col("category", TEXT, True), Col("subcategory"), Col("description"),
+        Col("location_text"), Col("responsible_party"),
         Col("status", ENUM, True, enum=STATUS), Col("resolved_at", TS), Col("satisfaction", RATING)),
     "projects": (
         Col("project_id", ID, True), Col("name", TEXT, True), Col("street"),
@@ -82,11 +83,11 @@ SPECS: dict[str, tuple[Col, ...]] = {
     "fund_transactions": (
         Col("txn_id", ID, True), Col("txn_on", DATE, True), Col("project_id", ID, True),
         Col("direction", ENUM, True, enum=DIRECTION), Col("source_type"), Col("source_name"),
-        Col("expense_category"), Col("amount_yuan", MONEY, True), Col("note", pii=True)),
+        Col("expense_category"), Col("amount_yuan", MONEY, True), Col("note")),
     "feedback": (
         Col("feedback_id", ID), Col("submitted_at", TS, True), Col("street"), Col("community"),
-        Col("grid_id", ID), Col("channel"), Col("subject", pii=True), Col("text", TEXT, True, pii=True),
-        Col("rating", RATING), Col("likes", INT), Col("resident_id", PSEUDO), Col("reply", pii=True),
+        Col("grid_id", ID), Col("channel"), Col("subject"), Col("text", TEXT, True),
+        Col("rating", RATING), Col("likes", INT), Col("resident_id", PSEUDO), Col("reply"),
         Col("replied_at", TS)),
 }
 KEYS: dict[str, tuple[str, ...]] = {
@@ -98,20 +99,6 @@ KEYS: dict[str, tuple[str, ...]] = {
 _REASON = {TS: "unparseable date", DATE: "unparseable date", MONEY: "unparseable amount",
            PCT: "unparseable percentage", INT: "not a whole number", RATING: "rating must be 1-5",
            BOOL: "not a yes/no value", ENUM: "unknown {col} value"}
-
-# RE2 has no look-around: keep the neighbouring non-digit in the match and put it back.
-_ID_RE = r"(^|[^0-9])([1-9][0-9]{5})(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01])([0-9]{3}[0-9Xx])($|[^0-9Xx])"
-_PHONE_RE = r"(^|[^0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})($|[^0-9])"
-_LANDLINE_RE = r"(^|[^0-9])(0[0-9]{2,3}-)[0-9]{3,4}([0-9]{4})($|[^0-9])"
-
-
-def mask_sql(v: str) -> str:
-    """SQL masking phones (138****5678), landlines and ID numbers (110105********123X)."""
-    s = f"regexp_replace({v}, '{_ID_RE}', '\\1\\2********\\3\\4', 'g')"
-    for _ in range(2):  # adjacent numbers share a boundary character; a second pass catches them
-        s = f"regexp_replace({s}, '{_PHONE_RE}', '\\1\\2****\\3\\4', 'g')"
-    return f"regexp_replace({s}, '{_LANDLINE_RE}', '\\1\\2****\\3\\4', 'g')"
-
 
 def _ts(v: str) -> str:
     """Mixed formats in one column: ISO fast path, then the office formats, then Excel serials."""
@@ -147,8 +134,8 @@ def _typed(col: Col, v: str) -> str:
     if col.type == PSEUDO:   # the identifier never reaches a table, not even a temporary one
         return f"'R' || left(sha256($salt || {v}), 12)"
     if col.type in (TEXT, ID):
-        # masking is costly: only values holding 7+ consecutive digits can carry a number
-        return f"CASE WHEN regexp_matches({v}, '[0-9]{{7}}') THEN {mask_sql(v)} ELSE {v} END" if col.pii else v
+        # every free-text and name column is masked (etl.pii); keys and enums are not
+        return mask_sql(v) if col.type == TEXT else v
     if col.type == TS:
         return _ts(v)
     if col.type == DATE:

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import xlsxwriter
 
-from etl.extract import ExtractError, detect_encoding, read_sources
+from etl.extract import detect_encoding, read_sources
 from etl.load import load_paths
 
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
@@ -202,15 +202,16 @@ def test_open_reader_during_load_both_succeed(tmp_path, db):
     assert _rows(db, "SELECT count(*) FROM grid_reports")[0][0] == 53   # a new reader sees the load
 
 
-def test_folder_loads_recursively_and_unknown_path_errors(tmp_path, db):
+def test_folder_loads_recursively_unknown_files_skipped_missing_path_refused(tmp_path, db):
     inbox = tmp_path / "inbox"
     (inbox / "sub").mkdir(parents=True)
     grid_csv(inbox / "sub")
-    (inbox / "notes.md").write_text("ignored")
-    [res] = load_paths([inbox], db, progress=None)
-    assert res.status == "loaded"
-    with pytest.raises(ExtractError, match="nope"):
-        load_paths([tmp_path / "nope"], db, progress=None)
+    (inbox / "notes.md").write_text("listed, not loaded")
+    by_name = {r.path.name: r for r in load_paths([inbox, tmp_path / "nope"], db, progress=None)}
+    loaded, notes, missing = by_name["grid.csv"], by_name["notes.md"], by_name["nope"]
+    assert loaded.status == "loaded"
+    assert (notes.path.name, notes.status) == ("notes.md", "skipped")
+    assert (missing.status, "nope" in missing.message) == ("refused", True)
 
 
 def test_real_sample_loads_completely_with_both_date_formats(real_messages, db):
@@ -236,11 +237,12 @@ def test_gbk_past_the_encoding_sample_is_still_read_as_gbk(tmp_path, db, monkeyp
         ("清河一社区", "楼道堆物")]
 
 
-def test_csv_dialect_from_the_header_quotes_crlf_semicolons_repeated_headers(tmp_path, db):
+def test_csv_dialect_from_the_header_quotes_crlf_semicolons_unmapped_headers(tmp_path, db):
     """DuckDB reads the CSV with the dialect parsed from its header (no sniffing pass):
     quoted cells with delimiters, doubled quotes and line breaks, CRLF, a BOM, ';' files,
-    and a header that appears twice (the first one is used)."""
-    text = ('"事件编号","上报时间","社区","网格编号","事件类型","事件描述","处置状态","事件描述"\r\n'
+    and a header the loader does not know (read, not stored). Two headers meaning one
+    column are refused: tests/security/test_sec_etl_edges.py."""
+    text = ('"事件编号","上报时间","社区","网格编号","事件类型","事件描述","处置状态","备用说明"\r\n'
             'G-1,2025-04-01 08:00:00,清河一社区,QH-01,噪音扰民,"楼上""装修"",\r\n很吵",处置中,副本\r\n')
     quoted = _write(tmp_path / "quoted.csv", text, "utf-8-sig")
     semi = _write(tmp_path / "semi.csv", text.replace(",", ";").replace("\"楼上\"\"装修\"\";", "\"楼上\"\"装修\"\","),
@@ -258,7 +260,7 @@ def test_a_row_with_extra_cells_refuses_the_file_naming_file_and_line(tmp_path, 
     bad = _write(tmp_path / "ragged.csv", GRID_HEADER + "G-7,2025-04-01 08:00:00,清河街道,清河一社区,QH-01,噪音扰民,x,处置中,,,多余\n")
     [res] = load_paths([bad], db, progress=None)
     assert res.status == "refused"
-    assert "ragged.csv" in res.message and "Line: 2" in res.message
+    assert "ragged.csv" in res.message and "line 2 of the file" in res.message
     assert _digest(db) == before
 
 
