@@ -18,6 +18,7 @@ from dashboard.filters import _KEYS as URL_KEYS  # the filters' query-string nam
 from dashboard.filters import Filters, from_query, to_query
 from dashboard.i18n import t
 from dashboard.queries import common
+from dashboard.queries.base import FULL_SCOPE, use_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
@@ -125,10 +126,12 @@ def main() -> None:
         st.title(t("app.title", lang))
         ui.empty_state(lang)
         return
-    f = sidebar_filters(lang)
-    st.session_state["filters"] = f
-    sync_url(f)
-    page.run()
+    # the signed-in party's scope (set by sign-in) covers the sidebar's lists and the page
+    with use_scope(st.session_state.get("scope") or FULL_SCOPE):
+        f = sidebar_filters(lang)
+        st.session_state["filters"] = f
+        sync_url(f)
+        page.run()
 
 
 main()

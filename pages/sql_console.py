@@ -5,10 +5,14 @@ import streamlit as st
 
 from dashboard import export, sqlconsole, ui
 from dashboard.i18n import t
+from dashboard.queries.base import console_allowed
 
 _, lang = ui.context()
 
 st.title(t("sql.title", lang))
+if not console_allowed():           # a scoped role: raw SQL would bypass row-level scope
+    st.warning(t("scope.console_off", lang))
+    st.stop()
 st.caption(t("sql.intro", lang, seconds=f"{sqlconsole.TIMEOUT_S:g}", cap=f"{sqlconsole.ROW_CAP:,}"))
 
 example_titles = {t(key, lang): sql for key, sql in sqlconsole.EXAMPLES}
