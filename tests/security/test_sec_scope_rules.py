@@ -262,3 +262,15 @@ def _check_frame(df: pd.DataFrame, role: str, truth, where: str) -> None:
                 values = {v for v in df[c].dropna() if isinstance(v, str)}
                 assert not values & (truth.all_texts | truth.pseudonyms | truth.descriptions), \
                     (where, c)
+
+
+def test_the_read_cache_keys_on_the_scope(truth, use_db, demo_db):
+    """cache.run under two scopes in one process: the second never gets the first's rows."""
+    from dashboard import cache
+
+    use_db(demo_db)
+    with use_scope(Scope()):
+        everyone = set(cache.run(common.dimension_rows, Filters())["community"])
+    with use_scope(truth.scope("community")):
+        mine = set(cache.run(common.dimension_rows, Filters())["community"])
+    assert mine == {truth.community} and len(everyone) > 1
