@@ -2,8 +2,11 @@
 
 Query modules write table references as `{grid_reports}`; `fetch` resolves each to the
 table, or - when a governance party signs in with a narrower `Scope` - to a subquery
-holding only that party's rows. That is the single place a row-level filter lives.
-Values are always bound (`$name`), never spliced into SQL text.
+holding only what that role may read (RULES: one rule per table per role, texts and names
+replaced by NULL where the role may not see them). That is the single place a row-level
+filter lives. For the aggregate-only roles (partner, public) a read of resident records must
+declare its small groups (`min_group` / `mask`), or it is refused: see fetch(). What each
+role sees is documented in docs/ACCESS.md. Values are always bound (`$name`), never spliced.
 """
 from __future__ import annotations
 
