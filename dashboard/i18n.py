@@ -365,6 +365,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "结果超过 {cap} 行，只显示和下载前 {cap} 行。请增加筛选条件或按字段分组。",
         "en": "More than {cap} rows: only the first {cap} are shown and downloaded. Add conditions or group the rows.",
     },
+    "explore.col.records": {"zh": "记录数", "en": "Records"},
     "explore.col.reported_at": {"zh": "上报时间", "en": "Reported at"},
     "explore.col.submitted_at": {"zh": "提交时间", "en": "Submitted at"},
     "explore.col.planned_start_on": {"zh": "计划开始", "en": "Planned start"},
@@ -686,6 +687,27 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.act.briefing_export": {"zh": "周报导出", "en": "briefing export"},
     "audit.act.drill_down": {"zh": "留言下钻", "en": "drill-down"},
     "audit.act.sql_query": {"zh": "SQL 查询", "en": "SQL query"},
+    # --- scope: what a signed-in role may see (dashboard/queries/base.py RULES) ----------
+    "scope.no_messages": {
+        "zh": "按您的访问权限，这里只显示汇总数，不列出居民留言原文。",
+        "en": "Your access shows aggregates only: resident messages are not listed here.",
+    },
+    "scope.no_reports": {
+        "zh": "按您的访问权限，这里只显示汇总数，不列出网格事件明细。",
+        "en": "Your access shows aggregates only: grid cases are not listed here.",
+    },
+    "scope.group_required": {
+        "zh": "按您的访问权限，此数据集只能分组汇总查看（少于 {n} 条记录的分组不显示）。请选择分组字段。",
+        "en": "Your access shows this dataset as aggregates only (groups under {n} records are hidden). Choose a grouping.",
+    },
+    "scope.small_groups": {
+        "zh": "少于 {n} 条记录的分组已隐藏。",
+        "en": "Groups under {n} records are hidden.",
+    },
+    "scope.console_off": {
+        "zh": "SQL 控制台只对街道领导和分析人员开放：它读取整个数据库，无法按您的访问范围过滤。",
+        "en": "The SQL console is open to the street office's leaders and analysts only: it reads the whole database and cannot be limited to your access.",
+    },
 }
 
 

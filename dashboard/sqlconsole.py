@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dashboard import db
-from dashboard.queries.base import current_scope
+from dashboard.queries.base import console_allowed, current_scope
 from dashboard.sqlconsole_worker import MEMORY_EXIT
 from dashboard.sqlsandbox import (ALLOWED_TYPES, DENIED_FUNCTIONS, HIDDEN_TABLES,  # noqa: F401
                                   ConsoleError, check_statement)
@@ -129,7 +129,7 @@ def run(sql: str, *, path: Path | None = None, row_cap: int | None = None,
         memory_mb: int | None = None, cpu_s: int | None = None) -> ConsoleResult:
     """Run one checked read statement in a limited child process; every failure a ConsoleError."""
     scope = current_scope()
-    if scope.communities is not None or scope.role not in ("leader", "analyst"):
+    if not console_allowed(scope):
         raise ConsoleError("sql.err.scoped")   # raw SQL would bypass row-level security
     lim = limits(row_cap=row_cap, timeout_s=timeout_s, byte_cap=byte_cap,
                  memory_mb=memory_mb, cpu_s=cpu_s)

@@ -13,6 +13,7 @@ from dashboard.filters import Filters
 from dashboard.i18n import t
 from dashboard.safe import md
 from dashboard.queries import briefing as q
+from dashboard.queries.base import current_scope
 
 f, lang = ui.context()
 MAX_ITEMS = 6              # list rows per panel; the rest is summarised as "and N more"
@@ -44,7 +45,9 @@ def week_and_scope(communities: list[str]) -> tuple[str, str | None]:
     if q.parse_week(week) is None:
         st.error(t("briefing.bad_week", lang, week=md(week)))
         st.stop()
-    scope = f.community or st.query_params.get("community") or None
+    own = communities if current_scope().communities is not None else []
+    # a party that sees one community gets that community's briefing, not a "whole street" title
+    scope = f.community or st.query_params.get("community") or (own[0] if len(own) == 1 else None)
     if scope is not None and scope not in communities:
         st.error(t("briefing.bad_scope", lang, scope=md(scope)))
         st.stop()

@@ -9,6 +9,7 @@ from dashboard.charts.explore import result_figure
 from dashboard.filters import Filters
 from dashboard.i18n import t
 from dashboard.queries import explore as q
+from dashboard.queries.base import MIN_GROUP, aggregates_only
 
 filters, lang = ui.context()
 ANY = Filters()    # option lists do not depend on the sidebar
@@ -91,6 +92,11 @@ def filter_builder(dataset: str) -> tuple[tuple[q.Condition, ...], ...]:
 
 def show_result(spec: q.Spec) -> None:
     ds = q.DATASETS[spec.dataset]
+    if aggregates_only(ds.table):
+        if not spec.group_by:
+            st.info(t("scope.group_required", lang, n=MIN_GROUP))
+            return
+        st.caption(t("scope.small_groups", lang, n=MIN_GROUP))
     df, truncated = cache.run(q.run, filters, spec)
     if truncated:
         st.warning(t("explore.truncated", lang, cap=f"{q.RESULT_CAP:,}"))
@@ -101,7 +107,7 @@ def show_result(spec: q.Spec) -> None:
     value_label = t(f"explore.measure.{spec.measure}", lang)
     if spec.measure_col:
         value_label = f"{value_label} · {label(spec.measure_col)}"
-    labels = {c.name: label(c.name) for c in ds.columns}
+    labels = {c.name: label(c.name) for c in ds.columns} | {q.RECORDS: label(q.RECORDS)}
     chart_by = tuple(sorted(spec.group_by, key=lambda g: ds.column(g).kind != "period"))
     period = bool(chart_by) and ds.column(chart_by[0]).kind == "period"   # months go on x
     fig = result_figure(df, chart_by, period, labels, value_label)

@@ -8,6 +8,7 @@ from dashboard.charts import painpoints as charts
 from dashboard.i18n import STRINGS, t
 from dashboard.safe import md
 from dashboard.queries import painpoints as q
+from dashboard.queries.base import aggregates_only
 
 
 f, lang = ui.context()
@@ -76,12 +77,16 @@ if top is not None and not top.empty:
 
     with ui.panel(lang, t("painpoints.drill", lang), t("painpoints.drill_help", lang)):
         labels = dict(zip(top["pain_point_id"], top["label"]))
-        pid = st.selectbox(t("painpoints.pick", lang), list(labels), key="painpoints_pick",
-                           format_func=lambda p: labels[p])
-        rows = cache.run(q.messages, f, pid)
-        audit_once("drill_down", page="painpoints", pain_point=pid, label=labels[pid], rows=len(rows))
-        st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(len(rows))))
-        ui.table(rows, lang, key="painpoints_messages", height=360)
+        if aggregates_only("feedback"):
+            st.info(t("scope.no_messages", lang))
+        else:
+            pid = st.selectbox(t("painpoints.pick", lang), list(labels), key="painpoints_pick",
+                               format_func=lambda p: labels[p])
+            rows = cache.run(q.messages, f, pid)
+            audit_once("drill_down", page="painpoints", pain_point=pid, label=labels[pid],
+                       rows=len(rows))
+            st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(len(rows))))
+            ui.table(rows, lang, key="painpoints_messages", height=360)
 
     with ui.panel(lang, t("painpoints.funding", lang), t("painpoints.funding_help", lang)):
         summary = cache.run(q.funding_summary, f, month)
@@ -96,7 +101,9 @@ if top is not None and not top.empty:
         ui.table(detail, lang, key="painpoints_projects")
 
 with ui.panel(lang, t("painpoints.recluster", lang), t("painpoints.recluster_help", lang)):
-    if st.button(t("painpoints.recluster_run", lang), key="painpoints_recluster") \
+    if aggregates_only("feedback"):      # re-clustering reads and quotes single messages
+        st.info(t("scope.no_messages", lang))
+    elif st.button(t("painpoints.recluster_run", lang), key="painpoints_recluster") \
             or st.session_state.get("painpoints_reclustered") == f:
         st.session_state["painpoints_reclustered"] = f
         found = cache.run(q.recluster, f)

@@ -6,6 +6,7 @@ from dashboard.charts import projects as charts
 from dashboard.i18n import t
 from dashboard.queries import common
 from dashboard.queries import projects as q
+from dashboard.queries.base import aggregates_only
 
 f, lang = ui.context()
 ui.header(t("projects.title", lang), f, lang)
@@ -73,8 +74,14 @@ with ui.panel(lang, t("projects.drill", lang)):
             ui.table(cache.run(q.ledger, f, pick), lang, key="projects_ledger",
                      formats={"amount_yuan": "¥%,.2f"})
         with tabs[2]:
-            ui.table(cache.run(q.related_reports, f, pick), lang, key="projects_reports")
+            if aggregates_only("grid_reports"):
+                st.info(t("scope.no_reports", lang))
+            else:
+                ui.table(cache.run(q.related_reports, f, pick), lang, key="projects_reports")
         with tabs[3]:
-            ui.table(cache.run(q.related_feedback, f, pick), lang, key="projects_feedback")
+            if aggregates_only("feedback"):
+                st.info(t("scope.no_messages", lang))
+            else:
+                ui.table(cache.run(q.related_feedback, f, pick), lang, key="projects_feedback")
     elif "project" in st.query_params:
         del st.query_params["project"]

@@ -7,10 +7,14 @@ from dashboard import export, sqlconsole, ui
 from dashboard.access import audit
 from dashboard.i18n import t
 from dashboard.safe import md
+from dashboard.queries.base import console_allowed
 
 _, lang = ui.context()
 
 st.title(t("sql.title", lang))
+if not console_allowed():           # a scoped role: raw SQL would bypass row-level scope
+    st.warning(t("scope.console_off", lang))
+    st.stop()
 st.caption(t("sql.intro", lang))
 limits = sqlconsole.limits()
 st.caption(t("sql.limits", lang, seconds=f"{limits.timeout_s:g}", cpu=limits.cpu_s,

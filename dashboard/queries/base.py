@@ -2,14 +2,18 @@
 
 Query modules write table references as `{grid_reports}`; `fetch` resolves each to the
 table, or - when a governance party signs in with a narrower `Scope` - to a subquery
-holding only that party's rows. That is the single place a row-level filter lives.
-Values are always bound (`$name`), never spliced into SQL text.
+holding only what that role may read (RULES: one rule per table per role, texts and names
+replaced by NULL where the role may not see them). That is the single place a row-level
+filter lives. For the aggregate-only roles (partner, public) a read of resident records must
+declare its small groups (`min_group` / `mask`), or it is refused: see fetch(). What each
+role sees is documented in docs/ACCESS.md. Values are always bound (`$name`), never spliced.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
 import re
+import string
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -38,29 +42,113 @@ class Scope:
 FULL_SCOPE = Scope()
 _current: contextvars.ContextVar[Scope] = contextvars.ContextVar("scope", default=FULL_SCOPE)
 
-# table -> SQL predicate (over alias s) that restricts it to $_scope_communities
-_SCOPED_BY: dict[str, str] = {
-    "grid_reports": "s.community IN (SELECT unnest($_scope_communities))",
-    "feedback": "s.community IN (SELECT unnest($_scope_communities))",
-    "projects": "s.community IN (SELECT unnest($_scope_communities))",
-    "project_milestones": "s.project_id IN (SELECT project_id FROM projects"
-                          " WHERE community IN (SELECT unnest($_scope_communities)))",
-    "fund_transactions": "s.project_id IN (SELECT project_id FROM projects"
-                         " WHERE community IN (SELECT unnest($_scope_communities)))",
-    "pain_points": "s.scope IN (SELECT unnest($_scope_communities))",
-    "feedback_pain_points": "s.feedback_id IN (SELECT feedback_id FROM feedback"
-                            " WHERE community IN (SELECT unnest($_scope_communities)))",
-    "feedback_tokens": "s.feedback_id IN (SELECT feedback_id FROM feedback"
-                       " WHERE community IN (SELECT unnest($_scope_communities)))",
-    "pain_point_catalog": "TRUE",
-    "pain_point_clusters": "TRUE",      # street-wide aggregates, no resident rows
-    "pain_point_months": "TRUE",
-    "etl_loads": "TRUE",
-    "etl_rejects": "TRUE",
-    "etl_rollbacks": "TRUE",
-    "etl_meta": "FALSE",
+FULL_ROLES = ("leader", "analyst")          # every row, every column, the SQL console
+AGGREGATE_ROLES = ("partner", "public")     # resident records: aggregates only, see fetch()
+MIN_GROUP = 5                # an aggregate over 1..4 resident records is hidden (AGGREGATE_ROLES)
+STREET_SCOPE = "全街道"       # pain_points.scope of the street-wide ranking
+# one row per resident message or grid case (or derived from one): the tables whose reads an
+# aggregate-only role may run only through a query that declares its small-group column
+RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens"})
+
+
+class ScopeError(PermissionError):
+    """A read the signed-in role may not run (row-level resident data for an aggregate role)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one role reads of one table: the rows where `where` holds (SQL over alias s,
+    values bound as $_scope_*), with each (column, SQL expression) of `replace` swapped in,
+    e.g. ("text", "NULL::VARCHAR"). FULL is the bare table."""
+    where: str = "TRUE"
+    replace: tuple[tuple[str, str], ...] = ()
+
+
+FULL = Rule()
+NOTHING = Rule("FALSE")
+
+_IN_COMMUNITIES = "IN (SELECT unnest($_scope_communities))"
+_COMMUNITY_FEEDBACK = f"(SELECT feedback_id FROM feedback WHERE community {_IN_COMMUNITIES})"
+_COMMUNITY_PROJECTS = f"(SELECT project_id FROM projects WHERE community {_IN_COMMUNITIES})"
+# the partner's projects: it leads them or is named in partner_parties (split like linkage.py)
+_PARTY_PROJECTS = ("(SELECT project_id FROM projects WHERE $_scope_party IS NOT NULL"
+                   " AND (lead_party = $_scope_party OR list_contains(list_transform("
+                   "regexp_split_to_array(COALESCE(partner_parties, ''), '[、,，;；/]+'),"
+                   " lambda x: trim(x)), $_scope_party)))")
+_NULL = "NULL::VARCHAR"
+_OWN_LOAD = ("s.load_id IN (SELECT load_id FROM etl_loads WHERE $_scope_party IS NOT NULL"
+             " AND loaded_by = $_scope_party)")
+_NO_QUOTES = (("representative_ids", "[]::VARCHAR[]"), ("representative_texts", "[]::VARCHAR[]"))
+
+
+def _own_quotes(column: str) -> str:
+    """representative_ids/texts kept only where the quoted message is the community's own."""
+    return ("(SELECT COALESCE(list(r.v ORDER BY r.i), []::VARCHAR[]) FROM ("
+            f"SELECT unnest(s.representative_ids) AS id, unnest(s.{column}) AS v,"
+            " generate_subscripts(s.representative_ids, 1) AS i) r"
+            f" WHERE r.id IN {_COMMUNITY_FEEDBACK})")
+
+
+_OWN_QUOTES = tuple((c, _own_quotes(c)) for c in ("representative_ids", "representative_texts"))
+_REPORT_TEXT = (("reporter", _NULL), ("description", _NULL), ("location_text", _NULL))
+_FEEDBACK_TEXT = (("subject", _NULL), ("text", _NULL), ("reply", _NULL),
+                  ("resident_pseudonym", _NULL))
+_BIG_ENOUGH = Rule(f"s.size >= {MIN_GROUP}")
+
+# table -> role -> Rule. Every table the UI reads needs a rule for every role (tested).
+# community: its own rows only (pain_points: its own and the street-wide rankings, quoting only
+# its own messages). partner: its projects with their milestones and ledgers; resident records
+# as aggregates without texts or names. public: aggregates without texts, quotes, pseudonyms or
+# names of people; groups under MIN_GROUP hidden. etl_* tables are the office's own.
+RULES: dict[str, dict[str, Rule]] = {
+    "grid_reports": {"leader": FULL, "analyst": FULL,
+                     "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                     "partner": Rule(replace=_REPORT_TEXT), "public": Rule(replace=_REPORT_TEXT)},
+    "feedback": {"leader": FULL, "analyst": FULL,
+                 "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                 "partner": Rule(replace=_FEEDBACK_TEXT), "public": Rule(replace=_FEEDBACK_TEXT)},
+    "projects": {"leader": FULL, "analyst": FULL,
+                 "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                 "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
+    "project_milestones": {"leader": FULL, "analyst": FULL,
+                           "community": Rule(f"s.project_id IN {_COMMUNITY_PROJECTS}"),
+                           "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
+    "fund_transactions": {"leader": FULL, "analyst": FULL,
+                          "community": Rule(f"s.project_id IN {_COMMUNITY_PROJECTS}"),
+                          "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"),
+                          "public": Rule(replace=(("note", _NULL),))},
+    "pain_points": {"leader": FULL, "analyst": FULL,
+                    "community": Rule(f"(s.scope {_IN_COMMUNITIES} OR s.scope = '{STREET_SCOPE}')",
+                                      _OWN_QUOTES),
+                    "partner": Rule(_BIG_ENOUGH.where, _NO_QUOTES),
+                    "public": Rule(_BIG_ENOUGH.where, _NO_QUOTES)},
+    "feedback_pain_points": {"leader": FULL, "analyst": FULL,
+                             "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
+                             "partner": FULL, "public": FULL},
+    "feedback_tokens": {"leader": FULL, "analyst": FULL,
+                        "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
+                        "partner": FULL, "public": FULL},
+    # labels, keywords and street-wide sizes: aggregates, no resident rows
+    "pain_point_catalog": {"leader": FULL, "analyst": FULL, "community": FULL,
+                           "partner": FULL, "public": FULL},
+    "pain_point_clusters": {"leader": FULL, "analyst": FULL, "community": FULL,
+                            "partner": _BIG_ENOUGH, "public": _BIG_ENOUGH},
+    "pain_point_months": {"leader": FULL, "analyst": FULL, "community": FULL,
+                          "partner": FULL, "public": FULL},
+    # the load history: a partner sees the loads it made itself (data management page)
+    "etl_loads": {"leader": FULL, "analyst": FULL, "community": FULL,
+                  "partner": Rule(_OWN_LOAD),
+                  "public": Rule(replace=(("path", _NULL), ("message", _NULL)))},
+    "etl_rejects": {"leader": FULL, "analyst": FULL, "community": NOTHING,
+                    "partner": Rule(_OWN_LOAD), "public": NOTHING},
+    "etl_rollbacks": {"leader": FULL, "analyst": FULL, "community": NOTHING,
+                      "partner": NOTHING, "public": NOTHING},
+    "etl_meta": {"leader": NOTHING, "analyst": NOTHING, "community": NOTHING,
+                 "partner": NOTHING, "public": NOTHING},
 }
-TABLES = tuple(_SCOPED_BY)
+TABLES = tuple(RULES)
+# how a community restriction narrows a partner or public scope that also names communities
+_COMMUNITY_OF: dict[str, str] = {t: r["community"].where for t, r in RULES.items()}
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -79,10 +167,32 @@ def current_scope() -> Scope:
     return _current.get()
 
 
+def effective_role(scope: Scope) -> str:
+    """The role whose rules apply; a leader or analyst narrowed to communities reads as one.
+
+    An unknown role is refused (fail closed), never read as everything."""
+    if scope.role not in ROLES:
+        raise ScopeError(f"unknown role {scope.role!r}")
+    if scope.role in FULL_ROLES and scope.communities is not None:
+        return "community"
+    return scope.role
+
+
+def _source(table: str, rule: Rule, extra_where: str | None = None) -> str:
+    if rule is FULL and extra_where is None:
+        return table
+    select = "s.*"
+    if rule.replace:
+        select += " REPLACE (" + ", ".join(f"{e} AS {c}" for c, e in rule.replace) + ")"
+    where = rule.where if extra_where is None else f"({rule.where}) AND ({extra_where})"
+    return f"(SELECT {select} FROM {table} s WHERE {where})"
+
+
 def _sources(scope: Scope) -> dict[str, str]:
-    if scope.communities is None:
-        return {t: t for t in TABLES}
-    return {t: f"(SELECT * FROM {t} s WHERE {pred})" for t, pred in _SCOPED_BY.items()}
+    role = effective_role(scope)
+    narrow = scope.communities is not None and role != "community"
+    return {t: _source(t, rules[role], _COMMUNITY_OF[t] if narrow else None)
+            for t, rules in RULES.items()}
 
 
 def sql_text(sql: str, scope: Scope | None = None) -> str:
@@ -90,19 +200,82 @@ def sql_text(sql: str, scope: Scope | None = None) -> str:
     return sql.format(**_sources(scope or current_scope()))
 
 
-def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pd.DataFrame:
-    """Run one read and return a DataFrame; binds only the parameters the SQL names."""
+def tables_of(sql: str) -> set[str]:
+    """The {table} references of a query (unknown names raise KeyError)."""
+    names = {name for _, name, _, _ in string.Formatter().parse(sql) if name}
+    unknown = names - set(RULES)
+    if unknown:
+        raise KeyError(f"no access rule for tables {sorted(unknown)}")
+    return names
+
+
+def aggregates_only(table: str, scope: Scope | None = None) -> bool:
+    """True when the scope may read `table` only as aggregates (no row-level drill-down)."""
+    return effective_role(scope or current_scope()) in AGGREGATE_ROLES and table in RECORD_TABLES
+
+
+def console_allowed(scope: Scope | None = None) -> bool:
+    """The SQL console reads the whole file: only an unrestricted leader or analyst may use it."""
+    scope = scope or current_scope()
+    return scope.role in FULL_ROLES and scope.communities is None
+
+
+def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, *,
+          min_group: str | tuple[str, ...] | None = None,
+          mask: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Run one read under the current scope and return a DataFrame; binds only the parameters
+    the SQL names.
+
+    A query over resident records (RECORD_TABLES) declares its small groups: `min_group`
+    names the count column(s) whose rows are dropped when 1..MIN_GROUP-1 (`()` = a read
+    without groups: date bounds, dimension lists), `mask` maps a count column to the columns
+    blanked with it (one-row KPIs). Under an aggregate-only role an undeclared read of
+    those tables - e.g. a message list - raises ScopeError instead of returning rows.
+    """
     scope = current_scope()
+    role = effective_role(scope)
+    tables = tables_of(sql)
+    aggregate = role in AGGREGATE_ROLES
+    if aggregate and tables & RECORD_TABLES and min_group is None and mask is None:
+        raise ScopeError(f"row-level read of {sorted(tables & RECORD_TABLES)} refused for "
+                         f"role {role!r}: aggregates only")
     text = sql_text(sql, scope)
     available = dict(params or {})
-    if scope.communities is not None:
-        available["_scope_communities"] = list(scope.communities)
+    available["_scope_communities"] = list(scope.communities or ())
+    available["_scope_party"] = scope.party
     names = set(_PARAM.findall(text))
     missing = names - available.keys()
     if missing:
         raise KeyError(f"query needs parameters {sorted(missing)}")
     bound = {k: v for k, v in available.items() if k in names}
-    return con.execute(text, bound).df()
+    df = con.execute(text, bound).df()
+    return suppress_small_groups(df, min_group, mask) if aggregate else df
+
+
+def _small(values: pd.Series) -> pd.Series:
+    n = pd.to_numeric(values, errors="coerce")
+    return (n > 0) & (n < MIN_GROUP)
+
+
+def suppress_small_groups(df: pd.DataFrame, min_group: str | tuple[str, ...] | None,
+                          mask: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Rows whose group count is 1..MIN_GROUP-1 dropped (min_group) or blanked (mask). Pure."""
+    out = df
+    cols = (min_group,) if isinstance(min_group, str) else tuple(min_group or ())
+    if cols:
+        hidden = pd.Series(False, index=out.index)
+        for c in cols:
+            hidden |= _small(out[c])
+        out = out.loc[~hidden].reset_index(drop=True)
+    for count_col, blanked in (mask or {}).items():
+        small = _small(out[count_col])
+        if small.any():
+            out = out.copy()
+            for c in (count_col, *blanked):
+                out[c] = out[c].astype("float64" if pd.api.types.is_numeric_dtype(out[c])
+                                       else object)
+                out.loc[small, c] = None
+    return out
 
 
 def filter_sql(alias: str, date_col: str | None, *, street: bool = True, community: bool = True,

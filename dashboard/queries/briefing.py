@@ -165,7 +165,8 @@ def daily_activity(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
         FROM days LEFT JOIN g USING (day_on) LEFT JOIN fb USING (day_on)
         ORDER BY days.day_on
     """, {"community": f.community, "date_from": f.date_from, "date_to": f.date_to,
-          "start": f.date_from - timedelta(days=7), "end_excl": f.date_to + timedelta(days=1)})
+          "start": f.date_from - timedelta(days=7), "end_excl": f.date_to + timedelta(days=1)},
+        mask={"reports": (), "feedback": ()})
 
 
 def last_load(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:
@@ -182,4 +183,4 @@ def communities(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> li
             SELECT community FROM {projects} UNION ALL SELECT community FROM {grid_reports}
             UNION ALL SELECT community FROM {feedback})
         WHERE community IS NOT NULL ORDER BY community
-    """)["community"].tolist()
+    """, min_group=())["community"].tolist()

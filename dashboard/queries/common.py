@@ -80,7 +80,7 @@ def latest_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
             UNION ALL SELECT max(submitted_at)::DATE FROM {feedback}
             UNION ALL SELECT max(txn_on) FROM {fund_transactions}
             UNION ALL SELECT max(last_updated_at)::DATE FROM {projects})
-    """)
+    """, min_group=())
     value = df["latest"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value).date()
 
@@ -107,7 +107,7 @@ def dimension_rows(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) ->
             UNION ALL SELECT street, community, NULL FROM {projects})
         WHERE community IS NOT NULL
         ORDER BY street NULLS LAST, community, grid_id NULLS LAST
-    """)
+    """, min_group=())
 
 
 def categories(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:
@@ -117,7 +117,7 @@ def categories(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.
             SELECT DISTINCT category, 'grid' AS source FROM {grid_reports}
             UNION ALL SELECT DISTINCT category, 'project' FROM {projects})
         GROUP BY category ORDER BY category
-    """)
+    """, min_group=())
 
 
 def date_bounds(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:
@@ -128,5 +128,5 @@ def date_bounds(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd
             UNION ALL SELECT min(submitted_at)::DATE, max(submitted_at)::DATE FROM {feedback}
             UNION ALL SELECT min(txn_on), max(txn_on) FROM {fund_transactions}
             UNION ALL SELECT min(planned_start_on), max(last_updated_at)::DATE FROM {projects})
-    """)
+    """, min_group=())
     return df

@@ -14,9 +14,10 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, filter_sql
+from dashboard.queries.base import aggregates_only, fetch, filter_sql
 
 RESULT_CAP = 50_000          # rows shown and downloaded; more gives a clear message
+RECORDS = "records"          # grouped results of an aggregate-only role: records per group
 OPTION_CAP = 500             # distinct values offered in a multi-select
 
 
@@ -157,8 +158,12 @@ def global_sql(ds: Dataset) -> str:
             f" AND s.project_id IN (SELECT p.project_id FROM {{projects}} p WHERE {projects})")
 
 
-def build_sql(spec: Spec, filters: Filters, cap: int | None = None) -> tuple[str, dict]:
-    """(SQL with {table} placeholders, bound params) for the spec; at most cap + 1 rows."""
+def build_sql(spec: Spec, filters: Filters, cap: int | None = None,
+              records: bool = False) -> tuple[str, dict]:
+    """(SQL with {table} placeholders, bound params) for the spec; at most cap + 1 rows.
+
+    records: grouped results also count each group's rows (column RECORDS), so small groups
+    can be hidden from an aggregate-only role."""
     cap = RESULT_CAP if cap is None else cap
     ds = DATASETS[spec.dataset]
     params = {**filters.params(), "cap": cap + 1}
@@ -170,7 +175,8 @@ def build_sql(spec: Spec, filters: Filters, cap: int | None = None) -> tuple[str
     keys = [ds.column(g) for g in spec.group_by]
     select = ", ".join(f"{k.sql} AS {k.name}" for k in keys)
     order = ", ".join(k.name for k in keys) if keys[0].kind == "period" else "value DESC"
-    return (f"SELECT {select}, {measure_sql(ds, spec)} AS value {source} "
+    counted = f", count(*) AS {RECORDS}" if records else ""
+    return (f"SELECT {select}, {measure_sql(ds, spec)} AS value{counted} {source} "
             f"GROUP BY ALL ORDER BY {order} LIMIT $cap"), params
 
 
@@ -189,10 +195,14 @@ def measure_sql(ds: Dataset, spec: Spec) -> str:
 
 def run(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec,
         cap: int | None = None) -> tuple[pd.DataFrame, bool]:
-    """(result, truncated): grouped measure or the matching rows, at most `cap` rows."""
+    """(result, truncated): grouped measure or the matching rows, at most `cap` rows.
+
+    For a role that sees the dataset only as aggregates, groups come with their record count
+    and groups under the minimum are hidden; the matching rows themselves are refused."""
     cap = RESULT_CAP if cap is None else cap
-    sql, params = build_sql(spec, filters, cap)
-    df = fetch(con, sql, params)
+    counted = bool(spec.group_by) and aggregates_only(DATASETS[spec.dataset].table)
+    sql, params = build_sql(spec, filters, cap, records=counted)
+    df = fetch(con, sql, params, min_group=RECORDS if counted else None)
     return df.head(cap), len(df) > cap
 
 
@@ -203,7 +213,7 @@ def distinct_values(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: 
     col = ds.column(column)
     df = fetch(con, f"SELECT CAST({col.sql} AS VARCHAR) AS v, count(*) AS n FROM {{{ds.table}}} s "
                     "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT $limit",
-               {"limit": limit})
+               {"limit": limit}, min_group="n" if aggregates_only(ds.table) else ())
     return df["v"].tolist()
 
 
@@ -213,7 +223,8 @@ def column_range(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: str
     ds = DATASETS[dataset]
     col = ds.column(column)
     expr = f"CAST({col.sql} AS DATE)" if col.kind == "date" else col.sql
-    row = fetch(con, f"SELECT min({expr}) AS lo, max({expr}) AS hi FROM {{{ds.table}}} s").iloc[0]
+    row = fetch(con, f"SELECT min({expr}) AS lo, max({expr}) AS hi FROM {{{ds.table}}} s",
+                min_group=()).iloc[0]
     lo, hi = row["lo"], row["hi"]
     if col.kind == "date":
         lo, hi = (None if pd.isna(v) else pd.Timestamp(v).date() for v in (lo, hi))

@@ -45,7 +45,7 @@ def volume(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
         FROM {{grid_reports}} g
         WHERE {_where()} AND {_IN_PERIOD}
         GROUP BY ALL ORDER BY period_on, g.category
-    """, period_params(con, f, grain=grain))
+    """, period_params(con, f, grain=grain), min_group="reports")
     df["grain"] = grain
     return df
 
@@ -64,7 +64,7 @@ def backlog(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
             WHERE {_where()} AND {open_at_sql('g')})
         SELECT CASE {' '.join(cases)} END AS age_bucket, category, count(*) AS cases
         FROM open GROUP BY ALL
-    """, period_params(con, f))
+    """, period_params(con, f), min_group="cases")
     order = {key: i for i, (key, _, _) in enumerate(AGE_BUCKETS)}
     return df.sort_values(["age_bucket", "category"], key=lambda c: c.map(order)
                           if c.name == "age_bucket" else c, ignore_index=True)
@@ -84,7 +84,7 @@ def sla_by(con: duckdb.DuckDBPyConnection, f: Filters, dimension: str,
         WHERE {_where()} AND {_IN_PERIOD} AND g.{dimension} IS NOT NULL
         GROUP BY g.{dimension}
         HAVING count(*) FILTER (WHERE {sla_due_sql('g')}) >= $min_cases
-    """, period_params(con, f, min_cases=min_cases))
+    """, period_params(con, f, min_cases=min_cases), min_group="due")
     df["share"] = df["met"] / df["due"]
     df = df.rename(columns={"grp": dimension})
     return df.sort_values(["share", "due", dimension], ascending=[False, False, True],
@@ -103,4 +103,4 @@ def heatmap(con: duckdb.DuckDBPyConnection, f: Filters, top: int = HEATMAP_TOP_G
         SELECT grid_id, category, count(*) AS reports
         FROM base WHERE grid_id IN (SELECT grid_id FROM busiest)
         GROUP BY ALL ORDER BY grid_id, category
-    """, period_params(con, f, top=top))
+    """, period_params(con, f, top=top), min_group="reports")

@@ -37,7 +37,9 @@ def grid_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
         FROM {{grid_reports}} g
         WHERE {filter_sql('g', None, grid=True, category='category')}
     """
-    df = fetch(con, sql, period_params(con, f))
+    df = fetch(con, sql, period_params(con, f), mask={
+        "reports": ("sla_due", "sla_met", "median_resolution_hours"), "open_cases": (),
+        "sla_due": ("sla_met",)})
     due = df["sla_due"].iloc[0]
     df["sla_share"] = (df["sla_met"] / due) if due else None
     return df
@@ -52,7 +54,7 @@ def feedback_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
           AND ($date_from IS NULL OR fb.submitted_at >= $date_from)
           AND fb.submitted_at < $as_of_excl
     """
-    return fetch(con, sql, period_params(con, f))
+    return fetch(con, sql, period_params(con, f), mask={"feedback": ("avg_rating",)})
 
 
 def fund_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -50,7 +50,8 @@ def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...]) -> p
         JOIN {{feedback}} f USING (feedback_id)
         JOIN {{pain_point_catalog}} c USING (pain_point_id)
         WHERE p.pain_point_id IN (SELECT unnest($ids)) AND {_FB}
-        GROUP BY ALL ORDER BY p.month_on, p.pain_point_id""", params_of(f, ids=list(ids)))
+        GROUP BY ALL ORDER BY p.month_on, p.pain_point_id""", params_of(f, ids=list(ids)),
+                 min_group="messages")
 
 
 def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
@@ -67,7 +68,7 @@ def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> p
                ON t.feedback_id = p.feedback_id AND list_contains(t.tokens, kw.keyword)
         WHERE {_FB}
         GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""",
-                 params_of(f, scope=scope_of(f), month=month))
+                 params_of(f, scope=scope_of(f), month=month), min_group="messages")
 
 
 def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
