@@ -14,6 +14,7 @@ import pytest
 from pages_fixture import release_connections  # noqa: F401  (autouse: close cached connections)
 from scope_truth import Harvest, column_values, contained, harvest, read_truth, small_groups
 
+from dashboard.access.permissions import may_view
 from dashboard.queries.base import RECORD_TABLES, ROLES
 from dashboard.queries.explore import DATASETS
 
@@ -107,6 +108,8 @@ def drive_briefing(scope) -> list[Harvest]:
 
 
 def drive_sql_console(scope) -> list[Harvest]:
+    if not may_view(scope.role, "sql_console"):      # not even reachable by URL
+        return drive_restricted("sql_console")(scope)
     at = open_page("sql_console", scope)
     out = [settled(at, "sql_console")]
     if _has(at, "button", "sql_run"):
@@ -114,6 +117,23 @@ def drive_sql_console(scope) -> list[Harvest]:
         at.button(key="sql_run").click().run()
         out.append(settled(at, "sql_console run"))
     return out
+
+
+def drive_restricted(page: str):
+    """A page only some roles may open (dashboard/access/permissions.py): the others cannot
+    reach it even by URL; the roles that may are checked on what it shows."""
+    def drive(scope) -> list[Harvest]:
+        if may_view(scope.role, page):
+            return [settled(open_page(page, scope), page)]
+        from streamlit.testing.v1 import AppTest
+
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.session_state["scope"] = scope
+        at.run()
+        with pytest.raises(Exception):
+            at.switch_page(f"../pages/{page}.py")     # not registered for this role
+        return []
+    return drive
 
 
 def _has(at, kind: str, key: str) -> bool:
@@ -125,6 +145,7 @@ DRIVERS = {
     "grid": lambda s: drive_plain("grid", s), "linkage": lambda s: drive_plain("linkage", s),
     "projects": drive_projects, "painpoints": drive_painpoints, "explore": drive_explore,
     "briefing": drive_briefing, "sql_console": drive_sql_console,
+    "data": drive_restricted("data"), "audit": drive_restricted("audit"),
 }
 
 
@@ -200,6 +221,9 @@ def test_scope_matrix(role, page, truth, use_db, demo_db):
     if page not in DRIVERS or role not in CHECKS:
         pytest.fail(f"no scope driver/check for page {page!r}, role {role!r}")
     harvests = DRIVERS[page](truth.scope(role))
+    if not may_view(role, page):
+        assert harvests == []       # the driver asserted the page cannot be reached
+        return
     assert harvests and all(x.strings for x in harvests)
     CHECKS[role](harvests, truth, page)
     if page == "sql_console" and role not in ("leader", "analyst"):
