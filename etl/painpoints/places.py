@@ -38,7 +38,8 @@ ESTATES = ("小区", "花园", "家园", "公寓", "大厦", "广场", "新城",
 # Suffixes that a following longer suffix takes over (樱园|小区 -> 樱园小区).
 _LONGER = ("小区", "社区", "花园", "家园", "公寓", "大厦", "广场", "新城", "新村", "公馆", "华庭", "华府")
 # A one-character suffix followed by one of these is part of another word (城区, 街道, 村委).
-_NOT_BEFORE = {"园": "区林艺丁", "城": "区市管乡镇际铁建际", "路": "费线况", "街": "道头", "里": "面边程",
+_NOT_BEFORE = {"园": "区林艺丁", "城": "区市管乡镇际铁建际", "路": "费线况灯面", "广场": "舞",
+               "社区": "食服医工居干卫养志活图党网医卫食书商", "街": "道头", "里": "面边程",
                "村": "委镇名", "府": "办", "湾": "区", "苑": "区"}
 # Words that end a place name's left context: the name starts right after the last one.
 BOUNDARIES = (
@@ -54,7 +55,7 @@ BOUNDARIES = (
     "拖延", "个", "整", "全", "目前", "导致", "影响", "造成", "占用", "穿过", "通过", "途径", "连接",
     "拉通", "绕道", "左转", "右转", "改走", "开行", "知道", "虽然", "但", "而", "如果", "另外", "同时",
     "包括", "有", "也", "都", "还", "就", "又", "已", "去", "来", "说", "问", "指", "系", "停", "以",
-    "办事处", "开发", "置业", "进入", "进出", "新建", "部分", "段", "上学", "用房", "号", "栋", "楼", "单元", "室", "期", "组", "路口", "公交", "车站", "站")
+    "办事处", "开发", "置业", "进入", "进出", "新建", "部分", "段", "上学", "用房", "增设", "一侧", "东门", "西门", "南门", "北门", "入口", "一层", "之间", "号", "栋", "楼", "单元", "室", "期", "组", "路口", "公交", "车站", "站")
 # Words ending in a suffix that name no particular place; a candidate ending in one is dropped.
 GENERIC_TAILS = (
     "道路", "马路", "公路", "铁路", "线路", "电路", "思路", "出路", "一路", "小路", "水路", "网路", "环路",
@@ -107,8 +108,11 @@ class PlaceExtractor:
 
     @cached_property
     def _known_re(self) -> re.Pattern | None:
+        """Known names, longest first; a name followed by more of a place name (清上园·桂香苑,
+        毛纺北小区) is left to the pattern, which reads the whole of it."""
         names = sorted(self._full, key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, names))) if names else None
+        more = "(?![·•・]|" + "|".join(SUFFIXES) + ")"
+        return re.compile("(?:" + "|".join(map(re.escape, names)) + ")" + more) if names else None
 
     @cached_property
     def _boundary_re(self) -> re.Pattern:

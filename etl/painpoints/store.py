@@ -17,12 +17,15 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from etl.painpoints.hotspots import HotSpotRanker
 from etl.painpoints.identity import Known
 from etl.painpoints.pipeline import History, MonthResult
 from etl.painpoints.rank import STREET
+from etl.painpoints.places import PlaceExtractor, PlaceNormaliser
 from etl.painpoints.tokenize import Tokenizer, message_text
 
 RESULT_TABLES = ("feedback_pain_points", "pain_point_clusters", "pain_points", "pain_point_months")
+HOT_SPOTS_KEY = "hot_spots_version"     # etl_meta: the version the stored hot spots were built with
 # SQL texts are fixed here, from the constants above; values are always bound ($start).
 _CLEAR_FROM = {t: f"DELETE FROM {t} WHERE month_on >= $start" for t in RESULT_TABLES}
 _INSERT_ROWS = {t: f"INSERT INTO {t} BY NAME SELECT * FROM _pp_rows" for t in RESULT_TABLES}
@@ -154,3 +157,80 @@ def rebuild_catalog(con: duckdb.DuckDBPyConnection) -> None:
         SELECT pain_point_id, arg_max(label, month_on), arg_max(keywords, month_on),
                min(month_on), max(month_on)
         FROM pain_point_clusters GROUP BY pain_point_id""")
+
+
+def known_places(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """Place names the data itself knows: the communities of the feedback."""
+    rows = con.execute("SELECT DISTINCT community FROM feedback WHERE community IS NOT NULL ORDER BY 1")
+    return tuple(r[0] for r in rows.fetchall())
+
+
+def sync_places(con: duckdb.DuckDBPyConnection, extractor: PlaceExtractor, version: str,
+                batch: int = 50_000) -> int:
+    """Extract the places of messages that are new or whose text (or the extractor) changed."""
+    con.execute("DELETE FROM feedback_places WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
+    todo = con.execute("""
+        WITH f AS (
+            SELECT feedback_id, subject, text,
+                   md5($version || chr(31) || coalesce(subject, '') || chr(31) || text) AS text_hash
+            FROM feedback)
+        SELECT f.feedback_id, f.subject, f.text, f.text_hash
+        FROM f LEFT JOIN feedback_places p USING (feedback_id)
+        WHERE p.text_hash IS DISTINCT FROM f.text_hash
+        ORDER BY f.feedback_id""", {"version": version}).df()
+    for start in range(0, len(todo), batch):
+        part = todo.iloc[start:start + batch]
+        found = extractor.extract_many(message_text(s, t) for s, t in zip(part["subject"], part["text"]))
+        rows = pd.DataFrame({"feedback_id": part["feedback_id"], "text_hash": part["text_hash"],
+                             "mentions": found})
+        con.register("_pp_places", rows)
+        con.execute("DELETE FROM feedback_places WHERE feedback_id IN (SELECT feedback_id FROM _pp_places)")
+        con.execute("""INSERT INTO feedback_places
+            SELECT feedback_id, text_hash, mentions::VARCHAR[], mentions::VARCHAR[] FROM _pp_places""")
+        con.unregister("_pp_places")
+    return len(todo)
+
+
+def hot_spots_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("SELECT value FROM etl_meta WHERE key = $k", {"k": HOT_SPOTS_KEY}).fetchone()
+    return row[0] if row else None
+
+
+def rebuild_hot_spots(con: duckdb.DuckDBPyConnection, ranker: HotSpotRanker, version: str) -> int:
+    """Canonical places for every message (aliases learnt over all of them), then every
+    month's hot spots from scratch; returns the number of rows stored."""
+    from etl.painpoints.pipeline import quote
+
+    mentions = con.execute("SELECT feedback_id, mentions FROM feedback_places ORDER BY feedback_id").df()
+    normaliser = PlaceNormaliser().fit(mentions["mentions"])
+    mentions["places"] = [normaliser.canonical(list(m)) for m in mentions["mentions"]]
+    con.register("_pp_canonical", mentions[["feedback_id", "places"]])
+    con.execute("""UPDATE feedback_places SET places = c.places::VARCHAR[]
+                   FROM _pp_canonical c WHERE feedback_places.feedback_id = c.feedback_id""")
+    con.unregister("_pp_canonical")
+    messages = con.execute("""
+        SELECT f.feedback_id, p.month_on, f.community, p.pain_point_id, f.likes::DOUBLE AS likes,
+               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.subject, f.text,
+               fp.places
+        FROM feedback_pain_points p JOIN feedback f USING (feedback_id)
+        JOIN feedback_places fp USING (feedback_id)
+        WHERE p.pain_point_id IS NOT NULL AND len(fp.places) > 0
+        ORDER BY f.feedback_id""").df()
+    messages["month_on"] = pd.to_datetime(messages["month_on"]).dt.date
+    messages["places"] = messages["places"].map(list)
+    messages["quote"] = [quote(s, t) for s, t in zip(messages["subject"], messages["text"])]
+    totals = con.execute("""
+        SELECT p.month_on, f.community, p.pain_point_id, count(*) AS n,
+               coalesce(sum(f.likes), 0)::DOUBLE AS likes
+        FROM feedback_pain_points p JOIN feedback f USING (feedback_id)
+        GROUP BY ALL""").df()
+    totals["month_on"] = pd.to_datetime(totals["month_on"]).dt.date
+    labels = con.execute("SELECT month_on, pain_point_id, label FROM pain_point_clusters").df()
+    rows = ranker.rank(messages, labels, totals)
+    con.execute("DELETE FROM hot_spots")
+    if not rows.empty:
+        con.register("_pp_rows", rows)
+        con.execute("INSERT INTO hot_spots BY NAME SELECT * FROM _pp_rows")
+        con.unregister("_pp_rows")
+    con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": HOT_SPOTS_KEY, "v": version})
+    return len(rows)
