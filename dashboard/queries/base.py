@@ -52,6 +52,9 @@ _SCOPED_BY: dict[str, str] = {
                             " WHERE community IN (SELECT unnest($_scope_communities)))",
     "feedback_tokens": "s.feedback_id IN (SELECT feedback_id FROM feedback"
                        " WHERE community IN (SELECT unnest($_scope_communities)))",
+    "hot_spots": "s.scope IN (SELECT unnest($_scope_communities))",
+    "feedback_places": "s.feedback_id IN (SELECT feedback_id FROM feedback"
+                       " WHERE community IN (SELECT unnest($_scope_communities)))",
     "pain_point_catalog": "TRUE",
     "pain_point_clusters": "TRUE",      # street-wide aggregates, no resident rows
     "pain_point_months": "TRUE",

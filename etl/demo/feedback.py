@@ -167,8 +167,9 @@ def _plant_hot_spots(ctx: Ctx, fb: pd.DataFrame) -> pd.DataFrame:
             picked["grid_id"] = [f"{T.STREET_CODE}-{c + 1:02d}-{1 + g:02d}" for g in rng.integers(0, 3, n)]
             picked["submitted"] = random_times(ctx, np.full(n, month), T.FEEDBACK_HOURS)
             picked["likes"] = picked["likes"] + rng.integers(3, 12, n)
-            unreplied = rng.random(n) < 0.7
-            picked.loc[unreplied, "replied"] = -1
+            replied = picked["submitted"].to_numpy() + rng.integers(2 * 3600, 72 * 3600, n)
+            unreplied = (rng.random(n) < 0.7) | (replied > ctx.end_s)
+            picked["replied"] = np.where(unreplied, -1, replied)
             picked.loc[unreplied, "reply"] = ""
             picked["hot_spot"] = forms[0]
             rows.append(picked)

@@ -190,7 +190,8 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
             summary["places"] = store.sync_places(con, extractor, place_version)
             hot_version = f"{HOT_SPOTS_VERSION}:{place_version}:{ranker!r}"
             summary["hot_spot_seconds"] += time.perf_counter() - t1
-            stale_hot = summary["places"] or store.hot_spots_version(con) != hot_version
+            stale_hot = summary["places"] or (store.hot_spots_version(con) != hot_version
+                                              and store.has_pain_points(con))
             if todo.start is None and not summary["segmented"] and not stale_hot:
                 raise _Unchanged
             store.clear_from(con, todo.start)

@@ -191,6 +191,10 @@ def sync_places(con: duckdb.DuckDBPyConnection, extractor: PlaceExtractor, versi
     return len(todo)
 
 
+def has_pain_points(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT count(*) FROM pain_point_months").fetchone()[0] > 0
+
+
 def hot_spots_version(con: duckdb.DuckDBPyConnection) -> str | None:
     row = con.execute("SELECT value FROM etl_meta WHERE key = $k", {"k": HOT_SPOTS_KEY}).fetchone()
     return row[0] if row else None
