@@ -17,7 +17,7 @@ from etl.painpoints.synthetic import corpus
 from etl.painpoints.tokenize import read_stopwords
 
 RESULT_TABLES = ("feedback_tokens", "feedback_pain_points", "pain_point_clusters", "pain_points",
-                 "pain_point_months", "pain_point_catalog")
+                 "pain_point_months", "pain_point_catalog", "feedback_places", "hot_spots")
 
 
 def build_db(path: Path, feedback: pd.DataFrame) -> Path:

@@ -181,15 +181,14 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
                                         "places": 0, "hot_spots": 0, "hot_spot_seconds": 0.0}
     try:
         with writer(Path(db_path) if db_path else None) as con:
-            summary["segmented"] = store.sync_tokens(con, tokenizer)
-            todo = store.months_to_cluster(con, tokenizer.version + model.version, months)
-            t1 = time.perf_counter()
             extractor = PlaceExtractor(known=store.known_places(con))
             place_version = hashlib.md5((PLACES_VERSION + tokenizer.version + "|".join(
                 extractor.known)).encode()).hexdigest()[:12]
-            summary["places"] = store.sync_places(con, extractor, place_version)
+            places = store.PlaceSync(extractor, place_version)
+            summary["segmented"] = store.sync_tokens(con, tokenizer, places=places)
+            summary["places"] = store.sync_places(con, places)
+            todo = store.months_to_cluster(con, tokenizer.version + model.version, months)
             hot_version = f"{HOT_SPOTS_VERSION}:{place_version}:{ranker!r}"
-            summary["hot_spot_seconds"] += time.perf_counter() - t1
             stale_hot = summary["places"] or (store.hot_spots_version(con) != hot_version
                                               and store.has_pain_points(con))
             if todo.start is None and not summary["segmented"] and not stale_hot:
@@ -205,7 +204,7 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
             store.rebuild_catalog(con)
             t1 = time.perf_counter()
             summary["hot_spots"] = store.rebuild_hot_spots(con, ranker, hot_version)
-            summary["hot_spot_seconds"] = round(summary["hot_spot_seconds"] + time.perf_counter() - t1, 2)
+            summary["hot_spot_seconds"] = round(places.seconds + time.perf_counter() - t1, 2)
     except _Unchanged:
         pass
     summary["seconds"] = round(time.perf_counter() - t0, 2)

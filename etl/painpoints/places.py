@@ -69,8 +69,8 @@ GENERIC_TAILS = (
     "公立园", "民办园", "公办园", "休闲广场", "开放性小区", "老旧社区", "美好家园", "安置小区", "物流园", "断头路")
 GENERIC = frozenset(("花园", "家园", "广场", "小区", "社区", "新村", "公寓", "大厦", "大道", "新城"))
 _SEPARATORS = re.compile(r"[·•・\s]+")
-_SUFFIX_RE = re.compile("(?=(" + "|".join(sorted(SUFFIXES, key=len, reverse=True)) + "))")
-_RUNS = re.compile(r"[\u4e00-\u9fff·•・]+")
+_SUFFIX_RE = re.compile("|".join(sorted(SUFFIXES, key=len, reverse=True)))   # plain: 7x a lookahead
+_NOT_RUN = re.compile(r"[^\u4e00-\u9fff·•・]")
 
 
 def _suffix_at(run: str, end: int) -> str | None:
@@ -118,13 +118,13 @@ class PlaceExtractor:
     def _boundary_re(self) -> re.Pattern:
         return re.compile("|".join(sorted(map(re.escape, BOUNDARIES), key=len, reverse=True)))
 
-    def _candidate(self, run: str, start: int, end: int, suffix: str, floor: int) -> str | None:
-        """The place name ending in `suffix` at run[start:end], or None."""
-        nxt = run[end:end + 2]
-        if nxt and ((nxt.startswith(_LONGER) and run[end + 2:end + 3] != "房")        # 小区公寓房
+    def _candidate(self, text: str, start: int, end: int, suffix: str, floor: int) -> str | None:
+        """The place name ending in `suffix` at text[start:end], or None."""
+        nxt = text[end:end + 2]
+        if nxt and ((nxt.startswith(_LONGER) and text[end + 2:end + 3] != "房")        # 小区公寓房
                     or nxt[0] in _NOT_BEFORE.get(suffix, "")):
             return None
-        window = run[max(floor, start - self.max_len):start]
+        window = _NOT_RUN.split(text[max(floor, start - self.max_len):start])[-1]
         cut = 0
         for m in self._boundary_re.finditer(window):
             cut = m.end()
@@ -134,20 +134,19 @@ class PlaceExtractor:
             return None
         return name
 
-    def _from_run(self, run: str) -> list[str]:
-        """Place names of one CJK run; an estate name right after another estate name is its
-        part (伊景园·滨河苑 is one place), a road before an estate is not (南湖路 金泰小区)."""
+    def _by_pattern(self, text: str) -> list[str]:
+        """Place names by suffix; an estate name right after another estate name is its part
+        (伊景园·滨河苑 is one place), a road before an estate is not (南湖路 金泰小区)."""
         found: list[str] = []
         floor = 0
-        for m in _SUFFIX_RE.finditer(run):
-            start, suffix = m.start(), m.group(1)
-            end = start + len(suffix)
+        for m in _SUFFIX_RE.finditer(text):
+            start, end, suffix = m.start(), m.end(), m.group(0)
             if start < floor:
                 continue
-            name = self._candidate(run, start, end, suffix, floor)
+            name = self._candidate(text, start, end, suffix, floor)
             if not name:
                 continue
-            if found and clean(run[floor:end]) == name and not found[-1].endswith(ROADS) \
+            if found and clean(text[floor:end]) == name and not found[-1].endswith(ROADS) \
                     and not name.endswith(ROADS):
                 found[-1] = found[-1] + name
             else:
@@ -155,22 +154,22 @@ class PlaceExtractor:
             floor = end
         return found
 
-    def _extract_clean(self, cleaned: str) -> list[str]:
+    def extract_clean(self, cleaned: str) -> list[str]:
+        """Place mentions of an already normalised text (normalise.normalise), each once."""
         out: list[str] = []
         if self._known_re is not None and self._known_re.search(cleaned):
             out.extend(self._full[m.group(0)] for m in self._known_re.finditer(cleaned))
             cleaned = self._known_re.sub(" ", cleaned)
-        for run in _RUNS.findall(cleaned):
-            out.extend(self._from_run(run))
-        return list(dict.fromkeys(out))
+        out.extend(self._by_pattern(cleaned))
+        return list(dict.fromkeys(out)) if len(out) > 1 else out
 
     def extract(self, text: str | None) -> list[str]:
         """Place mentions in `text` (normalised first), known names first, each once."""
-        return self._extract_clean(norm.normalise(text))
+        return self.extract_clean(norm.normalise(text))
 
     def extract_many(self, texts: Iterable[str | None]) -> list[list[str]]:
         """extract() over many messages (normalised in batches: same result, faster)."""
-        return [self._extract_clean(t) for t in norm.normalise_many(texts)]
+        return [self.extract_clean(t) for t in norm.normalise_many(texts)]
 
 
 @dataclass

@@ -11,6 +11,7 @@ All writes happen on the connection of `etl.dbfile.writer()` (a copy swapped in 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from etl.painpoints.hotspots import HotSpotRanker
+from etl.painpoints import normalise as norm
 from etl.painpoints.identity import Known
 from etl.painpoints.pipeline import History, MonthResult
 from etl.painpoints.rank import STREET
@@ -31,24 +33,52 @@ _CLEAR_FROM = {t: f"DELETE FROM {t} WHERE month_on >= $start" for t in RESULT_TA
 _INSERT_ROWS = {t: f"INSERT INTO {t} BY NAME SELECT * FROM _pp_rows" for t in RESULT_TABLES}
 
 
-def sync_tokens(con: duckdb.DuckDBPyConnection, tokenizer: Tokenizer, batch: int = 50_000) -> int:
-    """Segment messages that are new or whose text changed; drop tokens of deleted messages."""
-    params = {"version": tokenizer.version}
+_TODO_SQL = """
+    WITH f AS (
+        SELECT feedback_id, subject, text,
+               md5($version || chr(31) || coalesce(subject, '') || chr(31) || text) AS text_hash
+        FROM feedback)
+    SELECT f.feedback_id, f.subject, f.text, f.text_hash
+    FROM f LEFT JOIN {table} t USING (feedback_id)
+    WHERE t.text_hash IS DISTINCT FROM f.text_hash
+    ORDER BY f.feedback_id"""
+_TODO = {t: _TODO_SQL.format(table=t) for t in ("feedback_tokens", "feedback_places")}
+
+
+@dataclass
+class PlaceSync:
+    """The place extractor and its version (part of feedback_places.text_hash)."""
+    extractor: PlaceExtractor
+    version: str
+    seconds: float = 0.0          # time spent extracting (the hot-spot share of a run)
+
+
+def _write_places(con: duckdb.DuckDBPyConnection, part: pd.DataFrame, found: list[list[str]]) -> None:
+    rows = pd.DataFrame({"feedback_id": part["feedback_id"], "text_hash": part["place_hash"],
+                         "mentions": found})
+    con.register("_pp_places", rows)
+    con.execute("DELETE FROM feedback_places WHERE feedback_id IN (SELECT feedback_id FROM _pp_places)")
+    con.execute("""INSERT INTO feedback_places
+        SELECT feedback_id, text_hash, mentions::VARCHAR[], mentions::VARCHAR[] FROM _pp_places""")
+    con.unregister("_pp_places")
+
+
+def sync_tokens(con: duckdb.DuckDBPyConnection, tokenizer: Tokenizer, batch: int = 50_000,
+                places: PlaceSync | None = None) -> int:
+    """Segment messages that are new or whose text changed; drop tokens of deleted messages.
+    With `places`, the same cleaned texts also give those messages' place mentions."""
     con.execute("DELETE FROM feedback_tokens WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
-    todo = con.execute("""
-        WITH f AS (
-            SELECT feedback_id, subject, text,
-                   md5($version || chr(31) || coalesce(subject, '') || chr(31) || text) AS text_hash
-            FROM feedback)
-        SELECT f.feedback_id, f.subject, f.text, f.text_hash
-        FROM f LEFT JOIN feedback_tokens t USING (feedback_id)
-        WHERE t.text_hash IS DISTINCT FROM f.text_hash
-        ORDER BY f.feedback_id""", params).df()
+    todo = con.execute(_TODO["feedback_tokens"],
+                       {"version": tokenizer.version}).df()
+    if places is not None and not todo.empty:
+        todo = todo.merge(con.execute("""
+            SELECT feedback_id, md5($version || chr(31) || coalesce(subject, '') || chr(31) || text)
+                   AS place_hash FROM feedback""", {"version": places.version}).df(), on="feedback_id")
     for start in range(0, len(todo), batch):
         part = todo.iloc[start:start + batch]
-        texts = [message_text(s, t) for s, t in zip(part["subject"], part["text"])]
+        cleaned = norm.normalise_many(message_text(s, t) for s, t in zip(part["subject"], part["text"]))
         toks = pd.DataFrame({"feedback_id": part["feedback_id"], "text_hash": part["text_hash"],
-                             "joined": [" ".join(x) for x in tokenizer.tokens_many(texts)]})
+                             "joined": [" ".join(x) for x in tokenizer.tokens_of_clean(cleaned)]})
         con.register("_pp_tokens", toks)
         con.execute("DELETE FROM feedback_tokens WHERE feedback_id IN (SELECT feedback_id FROM _pp_tokens)")
         con.execute("""INSERT INTO feedback_tokens
@@ -56,6 +86,10 @@ def sync_tokens(con: duckdb.DuckDBPyConnection, tokenizer: Tokenizer, batch: int
                    CASE WHEN joined = '' THEN []::VARCHAR[] ELSE string_split(joined, ' ') END
             FROM _pp_tokens""")
         con.unregister("_pp_tokens")
+        if places is not None:
+            t0 = time.perf_counter()
+            _write_places(con, part, [places.extractor.extract_clean(c) for c in cleaned])
+            places.seconds += time.perf_counter() - t0
     return len(todo)
 
 
@@ -165,29 +199,18 @@ def known_places(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     return tuple(r[0] for r in rows.fetchall())
 
 
-def sync_places(con: duckdb.DuckDBPyConnection, extractor: PlaceExtractor, version: str,
-                batch: int = 50_000) -> int:
-    """Extract the places of messages that are new or whose text (or the extractor) changed."""
+def sync_places(con: duckdb.DuckDBPyConnection, places: PlaceSync, batch: int = 50_000) -> int:
+    """Extract the places of messages whose text or the extractor changed since (those
+    sync_tokens just segmented are done already); drop those of deleted messages."""
+    t0 = time.perf_counter()
     con.execute("DELETE FROM feedback_places WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
-    todo = con.execute("""
-        WITH f AS (
-            SELECT feedback_id, subject, text,
-                   md5($version || chr(31) || coalesce(subject, '') || chr(31) || text) AS text_hash
-            FROM feedback)
-        SELECT f.feedback_id, f.subject, f.text, f.text_hash
-        FROM f LEFT JOIN feedback_places p USING (feedback_id)
-        WHERE p.text_hash IS DISTINCT FROM f.text_hash
-        ORDER BY f.feedback_id""", {"version": version}).df()
+    todo = con.execute(_TODO["feedback_places"],
+                       {"version": places.version}).df().rename(columns={"text_hash": "place_hash"})
     for start in range(0, len(todo), batch):
         part = todo.iloc[start:start + batch]
-        found = extractor.extract_many(message_text(s, t) for s, t in zip(part["subject"], part["text"]))
-        rows = pd.DataFrame({"feedback_id": part["feedback_id"], "text_hash": part["text_hash"],
-                             "mentions": found})
-        con.register("_pp_places", rows)
-        con.execute("DELETE FROM feedback_places WHERE feedback_id IN (SELECT feedback_id FROM _pp_places)")
-        con.execute("""INSERT INTO feedback_places
-            SELECT feedback_id, text_hash, mentions::VARCHAR[], mentions::VARCHAR[] FROM _pp_places""")
-        con.unregister("_pp_places")
+        _write_places(con, part, places.extractor.extract_many(
+            message_text(s, t) for s, t in zip(part["subject"], part["text"])))
+    places.seconds += time.perf_counter() - t0
     return len(todo)
 
 
@@ -205,13 +228,17 @@ def rebuild_hot_spots(con: duckdb.DuckDBPyConnection, ranker: HotSpotRanker, ver
     month's hot spots from scratch; returns the number of rows stored."""
     from etl.painpoints.pipeline import quote
 
-    mentions = con.execute("SELECT feedback_id, mentions FROM feedback_places ORDER BY feedback_id").df()
+    mentions = con.execute("""SELECT feedback_id, mentions, places FROM feedback_places
+                              WHERE len(mentions) > 0 ORDER BY feedback_id""").df()
     normaliser = PlaceNormaliser().fit(mentions["mentions"])
-    mentions["places"] = [normaliser.canonical(list(m)) for m in mentions["mentions"]]
-    con.register("_pp_canonical", mentions[["feedback_id", "places"]])
-    con.execute("""UPDATE feedback_places SET places = c.places::VARCHAR[]
-                   FROM _pp_canonical c WHERE feedback_places.feedback_id = c.feedback_id""")
-    con.unregister("_pp_canonical")
+    canonical = [normaliser.canonical(list(m)) for m in mentions["mentions"]]
+    changed = [c != list(p) for c, p in zip(canonical, mentions["places"])]
+    update = pd.DataFrame({"feedback_id": mentions["feedback_id"], "places": canonical})[changed]
+    if not update.empty:
+        con.register("_pp_canonical", update)
+        con.execute("""UPDATE feedback_places SET places = c.places::VARCHAR[]
+                       FROM _pp_canonical c WHERE feedback_places.feedback_id = c.feedback_id""")
+        con.unregister("_pp_canonical")
     messages = con.execute("""
         SELECT f.feedback_id, p.month_on, f.community, p.pain_point_id, f.likes::DOUBLE AS likes,
                (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.subject, f.text,
