@@ -151,4 +151,5 @@ with ui.panel(lang, t("painpoints.recluster", lang), t("painpoints.recluster_hel
             columns = ["label", "keywords", "size", "share", "quotes"]
             shown = found[columns].rename(columns={c: t(f"painpoints.col.{c}", lang) for c in columns
                                                    if f"painpoints.col.{c}" in STRINGS})
-            st.dataframe(shown, hide_index=True, key="painpoints_recluster_table", width="stretch")
+            st.dataframe(ui.without_missing(shown)[0], hide_index=True, key="painpoints_recluster_table",
+                         width="stretch")
