@@ -175,7 +175,6 @@ class PlaceExtractor:
 @dataclass
 class PlaceNormaliser:
     """Corpus-level aliases: each raw mention -> one canonical place (step 3)."""
-    min_mentions: int = 1
     alias: dict[str, str] = field(default_factory=dict)
 
     def fit(self, mentions: Iterable[Iterable[str]]) -> "PlaceNormaliser":
