@@ -139,6 +139,7 @@ def bench_end_to_end(repeat: int, n: int) -> dict:
                 r["summary"]["hot_spot_seconds"] / (r["summary"]["seconds"] - r["summary"]["hot_spot_seconds"])
                 for r in runs),
             "month_10k_seconds": statistics.median(r["seconds"] for r in month_runs),
+            "month_10k_hot_spot_seconds": statistics.median(r["summary"]["hot_spot_seconds"] for r in month_runs),
             "month_10k_months_reclustered": month_runs[0]["summary"]["months"]}
 
 
@@ -216,7 +217,8 @@ def main() -> None:
     print(f"hot spots: {e2e['hot_spot_seconds']:.2f} s of it, +{100 * e2e['hot_spot_share']:.1f} % "
           f"over the run without them (target <= 20 %)", flush=True)
     print(f"new month: 10,000 messages in {e2e['month_10k_seconds']:.2f} s "
-          f"({e2e['month_10k_months_reclustered']} month re-clustered)", flush=True)
+          f"({e2e['month_10k_months_reclustered']} month re-clustered; hot spots "
+          f"{e2e['month_10k_hot_spot_seconds']:.2f} s of it)", flush=True)
     if not a.skip_quality:
         print("quality on the real messages:", json.dumps(bench_quality(), ensure_ascii=False, indent=1))
 
