@@ -236,6 +236,9 @@ def test_trend_shows_twelve_months_whatever_the_date_filter(demo_pages):
         xs = [x[:7] for x in line["x"]]
         assert xs == [f"{y}-{m:02d}" for y, m in [(2025, 10), (2025, 11), (2025, 12)]
                       + [(2026, m) for m in range(1, 10)]]
+    cards = read(demo_pages, "SELECT label FROM pain_points WHERE scope = '全街道' AND month_on = $m "
+                             "ORDER BY rank", {"m": month})["label"].tolist()
+    assert [line["name"] for line in lines] == cards                 # named as on the cards
     layout = spec["layout"]
     assert layout["title"]["text"] == t("painpoints.trend", "zh")
     assert layout["legend"]["y"] < 0                     # under the plot: not on the title

@@ -49,13 +49,14 @@ _FB_NO_DATE = filter_sql("f", None, grid=True)
 def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...], month: date) -> pd.DataFrame:
     """Messages per month of each pain point in `ids` over the TREND_MONTHS months up to
     `month` - whatever the date filter (one dot for one month says nothing); the other
-    filters apply. One row per (month, pain point), 0 for a month without messages."""
+    filters apply. One row per (month, pain point), 0 for a month without messages; each
+    pain point labelled as in `month` (ids come from that month's ranking)."""
     return fetch(con, f"""
         WITH m AS (
             SELECT unnest(range($month::DATE - to_months($n - 1), $month::DATE + INTERVAL 1 MONTH,
                                 INTERVAL 1 MONTH))::DATE AS month_on),
-        ids AS (SELECT pain_point_id, label FROM {{pain_point_catalog}}
-                WHERE pain_point_id IN (SELECT unnest($ids))),
+        ids AS (SELECT pain_point_id, label FROM {{pain_point_clusters}}    -- labelled as on the cards
+                WHERE month_on = $month AND pain_point_id IN (SELECT unnest($ids))),
         counts AS (
             SELECT p.month_on, p.pain_point_id, count(*) AS messages
             FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
