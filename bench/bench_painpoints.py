@@ -4,7 +4,9 @@
    dictionary in both; characters per second and whether every message gets the same words.
 2. 100k messages from raw text to stored monthly top-3 (a database holding only the raw
    feedback, 24 months, built by another process): seconds and peak RSS of a child process
-   that only runs the engine (segmentation, clustering, ranking, writes, atomic swap).
+   that only runs the engine (segmentation, clustering, ranking, writes, atomic swap), and
+   the share hot-spot detection adds to that run (place extraction + step 8, timed inside
+   run(); target <= 20 % of the run without it).
 3. a month of 10k new messages added to that database: seconds for the incremental run.
 4. clustering quality on the real messages: silhouette per month, keyword coherence (mean
    NPMI of each cluster's top-5 keyword pairs over the month's messages), k chosen.
@@ -132,7 +134,12 @@ def bench_end_to_end(repeat: int, n: int) -> dict:
         shutil.rmtree(tmp)
     return {"messages": n, "seconds": statistics.median(r["seconds"] for r in runs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "hot_spot_seconds": statistics.median(r["summary"]["hot_spot_seconds"] for r in runs),
+            "hot_spot_share": statistics.median(
+                r["summary"]["hot_spot_seconds"] / (r["summary"]["seconds"] - r["summary"]["hot_spot_seconds"])
+                for r in runs),
             "month_10k_seconds": statistics.median(r["seconds"] for r in month_runs),
+            "month_10k_hot_spot_seconds": statistics.median(r["summary"]["hot_spot_seconds"] for r in month_runs),
             "month_10k_months_reclustered": month_runs[0]["summary"]["months"]}
 
 
@@ -207,8 +214,11 @@ def main() -> None:
     e2e = bench_end_to_end(a.repeat, a.messages)
     print(f"end to end: {e2e['messages']:,} messages raw -> stored top-3 in {e2e['seconds']:.1f} s "
           f"(median), peak RSS {e2e['peak_rss_mb']:.0f} MB", flush=True)
+    print(f"hot spots: {e2e['hot_spot_seconds']:.2f} s of it, +{100 * e2e['hot_spot_share']:.1f} % "
+          f"over the run without them (target <= 20 %)", flush=True)
     print(f"new month: 10,000 messages in {e2e['month_10k_seconds']:.2f} s "
-          f"({e2e['month_10k_months_reclustered']} month re-clustered)", flush=True)
+          f"({e2e['month_10k_months_reclustered']} month re-clustered; hot spots "
+          f"{e2e['month_10k_hot_spot_seconds']:.2f} s of it)", flush=True)
     if not a.skip_quality:
         print("quality on the real messages:", json.dumps(bench_quality(), ensure_ascii=False, indent=1))
 

@@ -326,6 +326,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "painpoints.col.size": {"zh": "留言数", "en": "Messages"},
     "painpoints.col.share": {"zh": "占比", "en": "Share"},
     "painpoints.col.quotes": {"zh": "代表性留言", "en": "Representative messages"},
+    "painpoints.trend_help": {"zh": "所选月份及之前共 12 个月，不受侧边栏日期范围限制。", "en": "The 12 months up to the chosen month, whatever the sidebar's date range."},
+    # --- hot spots (热点事件): overview, pain points, briefing -----------------------
+    "hotspots.title": {"zh": "本月热点事件", "en": "This month's hot spots"},
+    "hotspots.help": {"zh": "同一地点、同一问题、短期内集中增多的留言：按规模、较该地点前三个月的增幅、占该痛点的比例、点赞和未回复排序。", "en": "One problem at one place, up sharply: ranked by size, growth against the place's previous three months, share of the pain point, likes and unreplied messages."},
+    "hotspots.none": {"zh": "本月没有热点事件（同一地点同一问题至少 3 条留言）。", "en": "No hot spot this month (it takes at least 3 messages on one problem at one place)."},
+    "hotspots.line": {"zh": "**#{rank} {place}** · {label} · {size} 条留言", "en": "**#{rank} {place}** · {label} · {size} messages"},
+    "hotspots.rise": {"zh": "前三个月平均每月 {baseline} 条 · 占该痛点 {share}", "en": "{baseline} a month in the previous three months · {share} of the pain point"},
+    "hotspots.new": {"zh": "前三个月没有 · 占该痛点 {share}", "en": "none in the previous three months · {share} of the pain point"},
+    "hotspots.where": {"zh": "痛点来自哪里", "en": "Where the pain point comes from"},
+    "hotspots.where_help": {"zh": "所选痛点本月留言中提到的小区、楼宇、道路（留言数从多到少）。", "en": "Estates, buildings and roads named in the chosen pain point's messages this month, most messages first."},
+    "hotspots.where_line": {"zh": "{place}：{n} 条", "en": "{place}: {n}"},
+    "hotspots.no_places": {"zh": "本月该痛点的留言没有提到具体地点。", "en": "This month's messages of this pain point name no place."},
+    "hotspots.drill": {"zh": "热点事件留言", "en": "The messages behind a hot spot"},
+    "hotspots.pick": {"zh": "选择热点事件", "en": "Hot spot"},
+    "hotspots.option": {"zh": "{place} · {label}", "en": "{place} · {label}"},
+    "hotspots.drill_count": {"zh": "共 {n} 条留言", "en": "{n} messages"},
+    "hotspots.briefing_line": {"zh": "**{rank}. {place}** — {label}，{size} 条", "en": "**{rank}. {place}** — {label}, {size} messages"},
     # --- explore ----------------------------------------------------------------
     "explore.title": {"zh": "自助分析", "en": "Ad-hoc analysis"},
     "explore.intro": {

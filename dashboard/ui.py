@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -170,10 +172,59 @@ def kpi_row(cards: list[Kpi], per_row: int = 4) -> None:
                        delta_arrow="off" if flat else card.delta_arrow)
 
 
+MISSING = "—"      # an empty number or date cell; an empty text cell is blank
+_PRINTF = re.compile(r"^(?P<pre>[^%]*)%(?P<comma>,?)\.(?P<digits>\d+)f(?P<post>.*)$")
+
+
+def _number_text(x: float, fmt: str | None) -> str:
+    """One number as the table would show it with `fmt` (our subset of Streamlit's formats)."""
+    if fmt == "percent":
+        return f"{100 * x:.2f}%"
+    m = _PRINTF.match(fmt or "")
+    if m:
+        spec = f"{',' if m['comma'] else ''}.{m['digits']}f"
+        return f"{m['pre']}{format(x, spec)}{m['post']}"
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """`df` with no None/NaN/NaT left (pure): a number or date column with a gap becomes text
+    ("—" in the gap, the others formatted as the table would), text gaps become blank.
+    Returns the frame and the columns turned into text."""
+    out, texts = df.copy(), []
+    for c in df.columns:
+        col = df[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            gaps = col.map(_missing)
+            if gaps.any():
+                flags = col[~gaps].map(lambda v: isinstance(v, (bool, np.bool_))).all()
+                out[c] = (col.map(lambda v: "" if _missing(v) else ("✓" if v else "✗")) if flags
+                          else col.where(~gaps, "")).astype(object)
+            continue
+        gaps = col.isna()
+        if not gaps.any():
+            continue
+        if pd.api.types.is_bool_dtype(col.dtype) or str(col.dtype) == "boolean":
+            shown = col.map(lambda v: "" if _missing(v) else ("✓" if v else "✗"))
+        elif pd.api.types.is_datetime64_any_dtype(col.dtype):
+            d = pd.to_datetime(col)
+            pattern = "%Y-%m-%d" if (d.dropna() == d.dropna().dt.normalize()).all() else "%Y-%m-%d %H:%M:%S"
+            shown = d.dt.strftime(pattern).where(~gaps, MISSING)
+        elif pd.api.types.is_numeric_dtype(col.dtype):
+            fmt = (formats or {}).get(c)
+            shown = col.map(lambda v, f=fmt: MISSING if _missing(v) else _number_text(float(v), f))
+        else:
+            shown = col.astype(object).where(~gaps, "")
+        out[c] = shown.astype(object)
+        texts.append(c)
+    return out, texts
+
+
 def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
           formats: dict[str, str] | None = None, coded: dict[str, str] | None = None,
           progress: tuple[str, ...] = (), warning_values: bool = False) -> None:
-    """A dataframe with translated headers ("common.col.<name>" when present).
+    """A dataframe with translated headers ("common.col.<name>" when present) and no
+    None/NaN/NaT shown: gaps are blank or "—" (see `without_missing`).
 
     `coded` maps a column holding codes (e.g. rule names) to the i18n prefix of their labels.
     `progress` names 0..100 columns drawn as bars. `warning_values` writes an early-warning
@@ -185,14 +236,15 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
         df = df.assign(**{c: df[c].map(lambda v, p=prefix: t(f"{p}.{v}", lang)
                                        if f"{p}.{v}" in STRINGS else v)
                           for c, prefix in coded.items() if c in df.columns})
+    df, as_text = without_missing(df, formats)
     labels = {c: t(f"common.col.{c}", lang) if f"common.col.{c}" in STRINGS else c
               for c in df.columns}
     config = {c: st.column_config.Column(labels[c]) for c in df.columns}
     for c, fmt in (formats or {}).items():
-        if c in df.columns:
+        if c in df.columns and c not in as_text:
             config[c] = st.column_config.NumberColumn(labels[c], format=fmt)
     for c in progress:
-        if c in df.columns:
+        if c in df.columns and c not in as_text:
             # blue, the house "in progress" colour: the theme's red would read as an alarm
             config[c] = st.column_config.ProgressColumn(labels[c], format="%.0f%%",
                                                         min_value=0, max_value=100,

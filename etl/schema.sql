@@ -202,3 +202,31 @@ CREATE TABLE IF NOT EXISTS pain_point_clusters (
     size                 INTEGER NOT NULL,    -- messages in the cluster that month (whole street)
     PRIMARY KEY (month_on, pain_point_id)
 );
+
+-- painpoints: places named in each message (etl/painpoints/places.py), once per message and text
+CREATE TABLE IF NOT EXISTS feedback_places (
+    feedback_id          VARCHAR PRIMARY KEY,
+    text_hash            VARCHAR NOT NULL,   -- re-extract only when the text or the extractor changed
+    mentions             VARCHAR[] NOT NULL, -- as written (伊景园·滨河苑 -> 伊景园滨河苑, 滨河苑)
+    places               VARCHAR[] NOT NULL  -- canonical names, aliases learnt over all messages
+);
+
+-- one row per (month, scope, rank): the month's hot spots, (place, pain point) pairs ranked by burst
+CREATE TABLE IF NOT EXISTS hot_spots (
+    month_on             DATE NOT NULL,      -- first day of the month
+    scope                VARCHAR NOT NULL,   -- '全街道' or a community name
+    rank                 TINYINT NOT NULL,   -- 1..10
+    place                VARCHAR NOT NULL,   -- canonical place name (estate, building, road, village)
+    pain_point_id        VARCHAR NOT NULL,
+    label                VARCHAR NOT NULL,   -- the pain point's label that month
+    size                 INTEGER NOT NULL,   -- messages of the pain point naming the place, in scope, that month
+    baseline             DOUBLE NOT NULL,    -- mean monthly size over the previous 3 months (0 when absent)
+    growth               DOUBLE,             -- size / baseline - 1; NULL when the baseline is 0
+    share                DOUBLE NOT NULL,    -- size / messages of the pain point in scope that month
+    burst                DOUBLE NOT NULL,    -- the ranking score (docs/PAINPOINTS.md#hot-spots)
+    likes                INTEGER NOT NULL,
+    unreplied_share      DOUBLE NOT NULL,
+    representative_ids   VARCHAR[] NOT NULL,
+    representative_texts VARCHAR[] NOT NULL,
+    PRIMARY KEY (month_on, scope, rank)
+);

@@ -14,6 +14,7 @@ from dashboard.i18n import t
 from dashboard.safe import md
 from dashboard.queries import briefing as q
 from dashboard.queries.base import current_scope
+from dashboard.safe import md
 
 f, lang = ui.context()
 MAX_ITEMS = 6              # list rows per panel; the rest is summarised as "and N more"
@@ -131,6 +132,16 @@ def pain_points(bf) -> None:
             st.markdown(f"> “{md(quote)}”")
 
 
+def hot_spots(bf) -> None:
+    df = cache.run(q.hot_spots, bf)
+    if df.empty:
+        st.caption(t("hotspots.none", lang))
+        return
+    for r in df.itertuples():
+        st.markdown(t("hotspots.briefing_line", lang, rank=r.rank, place=md(r.place), label=md(r.label),
+                      size=ui.fmt_int(r.size)))
+
+
 def item_list(lines: list[str], empty_key: str) -> None:
     if not lines:
         st.caption(t(empty_key, lang))
@@ -183,6 +194,8 @@ with right, ui.panel(lang, t("briefing.money", lang)):
 c1, c2, c3 = st.columns(3)
 with c1, ui.panel(lang, t("briefing.pain_points", lang)):
     pain_points(bf)
+with c1, ui.panel(lang, t("hotspots.title", lang)):
+    hot_spots(bf)
 with c2, ui.panel(lang, t("briefing.projects_due", lang)):
     due_projects(bf)
 with c3, ui.panel(lang, t("briefing.new_warnings", lang)):

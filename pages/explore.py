@@ -114,7 +114,7 @@ def show_result(spec: q.Spec) -> None:
     if fig is not None:
         st.plotly_chart(fig, key="explore_chart")
     shown = df.rename(columns={**labels, "value": value_label})
-    st.dataframe(shown, hide_index=True, key="explore_table")
+    st.dataframe(ui.without_missing(shown)[0], hide_index=True, key="explore_table")   # no None shown
     left, right = st.columns(2)
     name = f"{spec.dataset}"
     left.download_button(t("common.download_csv", lang), export.audited("csv", shown, "explore"),

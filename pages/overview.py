@@ -6,6 +6,7 @@ from dashboard.charts import overview as charts
 from dashboard.i18n import t
 from dashboard.safe import md
 from dashboard.queries import overview as q
+from dashboard.safe import md
 
 # (card key, column, value kind, delta colour): 'inverse' where a rise is bad news
 KPIS = (
@@ -59,6 +60,16 @@ with left, ui.panel(lang, t("overview.painpoints", lang)):
             if row.quote:
                 st.caption(f"“{md(row.quote)}”")
         ui.page_link("painpoints", t("overview.to_painpoints", lang))
+
+with left, ui.panel(lang, t("hotspots.title", lang), t("hotspots.help", lang)):
+    spots = cache.run(q.top_hot_spots, f)
+    if spots.empty:
+        st.caption(t("hotspots.none", lang))
+    for row in spots.itertuples():
+        st.markdown(t("hotspots.line", lang, rank=row.rank, place=md(row.place), label=md(row.label),
+                      size=ui.fmt_int(row.size)))
+        key = "hotspots.rise" if row.baseline > 0 else "hotspots.new"
+        st.caption(t(key, lang, baseline=ui.fmt_num(row.baseline), share=ui.fmt_pct(row.share)))
 
 with right, ui.panel(lang, t("overview.alerts", lang), t("overview.alerts_help", lang)):
     alerts = cache.run(q.alerts, f)

@@ -9,6 +9,7 @@ from dashboard.i18n import STRINGS, t
 from dashboard.safe import md
 from dashboard.queries import painpoints as q
 from dashboard.queries.base import aggregates_only
+from dashboard.safe import md
 
 
 f, lang = ui.context()
@@ -48,6 +49,28 @@ def card(row) -> None:
             st.caption(f"“{md(text)}”")
 
 
+def hot_spot(row) -> None:
+    """One hot spot: place, pain point, size, rise against its own past, a quote."""
+    with st.container(border=True):
+        st.markdown(t("hotspots.line", lang, rank=row.rank, place=md(row.place), label=md(row.label),
+                      size=ui.fmt_int(row.size)))
+        key = "hotspots.rise" if row.baseline > 0 else "hotspots.new"
+        st.caption(t(key, lang, baseline=ui.fmt_num(row.baseline), share=ui.fmt_pct(row.share)))
+        for text in list(row.representative_texts)[:1]:
+            st.caption(f"“{md(text)}”")
+
+
+def where(month, pid) -> None:
+    """The map-less "where" list of one pain point in one month."""
+    found = cache.run(q.places, f, month, pid)
+    st.markdown(f"**{t('hotspots.where', lang)}**")
+    if found.empty:
+        st.caption(t("hotspots.no_places", lang))
+        return
+    st.markdown("\n".join("- " + t("hotspots.where_line", lang, place=md(r.place), n=ui.fmt_int(r.messages))
+                          for r in found.itertuples()))
+
+
 if cache.connection() is None:
     ui.empty_state(lang)
     st.stop()
@@ -66,9 +89,19 @@ with ui.panel(lang, t("painpoints.top3", lang)):
             with col:
                 card(row)
 
+spots = None
+if month is not None:
+    with ui.panel(lang, t("hotspots.title", lang), t("hotspots.help", lang)):
+        spots = cache.run(q.hot_spots, f, month)
+        if spots.empty:
+            st.info(t("hotspots.none", lang))
+        for col, row in zip(st.columns(3), spots.itertuples()):
+            with col:
+                hot_spot(row)
+
 if top is not None and not top.empty:
-    with ui.panel(lang, t("painpoints.trend", lang)):
-        trend = cache.run(q.trend, f, tuple(top["pain_point_id"]))
+    with ui.panel(lang, t("painpoints.trend", lang), t("painpoints.trend_help", lang)):
+        trend = cache.run(q.trend, f, tuple(top["pain_point_id"]), month)
         ui.chart(charts.trend_figure(trend, lang), key="painpoints_trend")
 
     with ui.panel(lang, t("painpoints.keywords", lang)):
@@ -82,11 +115,29 @@ if top is not None and not top.empty:
         else:
             pid = st.selectbox(t("painpoints.pick", lang), list(labels), key="painpoints_pick",
                                format_func=lambda p: labels[p])
+            where(month, pid)
             rows = cache.run(q.messages, f, pid)
             audit_once("drill_down", page="painpoints", pain_point=pid, label=labels[pid],
                        rows=len(rows))
             st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(len(rows))))
             ui.table(rows, lang, key="painpoints_messages", height=360)
+
+    if spots is not None and not spots.empty:
+        with ui.panel(lang, t("hotspots.drill", lang)):
+            if aggregates_only("feedback"):      # the messages behind a hot spot are resident rows
+                st.info(t("scope.no_messages", lang))
+            else:
+                options = list(spots.itertuples(index=False))
+                pick = st.selectbox(t("hotspots.pick", lang), range(len(options)), key="hotspots_pick",
+                                    format_func=lambda i: t("hotspots.option", lang,
+                                                            place=options[i].place,
+                                                            label=options[i].label))
+                chosen = options[pick]
+                rows = cache.run(q.hot_spot_messages, f, month, chosen.place, chosen.pain_point_id)
+                audit_once("drill_down", page="painpoints", hot_spot=chosen.place,
+                           pain_point=chosen.pain_point_id, rows=len(rows))
+                st.caption(t("hotspots.drill_count", lang, n=ui.fmt_int(len(rows))))
+                ui.table(rows, lang, key="hotspots_messages", height=300)
 
     with ui.panel(lang, t("painpoints.funding", lang), t("painpoints.funding_help", lang)):
         summary = cache.run(q.funding_summary, f, month)
@@ -116,4 +167,5 @@ with ui.panel(lang, t("painpoints.recluster", lang), t("painpoints.recluster_hel
             columns = ["label", "keywords", "size", "share", "quotes"]
             shown = found[columns].rename(columns={c: t(f"painpoints.col.{c}", lang) for c in columns
                                                    if f"painpoints.col.{c}" in STRINGS})
-            st.dataframe(shown, hide_index=True, key="painpoints_recluster_table", width="stretch")
+            st.dataframe(ui.without_missing(shown)[0], hide_index=True, key="painpoints_recluster_table",
+                         width="stretch")

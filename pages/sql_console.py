@@ -57,7 +57,7 @@ if result is not None:
                      rows=f"{len(result.df):,}"))
     elif result.truncated:
         st.warning(t("sql.truncated", lang, cap=f"{result.row_cap:,}"))
-    st.dataframe(result.df, hide_index=True, key="sql_table")
+    st.dataframe(ui.without_missing(result.df)[0], hide_index=True, key="sql_table")   # no None shown
     left, right = st.columns(2)
     left.download_button(t("common.download_csv", lang), export.audited("csv", result.df, "sql_console"),
                          file_name="query.csv", mime=export.CSV_MIME, key="sql_csv",

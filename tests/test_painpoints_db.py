@@ -17,7 +17,7 @@ from etl.painpoints.synthetic import corpus
 from etl.painpoints.tokenize import read_stopwords
 
 RESULT_TABLES = ("feedback_tokens", "feedback_pain_points", "pain_point_clusters", "pain_points",
-                 "pain_point_months", "pain_point_catalog")
+                 "pain_point_months", "pain_point_catalog", "feedback_places", "hot_spots")
 
 
 def build_db(path: Path, feedback: pd.DataFrame) -> Path:
@@ -181,6 +181,20 @@ def test_real_labels_and_keywords_are_content_words(real_db):
     assert not [w for w in words if BAD_KEYWORD.search(w)]
     assert not [w for w in words if norm.normalise(w) != w or norm.GREETING.search(w)]
     assert not [w for w in words if len(w) < 2]
+
+
+@pytest.mark.slow
+def test_real_hot_spots_are_place_bound(real_db):
+    """Province-wide messages (at most 114 a month, no estate with a burst): few hot spots,
+    and each one's messages really name its place."""
+    spots = query(real_db, "SELECT * FROM hot_spots")
+    assert len(spots) >= 2 and (spots["size"] >= 3).all() and spots["share"].between(0, 1).all()
+    places = query(real_db, "SELECT feedback_id, places FROM feedback_places")
+    named = dict(zip(places["feedback_id"], places["places"].map(set)))
+    for spot in spots.itertuples():
+        assert all(spot.place in named[i] for i in spot.representative_ids), spot.place
+    mentions = query(real_db, "SELECT count(*) AS n FROM feedback_places WHERE len(mentions) > 0")
+    assert mentions["n"].iloc[0] > 1000             # most real messages name a place
 
 
 @pytest.mark.slow

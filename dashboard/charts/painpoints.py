@@ -1,6 +1,8 @@
 """民意痛点 figures: DataFrame in, plotly Figure out (no SQL, no streamlit)."""
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -10,16 +12,20 @@ from dashboard.safe import plot
 
 
 def trend_figure(df: pd.DataFrame, lang: str) -> go.Figure:
-    """Messages per month, one line per pain point (df from queries.painpoints.trend)."""
+    """Messages per month, one line per pain point (df from queries.painpoints.trend: the 12
+    months up to the chosen one). The legend sits under the plot, so the title has the top."""
     if df.empty:
         return empty(lang)
     fig = go.Figure()
-    for i, (label, g) in enumerate(df.groupby("label", sort=False)):
-        fig.add_trace(go.Scatter(x=g["month_on"], y=g["messages"], name=plot(label), mode="lines+markers",
-                                 line={"color": PALETTE[i % len(PALETTE)]}))
+    for i, (pid, g) in enumerate(df.groupby("pain_point_id", sort=False)):
+        fig.add_trace(go.Scatter(x=g["month_on"], y=g["messages"], name=plot(g["label"].iloc[0]),
+                                 mode="lines+markers", line={"color": PALETTE[i % len(PALETTE)]}))
     fig.update_yaxes(title=t("painpoints.messages", lang), rangemode="tozero")
     fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
-    return style(fig, t("painpoints.trend", lang))
+    fig = style(fig, t("painpoints.trend", lang), height=380)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+                      margin={"b": 70})
+    return fig
 
 
 def keyword_figure(df: pd.DataFrame, lang: str) -> go.Figure:

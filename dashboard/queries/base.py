@@ -48,7 +48,8 @@ MIN_GROUP = 5                # an aggregate over 1..4 resident records is hidden
 STREET_SCOPE = "全街道"       # pain_points.scope of the street-wide ranking
 # one row per resident message or grid case (or derived from one): the tables whose reads an
 # aggregate-only role may run only through a query that declares its small-group column
-RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens"})
+RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
+                           "feedback_places"})
 
 
 class ScopeError(PermissionError):
@@ -126,6 +127,16 @@ RULES: dict[str, dict[str, Rule]] = {
                              "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
                              "partner": FULL, "public": FULL},
     "feedback_tokens": {"leader": FULL, "analyst": FULL,
+                        "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
+                        "partner": FULL, "public": FULL},
+    # hot spots: like pain_points (a community's own and the street-wide ones, quoting only its
+    # own messages; aggregate roles see places and sizes of at least MIN_GROUP, no quotes)
+    "hot_spots": {"leader": FULL, "analyst": FULL,
+                  "community": Rule(f"(s.scope {_IN_COMMUNITIES} OR s.scope = '{STREET_SCOPE}')",
+                                    _OWN_QUOTES),
+                  "partner": Rule(_BIG_ENOUGH.where, _NO_QUOTES),
+                  "public": Rule(_BIG_ENOUGH.where, _NO_QUOTES)},
+    "feedback_places": {"leader": FULL, "analyst": FULL,
                         "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
                         "partner": FULL, "public": FULL},
     # labels, keywords and street-wide sizes: aggregates, no resident rows

@@ -110,6 +110,11 @@ def pain_points(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return ov.top_pain_points(con, f)
 
 
+def hot_spots(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Up to three rows: the top hot spots (place, pain point) of the week's month in scope."""
+    return ov.top_hot_spots(con, f)
+
+
 def projects_due(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per unfinished project whose planned end is in this week (due) or before (overdue)."""
     s = pq.project_status(con, f)

@@ -99,6 +99,20 @@ def top_pain_points(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """, params)
 
 
+def top_hot_spots(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Up to three rows: the top hot spots (place, pain point) of the latest month the engine
+    clustered up to as-of (the month of the top pain points); empty when it has none."""
+    params = period_params(con, f)
+    params["scope"] = f.community or "全街道"
+    return fetch(con, """
+        SELECT rank, place, label, size, baseline, share, representative_texts[1] AS quote
+        FROM {hot_spots}
+        WHERE scope = $scope AND rank <= 3
+          AND month_on = (SELECT max(month_on) FROM {pain_point_months} WHERE month_on <= $as_of)
+        ORDER BY rank
+    """, params)
+
+
 def alerts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Up to ALERT_LIMIT rows: project early warnings, worst first within each rule."""
     w = pq.warnings(con, f).sort_values("value", ascending=False, ignore_index=True)

@@ -42,16 +42,69 @@ def top3(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFram
                  params_of(f, scope=scope_of(f), month=month))
 
 
-def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...]) -> pd.DataFrame:
-    """Messages per month of each pain point in `ids`, under the global filters."""
+TREND_MONTHS = 12
+_FB_NO_DATE = filter_sql("f", None, grid=True)
+
+
+def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...], month: date) -> pd.DataFrame:
+    """Messages per month of each pain point in `ids` over the TREND_MONTHS months up to
+    `month` - whatever the date filter (one dot for one month says nothing); the other
+    filters apply. One row per (month, pain point), 0 for a month without messages; each
+    pain point labelled as in `month` (ids come from that month's ranking)."""
     return fetch(con, f"""
-        SELECT p.month_on, p.pain_point_id, c.label, count(*) AS messages
-        FROM {{feedback_pain_points}} p
-        JOIN {{feedback}} f USING (feedback_id)
-        JOIN {{pain_point_catalog}} c USING (pain_point_id)
-        WHERE p.pain_point_id IN (SELECT unnest($ids)) AND {_FB}
-        GROUP BY ALL ORDER BY p.month_on, p.pain_point_id""", params_of(f, ids=list(ids)),
-                 min_group="messages")
+        WITH m AS (
+            SELECT unnest(range($month::DATE - to_months($n - 1), $month::DATE + INTERVAL 1 MONTH,
+                                INTERVAL 1 MONTH))::DATE AS month_on),
+        ids AS (SELECT pain_point_id, label FROM {{pain_point_clusters}}    -- labelled as on the cards
+                WHERE month_on = $month AND pain_point_id IN (SELECT unnest($ids))),
+        counts AS (
+            SELECT p.month_on, p.pain_point_id, count(*) AS messages
+            FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
+            WHERE p.pain_point_id IN (SELECT unnest($ids)) AND {_FB_NO_DATE}
+              AND p.month_on >= $month::DATE - to_months($n - 1) AND p.month_on <= $month::DATE
+            GROUP BY ALL)
+        SELECT m.month_on, ids.pain_point_id, ids.label, coalesce(c.messages, 0) AS messages
+        FROM m CROSS JOIN ids
+        LEFT JOIN counts c ON c.month_on = m.month_on AND c.pain_point_id = ids.pain_point_id
+        ORDER BY list_position($ids, ids.pain_point_id), m.month_on""",
+                 params_of(f, ids=list(ids), month=month, n=TREND_MONTHS), min_group="messages")
+
+
+# --- hot spots (热点事件): (place, pain point) pairs, see docs/PAINPOINTS.md#hot-spots --------
+def hot_spots(con: duckdb.DuckDBPyConnection, f: Filters, month: date, limit: int = 3) -> pd.DataFrame:
+    """The scope's top hot spots of `month` (one row per rank), as stored by the engine."""
+    return fetch(con, """
+        SELECT rank, place, pain_point_id, label, size, baseline, growth, share, burst, likes,
+               unreplied_share, representative_ids, representative_texts
+        FROM {hot_spots} WHERE scope = $scope AND month_on = $month AND rank <= $limit
+        ORDER BY rank""", params_of(f, scope=scope_of(f), month=month, limit=limit))
+
+
+def places(con: duckdb.DuckDBPyConnection, f: Filters, month: date, pain_point_id: str,
+           limit: int = 8) -> pd.DataFrame:
+    """Where a pain point's messages of `month` come from: one row per place named, most
+    messages first (the map-less "where" list), under the filters but the date."""
+    return fetch(con, f"""
+        SELECT place, count(*) AS messages
+        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
+        JOIN {{feedback_places}} fp USING (feedback_id), unnest(fp.places) AS u(place)
+        WHERE p.pain_point_id = $pid AND p.month_on = $month AND {_FB_NO_DATE}
+        GROUP BY place ORDER BY messages DESC, place LIMIT $limit""",
+                 params_of(f, pid=pain_point_id, month=month, limit=limit), min_group="messages")
+
+
+def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
+                      pain_point_id: str) -> pd.DataFrame:
+    """The messages behind one hot spot: its pain point, its month, naming its place."""
+    return fetch(con, f"""
+        SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.likes,
+               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
+        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
+        JOIN {{feedback_places}} fp USING (feedback_id)
+        WHERE p.pain_point_id = $pid AND p.month_on = $month AND list_contains(fp.places, $place)
+          AND {_FB_NO_DATE}
+        ORDER BY f.likes DESC NULLS LAST, f.submitted_at DESC, f.feedback_id""",
+                 params_of(f, pid=pain_point_id, month=month, place=place))
 
 
 def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:

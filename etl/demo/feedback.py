@@ -31,6 +31,15 @@ CHANNELS = {
               "submitted_at:反馈时间 community:所属社区 grid_id:网格编号 channel:来源渠道 text:诉求内容 resident_id:反映人 "
               "reply:回复 replied_at:回复时间"),
 }
+# Planted hot spots: one estate, one problem, a sharp rise. (months before the last month,
+# community, how residents write the estate - the first is its canonical name -, the month's
+# planted rank of the topic, messages at scale 1, messages the month before at scale 1).
+# The topic is one of the month's planted top-3, so the top-3 truth keeps its margin.
+HOT_SPOTS = (
+    (2, "橡树湾社区", ("伊景园滨河苑", "滨河苑", "伊景园·滨河苑"), 2, 40, 6),
+    (6, "毛纺北社区", ("毛纺北小区",), 1, 36, 4),
+    (11, "清上园社区", ("清上园·桂香苑", "桂香苑"), 2, 32, 0),
+)
 RATING_WORDS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 NOISE_TOPIC = "其他"
 
@@ -116,10 +125,55 @@ def feedback_records(ctx: Ctx) -> pd.DataFrame:
         "likes": rng.poisson(np.array([9, 7, 6, 2, 1])[rank]), "replied": replied,
         "reply": np.where(replied >= 0, replies[rng.integers(0, len(replies), n)], ""),
         "resident_id": _residents(ctx, rng.integers(0, max(300, n // 3), n), channel)})
+    fb = _plant_hot_spots(ctx, fb.assign(hot_spot=""))
     key = ["submitted", "community", "channel", "text"]     # what the loader hashes when there is no id
     while (dup := fb.duplicated(key).to_numpy()).any():     # hashed keys must not collide
         fb.loc[dup, "submitted"] -= 60
     return fb.sort_values("submitted", kind="stable").reset_index(drop=True)
+
+
+def _burst_text(rng: np.random.Generator, topic: str, place: str) -> tuple[str, str]:
+    """(subject, text) of one message about `topic` at `place` (the topic's own templates)."""
+    subj, core, det, dem = (T._alts(x) for x in T.TOPICS[topic])
+    a, b, c, d = rng.integers(0, 1 << 30, 4).tolist()
+    loc = place + ("" if a % 3 else f"{1 + b % 20}号楼")
+    body = core[a % len(core)].format(loc=loc, when=T.WHEN[b % len(T.WHEN)], a=det[c % len(det)],
+                                      b=dem[d % len(dem)])
+    if "{loc}" not in core[a % len(core)]:
+        body = f"{place}：{body}"
+    return subj[d % len(subj)], body + "。"
+
+
+def _plant_hot_spots(ctx: Ctx, fb: pd.DataFrame) -> pd.DataFrame:
+    """Add HOT_SPOTS' messages (copies of rows of the same month and topic, moved to the
+    estate's community, with their own text, more likes, mostly unreplied). Drawn from a
+    child generator, so every other row stays exactly as without them."""
+    rng = ctx.rng.spawn(1)[0]
+    rows = []
+    for back, community, forms, rank, n1, prev1 in HOT_SPOTS:
+        m = len(ctx.months) - 1 - back
+        topic = T.TOPIC_NAMES.index(_planned_top3(m, ctx.months[m].month)[rank])
+        before = T.TOPIC_NAMES[topic] in _planned_top3(m - 1, ctx.months[m - 1].month)
+        for month, n in ((m, max(8, round(n1 * ctx.scale))), (m - 1, round(prev1 * ctx.scale) * before)):
+            pool = fb[(fb.month == month) & (fb.topic == topic)]
+            if pool.empty or n <= 0:
+                continue
+            picked = pool.iloc[rng.integers(0, len(pool), n)].copy()
+            texts = [_burst_text(rng, T.TOPIC_NAMES[topic], forms[i % len(forms)]) for i in range(n)]
+            picked["subject"] = [t[0] for t in texts]
+            picked["text"] = [t[1] for t in texts]
+            picked["community"] = community
+            c = [name for name, *_ in T.COMMUNITIES].index(community)
+            picked["grid_id"] = [f"{T.STREET_CODE}-{c + 1:02d}-{1 + g:02d}" for g in rng.integers(0, 3, n)]
+            picked["submitted"] = random_times(ctx, np.full(n, month), T.FEEDBACK_HOURS)
+            picked["likes"] = picked["likes"] + rng.integers(3, 12, n)
+            replied = picked["submitted"].to_numpy() + rng.integers(2 * 3600, 72 * 3600, n)
+            unreplied = (rng.random(n) < 0.7) | (replied > ctx.end_s)
+            picked["replied"] = np.where(unreplied, -1, replied)
+            picked.loc[unreplied, "reply"] = ""
+            picked["hot_spot"] = forms[0]
+            rows.append(picked)
+    return pd.concat([fb, *rows], ignore_index=True) if rows else fb
 
 
 def write_feedback(ctx: Ctx, fb: pd.DataFrame, truth: Path) -> None:
@@ -144,10 +198,24 @@ def write_feedback(ctx: Ctx, fb: pd.DataFrame, truth: Path) -> None:
             "submitted_at": iso_text(sec),
             "community": sub.community.to_numpy(), "text": sub.text.to_numpy(),
             "topic": topics[np.where(sub.topic < 0, len(topics) - 1, sub.topic)], "channel": channel,
-            "resident_id": sub.resident_id.to_numpy()}))
+            "resident_id": sub.resident_id.to_numpy(), "hot_spot": sub.hot_spot.to_numpy()}))
     topics_truth = pd.concat(truth_parts, ignore_index=True)
-    topics_truth.to_csv(truth / "feedback_topics.csv", index=False, encoding="utf-8")
+    topics_truth.drop(columns="hot_spot").to_csv(truth / "feedback_topics.csv", index=False, encoding="utf-8")
+    _truth_hot_spots(topics_truth, truth)
     _truth_counts(ctx, topics_truth, truth)
+
+
+def _truth_hot_spots(truth_rows: pd.DataFrame, truth: Path) -> None:
+    """planted_hot_spots.csv: month, community, place (canonical), topic, n, prev_n."""
+    rows = truth_rows[truth_rows.hot_spot != ""].assign(month=lambda d: d.submitted_at.str.slice(0, 8) + "01")
+    counts = rows.groupby(["hot_spot", "community", "topic", "month"]).size().rename("n").reset_index()
+    out = []
+    for (place, community, topic), g in counts.groupby(["hot_spot", "community", "topic"], sort=False):
+        g = g.sort_values("month")
+        out.append({"month": g.month.iloc[-1], "community": community, "place": place, "topic": topic,
+                    "n": int(g.n.iloc[-1]), "prev_n": int(g.n.iloc[-2]) if len(g) > 1 else 0})
+    pd.DataFrame(out, columns=["month", "community", "place", "topic", "n", "prev_n"]).sort_values(
+        "month").to_csv(truth / "planted_hot_spots.csv", index=False)
 
 
 def _rating_cell(r: float, channel: str, encoding: str) -> object:

@@ -11,6 +11,7 @@
         6. identify    HungarianMatcher same problem as an earlier month -> same id
         7. rank        HeatRanker       heat per scope (全街道 + communities), top-3
     run(db_path, months)                        the ETL job: tokens -> months -> tables
+        8. hot spots   HotSpotRanker    (place, pain point) pairs by burst, every month
 
 Every stage is a small object passed into PainPointModel; a test can swap any of them for
 a pass-through. docs/PAINPOINTS.md explains each choice.
@@ -30,8 +31,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from etl.painpoints.cluster import ClusterResult, KMeansClusterer
+from etl.painpoints.hotspots import VERSION as HOT_SPOTS_VERSION, HotSpotRanker
 from etl.painpoints.identity import HungarianMatcher, Known
 from etl.painpoints.merge import KeywordMerger
+from etl.painpoints.places import VERSION as PLACES_VERSION, PlaceExtractor
 from etl.painpoints.label import CtfidfLabeler, Topic
 from etl.painpoints.rank import WEIGHTS_VERSION, HeatRanker, by_scope
 from etl.painpoints.reduce import SvdReducer
@@ -164,19 +167,31 @@ class _Unchanged(Exception):
 
 
 def run(db_path: Path | str | None = None, months: list[date] | None = None,
-        model: PainPointModel | None = None, tokenizer: Tokenizer | None = None) -> dict:
+        model: PainPointModel | None = None, tokenizer: Tokenizer | None = None,
+        hot_spots: HotSpotRanker | None = None) -> dict:
     """The ETL job: segment new/changed messages, re-cluster months whose input changed
-    (plus `months`, forced) and every later month, store everything, return a summary."""
+    (plus `months`, forced) and every later month, store everything, then (step 8) extract
+    places and rebuild the hot spots when anything they depend on changed; return a summary."""
     from etl.dbfile import writer
     from etl.painpoints import store
 
     model, tokenizer = model or PainPointModel(), tokenizer or Tokenizer()
-    t0, summary = time.perf_counter(), {"segmented": 0, "months": 0, "pain_points": 0}
+    ranker = hot_spots or HotSpotRanker()
+    t0, summary = time.perf_counter(), {"segmented": 0, "months": 0, "pain_points": 0,
+                                        "places": 0, "hot_spots": 0, "hot_spot_seconds": 0.0}
     try:
         with writer(Path(db_path) if db_path else None) as con:
-            summary["segmented"] = store.sync_tokens(con, tokenizer)
+            extractor = PlaceExtractor(known=store.known_places(con))
+            place_version = hashlib.md5((PLACES_VERSION + tokenizer.version + "|".join(
+                extractor.known)).encode()).hexdigest()[:12]
+            places = store.PlaceSync(extractor, place_version)
+            summary["segmented"] = store.sync_tokens(con, tokenizer, places=places)
+            summary["places"] = store.sync_places(con, places)
             todo = store.months_to_cluster(con, tokenizer.version + model.version, months)
-            if todo.start is None and not summary["segmented"]:
+            hot_version = f"{HOT_SPOTS_VERSION}:{place_version}:{ranker!r}"
+            stale_hot = summary["places"] or (store.hot_spots_version(con) != hot_version
+                                              and store.has_pain_points(con))
+            if todo.start is None and not summary["segmented"] and not stale_hot:
                 raise _Unchanged
             store.clear_from(con, todo.start)
             for month, input_hash in todo.months:
@@ -187,6 +202,9 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
                 summary["months"] += 1
                 summary["pain_points"] += len(result.clusters)
             store.rebuild_catalog(con)
+            t1 = time.perf_counter()
+            summary["hot_spots"] = store.rebuild_hot_spots(con, ranker, hot_version)
+            summary["hot_spot_seconds"] = round(places.seconds + time.perf_counter() - t1, 2)
     except _Unchanged:
         pass
     summary["seconds"] = round(time.perf_counter() - t0, 2)

@@ -99,8 +99,13 @@ class Tokenizer:
         return self.keep(self.cut(norm.normalise(text)))
 
     def tokens_many(self, texts: Iterable[str | None]) -> list[list[str]]:
+        return self.tokens_of_clean(norm.normalise_many(texts))
+
+    def tokens_of_clean(self, cleaned: Iterable[str]) -> list[list[str]]:
+        """tokens() of texts already normalised (normalise_many): the place extractor reads
+        the same cleaned texts, so a batch is normalised once for both."""
         cut, keep = self.segmenter.cut, self.keep
-        return [keep(cut(t, hmm=False)) for t in norm.normalise_many(texts)]
+        return [keep(cut(t, hmm=False)) for t in cleaned]
 
 
 def message_text(subject: str | None, text: str | None) -> str:
