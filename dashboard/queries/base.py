@@ -1,8 +1,9 @@
 """The one door every UI read goes through: bound parameters, whitelisted tables, scope.
 
 Query modules write table references as `{grid_reports}`; `fetch` resolves each to the
-table, or - when a governance party signs in with a narrower `Scope` - to a subquery
-holding only that party's rows. That is the single place a row-level filter lives.
+table (a table-macro mart such as `{project_status}` to its call, $as_of bound), or - when
+a governance party signs in with a narrower `Scope` - to a subquery holding only that
+party's rows. That is the single place a row-level filter lives.
 Values are always bound (`$name`), never spliced into SQL text.
 """
 from __future__ import annotations
@@ -59,8 +60,22 @@ _SCOPED_BY: dict[str, str] = {
     "etl_rejects": "TRUE",
     "etl_rollbacks": "TRUE",
     "etl_meta": "FALSE",
+    # marts (etl/marts): each carries the community it is scoped by
+    "grid_cases": "s.community IN (SELECT unnest($_scope_communities))",
+    "grid_cases_at": "s.community IN (SELECT unnest($_scope_communities))",
+    "project_status": "s.community IN (SELECT unnest($_scope_communities))",
+    "fund_flows": "s.community IN (SELECT unnest($_scope_communities))",
+    "feedback_enriched": "s.community IN (SELECT unnest($_scope_communities))",
+    "sla_rules": "TRUE",
+    "named_codes": "TRUE",
+    "warning_rules": "TRUE",
 }
 TABLES = tuple(_SCOPED_BY)
+# marts that are table macros: `{name}` in a query stands for this call (values bound)
+_MACRO_CALLS: dict[str, str] = {
+    "grid_cases_at": "grid_cases_at($as_of)",
+    "project_status": "project_status($as_of, date_from := $date_from)",
+}
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -81,8 +96,9 @@ def current_scope() -> Scope:
 
 def _sources(scope: Scope) -> dict[str, str]:
     if scope.communities is None:
-        return {t: t for t in TABLES}
-    return {t: f"(SELECT * FROM {t} s WHERE {pred})" for t, pred in _SCOPED_BY.items()}
+        return {t: _MACRO_CALLS.get(t, t) for t in TABLES}
+    return {t: f"(SELECT * FROM {_MACRO_CALLS.get(t, t)} s WHERE {pred})"
+            for t, pred in _SCOPED_BY.items()}
 
 
 def sql_text(sql: str, scope: Scope | None = None) -> str:
