@@ -26,9 +26,9 @@ CLOSED_STATUSES = codes.CLOSED_STATUSES
 
 
 def sla_params() -> dict:
-    """Bind values used by the SLA and open-case predicates below."""
+    """Bind values used by sla_hours_sql / sla_met_sql."""
     return {"sla_cats": list(SLA_HOURS), "sla_hours": list(SLA_HOURS.values()),
-            "sla_default_hours": DEFAULT_SLA_HOURS, "closed_statuses": list(CLOSED_STATUSES)}
+            "sla_default_hours": DEFAULT_SLA_HOURS}
 
 
 def sla_hours_sql(alias: str) -> str:
@@ -80,11 +80,12 @@ def as_of(con: duckdb.DuckDBPyConnection, f: Filters) -> date:
 
 
 def period_params(con: duckdb.DuckDBPyConnection, f: Filters, **extra) -> dict:
-    """Filters' bind values plus $as_of, $as_of_excl (start of the next day) and the SLA rules."""
+    """Filters' bind values plus $as_of, $as_of_excl (start of the next day), the SLA rules
+    and $closed_statuses (fetch binds only what a query names)."""
     day = as_of(con, f)
     return params_of(f, as_of=day, as_of_excl=datetime.combine(day + timedelta(days=1),
                                                                datetime.min.time()),
-                     **sla_params(), **extra)
+                     closed_statuses=list(CLOSED_STATUSES), **sla_params(), **extra)
 
 
 def dimension_rows(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:
