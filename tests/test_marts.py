@@ -194,6 +194,7 @@ def test_scoped_sign_in_sees_only_its_community(mcon, table):
 
 
 # --- the build runs on every write ------------------------------------------------------------
+@pytest.mark.slow   # needs the demo build (conftest demo_build)
 def test_every_load_leaves_the_marts_in_step(demo_db, tmp_path):
     db = shutil.copyfile(demo_db, tmp_path / "cockpit.duckdb")
     con = read_only(db)

@@ -15,6 +15,8 @@ from dashboard import sqlconsole
 from dashboard.filters import Filters
 from dashboard.queries import briefing, linkage, overview, painpoints, projects
 
+pytestmark = pytest.mark.slow   # needs the demo build (conftest demo_build)
+
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "METRICS.md"
 _KPI = re.compile(r"<!-- kpi: ([\w.]+) -->\s*```sql\n(.*?)```", re.S)
