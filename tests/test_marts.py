@@ -223,3 +223,46 @@ def test_build_is_idempotent(mart_db, tmp_path):
             len(common.SLA_HOURS) + 1
     finally:
         con.close()
+
+
+GRID_CSV = ("事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
+            "G-1,2026-11-01 08:00:00,清河街道,清河一社区,QH-01-01,噪音扰民,夜间施工,处置中\n"
+            "G-2,2026-11-02 08:00:00,清河街道,清河一社区,QH-01-02,违规停车,占用通道,待受理\n")
+
+
+def _mart_names(db) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() "
+                                           "WHERE NOT internal").fetchall()}
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return (views | tables) & (set(marts.MODELS) | set(marts.SEEDS))
+
+
+def test_a_load_and_a_rollback_to_a_file_from_before_the_marts_both_build_them(tmp_path,
+                                                                               monkeypatch):
+    from etl import versions
+    from etl.load import load_paths
+
+    monkeypatch.setenv("COCKPIT_KEEP_VERSIONS", "3")
+    db = tmp_path / "live" / "cockpit.duckdb"
+    db.parent.mkdir()
+    first = tmp_path / "a.csv"
+    first.write_text(GRID_CSV, encoding="utf-8")
+    load_paths([first], db, progress=None)
+    assert {"grid_cases", "sla_rules", "fund_flows"} <= _mart_names(db)
+    with duckdb.connect(str(db)) as con:       # make it a file from before this layer existed
+        for name in ("grid_cases", "fund_flows", "feedback_enriched"):
+            con.execute(f"DROP VIEW {name}")
+        for name in marts.SEEDS:
+            con.execute(f"DROP TABLE {name}")
+    assert not _mart_names(db) & {"grid_cases", "sla_rules"}
+    second = tmp_path / "b.csv"
+    second.write_text(GRID_CSV.replace("G-1", "G-3").replace("G-2", "G-4"), encoding="utf-8")
+    load_paths([second], db, progress=None)    # keeps the marts-less file as a version
+    assert {"grid_cases", "sla_rules"} <= _mart_names(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        last = con.execute("SELECT max(load_id) FROM etl_loads").fetchone()[0]
+    versions.rollback(versions.plan_rollback(last, db), "tester", db)
+    assert {"grid_cases", "sla_rules", "fund_flows", "feedback_enriched"} <= _mart_names(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*), min(sla_hours) FROM grid_cases").fetchone() == (2, 24)
