@@ -76,11 +76,12 @@ def pseudonym_salt(db: Path | None = None) -> str:
 def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the next version of the database file.
 
-    On normal exit the next file is checkpointed and atomically swapped in; on an
+    On normal exit the marts layer is rebuilt (etl.marts.build), the next file is
+    checkpointed and atomically swapped in; on an
     exception it is deleted and the live file is untouched. The file it replaces is kept
     as a restorable version (etl/versions.py, env COCKPIT_KEEP_VERSIONS).
     """
-    from etl import versions   # data management (issue 12): keeps the replaced file
+    from etl import marts, versions   # versions (issue 12) keeps the replaced file
     live = Path(path or db_path())
     live.parent.mkdir(parents=True, exist_ok=True)
     lock_path = live.with_name(live.name + ".lock")
@@ -95,6 +96,7 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             ensure_schema(con)
             yield con
+            marts.build(con)      # every write leaves the marts layer in step (cheap: views)
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             con.close()

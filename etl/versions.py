@@ -25,7 +25,7 @@ from typing import Iterator
 
 import duckdb
 
-from etl import aliases
+from etl import aliases, marts
 from etl.dbfile import db_path, ensure_schema, file_identity
 
 KEEP_ENV = "COCKPIT_KEEP_VERSIONS"
@@ -209,6 +209,7 @@ def rollback(plan: RollbackPlan, by: str, live: Path | None = None) -> int:
         try:
             with contextlib.closing(duckdb.connect(str(nxt))) as con:
                 ensure_schema(con)       # a version kept before a schema change gets it now
+                marts.build(con)         # ... and the current marts layer (etl/marts)
                 con.execute("ATTACH $path AS cur (READ_ONLY)", {"path": str(live)})
                 con.begin()
                 for statement in _CARRY:

@@ -113,6 +113,7 @@ def test_chinese_pages_show_no_streamlit_default_placeholders(page, db):
     assert blank == []
 
 
+@pytest.mark.slow   # builds the demo through the real ETL and pain-point engine
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_pages_render_on_the_etl_built_demo(lang, request, monkeypatch):
     """The demo database built by the real generator and loader (tests/conftest.py)."""

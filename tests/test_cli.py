@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,6 +18,7 @@ def etl(*args: str, db: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_load_status_and_refusal_through_the_cli(tmp_path):
     db = tmp_path / "sub" / "cli.duckdb"
     good = tmp_path / "网格.csv"

@@ -73,7 +73,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, small):
     assert again["counts"] == manifest["counts"] and other["bad_rows"] != manifest["bad_rows"]
 
 
-@pytest.mark.parametrize("which, scale", [("small", 0.05), ("full", 1.0)])
+@pytest.mark.parametrize("which, scale", [("small", 0.05),
+                                          pytest.param("full", 1.0, marks=pytest.mark.slow)])
 def test_volumes_within_ten_percent(which, scale, request):
     counts = request.getfixturevalue(which)[1]["counts"]
     projects = max(60, round(60 * scale))

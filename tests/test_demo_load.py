@@ -10,6 +10,8 @@ import pytest
 from etl.load import load_paths
 from etl.stage import STATUS
 
+pytestmark = pytest.mark.slow   # every test here needs the demo build (conftest demo_build)
+
 
 @pytest.fixture(scope="module")
 def con(demo_build):

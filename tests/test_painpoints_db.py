@@ -99,6 +99,7 @@ def test_rerun_without_changes_leaves_the_file_alone(synthetic_db):
     assert file_identity(synthetic_db) == before
 
 
+@pytest.mark.slow   # two engine runs
 def test_new_month_clusters_only_that_month(tmp_path, synthetic_feedback):
     fb = synthetic_feedback
     last = fb["submitted_at"].max().replace(day=1, hour=0, minute=0)
@@ -115,6 +116,7 @@ def test_new_month_clusters_only_that_month(tmp_path, synthetic_feedback):
     assert dump(incremental) == dump(full)
 
 
+@pytest.mark.slow   # two engine runs
 def test_changed_text_resegments_and_reclusters_from_its_month(tmp_path, synthetic_feedback):
     db = build_db(tmp_path / "c.duckdb", synthetic_feedback)
     painpoints.run(db_path=db)
@@ -255,6 +257,7 @@ def test_demo_planted_top3_recovered(demo_full):
     assert len(months) == 24 and hits / len(months) >= 0.9, f"{hits}/{len(months)} months recovered"
 
 
+@pytest.mark.slow   # needs the demo build
 def test_demo_fixture_has_pain_points(demo_db):
     """The shared small demo database (conftest) comes with pain points for the pages."""
     top = query(demo_db, "SELECT count(*) n, count(DISTINCT month_on) m FROM pain_points")

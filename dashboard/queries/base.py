@@ -7,6 +7,8 @@ replaced by NULL where the role may not see them). That is the single place a ro
 filter lives. For the aggregate-only roles (partner, public) a read of resident records must
 declare its small groups (`min_group` / `mask`), or it is refused: see fetch(). What each
 role sees is documented in docs/ACCESS.md. Values are always bound (`$name`), never spliced.
+Marts (etl/marts) resolve the same way; a table-macro mart such as `{project_status}`
+becomes its call with $as_of bound.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ STREET_SCOPE = "全街道"       # pain_points.scope of the street-wide ranking
 # one row per resident message or grid case (or derived from one): the tables whose reads an
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
-                           "feedback_places"})
+                           "feedback_places", "grid_cases", "grid_cases_at", "feedback_enriched"})
 
 
 class ScopeError(PermissionError):
@@ -139,6 +141,26 @@ RULES: dict[str, dict[str, Rule]] = {
     "feedback_places": {"leader": FULL, "analyst": FULL,
                         "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
                         "partner": FULL, "public": FULL},
+    # marts (etl/marts): each follows the rule of the table it is derived from
+    "grid_cases": {"leader": FULL, "analyst": FULL,
+                   "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                   "partner": FULL, "public": FULL},          # no reporter or description columns
+    "grid_cases_at": {"leader": FULL, "analyst": FULL,
+                      "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                      "partner": FULL, "public": FULL},
+    "project_status": {"leader": FULL, "analyst": FULL,
+                       "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                       "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
+    "fund_flows": {"leader": FULL, "analyst": FULL,
+                   "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                   "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
+    "feedback_enriched": {"leader": FULL, "analyst": FULL,
+                          "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                          "partner": Rule(replace=(("subject", _NULL), ("text", _NULL))),
+                          "public": Rule(replace=(("subject", _NULL), ("text", _NULL)))},
+    "sla_rules": {r: FULL for r in ROLES},           # seeded business rules, no data rows
+    "named_codes": {r: FULL for r in ROLES},
+    "warning_rules": {r: FULL for r in ROLES},
     # labels, keywords and street-wide sizes: aggregates, no resident rows
     "pain_point_catalog": {"leader": FULL, "analyst": FULL, "community": FULL,
                            "partner": FULL, "public": FULL},
@@ -160,6 +182,11 @@ RULES: dict[str, dict[str, Rule]] = {
 TABLES = tuple(RULES)
 # how a community restriction narrows a partner or public scope that also names communities
 _COMMUNITY_OF: dict[str, str] = {t: r["community"].where for t, r in RULES.items()}
+# table-macro marts: a {reference} becomes the macro's call ($as_of, $date_from bound)
+_MACRO_CALLS: dict[str, str] = {
+    "grid_cases_at": "grid_cases_at($as_of)",
+    "project_status": "project_status($as_of, date_from := $date_from)",
+}
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -190,13 +217,14 @@ def effective_role(scope: Scope) -> str:
 
 
 def _source(table: str, rule: Rule, extra_where: str | None = None) -> str:
+    call = _MACRO_CALLS.get(table, table)
     if rule is FULL and extra_where is None:
-        return table
+        return call
     select = "s.*"
     if rule.replace:
         select += " REPLACE (" + ", ".join(f"{e} AS {c}" for c, e in rule.replace) + ")"
     where = rule.where if extra_where is None else f"({rule.where}) AND ({extra_where})"
-    return f"(SELECT {select} FROM {table} s WHERE {where})"
+    return f"(SELECT {select} FROM {call} s WHERE {where})"
 
 
 def _sources(scope: Scope) -> dict[str, str]:

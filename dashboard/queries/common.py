@@ -13,33 +13,20 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries.base import fetch, params_of
+from etl import codes
+from etl.seeds import read_sla_rules
 
 # --- SLA: hours from report to resolution, per grid-report category --------------------
-# Urgent nuisances and safety hazards get a day; everything else the street's
-# standard three working days. Categories not listed use DEFAULT_SLA_HOURS.
-DEFAULT_SLA_HOURS = 72
-SLA_HOURS: dict[str, int] = {
-    "噪音扰民": 24,
-    "安全隐患": 24,
-    "消防安全": 12,
-    "燃气安全": 12,
-    "治安隐患": 24,
-    "环境卫生": 48,
-    "垃圾分类": 48,
-    "占道经营": 48,
-    "流浪动物": 48,
-    "楼道堆物": 48,
-    "邻里纠纷": 120,
-    "物业服务": 120,
-    "加装电梯": 240,
-}
+# One definition: etl/seeds/sla_rules.csv, also seeded into the database as the sla_rules
+# table the grid_cases mart reads. Categories not listed use DEFAULT_SLA_HOURS.
+SLA_HOURS, DEFAULT_SLA_HOURS = read_sla_rules()
 
-# statuses that mean "closed" even when the export carried no resolved_at
-CLOSED_STATUSES = ("已办结", "已关闭")
+# statuses that mean "closed" even when the export carried no resolved_at (etl/codes.py)
+CLOSED_STATUSES = codes.CLOSED_STATUSES
 
 
 def sla_params() -> dict:
-    """Bind values used by SLA_HOURS_SQL."""
+    """Bind values used by sla_hours_sql / sla_met_sql."""
     return {"sla_cats": list(SLA_HOURS), "sla_hours": list(SLA_HOURS.values()),
             "sla_default_hours": DEFAULT_SLA_HOURS}
 
@@ -54,7 +41,8 @@ def open_at_sql(alias: str) -> str:
     """Predicate: the case was open at the end of the as-of day ($as_of_excl)."""
     return (f"({alias}.reported_at < $as_of_excl"
             f" AND NOT COALESCE({alias}.resolved_at < $as_of_excl, FALSE)"
-            f" AND NOT ({alias}.resolved_at IS NULL AND {alias}.status IN ('已办结', '已关闭')))")
+            f" AND NOT ({alias}.resolved_at IS NULL"
+            f" AND list_contains($closed_statuses, {alias}.status)))")
 
 
 def sla_due_sql(alias: str) -> str:
@@ -62,7 +50,8 @@ def sla_due_sql(alias: str) -> str:
     deadline = f"{alias}.reported_at + {sla_hours_sql(alias)} * INTERVAL 1 HOUR"
     return (f"(COALESCE({alias}.resolved_at < $as_of_excl, FALSE)"
             f" OR {deadline} <= $as_of_excl"
-            f" OR ({alias}.resolved_at IS NULL AND {alias}.status IN ('已办结', '已关闭')))")
+            f" OR ({alias}.resolved_at IS NULL"
+            f" AND list_contains($closed_statuses, {alias}.status)))")
 
 
 def sla_met_sql(alias: str) -> str:
@@ -91,11 +80,12 @@ def as_of(con: duckdb.DuckDBPyConnection, f: Filters) -> date:
 
 
 def period_params(con: duckdb.DuckDBPyConnection, f: Filters, **extra) -> dict:
-    """Filters' bind values plus $as_of, $as_of_excl (start of the next day) and the SLA rules."""
+    """Filters' bind values plus $as_of, $as_of_excl (start of the next day), the SLA rules
+    and $closed_statuses (fetch binds only what a query names)."""
     day = as_of(con, f)
     return params_of(f, as_of=day, as_of_excl=datetime.combine(day + timedelta(days=1),
                                                                datetime.min.time()),
-                     **sla_params(), **extra)
+                     closed_statuses=list(CLOSED_STATUSES), **sla_params(), **extra)
 
 
 def dimension_rows(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:

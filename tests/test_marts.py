@@ -1,0 +1,268 @@
+"""The marts layer (etl/marts): seeds, each model against independent pandas expectations on
+the hand-built fixture, row-level scope through fetch, and the build hooked into every write."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+from pages_fixture import (AS_OF, COMMUNITIES, build, expected_grid, raw, read_only,  # noqa: F401
+                           release_connections)
+
+from dashboard.filters import Filters
+from dashboard.queries import common, linkage, projects
+from dashboard.queries import painpoints as ppq
+from dashboard.queries.base import Scope, fetch, use_scope
+from etl import codes, marts
+from etl.seeds import SeedError, read_sla_rules
+
+
+@pytest.fixture(scope="module")
+def mart_db(tmp_path_factory):
+    """The hand-built page fixture with the marts built on it (as every ETL write does)."""
+    path = build(tmp_path_factory.mktemp("marts") / "cockpit.duckdb")
+    con = duckdb.connect(str(path))
+    marts.build(con)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def mcon(mart_db):
+    con = read_only(mart_db)
+    yield con
+    con.close()
+
+
+# --- seeds and codes ---------------------------------------------------------------------
+def test_sla_seed_is_the_one_definition(mcon):
+    rules, default = read_sla_rules()
+    assert (common.SLA_HOURS, common.DEFAULT_SLA_HOURS) == (rules, default)
+    table = dict(mcon.execute("SELECT category, hours FROM sla_rules").fetchall())
+    assert table.pop("*") == default and table == rules
+    assert rules["噪音扰民"] == 24 and default == 72
+
+
+@pytest.mark.parametrize("text, message", [
+    ("category,hours\n噪音扰民,24\n", "no default row"),
+    ("category,hours\n噪音扰民,abc\n*,72\n", "row 2, column hours: not a whole number"),
+    ("category,hours\n*,72\n,24\n", "row 3, column category: empty"),
+    ("category,hours\n噪音扰民,24\n噪音扰民,12\n*,72\n", "row 3, column category: duplicate"),
+    ("category,hours\n*,0\n", "row 2, column hours: must be positive"),
+    ("类别,时限\n*,72\n", "row 1: header"),
+])
+def test_bad_sla_seed_names_file_row_and_column(tmp_path, text, message):
+    path = tmp_path / "sla_rules.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SeedError) as err:
+        read_sla_rules(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_named_codes_table_mirrors_codes_module(mcon):
+    rows = mcon.execute("SELECT kind, code FROM named_codes ORDER BY kind, position").fetchall()
+    expected = sorted((k, i, c) for k, cs in codes.NAMED_CODES.items() for i, c in enumerate(cs))
+    assert rows == [(k, c) for k, _, c in expected]
+    assert dict(mcon.execute("SELECT rule, threshold FROM warning_rules").fetchall()) == \
+        {k: float(v) for k, v in codes.WARNING_THRESHOLDS.items()}
+
+
+def test_query_modules_agree_with_codes_until_they_read_them():
+    # these modules keep their own constants this round; this fails the day one drifts
+    assert common.CLOSED_STATUSES == codes.CLOSED_STATUSES
+    assert (projects.BEHIND_SCHEDULE_POINTS, projects.STALLED_DAYS,
+            projects.SPEND_AHEAD_POINTS) == (codes.BEHIND_SCHEDULE_POINTS, codes.STALLED_DAYS,
+                                             codes.SPEND_AHEAD_POINTS)
+    assert (projects.STAGES, projects.PIPELINE_STAGES, projects.FINISHED_STAGE) == \
+        (codes.STAGES, codes.PIPELINE_STAGES, codes.FINISHED_STAGE)
+    assert linkage.PARTY_TYPES == codes.PARTY_TYPES
+    assert linkage.CHARITY_SOURCE_TYPES == codes.CHARITY_SOURCE_TYPES
+    assert ppq.STREET_SCOPE == codes.WHOLE_STREET
+
+
+def test_every_model_is_a_dbt_style_file():
+    for name in marts.MODELS:
+        m = marts.model(name)
+        assert m.body.rstrip().endswith("select * from final")
+        assert m.kind in ("view", "macro")
+    with pytest.raises(ValueError):
+        marts.model("grid_reports; DROP TABLE x")
+
+
+# --- models against pandas ---------------------------------------------------------------
+@pytest.mark.parametrize("community", [None, "夏荷社区"])
+def test_grid_cases_at_matches_pandas(mcon, mart_db, community):
+    reports = raw(mart_db, "grid_reports")
+    if community:
+        reports = reports[reports["community"] == community]
+    d_from = date(2026, 6, 1)
+    e = expected_grid(reports, d_from, AS_OF, common.SLA_HOURS, common.DEFAULT_SLA_HOURS)
+    got = mcon.execute("""
+        SELECT count(*) FILTER (WHERE open_at_as_of) AS open_cases,
+               count(*) FILTER (WHERE p) AS reports,
+               count(*) FILTER (WHERE p AND sla_met) / count(*) FILTER (WHERE p AND sla_due) AS sla,
+               median(hours_to_resolve) FILTER (WHERE p AND resolved_by_as_of) AS median_hours
+        FROM (SELECT *, reported_at >= $d_from AND reported_by_as_of AS p
+              FROM grid_cases_at($as_of) WHERE $community IS NULL OR community = $community)
+    """, {"as_of": AS_OF, "d_from": d_from, "community": community}).df().iloc[0]
+    assert got["open_cases"] == e["open_cases"] and got["reports"] == e["reports"]
+    assert got["sla"] == pytest.approx(e["sla_share"])
+    assert got["median_hours"] == pytest.approx(e["median_hours"])
+    assert 0 < e["open_cases"] < len(reports)
+
+
+def test_grid_cases_columns(mcon, mart_db):
+    g = mcon.execute("SELECT * FROM grid_cases ORDER BY report_id").df()
+    r = raw(mart_db, "grid_reports").sort_values("report_id", ignore_index=True)
+    assert len(g) == len(r)
+    hours = r["category"].map(common.SLA_HOURS).fillna(common.DEFAULT_SLA_HOURS)
+    assert (g["sla_hours"] == hours).all()
+    assert (g["deadline_at"] == r["reported_at"] + pd.to_timedelta(hours, unit="h")).all()
+    closed_no_time = r["resolved_at"].isna() & r["status"].isin(codes.CLOSED_STATUSES)
+    assert (g["closed_without_time"] == closed_no_time).all() and closed_no_time.any()
+    assert (g["closed"] == (r["resolved_at"].notna() | closed_no_time)).all()
+    resolved = r["resolved_at"].notna()
+    assert g.loc[~resolved, "on_time"].isna().all()
+    on_time = r.loc[resolved, "resolved_at"] <= g.loc[resolved, "deadline_at"]
+    assert (g.loc[resolved, "on_time"].astype(bool) == on_time).all()
+    assert on_time.any() and not on_time.all()
+
+
+def test_project_status_flags_equal_the_early_warning_rules(mcon, mart_db):
+    """Each warn_* flag fires for exactly the projects projects.early_warnings reports."""
+    f = Filters(date_from=date(2026, 6, 1), date_to=AS_OF)
+    pcon = read_only(mart_db)
+    try:
+        status = projects.project_status(pcon, f)
+        warned = projects.early_warnings(status)
+    finally:
+        pcon.close()
+    mart = mcon.execute("SELECT * FROM project_status($as_of, date_from := $d) WHERE in_view",
+                        {"as_of": AS_OF, "d": f.date_from}).df()
+    assert sorted(mart["project_id"]) == sorted(status["project_id"])
+    fired_somewhere = 0
+    for rule in projects.RULES:
+        by_mart = set(mart.loc[mart[f"warn_{rule}"], "project_id"])
+        by_rule = set(warned.loc[warned["rule"] == rule, "project_id"])
+        assert by_mart == by_rule, rule
+        fired_somewhere += bool(by_rule)
+    assert fired_somewhere == len(projects.RULES)     # the fixture plants one per rule
+    m = mart.set_index("project_id").sort_index()
+    s = status.set_index("project_id").sort_index()
+    for col in ("elapsed_pct", "spent_yuan", "received_yuan", "deviation_pts", "spent_pct",
+                "overdue_milestones", "days_since_update"):
+        pd.testing.assert_series_equal(m[col].astype(float), s[col].astype(float),
+                                       check_names=False)
+
+
+def test_project_status_in_view_follows_the_period(mcon):
+    early = mcon.execute("SELECT count(*) FILTER (WHERE in_view), count(*) FILTER (WHERE active)"
+                         " FROM project_status(DATE '2025-12-31')").fetchone()
+    late = mcon.execute("SELECT count(*) FILTER (WHERE in_view), count(*) FILTER (WHERE active)"
+                        " FROM project_status(DATE '2026-06-30')").fetchone()
+    # before any start only the pipeline project (P08, 立项) is in view and nothing is active
+    assert early == (1, 0) and late[1] > 0
+
+
+def test_fund_flows_edges(mcon, mart_db):
+    ff = mcon.execute("SELECT * FROM fund_flows").df()
+    t = raw(mart_db, "fund_transactions")
+    assert len(ff) == len(t)
+    inflow = ff[ff["direction"] == "in"]
+    outflow = ff[ff["direction"] == "out"]
+    assert (inflow["from_kind"] == "source").all() and (inflow["to_node"] == inflow["project_id"]).all()
+    assert (outflow["from_node"] == outflow["project_id"]).all()
+    assert (outflow["to_node"] == outflow["expense_category"]).all()
+    assert inflow["in_kind"].any() and not outflow["in_kind"].any()
+    assert inflow["government"].sum() == (t["source_type"] == codes.GOVERNMENT_SOURCE).sum() > 0
+    assert float(ff["amount_yuan"].astype(float).sum()) == pytest.approx(
+        float(t["amount_yuan"].astype(float).sum()))
+
+
+# --- scope: the marts go through the one door ------------------------------------------------
+@pytest.mark.parametrize("table", ["grid_cases", "grid_cases_at", "project_status", "fund_flows",
+                                   "feedback_enriched"])
+def test_scoped_sign_in_sees_only_its_community(mcon, table):
+    params = {"as_of": AS_OF, "date_from": None}
+    sql = "SELECT DISTINCT community FROM {%s}" % table
+    everyone = set(fetch(mcon, sql, params)["community"])
+    assert everyone == set(COMMUNITIES)
+    with use_scope(Scope(communities=("春晖社区",), role="community")):
+        assert set(fetch(mcon, sql, params)["community"]) == {"春晖社区"}
+
+
+# --- the build runs on every write ------------------------------------------------------------
+@pytest.mark.slow   # needs the demo build (conftest demo_build)
+def test_every_load_leaves_the_marts_in_step(demo_db, tmp_path):
+    db = shutil.copyfile(demo_db, tmp_path / "cockpit.duckdb")
+    con = read_only(db)
+    try:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() "
+                                           "WHERE NOT internal").fetchall()}
+        assert {m for m in marts.MODELS if marts.model(m).kind == "view"} <= views
+        n_reports, n_cases = con.execute(
+            "SELECT (SELECT count(*) FROM grid_reports), (SELECT count(*) FROM grid_cases)").fetchone()
+        assert n_reports == n_cases > 0
+        clustered = con.execute("SELECT count(*) FROM feedback_enriched WHERE clustered").fetchone()[0]
+        assert clustered > 0     # built after the pain-point run too
+    finally:
+        con.close()
+
+
+def test_build_is_idempotent(mart_db, tmp_path):
+    db = shutil.copyfile(mart_db, tmp_path / "again.duckdb")
+    con = duckdb.connect(str(db))
+    try:
+        before = con.execute("SELECT count(*), sum(sla_hours) FROM grid_cases").fetchone()
+        marts.build(con)
+        marts.build(con)
+        assert con.execute("SELECT count(*), sum(sla_hours) FROM grid_cases").fetchone() == before
+        assert con.execute("SELECT count(*) FROM sla_rules").fetchone()[0] == \
+            len(common.SLA_HOURS) + 1
+    finally:
+        con.close()
+
+
+GRID_CSV = ("事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
+            "G-1,2026-11-01 08:00:00,清河街道,清河一社区,QH-01-01,噪音扰民,夜间施工,处置中\n"
+            "G-2,2026-11-02 08:00:00,清河街道,清河一社区,QH-01-02,违规停车,占用通道,待受理\n")
+
+
+def _mart_names(db) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() "
+                                           "WHERE NOT internal").fetchall()}
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return (views | tables) & (set(marts.MODELS) | set(marts.SEEDS))
+
+
+def test_a_load_and_a_rollback_to_a_file_from_before_the_marts_both_build_them(tmp_path,
+                                                                               monkeypatch):
+    from etl import versions
+    from etl.load import load_paths
+
+    monkeypatch.setenv("COCKPIT_KEEP_VERSIONS", "3")
+    db = tmp_path / "live" / "cockpit.duckdb"
+    db.parent.mkdir()
+    first = tmp_path / "a.csv"
+    first.write_text(GRID_CSV, encoding="utf-8")
+    load_paths([first], db, progress=None)
+    assert {"grid_cases", "sla_rules", "fund_flows"} <= _mart_names(db)
+    with duckdb.connect(str(db)) as con:       # make it a file from before this layer existed
+        for name in ("grid_cases", "fund_flows", "feedback_enriched"):
+            con.execute(f"DROP VIEW {name}")
+        for name in marts.SEEDS:
+            con.execute(f"DROP TABLE {name}")
+    assert not _mart_names(db) & {"grid_cases", "sla_rules"}
+    second = tmp_path / "b.csv"
+    second.write_text(GRID_CSV.replace("G-1", "G-3").replace("G-2", "G-4"), encoding="utf-8")
+    load_paths([second], db, progress=None)    # keeps the marts-less file as a version
+    assert {"grid_cases", "sla_rules"} <= _mart_names(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        last = con.execute("SELECT max(load_id) FROM etl_loads").fetchone()[0]
+    versions.rollback(versions.plan_rollback(last, db), "tester", db)
+    assert {"grid_cases", "sla_rules", "fund_flows", "feedback_enriched"} <= _mart_names(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*), min(sla_hours) FROM grid_cases").fetchone() == (2, 24)
