@@ -68,3 +68,11 @@ def use_db(monkeypatch):
         monkeypatch.setenv("COCKPIT_DB", str(path))
         return path
     return _use
+
+
+def pytest_collection_modifyitems(items):
+    """Everything under tests/e2e/ drives a real browser: marked e2e whether or not the module
+    says so, so the fast loop (-m "not slow and not e2e") never starts Chromium."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
