@@ -58,6 +58,20 @@ _SCOPED_BY: dict[str, str] = {
     "etl_loads": "TRUE",
     "etl_rejects": "TRUE",
     "etl_meta": "FALSE",
+    # deliberation and participation (issue 15)
+    "communities": "s.community IN (SELECT unnest($_scope_communities))",
+    "meetings": "s.community IN (SELECT unnest($_scope_communities))",
+    "resolutions": "s.community IN (SELECT unnest($_scope_communities))",
+    "votes": "s.community IN (SELECT unnest($_scope_communities))",
+    "vote_results": "s.community IN (SELECT unnest($_scope_communities))",
+    "participation": "s.community IN (SELECT unnest($_scope_communities))",
+    "participation_points": "s.community IN (SELECT unnest($_scope_communities))",
+    "redemptions": "s.resident_pseudonym IN (SELECT resident_pseudonym FROM participation"
+                   " WHERE community IN (SELECT unnest($_scope_communities)))",
+    "evaluations": "s.project_id IN (SELECT project_id FROM projects"
+                   " WHERE community IN (SELECT unnest($_scope_communities)))",
+    "participation_rules": "TRUE",      # settings, no resident rows
+    "points_rules": "TRUE",
 }
 TABLES = tuple(_SCOPED_BY)
 
