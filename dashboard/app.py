@@ -21,7 +21,7 @@ from dashboard.queries import common
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
-    "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints"),
+    "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints", "participation"),
     "shell.section.analysis": ("explore", "sql_console", "briefing"),
 }
 DEFAULT_PAGE = "overview"

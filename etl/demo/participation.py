@@ -35,7 +35,7 @@ BAD = ("说好的服务一直没兑现", "施工拖拖拉拉，噪音大", "反�
 
 def _task_counts(rng: np.random.Generator, n: int, tasks: int, top_share: float) -> np.ndarray:
     """Tasks per resident: the top ceil(10%) carry round(top_share x tasks), each at least the rest's max."""
-    k = math.ceil(0.1 * n)
+    k = -(-n // 10)   # ceil(n/10): the top 10% of n participants
     top_total = int(round(top_share * tasks))
     rest = tasks - top_total
     w = rng.lognormal(0, 0.6, n - k)
@@ -187,7 +187,7 @@ def concentration_truth(tasks: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for comm, own in tasks.groupby("community", sort=True):
         counts = np.sort(own.groupby("resident_id").size().to_numpy())[::-1]
-        n, k = len(counts), math.ceil(0.1 * len(counts))
+        n, k = len(counts), -(-len(counts) // 10)   # ceil(n/10) in whole numbers (0.1 * 30 > 3 in floats)
         asc = counts[::-1].astype(float)
         gini = float((2 * np.arange(1, n + 1) - n - 1) @ asc / (n * asc.sum()))
         council = own[own.activity == "议事会"]

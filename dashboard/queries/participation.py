@@ -1,0 +1,313 @@
+"""协商与参与 reads: votes against the 30% line, meetings and resolutions, usage, points,
+concentration of tasks (top-10% share, Gini, Lorenz) and residents' evaluations of projects.
+
+Every rule comes from the seeded tables `participation_rules` / `points_rules` (etl/rules.toml)
+or the view `vote_results`; nothing here restates a threshold. Definitions:
+- usage rate: distinct residents with a task in the period per 1,000 households (`communities`);
+- top-10% share: tasks carried by the ceil(n/10) participants with most tasks, over all tasks of
+  the n participants (ties broken by pseudonym); Gini over tasks per participant;
+- decisions: days with a decision activity (议事会) in a community; with young residents when a
+  participant that day is in a young age band; NULL where no age band is given at all;
+- overdue resolution: not 已完成/搁置 and due before the as-of day; undisclosed: its meeting's
+  quarter ended before the as-of day and it was not disclosed (公示) by then;
+- low-rated project: average rating below `evaluations.low_rating` from at least
+  `evaluations.min_ratings` evaluations up to the as-of day.
+"""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from dashboard.filters import Filters
+from dashboard.queries.base import fetch
+from dashboard.queries.common import period_params
+
+STREET_SCOPE = "全街道"
+RULES = ("SELECT max(value) FILTER (WHERE rule = 'concentration.top_share') AS top_share, "
+         "max(value) FILTER (WHERE rule = 'evaluations.low_rating') AS low_rating, "
+         "max(value) FILTER (WHERE rule = 'evaluations.min_ratings') AS min_ratings, "
+         "max(value) FILTER (WHERE rule = 'resolutions.disclosure_within_months') AS disclosure_months, "
+         "max(value) FILTER (WHERE rule = 'meetings.joint_min_social_orgs') AS min_orgs, "
+         "max(names) FILTER (WHERE rule = 'meetings.joint_kind')[1] AS joint_kind, "
+         "max(names) FILTER (WHERE rule = 'meetings.joint_required_types') AS required_types, "
+         "max(names) FILTER (WHERE rule = 'meetings.joint_social_org_type')[1] AS org_type, "
+         "max(names) FILTER (WHERE rule = 'concentration.decision_activities') AS decision_activities, "
+         "max(names) FILTER (WHERE rule = 'concentration.young_age_bands') AS young_bands "
+         "FROM {participation_rules}")
+
+
+def _where(alias: str, date_col: str | None) -> str:
+    """Community, street (through `communities` when the row has no street) and period filters."""
+    parts = [f"($community IS NULL OR {alias}.community = $community)",
+             f"($street IS NULL OR {alias}.community IN (SELECT community FROM {{communities}} WHERE street = $street))"]
+    if date_col:
+        parts += [f"($date_from IS NULL OR {alias}.{date_col} >= $date_from)",
+                  f"{alias}.{date_col} < $as_of_excl"]
+    return " AND ".join(parts)
+
+
+def _run(con: duckdb.DuckDBPyConnection, f: Filters, sql: str) -> pd.DataFrame:
+    return fetch(con, sql, period_params(con, f))
+
+
+# --- votes -------------------------------------------------------------------------------------
+VOTES_SQL = f"""
+    SELECT vote_id, community, topic, closed_on, eligible_voters, ballots_cast, yes_votes, no_votes,
+           abstain_votes, participation_share, valid_share, valid, passed
+    FROM {{vote_results}} v WHERE {_where('v', 'closed_on')}
+    ORDER BY closed_on, vote_id
+"""
+
+
+def votes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per vote closed in the period: participation share, the line, valid, passed."""
+    return _run(con, f, VOTES_SQL)
+
+
+# --- meetings and resolutions ------------------------------------------------------------------
+MEETINGS_MONTHLY_SQL = f"""
+    SELECT community, date_trunc('month', held_on)::DATE AS month_on, kind, count(*) AS meetings
+    FROM {{meetings}} m WHERE {_where('m', 'held_on')}
+    GROUP BY ALL ORDER BY month_on, community, kind
+"""
+
+JOINT_GAPS_SQL = f"""
+    WITH r AS ({RULES}),
+    m AS (SELECT m.meeting_id, m.held_on, m.community, m.parties,
+                 list_transform(string_split(COALESCE(m.parties, ''), '、'),
+                                lambda x: regexp_extract(trim(x), '[(（]([^()（）]+)[)）]$', 1)) AS types
+          FROM {{meetings}} m, r WHERE m.kind = r.joint_kind AND {_where('m', 'held_on')})
+    SELECT meeting_id, held_on, community,
+           array_to_string(list_filter(r.required_types, lambda x: NOT list_contains(types, x)), '、') AS missing_types,
+           len(list_filter(types, lambda x: x = r.org_type)) AS social_orgs, r.min_orgs::INTEGER AS min_social_orgs
+    FROM m, r
+    WHERE len(list_filter(r.required_types, lambda x: NOT list_contains(types, x))) > 0
+       OR len(list_filter(types, lambda x: x = r.org_type)) < r.min_orgs
+    ORDER BY held_on DESC, meeting_id
+"""
+
+RESOLUTIONS_SQL = f"""
+    WITH r AS ({RULES})
+    SELECT s.resolution_id, s.meeting_id, s.community, m.held_on, s.text, s.responsible_party, s.due_on,
+           s.status, s.disclosed_on,
+           (date_trunc('quarter', m.held_on) + to_months(CAST(r.disclosure_months AS INTEGER))
+            - INTERVAL 1 DAY)::DATE AS disclose_by,
+           s.status NOT IN ('已完成', '搁置') AND s.due_on < $as_of AS overdue,
+           disclose_by < $as_of AND (s.disclosed_on IS NULL OR s.disclosed_on > disclose_by) AS undisclosed,
+           ($date_from IS NULL OR m.held_on >= $date_from) AS in_period
+    FROM {{resolutions}} s JOIN {{meetings}} m USING (meeting_id), r
+    WHERE {_where('s', None)} AND m.held_on < $as_of_excl
+    ORDER BY m.held_on, s.resolution_id
+"""
+
+
+def meetings_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, month, kind): meetings held."""
+    return _run(con, f, MEETINGS_MONTHLY_SQL)
+
+
+def joint_meeting_gaps(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per joint meeting in the period missing a required party type or social organisations."""
+    return _run(con, f, JOINT_GAPS_SQL)
+
+
+def resolutions(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per resolution of a meeting held up to the as-of day, with its overdue and
+    undisclosed flags at that day and whether its meeting falls in the period."""
+    return _run(con, f, RESOLUTIONS_SQL)
+
+
+def status_counts(res: pd.DataFrame) -> pd.DataFrame:
+    """Resolutions of the period's meetings per status (pure: from `resolutions`)."""
+    part = res[res["in_period"]]
+    return part.groupby("status", as_index=False).size().rename(columns={"size": "resolutions"})
+
+
+def flagged(res: pd.DataFrame, flag: str) -> pd.DataFrame:
+    """The overdue or undisclosed resolutions (pure: from `resolutions`), most recent first."""
+    cols = ["resolution_id", "community", "held_on", "text", "responsible_party", "due_on", "status",
+            "disclose_by", "disclosed_on"]
+    return res.loc[res[flag], cols].sort_values(["held_on", "resolution_id"], ascending=False, ignore_index=True)
+
+
+# --- participation, usage and points -----------------------------------------------------------
+USAGE_SQL = f"""
+    SELECT p.community, date_trunc('month', p.occurred_on)::DATE AS month_on,
+           count(DISTINCT p.resident_pseudonym) AS active_residents, any_value(c.households) AS households,
+           1000.0 * count(DISTINCT p.resident_pseudonym) / any_value(c.households) AS per_1000_households
+    FROM {{participation}} p LEFT JOIN {{communities}} c USING (community)
+    WHERE {_where('p', 'occurred_on')}
+    GROUP BY ALL ORDER BY month_on, community
+"""
+
+USAGE_PERIOD_SQL = f"""
+    SELECT p.community, count(DISTINCT p.resident_pseudonym) AS active_residents, count(*) AS tasks,
+           sum(p.hours) AS hours, sum(p.points) AS points, any_value(c.households) AS households,
+           1000.0 * count(DISTINCT p.resident_pseudonym) / any_value(c.households) AS per_1000_households
+    FROM {{participation_points}} p LEFT JOIN {{communities}} c USING (community)
+    WHERE {_where('p', 'occurred_on')}
+    GROUP BY ALL ORDER BY community
+"""
+
+POINTS_SQL = f"""
+    SELECT (SELECT COALESCE(sum(points), 0) FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')})
+               AS points_earned,
+           (SELECT COALESCE(sum(points), 0) FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')})
+               AS points_redeemed,
+           (SELECT count(*) FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')}) AS redemptions
+"""
+
+LEADERBOARD_SQL = f"""
+    SELECT resident_pseudonym, arg_max(community, occurred_on) AS community, count(*) AS tasks,
+           sum(points) AS points, sum(hours) AS hours
+    FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')}
+    GROUP BY resident_pseudonym ORDER BY points DESC, tasks DESC, resident_pseudonym LIMIT $limit
+"""
+
+
+def usage_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, month): active residents and per 1,000 households (usage rate)."""
+    return _run(con, f, USAGE_SQL)
+
+
+def usage(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community for the period: active residents, per 1,000 households, tasks, hours, points."""
+    return _run(con, f, USAGE_PERIOD_SQL)
+
+
+def points(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row: points earned (rule table) and redeemed in the period, and the redemptions."""
+    return _run(con, f, POINTS_SQL)
+
+
+def leaderboard(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20) -> pd.DataFrame:
+    """The `limit` residents with most points in the period: pseudonyms only, never identities."""
+    return fetch(con, LEADERBOARD_SQL, period_params(con, f, limit=limit))
+
+
+# --- concentration -----------------------------------------------------------------------------
+def _ranked_sql(scope_expr: str) -> str:
+    """Tasks per (scope, participant) ranked both ways; scope_expr is a code constant."""
+    return f"""
+    WITH r AS ({RULES}),
+    per AS (SELECT {scope_expr} AS scope, p.resident_pseudonym, count(*) AS tasks
+            FROM {{participation}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL),
+    ranked AS (SELECT per.*, r.top_share AS top_rule,
+                      row_number() OVER (PARTITION BY scope ORDER BY tasks DESC, resident_pseudonym) AS rank_desc,
+                      row_number() OVER (PARTITION BY scope ORDER BY tasks, resident_pseudonym DESC) AS rank_asc,
+                      count(*) OVER (PARTITION BY scope) AS n, sum(tasks) OVER (PARTITION BY scope) AS total
+               FROM per, r)"""
+
+
+def _concentration_sql(scope_expr: str) -> str:
+    return _ranked_sql(scope_expr) + """
+    SELECT scope, any_value(n) AS participants, any_value(total)::BIGINT AS tasks,
+           sum(tasks) FILTER (WHERE rank_desc <= ceil(round(top_rule * n, 6))) / any_value(total) AS top_share,
+           sum((2 * rank_asc - n - 1) * tasks) / (any_value(n) * any_value(total)) AS gini
+    FROM ranked GROUP BY scope ORDER BY scope"""
+
+
+CONCENTRATION_SQL = (f"SELECT * FROM ({_concentration_sql('p.community')}) UNION ALL "
+                     f"SELECT * FROM ({_concentration_sql('$street_scope')})")
+CONCENTRATION_MONTHLY_SQL = _concentration_sql("date_trunc('month', p.occurred_on)::DATE")
+LORENZ_SQL = _ranked_sql("$street_scope") + """
+    SELECT rank_asc / n AS participants_share,
+           sum(tasks) OVER (ORDER BY rank_asc) / total AS tasks_share
+    FROM ranked
+    QUALIFY rank_asc % greatest(1, n // 200) = 0 OR rank_asc = n
+    ORDER BY rank_asc"""
+
+
+def concentration(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community plus one for the whole selection ('全街道'): participants, tasks,
+    the top-10% share of tasks and the Gini of tasks per participant in the period."""
+    return fetch(con, CONCENTRATION_SQL, period_params(con, f, street_scope=f.community or STREET_SCOPE))
+
+
+def concentration_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per month (scope = month start): the same measures over the filters' communities."""
+    return _run(con, f, CONCENTRATION_MONTHLY_SQL)
+
+
+def lorenz(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """The Lorenz curve of tasks over participants (fewest first), at most ~200 points."""
+    return fetch(con, LORENZ_SQL, period_params(con, f, street_scope=f.community or STREET_SCOPE))
+
+
+YOUNG_SQL = f"""
+    WITH r AS ({RULES}),
+    d AS (SELECT p.community, p.occurred_on,
+                 bool_or(list_contains(r.young_bands, p.age_band)) AS with_young,
+                 bool_or(p.age_band IS NOT NULL) AS banded
+          FROM {{participation}} p, r
+          WHERE list_contains(r.decision_activities, p.activity) AND {_where('p', 'occurred_on')}
+          GROUP BY ALL)
+    SELECT community, count(*) AS decisions, count(*) FILTER (WHERE with_young) AS with_young,
+           CASE WHEN bool_or(banded) THEN count(*) FILTER (WHERE with_young) / count(*) END AS young_share
+    FROM d GROUP BY community ORDER BY community
+"""
+
+
+def young_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community: decisions (decision-activity days), those with a participant under 35
+    and their share (NULL where no age band is given)."""
+    return _run(con, f, YOUNG_SQL)
+
+
+# --- evaluations -------------------------------------------------------------------------------
+EVALUATIONS_SQL = f"""
+    WITH r AS ({RULES})
+    SELECT e.project_id, any_value(p.name) AS name, any_value(p.community) AS community,
+           count(*) AS ratings, avg(e.rating) AS avg_rating,
+           count(*) >= any_value(r.min_ratings) AND avg(e.rating) < any_value(r.low_rating) AS low_rated
+    FROM {{evaluations}} e JOIN {{projects}} p USING (project_id), r
+    WHERE {_where('p', None)} AND e.submitted_at < $as_of_excl
+    GROUP BY e.project_id ORDER BY low_rated DESC, avg_rating, e.project_id
+"""
+
+
+def evaluations(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per evaluated project (up to the as-of day): ratings, average and the low-rating flag."""
+    return _run(con, f, EVALUATIONS_SQL)
+
+
+def low_rated(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """The projects the evaluation rule flags (the early warning on the project page and overview)."""
+    ev = evaluations(con, f)
+    return ev[ev["low_rated"]].reset_index(drop=True)
+
+
+# --- headline figures (the page's cards, the overview and the weekly briefing) -----------------
+KPI_SQL = f"""
+    WITH act AS (SELECT count(DISTINCT p.resident_pseudonym) AS n FROM {{participation}} p
+                 WHERE {_where('p', 'occurred_on')}),
+         hh AS (SELECT sum(c.households) AS h FROM {{communities}} c WHERE {_where('c', None)}),
+         v AS (SELECT count(*) AS votes, count(*) FILTER (WHERE v.valid) AS valid FROM {{vote_results}} v
+               WHERE {_where('v', 'closed_on')})
+    SELECT act.n AS active_residents, hh.h AS households, 1000.0 * act.n / NULLIF(hh.h, 0) AS usage_rate,
+           v.votes, v.valid AS valid_votes, v.valid / NULLIF(v.votes, 0) AS valid_vote_share
+    FROM act, hh, v
+"""
+
+
+def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row: usage rate (active residents per 1,000 households), valid-vote share, overdue and
+    undisclosed resolutions at the as-of day, and the top-10% share of tasks (whole selection)."""
+    head = _run(con, f, KPI_SQL)
+    res = resolutions(con, f)
+    conc = concentration(con, f)
+    whole = conc[conc["scope"] == (f.community or STREET_SCOPE)]
+    head["overdue_resolutions"] = int(res["overdue"].sum())
+    head["undisclosed_resolutions"] = int(res["undisclosed"].sum())
+    head["top_share"] = whole["top_share"].iloc[0] if len(whole) else None
+    head["gini"] = whole["gini"].iloc[0] if len(whole) else None
+    return head
+
+
+def vote_summary(votes_df: pd.DataFrame) -> pd.DataFrame:
+    """Per community (pure, from `votes`): votes, valid ones, passed ones, average participation."""
+    if votes_df.empty:
+        return pd.DataFrame(columns=["community", "votes", "valid_votes", "passed_votes", "avg_participation"])
+    return (votes_df.groupby("community", as_index=False)
+            .agg(votes=("vote_id", "count"), valid_votes=("valid", "sum"), passed_votes=("passed", "sum"),
+                 avg_participation=("participation_share", "mean")))
