@@ -28,8 +28,8 @@ with ui.panel(lang, t("projects.warnings", lang),
     if w.empty:
         st.success(t("projects.no_warnings", lang))
     else:
-        cols = st.columns(len(q.RULES))
-        for col, rule in zip(cols, q.RULES):
+        cols = st.columns(len(q.ALL_RULES))
+        for col, rule in zip(cols, q.ALL_RULES):
             col.metric(t(f"projects.rule.{rule}", lang), ui.fmt_int((w["rule"] == rule).sum()))
         ui.table(w, lang, key="projects_warnings_table", coded={"rule": "projects.rule"},
                  warning_values=True)
