@@ -23,8 +23,15 @@ def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[s
     st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch")
 
 
+# fetched once, every panel derives from them (dashboard.queries.participation's pure functions)
+tasks = cache.run(q.resident_tasks, f)
+votes = cache.run(q.votes, f)
+res = cache.run(q.resolutions, f)
+whole = f.community or q.STREET_SCOPE
+conc = q.concentration_of(tasks, float(cache.run(q.rule_values, f).iloc[0]["top_share"]), whole)
+
 with ui.panel(lang):
-    k = cache.run(q.kpis, f).iloc[0]
+    k = q.kpis_of(tasks, cache.run(q.households, f), q.vote_counts_of(votes), res, conc, whole).iloc[0]
     ui.kpi_row([
         ui.Kpi("usage", t("participation.kpi.usage", lang), ui.fmt_num(k["usage_rate"]),
                help=t("participation.kpi_help.usage", lang, active=ui.fmt_int(k["active_residents"]),
@@ -39,7 +46,6 @@ with ui.panel(lang):
     ], per_row=4)
 
 with ui.panel(lang, t("participation.votes", lang), t("participation.votes_help", lang)):
-    votes = cache.run(q.votes, f)
     ui.chart(charts.vote_participation(votes, lang), key="participation_votes_chart")
     invalid = votes[~votes["valid"]]
     if len(invalid):
@@ -58,7 +64,6 @@ with ui.panel(lang, t("participation.meetings", lang), t("participation.meetings
         table(gaps, key="participation_gaps")
 
 with ui.panel(lang, t("participation.resolutions", lang), t("participation.resolutions_help", lang)):
-    res = cache.run(q.resolutions, f)
     left, right = st.columns([1, 2])
     with left:
         ui.chart(charts.resolution_status(q.status_counts(res), lang), key="participation_status_chart")
@@ -73,25 +78,25 @@ with ui.panel(lang, t("participation.resolutions", lang), t("participation.resol
 
 with ui.panel(lang, t("participation.usage", lang), t("participation.usage_help", lang)):
     ui.chart(charts.usage_lines(cache.run(q.usage_monthly, f), lang), key="participation_usage_chart")
-    table(cache.run(q.usage, f), key="participation_usage", num=("per_1000_households", "hours"))
+    table(q.usage_of(tasks, cache.run(q.households, f)), key="participation_usage",
+          num=("per_1000_households", "hours"))
 
 with ui.panel(lang, t("participation.points", lang), t("participation.points_help", lang)):
-    pts = cache.run(q.points, f).iloc[0]
+    pts = q.points_of(tasks, cache.run(q.redeemed, f)).iloc[0]
     ui.kpi_row([ui.Kpi("earned", t("participation.kpi.earned", lang), ui.fmt_int(pts["points_earned"])),
                 ui.Kpi("redeemed", t("participation.kpi.redeemed", lang), ui.fmt_int(pts["points_redeemed"]),
                        help=t("participation.kpi_help.redeemed", lang, n=ui.fmt_int(pts["redemptions"])))],
                per_row=4)
     st.caption(t("participation.leaderboard", lang))
-    table(cache.run(q.leaderboard, f), key="participation_leaderboard", num=("hours",))
+    table(q.leaderboard_of(tasks), key="participation_leaderboard", num=("hours",))
 
 with ui.panel(lang, t("participation.concentration", lang), t("participation.concentration_help", lang)):
-    conc = cache.run(q.concentration, f)
     conc = conc.assign(scope=conc["scope"].replace(q.STREET_SCOPE, t("common.whole_street", lang)))
     left, right = st.columns(2)
     with left:
         ui.chart(charts.concentration_bars(conc, lang), key="participation_concentration_chart")
     with right:
-        ui.chart(charts.lorenz_curve(cache.run(q.lorenz, f), lang), key="participation_lorenz_chart")
+        ui.chart(charts.lorenz_curve(q.lorenz_of(tasks), lang), key="participation_lorenz_chart")
     table(conc, key="participation_concentration", pct=("top_share",), num=("gini",))
     ui.chart(charts.concentration_trend(cache.run(q.concentration_monthly, f), lang),
              key="participation_concentration_trend")

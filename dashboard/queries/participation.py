@@ -16,6 +16,7 @@ or the view `vote_results`; nothing here restates a threshold. Definitions:
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard.filters import Filters
@@ -131,6 +132,19 @@ def flagged(res: pd.DataFrame, flag: str) -> pd.DataFrame:
 
 
 # --- participation, usage and points -----------------------------------------------------------
+# Fetched once per page (habit 10): one row per (community, resident) in the period; usage, the
+# leaderboard, concentration and the Lorenz curve are pure functions of it.
+RESIDENT_TASKS_SQL = f"""
+    SELECT p.community, p.resident_pseudonym, count(*) AS tasks, sum(p.points) AS points,
+           COALESCE(sum(p.hours), 0) AS hours
+    FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')}
+    GROUP BY ALL
+"""
+HOUSEHOLDS_SQL = f"""
+    SELECT c.community, c.households FROM {{communities}} c WHERE {_where('c', None)} ORDER BY c.community
+"""
+RULE_VALUES_SQL = RULES
+
 USAGE_SQL = f"""
     SELECT p.community, date_trunc('month', p.occurred_on)::DATE AS month_on,
            count(DISTINCT p.resident_pseudonym) AS active_residents, any_value(c.households) AS households,
@@ -140,29 +154,25 @@ USAGE_SQL = f"""
     GROUP BY ALL ORDER BY month_on, community
 """
 
-USAGE_PERIOD_SQL = f"""
-    SELECT p.community, count(DISTINCT p.resident_pseudonym) AS active_residents, count(*) AS tasks,
-           sum(p.hours) AS hours, sum(p.points) AS points, any_value(c.households) AS households,
-           1000.0 * count(DISTINCT p.resident_pseudonym) / any_value(c.households) AS per_1000_households
-    FROM {{participation_points}} p LEFT JOIN {{communities}} c USING (community)
-    WHERE {_where('p', 'occurred_on')}
-    GROUP BY ALL ORDER BY community
+REDEEMED_SQL = f"""
+    SELECT COALESCE(sum(points), 0) AS points_redeemed, count(*) AS redemptions
+    FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')}
 """
 
-POINTS_SQL = f"""
-    SELECT (SELECT COALESCE(sum(points), 0) FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')})
-               AS points_earned,
-           (SELECT COALESCE(sum(points), 0) FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')})
-               AS points_redeemed,
-           (SELECT count(*) FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')}) AS redemptions
-"""
 
-LEADERBOARD_SQL = f"""
-    SELECT resident_pseudonym, arg_max(community, occurred_on) AS community, count(*) AS tasks,
-           sum(points) AS points, sum(hours) AS hours
-    FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')}
-    GROUP BY resident_pseudonym ORDER BY points DESC, tasks DESC, resident_pseudonym LIMIT $limit
-"""
+def resident_tasks(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, resident pseudonym) with a task in the period: tasks, points, hours."""
+    return _run(con, f, RESIDENT_TASKS_SQL)
+
+
+def households(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community in the filters: households (the denominator of the usage rate)."""
+    return _run(con, f, HOUSEHOLDS_SQL)
+
+
+def rule_values(con: duckdb.DuckDBPyConnection, f: Filters | None = None) -> pd.DataFrame:
+    """One row: the participation rules in force (participation_rules, from etl/rules.toml)."""
+    return fetch(con, RULE_VALUES_SQL)
 
 
 def usage_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -170,68 +180,126 @@ def usage_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return _run(con, f, USAGE_SQL)
 
 
+def usage_of(tasks: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
+    """Per community (pure): active residents, tasks, hours, points, households, per 1,000 households."""
+    g = (tasks.groupby("community", as_index=False)
+         .agg(active_residents=("resident_pseudonym", "count"), tasks=("tasks", "sum"), hours=("hours", "sum"),
+              points=("points", "sum")))
+    g = g.merge(hh, on="community", how="left")
+    g["per_1000_households"] = 1000.0 * g["active_residents"] / g["households"].where(g["households"] > 0)
+    return g.sort_values("community", ignore_index=True)
+
+
 def usage(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per community for the period: active residents, per 1,000 households, tasks, hours, points."""
-    return _run(con, f, USAGE_PERIOD_SQL)
+    return usage_of(resident_tasks(con, f), households(con, f))
 
 
 def points(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: points earned (rule table) and redeemed in the period, and the redemptions."""
-    return _run(con, f, POINTS_SQL)
+    return points_of(resident_tasks(con, f), _run(con, f, REDEEMED_SQL))
+
+
+def points_of(tasks: pd.DataFrame, redeemed: pd.DataFrame) -> pd.DataFrame:
+    """Pure: points earned from `resident_tasks` next to the redemption totals."""
+    out = redeemed.copy()
+    out.insert(0, "points_earned", float(tasks["points"].sum()))
+    return out
+
+
+def redeemed(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row: points redeemed and redemptions in the period."""
+    return _run(con, f, REDEEMED_SQL)
+
+
+def leaderboard_of(tasks: pd.DataFrame, limit: int = 20) -> pd.DataFrame:
+    """The `limit` residents with most points (pure): pseudonyms only, never identities; community =
+    where they did most tasks."""
+    if tasks.empty:
+        return pd.DataFrame(columns=["resident_pseudonym", "community", "tasks", "points", "hours"])
+    home = (tasks.sort_values(["resident_pseudonym", "tasks", "community"], ascending=[True, False, True])
+            .drop_duplicates("resident_pseudonym").set_index("resident_pseudonym")["community"])
+    g = tasks.groupby("resident_pseudonym", as_index=False)[["tasks", "points", "hours"]].sum()
+    g.insert(1, "community", g["resident_pseudonym"].map(home))
+    return g.sort_values(["points", "tasks", "resident_pseudonym"], ascending=[False, False, True],
+                         ignore_index=True).head(limit)
 
 
 def leaderboard(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20) -> pd.DataFrame:
-    """The `limit` residents with most points in the period: pseudonyms only, never identities."""
-    return fetch(con, LEADERBOARD_SQL, period_params(con, f, limit=limit))
+    """The `limit` residents with most points in the period (see leaderboard_of)."""
+    return leaderboard_of(resident_tasks(con, f), limit)
 
 
 # --- concentration -----------------------------------------------------------------------------
-def _ranked_sql(scope_expr: str) -> str:
-    """Tasks per (scope, participant) ranked both ways; scope_expr is a code constant."""
-    return f"""
-    WITH r AS ({RULES}),
-    per AS (SELECT {scope_expr} AS scope, p.resident_pseudonym, count(*) AS tasks
-            FROM {{participation}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL),
-    ranked AS (SELECT per.*, r.top_share AS top_rule,
-                      row_number() OVER (PARTITION BY scope ORDER BY tasks DESC, resident_pseudonym) AS rank_desc,
-                      row_number() OVER (PARTITION BY scope ORDER BY tasks, resident_pseudonym DESC) AS rank_asc,
-                      count(*) OVER (PARTITION BY scope) AS n, sum(tasks) OVER (PARTITION BY scope) AS total
-               FROM per, r)"""
+def _ceil_share(share: float, n: int) -> int:
+    """ceil(share x n) without float noise (0.1 x 30 is 3, not 4)."""
+    return -(-round(share * n * 1e6) // 1_000_000)
 
 
-def _concentration_sql(scope_expr: str) -> str:
-    return _ranked_sql(scope_expr) + """
-    SELECT scope, any_value(n) AS participants, any_value(total)::BIGINT AS tasks,
-           sum(tasks) FILTER (WHERE rank_desc <= ceil(round(top_rule * n, 6))) / any_value(total) AS top_share,
-           sum((2 * rank_asc - n - 1) * tasks) / (any_value(n) * any_value(total)) AS gini
-    FROM ranked GROUP BY scope ORDER BY scope"""
+def concentration_one(tasks: pd.Series, top_share: float) -> tuple[int, int, float, float]:
+    """(participants, tasks, top share, Gini) of one scope's tasks per participant (pure).
+
+    Top share: the ceil(top_share x n) participants with most tasks over all tasks. Gini:
+    sum((2i - n - 1) x_i) / (n sum x) with x ascending, i = 1..n (= mean |xi - xj| / (2 mean))."""
+    x = np.sort(tasks.to_numpy(dtype=float))
+    n, total = len(x), float(x.sum())
+    if not n or not total:
+        return n, int(total), float("nan"), float("nan")
+    k = _ceil_share(top_share, n)
+    gini = float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * total))
+    return n, int(total), float(x[n - k:].sum() / total), gini
 
 
-CONCENTRATION_SQL = (f"SELECT * FROM ({_concentration_sql('p.community')}) UNION ALL "
-                     f"SELECT * FROM ({_concentration_sql('$street_scope')})")
-CONCENTRATION_MONTHLY_SQL = _concentration_sql("date_trunc('month', p.occurred_on)::DATE")
-LORENZ_SQL = _ranked_sql("$street_scope") + """
-    SELECT rank_asc / n AS participants_share,
-           sum(tasks) OVER (ORDER BY rank_asc) / total AS tasks_share
-    FROM ranked
-    QUALIFY rank_asc % greatest(1, n // 200) = 0 OR rank_asc = n
-    ORDER BY rank_asc"""
+def concentration_of(tasks: pd.DataFrame, top_share: float, whole: str = STREET_SCOPE) -> pd.DataFrame:
+    """Per community and for the whole selection (residents summed over communities): participants,
+    tasks, the top-10% share and the Gini (pure, from `resident_tasks`)."""
+    rows = [(c, *concentration_one(part["tasks"], top_share)) for c, part in tasks.groupby("community", sort=True)]
+    street = tasks.groupby("resident_pseudonym")["tasks"].sum()
+    rows.append((whole, *concentration_one(street, top_share)))
+    return pd.DataFrame(rows, columns=["scope", "participants", "tasks", "top_share", "gini"])
 
 
 def concentration(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per community plus one for the whole selection ('全街道'): participants, tasks,
-    the top-10% share of tasks and the Gini of tasks per participant in the period."""
-    return fetch(con, CONCENTRATION_SQL, period_params(con, f, street_scope=f.community or STREET_SCOPE))
+    """One row per community plus one for the whole selection ('全街道', or the filtered community):
+    participants, tasks, the top-10% share of tasks and the Gini of tasks per participant."""
+    rules = rule_values(con, f).iloc[0]
+    return concentration_of(resident_tasks(con, f), float(rules["top_share"]), f.community or STREET_SCOPE)
 
 
-def concentration_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per month (scope = month start): the same measures over the filters' communities."""
-    return _run(con, f, CONCENTRATION_MONTHLY_SQL)
+def lorenz_of(tasks: pd.DataFrame, points: int = 200) -> pd.DataFrame:
+    """The Lorenz curve of tasks over the selection's participants, fewest first, at most ~`points`
+    points (pure)."""
+    x = np.sort(tasks.groupby("resident_pseudonym")["tasks"].sum().to_numpy(dtype=float))
+    n = len(x)
+    if not n:
+        return pd.DataFrame(columns=["participants_share", "tasks_share"])
+    rank = np.arange(1, n + 1)
+    keep = (rank % max(1, n // points) == 0) | (rank == n)
+    return pd.DataFrame({"participants_share": rank[keep] / n, "tasks_share": np.cumsum(x)[keep] / x.sum()})
 
 
 def lorenz(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """The Lorenz curve of tasks over participants (fewest first), at most ~200 points."""
-    return fetch(con, LORENZ_SQL, period_params(con, f, street_scope=f.community or STREET_SCOPE))
+    return lorenz_of(resident_tasks(con, f))
+
+
+CONCENTRATION_MONTHLY_SQL = f"""
+    WITH r AS ({RULES}),
+    per AS (SELECT date_trunc('month', p.occurred_on)::DATE AS scope, p.resident_pseudonym, count(*) AS tasks
+            FROM {{participation}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL),
+    ranked AS (SELECT per.*, row_number() OVER (PARTITION BY scope ORDER BY tasks, resident_pseudonym DESC) AS rank_asc,
+                      count(*) OVER (PARTITION BY scope) AS n, sum(tasks) OVER (PARTITION BY scope) AS total
+               FROM per)
+    SELECT scope, any_value(n) AS participants, any_value(total)::BIGINT AS tasks,
+           sum(tasks) FILTER (WHERE rank_asc > n - ceil(round(r.top_share * n, 6))) / any_value(total) AS top_share,
+           sum((2 * rank_asc - n - 1) * tasks) / (any_value(n) * any_value(total)) AS gini
+    FROM ranked, r GROUP BY scope ORDER BY scope
+"""
+
+
+def concentration_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per month (scope = month start): top-10% share and Gini over the filters' communities."""
+    return _run(con, f, CONCENTRATION_MONTHLY_SQL)
 
 
 YOUNG_SQL = f"""
@@ -278,30 +346,47 @@ def low_rated(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 # --- headline figures (the page's cards, the overview and the weekly briefing) -----------------
-KPI_SQL = f"""
-    WITH act AS (SELECT count(DISTINCT p.resident_pseudonym) AS n FROM {{participation}} p
-                 WHERE {_where('p', 'occurred_on')}),
-         hh AS (SELECT sum(c.households) AS h FROM {{communities}} c WHERE {_where('c', None)}),
-         v AS (SELECT count(*) AS votes, count(*) FILTER (WHERE v.valid) AS valid FROM {{vote_results}} v
-               WHERE {_where('v', 'closed_on')})
-    SELECT act.n AS active_residents, hh.h AS households, 1000.0 * act.n / NULLIF(hh.h, 0) AS usage_rate,
-           v.votes, v.valid AS valid_votes, v.valid / NULLIF(v.votes, 0) AS valid_vote_share
-    FROM act, hh, v
+VOTE_COUNTS_SQL = f"""
+    SELECT count(*) AS votes, count(*) FILTER (WHERE v.valid) AS valid_votes
+    FROM {{vote_results}} v WHERE {_where('v', 'closed_on')}
 """
 
 
+def kpis_of(tasks: pd.DataFrame, hh: pd.DataFrame, vote_counts: pd.DataFrame, res: pd.DataFrame,
+            conc: pd.DataFrame, whole: str = STREET_SCOPE) -> pd.DataFrame:
+    """One row (pure): usage rate (distinct active residents per 1,000 households), valid-vote share,
+    overdue and undisclosed resolutions, top-10% share and Gini of the whole selection."""
+    active = tasks["resident_pseudonym"].nunique()
+    total_hh = hh["households"].sum()
+    votes = int(vote_counts["votes"].iloc[0])
+    valid = int(vote_counts["valid_votes"].iloc[0])
+    row = conc[conc["scope"] == whole]
+    return pd.DataFrame([{
+        "active_residents": active, "households": total_hh,
+        "usage_rate": 1000.0 * active / total_hh if total_hh else None,
+        "votes": votes, "valid_votes": valid, "valid_vote_share": valid / votes if votes else None,
+        "overdue_resolutions": int(res["overdue"].sum()), "undisclosed_resolutions": int(res["undisclosed"].sum()),
+        "top_share": row["top_share"].iloc[0] if len(row) else None,
+        "gini": row["gini"].iloc[0] if len(row) else None}])
+
+
+def vote_counts_of(votes_df: pd.DataFrame) -> pd.DataFrame:
+    """One row (pure, from `votes`): votes closed in the period and the valid ones."""
+    return pd.DataFrame([{"votes": len(votes_df), "valid_votes": int(votes_df["valid"].sum())}])
+
+
+def vote_counts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row: votes closed in the period and the valid ones."""
+    return _run(con, f, VOTE_COUNTS_SQL)
+
+
 def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row: usage rate (active residents per 1,000 households), valid-vote share, overdue and
-    undisclosed resolutions at the as-of day, and the top-10% share of tasks (whole selection)."""
-    head = _run(con, f, KPI_SQL)
-    res = resolutions(con, f)
-    conc = concentration(con, f)
-    whole = conc[conc["scope"] == (f.community or STREET_SCOPE)]
-    head["overdue_resolutions"] = int(res["overdue"].sum())
-    head["undisclosed_resolutions"] = int(res["undisclosed"].sum())
-    head["top_share"] = whole["top_share"].iloc[0] if len(whole) else None
-    head["gini"] = whole["gini"].iloc[0] if len(whole) else None
-    return head
+    """One row with the participation KPIs for the filters' period (see kpis_of)."""
+    tasks = resident_tasks(con, f)
+    top = float(rule_values(con, f).iloc[0]["top_share"])
+    whole = f.community or STREET_SCOPE
+    return kpis_of(tasks, households(con, f), vote_counts(con, f), resolutions(con, f),
+                   concentration_of(tasks, top, whole), whole)
 
 
 def vote_summary(votes_df: pd.DataFrame) -> pd.DataFrame:
