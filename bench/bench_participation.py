@@ -6,7 +6,8 @@
 The database is built the realistic way, but only for what the page reads: the demo generator's
 projects workbook and its deliberation and participation exports (etl.demo.participation) at
 `--scale` (10 -> ~200k resident tasks, ~30k evaluations, ~600 projects, 30 votes, ~400 meetings),
-loaded by the real ETL (etl.load.load_paths). Each run is the full script (app.py + page) under
+loaded by the real ETL (etl.load.load_paths). The page shows its cards and one section at a time
+(?section=...); every section is measured. Each run is the full script (app.py + page) under
 Streamlit's AppTest; cold = every cache cleared first, warm = the same session run again; medians.
 Budget (issue 15): cold <= 0.6 s, warm <= 0.2 s.
 """
@@ -80,10 +81,19 @@ def main() -> None:
     print(f"\nmedian of {args.reps}; budget cold {BUDGET_COLD} s, warm {BUDGET_WARM} s")
     print("\n| view | cold (s) | warm (s) |")
     print("|---|---:|---:|")
-    for label, query in (("last 30 days", None), ("all 2 years", {"from": "2024-12-01"}),
-                         ("one community, all 2 years", {"from": "2024-12-01", "community": "美和园社区"})):
+    views = [("last 30 days, votes", None)]
+    views += [(f"all 2 years, {section}", {"from": "2024-12-01", "section": section})
+              for section in ("votes", "meetings", "usage", "concentration", "evaluations")]
+    views += [("one community, all 2 years, concentration",
+               {"from": "2024-12-01", "community": "美和园社区", "section": "concentration"})]
+    for label, query in views:
         cold, warm = measure("participation", args.reps, query)
         print(f"| {label} | {cold:.2f} | {warm:.2f} |", flush=True)
+    # the host is shared: a light page measured in the same minutes shows how loaded it is
+    # (linkage: 0.30 s cold / 0.10 s warm on a quiet host, docs/BENCHMARKS.md section 2)
+    cold, warm = measure("linkage", args.reps)
+    print(f"| reference: linkage page, last 30 days | {cold:.2f} | {warm:.2f} |", flush=True)
+    print(f"\nload average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,25 +33,48 @@ def by_columns(at, *cols):
 
 @pytest.fixture(scope="module")
 def zh(demo_build):
+    """section -> the page opened on it (Chinese, whole two years), built once per section."""
     import os
-    old = os.environ.get("COCKPIT_DB")
-    os.environ["COCKPIT_DB"] = str(demo_build.db)
-    try:
-        yield app("participation", **PERIOD)
-    finally:
-        if old is None:
-            os.environ.pop("COCKPIT_DB", None)
-        else:
-            os.environ["COCKPIT_DB"] = old
+    opened: dict = {}
+
+    def open_(section: str):
+        if section not in opened:
+            old = os.environ.get("COCKPIT_DB")
+            os.environ["COCKPIT_DB"] = str(demo_build.db)
+            try:
+                opened[section] = app("participation", section=section, **PERIOD)
+            finally:
+                if old is None:
+                    os.environ.pop("COCKPIT_DB", None)
+                else:
+                    os.environ["COCKPIT_DB"] = old
+        return opened[section]
+    return open_
 
 
-def test_page_runs_with_all_panels(zh):
-    assert not zh.exception
-    assert len(zh.get("plotly_chart")) == 9
-    assert zh.title[0].value == "协商与参与"
+@pytest.mark.parametrize("section,charts", [("votes", 1), ("meetings", 2), ("usage", 1), ("concentration", 4),
+                                            ("evaluations", 1)])
+def test_every_section_runs_under_the_cards(zh, section, charts):
+    at = zh(section)
+    assert not at.exception
+    assert at.title[0].value == "协商与参与"
+    assert at.radio(key="participation_section").value == section
+    assert at.query_params["section"] == section
+    assert len(at.get("plotly_chart")) == charts
+    assert {"参与率（每千户）", "有效投票占比", "逾期决议", "前10%骨干承担任务"} <= set(metrics(at))
+
+
+def test_switching_section_keeps_the_filters(demo):
+    at = app("participation", **PERIOD)
+    assert at.radio(key="participation_section").value == "votes"
+    at.radio(key="participation_section").set_value("evaluations").run()
+    assert not at.exception and at.query_params["section"] == "evaluations"
+    assert at.query_params["from"] == PERIOD["from"]
+    assert any("project_id" in d.value.columns for d in at.dataframe)
 
 
 def test_votes_under_the_line_are_marked_invalid(zh, truth):
+    zh = zh("votes")
     votes = by_columns(zh, "vote_id", "participation_share", "valid", "passed")
     assert sorted(votes.loc[~votes["valid"], "vote_id"]) == truth["invalid_votes"]
     assert sorted(votes.loc[votes["passed"], "vote_id"]) == truth["passed_votes"]
@@ -63,6 +86,7 @@ def test_votes_under_the_line_are_marked_invalid(zh, truth):
 
 
 def test_joint_meetings_missing_parties_are_flagged(zh, truth):
+    zh = zh("meetings")
     gaps = by_columns(zh, "meeting_id", "missing_types", "social_orgs")
     planted = truth["joint_meetings_missing"]
     assert sorted(gaps["meeting_id"]) == sorted(planted)
@@ -74,6 +98,7 @@ def test_joint_meetings_missing_parties_are_flagged(zh, truth):
 
 
 def test_overdue_and_undisclosed_resolutions_are_warned(zh, truth):
+    zh = zh("meetings")
     tables = [d.value for d in zh.dataframe if "disclose_by" in d.value.columns]
     overdue, undisclosed = tables
     assert sorted(overdue["resolution_id"]) == truth["overdue_resolutions"]
@@ -85,6 +110,7 @@ def test_overdue_and_undisclosed_resolutions_are_warned(zh, truth):
 
 
 def test_concentration_finds_the_planted_community(zh, truth):
+    zh = zh("concentration")
     conc = by_columns(zh, "scope", "top_share", "gini").set_index("scope")
     for c in truth["concentration"]:
         assert conc.loc[c["community"], "top_share"] == pytest.approx(c["top_share"], abs=1e-9)
@@ -99,6 +125,7 @@ def test_concentration_finds_the_planted_community(zh, truth):
 
 
 def test_usage_points_and_a_pseudonymous_leaderboard(zh, truth, demo_build):
+    zh = zh("usage")
     cards = metrics(zh)
     assert cards["获得积分"] == ui.fmt_int(truth["points_earned"])
     assert cards["兑换积分"] == ui.fmt_int(truth["points_redeemed"])
@@ -116,6 +143,7 @@ def test_usage_points_and_a_pseudonymous_leaderboard(zh, truth, demo_build):
 
 
 def test_the_badly_rated_project_is_an_early_warning(zh, truth):
+    zh = zh("evaluations")
     pid = truth["planted_low_rated_project"]
     errors = [e.value for e in zh.error]
     assert len(errors) == 1 and pid.replace("-", "\\-") in errors[0]
@@ -123,12 +151,13 @@ def test_the_badly_rated_project_is_an_early_warning(zh, truth):
     assert ev.loc[ev["low_rated"], "project_id"].tolist() == [pid]
 
 
-def test_english_page(demo):
-    at = app("participation", lang="en", **PERIOD)
+@pytest.mark.parametrize("section", ["votes", "meetings", "usage", "concentration", "evaluations"])
+def test_english_page(demo, section):
+    at = app("participation", lang="en", section=section, **PERIOD)
     assert not at.exception
     cards = metrics(at)
     assert {"Usage per 1,000 households", "Valid votes", "Overdue resolutions",
-            "Tasks carried by the top 10%", "Points earned", "Points redeemed"} <= set(cards)
+            "Tasks carried by the top 10%"} <= set(cards)
     assert at.title[0].value == "Deliberation and participation"
     labels = [s for s in page_strings(at) if CJK.search(s)]
     # Chinese left on the English page is data only (communities, topics, kinds, party types, names)
@@ -156,11 +185,12 @@ def test_english_page(demo):
 
 def test_community_filter_narrows_the_page(demo, truth):
     planted = truth["planted_community"]
-    at = app("participation", community=planted, **PERIOD)
+    at = app("participation", community=planted, section="concentration", **PERIOD)
     assert not at.exception
     conc = by_columns(at, "scope", "top_share").set_index("scope")
     assert set(conc.index) == {planted}
     expected = next(c for c in truth["concentration"] if c["community"] == planted)
     assert metrics(at)["前10%骨干承担任务"] == ui.fmt_pct(expected["top_share"])
+    at.radio(key="participation_section").set_value("votes").run()
     votes = by_columns(at, "vote_id", "valid")
     assert set(votes["community"]) <= {planted}
