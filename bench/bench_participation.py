@@ -25,6 +25,9 @@ from bench.bench_pages import END, measure
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DB = REPO / "bench" / "out" / "participation.duckdb"   # git-ignored
 BUDGET_COLD, BUDGET_WARM = 0.6, 0.2
+# SQL texts fixed at import from this constant tuple of table names
+COUNT_SQL = {t: "SELECT count(*) FROM " + t for t in ("projects", "meetings", "resolutions", "votes",
+                                                      "participation", "redemptions", "evaluations")}
 
 
 def build(path: Path, scale: float) -> dict:
@@ -54,10 +57,8 @@ def rows(path: Path) -> dict[str, int]:
     import duckdb
 
     con = duckdb.connect(str(path), read_only=True)
-    try:   # table names from this constant tuple only
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-                for t in ("projects", "meetings", "resolutions", "votes", "participation", "redemptions",
-                          "evaluations")}
+    try:
+        return {t: con.execute(sql).fetchall()[0][0] for t, sql in COUNT_SQL.items()}
     finally:
         con.close()
 

@@ -17,6 +17,7 @@ from conftest import DEMO_END
 FILES = ("社区基本情况.csv", "社区会议记录.csv", "议事决议落实台账.csv", "居民议事投票.csv", "居民参与积分台账.csv",
          "积分兑换记录.csv", "项目居民评价.csv")
 KINDS = ("communities", "meetings", "resolutions", "votes", "participation", "redemptions", "evaluations")
+COUNT_SQL = {k: "SELECT count(*) FROM " + k for k in KINDS}   # fixed at import from the constants above
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,8 @@ def test_every_participation_file_loads_with_only_the_planted_rejects(demo_build
     bad = {}
     for b in demo_build.manifest["bad_rows"]:
         bad[b["kind"]] = bad.get(b["kind"], 0) + 1
-    for kind in KINDS:   # names from the constant list above
-        n = con.execute(f"SELECT count(*) FROM {kind}").fetchall()[0][0]
+    for kind, sql in COUNT_SQL.items():
+        n = con.execute(sql).fetchall()[0][0]
         assert n == counts[kind] - bad.get(kind, 0), kind
     reasons = {b["reason"] for b in demo_build.manifest["bad_rows"] if b["kind"] in KINDS}
     assert reasons == {"unknown meeting id", "ballots cast exceed eligible voters",
@@ -107,3 +108,27 @@ def test_the_badly_rated_project_is_in_the_data(con, truth):
     assert avg < 3 and n >= 5
     assert [r["project_id"] for r in truth["low_rated_projects"]] == [pid]
     assert math.isclose(truth["low_rated_projects"][0]["avg_rating"], avg)
+
+
+def test_at_demo_scale_the_papers_figures_are_planted(tmp_path):
+    """At scale 1 (~20k tasks): the top 10% carry 63% in the planted community, ~55% elsewhere,
+    and residents under 35 take part in ~41% of its council decisions against most elsewhere."""
+    import numpy as np
+
+    from etl.demo import participation
+    from etl.demo.projects import build_projects
+    from etl.demo.world import Ctx, calendar
+
+    (tmp_path / "inbox").mkdir()
+    ctx = Ctx(np.random.default_rng(7), 1.0, DEMO_END, tmp_path / "inbox", calendar(DEMO_END))
+    projects, _ = build_projects(ctx)
+    counts = participation.generate(ctx, 7, projects, tmp_path)
+    assert counts["participation"] == 20000 and 2800 <= counts["evaluations"] <= 3200
+    assert 20 <= counts["votes"] - 2 <= 40
+    facts = json.loads((tmp_path / "participation_truth.json").read_text(encoding="utf-8"))
+    conc = {c["community"]: c for c in facts["concentration"]}
+    planted = conc.pop(facts["planted_community"])
+    assert planted["top_share"] == pytest.approx(0.63, abs=0.005)
+    assert planted["young_decision_share"] == pytest.approx(0.41, abs=0.02)
+    assert all(0.48 <= c["top_share"] <= 0.60 for c in conc.values())
+    assert all(c["young_decision_share"] > 0.7 for c in conc.values())

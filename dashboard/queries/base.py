@@ -66,8 +66,7 @@ _SCOPED_BY: dict[str, str] = {
     "vote_results": "s.community IN (SELECT unnest($_scope_communities))",
     "participation": "s.community IN (SELECT unnest($_scope_communities))",
     "participation_points": "s.community IN (SELECT unnest($_scope_communities))",
-    "redemptions": "s.resident_pseudonym IN (SELECT resident_pseudonym FROM participation"
-                   " WHERE community IN (SELECT unnest($_scope_communities)))",
+    "redemptions": "s.community IN (SELECT unnest($_scope_communities))",
     "evaluations": "s.project_id IN (SELECT project_id FROM projects"
                    " WHERE community IN (SELECT unnest($_scope_communities)))",
     "participation_rules": "TRUE",      # settings, no resident rows

@@ -195,11 +195,6 @@ def usage(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return usage_of(resident_tasks(con, f), households(con, f))
 
 
-def points(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row: points earned (rule table) and redeemed in the period, and the redemptions."""
-    return points_of(resident_tasks(con, f), _run(con, f, REDEEMED_SQL))
-
-
 def points_of(tasks: pd.DataFrame, redeemed: pd.DataFrame) -> pd.DataFrame:
     """Pure: points earned from `resident_tasks` next to the redemption totals."""
     out = redeemed.copy()

@@ -5,7 +5,6 @@ resident's balance, and ~3k project evaluations (x scale) with one project plant
 """
 from __future__ import annotations
 
-import math
 from datetime import date, timedelta
 
 import numpy as np
@@ -14,7 +13,7 @@ import pandas as pd
 from etl.demo import text as T
 from etl.demo.cells import fmt_ts, iso_text
 from etl.demo.exports import emit, insert_rows
-from etl.demo.world import DAY, Ctx, epoch_s
+from etl.demo.world import Ctx, epoch_s
 
 PLANTED_COMMUNITY = "美和园社区"
 PLANTED_TOP_SHARE = 0.63
