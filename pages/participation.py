@@ -57,8 +57,9 @@ def votes_section(votes: pd.DataFrame) -> None:
 
 def meetings_section(res: pd.DataFrame) -> None:
     with ui.panel(lang, t("participation.meetings", lang), t("participation.meetings_help", lang)):
-        ui.chart(charts.meetings_per_month(cache.run(q.meetings_monthly, f), lang),
-                 key="participation_meetings_chart")
+        monthly = cache.run(q.meetings_monthly, f)
+        ui.chart(charts.meetings_per_month(monthly, lang), key="participation_meetings_chart")
+        table(q.meetings_by_community(monthly), key="participation_meetings_by_community")
         gaps = cache.run(q.joint_meeting_gaps, f)
         if gaps.empty:
             st.success(t("participation.no_gaps", lang))

@@ -122,3 +122,11 @@ def test_scope_limits_every_participation_read(con):
         assert q.resolutions(con, F)["resolution_id"].tolist() == ["J3"]
         assert q.evaluations(con, F)["project_id"].tolist() == ["P2"]
         assert set(q.leaderboard(con, F)["resident_pseudonym"]) == {"e"}
+
+
+def test_months_without_a_joint_meeting(con):
+    monthly = q.meetings_monthly(con, F)
+    got = q.meetings_by_community(monthly).set_index("community")
+    # months with data: 2026-01, 02 (甲's joint meetings) and 05 (乙's council only)
+    assert got.loc["甲社区"].tolist() == [2, 2, 1]
+    assert got.loc["乙社区"].tolist() == [1, 0, 3]
