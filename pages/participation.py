@@ -19,10 +19,15 @@ ui.header(t("participation.title", lang), f, lang)
 st.caption(t("participation.intro", lang))
 
 
-def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[str, ...] = ()) -> None:
-    """A dataframe with the section's column labels; shares as %, numbers with one decimal."""
+def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[str, ...] = (),
+          num2: tuple[str, ...] = ()) -> None:
+    """A dataframe with the section's column labels; shares as %, dates as dates, numbers with one
+    decimal (`num`) or two (`num2`)."""
     label = {c: t(f"participation.col.{c}", lang) if f"participation.col.{c}" in STRINGS else c for c in df.columns}
     config = {c: st.column_config.Column(label[c]) for c in df.columns}
+    config.update({c: st.column_config.DateColumn(label[c], format="YYYY-MM-DD")
+                   for c in df.columns if c.endswith("_on")})
+    config.update({c: st.column_config.NumberColumn(label[c], format="%.2f") for c in num2 if c in df.columns})
     config.update({c: st.column_config.NumberColumn(label[c], format="percent") for c in pct if c in df.columns})
     config.update({c: st.column_config.NumberColumn(label[c], format="%.1f") for c in num if c in df.columns})
     st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch")
@@ -103,7 +108,7 @@ def concentration_section(tasks: pd.DataFrame, conc: pd.DataFrame) -> None:
             ui.chart(charts.concentration_bars(conc, lang), key="participation_concentration_chart")
         with right:
             ui.chart(charts.lorenz_curve(q.lorenz_of(tasks), lang), key="participation_lorenz_chart")
-        table(conc, key="participation_concentration", pct=("top_share",), num=("gini",))
+        table(conc, key="participation_concentration", pct=("top_share",), num2=("gini",))
         ui.chart(charts.concentration_trend(cache.run(q.concentration_monthly, f), lang),
                  key="participation_concentration_trend")
         young = cache.run(q.young_share, f)

@@ -34,6 +34,7 @@ def vote_participation(votes: pd.DataFrame, lang: str) -> go.Figure:
     fig.add_hline(y=line, line_dash="dash", line_color=BAD_COLOR,
                   annotation_text=t("participation.vote.line", lang, share=f"{line:.0%}"), annotation_position="top left")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero", title=t("participation.vote.share_axis", lang))
+    fig.update_xaxes(tickformat="%Y-%m")
     return style(fig, height=340)
 
 
@@ -85,8 +86,10 @@ def concentration_bars(conc: pd.DataFrame, lang: str) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=_esc(conc["scope"]), y=conc["top_share"], marker_color=PALETTE[0],
         text=[t("participation.gini_label", lang, share=f"{s:.0%}", gini=f"{g:.2f}")
-              for s, g in zip(conc["top_share"], conc["gini"])], textposition="outside"))
+              for s, g in zip(conc["top_share"], conc["gini"])], textposition="outside",
+        textfont={"size": 11}, cliponaxis=False))
     fig.update_yaxes(tickformat=".0%", range=[0, 1], title=t("participation.top_axis", lang))
+    fig.update_xaxes(tickangle=-30)
     return style(fig, height=320)
 
 
