@@ -191,6 +191,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "projects.tab_ledger": {"zh": "资金台账", "en": "Ledger"},
     "projects.tab_reports": {"zh": "相关网格事件", "en": "Related grid cases"},
     "projects.tab_feedback": {"zh": "相关居民留言", "en": "Related feedback"},
+    "projects.tab_evaluations": {"zh": "居民评价", "en": "Residents' evaluations"},
     # --- funds ------------------------------------------------------------------
     "funds.title": {"zh": "资金流向", "en": "Fund flows"},
     "funds.kpi.in": {"zh": "流入", "en": "In"},

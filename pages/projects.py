@@ -5,6 +5,7 @@ from dashboard import cache, ui
 from dashboard.charts import projects as charts
 from dashboard.i18n import t
 from dashboard.queries import common
+from dashboard.queries import participation as pq
 from dashboard.queries import projects as q
 
 f, lang = ui.context()
@@ -66,7 +67,8 @@ with ui.panel(lang, t("projects.drill", lang)):
     if pick:
         st.query_params["project"] = pick
         tabs = st.tabs([t("projects.tab_milestones", lang), t("projects.tab_ledger", lang),
-                        t("projects.tab_reports", lang), t("projects.tab_feedback", lang)])
+                        t("projects.tab_reports", lang), t("projects.tab_feedback", lang),
+                        t("projects.tab_evaluations", lang)])
         with tabs[0]:
             ui.table(cache.run(q.milestones, f, pick), lang, key="projects_ms")
         with tabs[1]:
@@ -76,5 +78,7 @@ with ui.panel(lang, t("projects.drill", lang)):
             ui.table(cache.run(q.related_reports, f, pick), lang, key="projects_reports")
         with tabs[3]:
             ui.table(cache.run(q.related_feedback, f, pick), lang, key="projects_feedback")
+        with tabs[4]:   # residents' evaluations (issue 15): the feedback loop of the project
+            ui.table(cache.run(pq.project_evaluations, f, pick), lang, key="projects_evaluations")
     elif "project" in st.query_params:
         del st.query_params["project"]

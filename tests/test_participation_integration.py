@@ -75,3 +75,13 @@ def test_weekly_briefing_carries_the_participation_kpis(demo, truth):
     assert head.loc["overdue_resolutions", "value"] == len(truth["overdue_resolutions"])
     assert head.loc["overdue_resolutions", "rise_is_bad"]
     assert truth["planted_low_rated_project"] in set(warnings.loc[warnings["rule"] == "low_rating", "project_id"])
+
+
+def test_project_drill_down_lists_its_evaluations_with_masked_comments(demo, truth):
+    pid = truth["planted_low_rated_project"]
+    at = app("projects", project=pid, **PERIOD)
+    assert not at.exception
+    ev = next(d.value for d in at.dataframe if "comment" in d.value.columns and "resident_pseudonym" in d.value.columns)
+    expected = next(r for r in truth["low_rated_projects"] if r["project_id"] == pid)
+    assert len(ev) == expected["ratings"] and ev["rating"].mean() == pytest.approx(expected["avg_rating"])
+    assert not ev["comment"].str.contains(r"1[3-9][0-9]{9}", regex=True).any()   # phone numbers masked

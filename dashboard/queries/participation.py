@@ -252,6 +252,20 @@ def evaluations(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return _run(con, f, EVALUATIONS_SQL)
 
 
+PROJECT_EVALUATIONS_SQL = """
+    SELECT e.submitted_at, e.rating, e.comment, e.resident_pseudonym
+    FROM {evaluations} e
+    WHERE e.project_id = $project_id AND e.submitted_at < $as_of_excl
+    ORDER BY e.submitted_at DESC, e.evaluation_id
+"""
+
+
+def project_evaluations(con: duckdb.DuckDBPyConnection, f: Filters, project_id: str) -> pd.DataFrame:
+    """One row per evaluation of one project up to the as-of day, newest first (comments PII-masked at
+    load; residents as pseudonyms)."""
+    return fetch(con, PROJECT_EVALUATIONS_SQL, period_params(con, f, project_id=project_id))
+
+
 def low_rated(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """The projects the evaluation rule flags (the early warning on the project page and overview)."""
     ev = evaluations(con, f)
