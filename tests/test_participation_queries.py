@@ -130,3 +130,11 @@ def test_months_without_a_joint_meeting(con):
     # months with data: 2026-01, 02 (甲's joint meetings) and 05 (乙's council only)
     assert got.loc["甲社区"].tolist() == [2, 2, 1]
     assert got.loc["乙社区"].tolist() == [1, 0, 3]
+
+
+def test_kpis_are_empty_on_a_database_from_before_these_tables(tmp_path):
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old.execute("CREATE TABLE projects (project_id VARCHAR)")   # a file the new schema never touched
+    k = q.kpis(old, F).iloc[0]
+    assert k.isna().all() and "usage_rate" in k.index
+    old.close()

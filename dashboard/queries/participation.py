@@ -284,8 +284,18 @@ def vote_counts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return _run(con, f, VOTE_COUNTS_SQL)
 
 
+HAS_TABLES_SQL = ("SELECT count(*) = 2 AS ready FROM information_schema.tables "
+                  "WHERE table_schema = 'main' AND table_name IN ('vote_results', 'participation_rules')")
+KPI_COLUMNS = ("active_residents", "households", "usage_rate", "votes", "valid_votes", "valid_vote_share",
+               "overdue_resolutions", "undisclosed_resolutions", "top_share", "gini")
+
+
 def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row with the participation KPIs for the filters' period (see kpis_of)."""
+    """One row with the participation KPIs for the filters' period (see kpis_of); all empty for a
+    database file written before these tables existed (until its next load), so the overview and
+    the weekly briefing keep working."""
+    if not bool(fetch(con, HAS_TABLES_SQL)["ready"].iloc[0]):
+        return pd.DataFrame([dict.fromkeys(KPI_COLUMNS)])
     tasks = resident_tasks(con, f)
     top = float(rule_values(con, f).iloc[0]["top_share"])
     whole = f.community or STREET_SCOPE
