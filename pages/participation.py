@@ -97,7 +97,7 @@ def usage_section(tasks: pd.DataFrame) -> None:
                            help=t("participation.kpi_help.redeemed", lang, n=ui.fmt_int(pts["redemptions"])))],
                    per_row=4)
         st.caption(t("participation.leaderboard", lang))
-        table(q.leaderboard_of(tasks), key="participation_leaderboard", num=("hours",))
+        table(cache.run(q.leaderboard, f), key="participation_leaderboard", num=("hours",))
 
 
 def concentration_section(tasks: pd.DataFrame, conc: pd.DataFrame) -> None:

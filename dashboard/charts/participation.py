@@ -15,21 +15,29 @@ def _esc(values) -> list[str]:
     return [html.escape(str(v)) for v in values]
 
 
+def _figure(traces: list[dict]) -> go.Figure:
+    """A figure from plain trace dicts without plotly's per-property validation (70 ms for eight
+    lines, 1 ms without): the traces are built here from code constants and query columns."""
+    return go.Figure(data=traces, _validate=False)
+
+
 def vote_participation(votes: pd.DataFrame, lang: str) -> go.Figure:
     """Each vote's participation share over time against the validity line; invalid votes red,
     valid-but-failed grey, passed green."""
     if votes.empty:
         return empty(lang)
-    fig = go.Figure()
+    traces = []
     outcome = [("invalid", ~votes["valid"], BAD_COLOR), ("failed", votes["valid"] & ~votes["passed"], NEUTRAL_COLOR),
                ("passed", votes["passed"], GOOD_COLOR)]
     for key, mask, color in outcome:
         part = votes[mask]
-        fig.add_trace(go.Scatter(
-            x=part["closed_on"], y=part["participation_share"], mode="markers", name=t(f"participation.vote.{key}", lang),
+        traces.append(dict(
+            type="scatter", x=part["closed_on"].tolist(), y=part["participation_share"].tolist(), mode="markers",
+            name=t(f"participation.vote.{key}", lang),
             marker={"color": color, "size": 11, "symbol": "x" if key == "invalid" else "circle"},
-            customdata=list(zip(_esc(part["vote_id"]), _esc(part["community"]), _esc(part["topic"]))),
+            customdata=[list(c) for c in zip(_esc(part["vote_id"]), _esc(part["community"]), _esc(part["topic"]))],
             hovertemplate="%{customdata[0]} · %{customdata[1]}<br>%{customdata[2]}<br>%{y:.1%}<extra></extra>"))
+    fig = _figure(traces)
     line = float(votes["valid_share"].iloc[0])
     fig.add_hline(y=line, line_dash="dash", line_color=BAD_COLOR,
                   annotation_text=t("participation.vote.line", lang, share=f"{line:.0%}"), annotation_position="top left")
@@ -43,10 +51,9 @@ def meetings_per_month(monthly: pd.DataFrame, lang: str) -> go.Figure:
     if monthly.empty:
         return empty(lang)
     per = monthly.groupby(["month_on", "kind"], as_index=False)["meetings"].sum()
-    fig = go.Figure()
-    for i, (kind, part) in enumerate(per.groupby("kind", sort=True)):
-        fig.add_trace(go.Bar(x=part["month_on"], y=part["meetings"], name=html.escape(str(kind)),
-                             marker_color=PALETTE[i % len(PALETTE)]))
+    fig = _figure([dict(type="bar", x=part["month_on"].tolist(), y=part["meetings"].tolist(),
+                        name=html.escape(str(kind)), marker={"color": PALETTE[i % len(PALETTE)]})
+                   for i, (kind, part) in enumerate(per.groupby("kind", sort=True))])
     fig.update_layout(barmode="stack")
     fig.update_xaxes(tickformat="%Y-%m")
     fig.update_yaxes(title=t("participation.meetings_axis", lang))
@@ -70,10 +77,9 @@ def usage_lines(monthly: pd.DataFrame, lang: str) -> go.Figure:
     """Active residents per 1,000 households, one line per community."""
     if monthly.empty or monthly["per_1000_households"].isna().all():
         return empty(lang)
-    fig = go.Figure()
-    for comm, part in monthly.groupby("community", sort=True):
-        fig.add_trace(go.Scatter(x=part["month_on"], y=part["per_1000_households"], mode="lines+markers",
-                                 name=html.escape(str(comm)), line={"color": category_color(comm)}))
+    fig = _figure([dict(type="scatter", x=part["month_on"].tolist(), y=part["per_1000_households"].tolist(),
+                        mode="lines+markers", name=html.escape(str(comm)), line={"color": category_color(comm)})
+                   for comm, part in monthly.groupby("community", sort=True)])
     fig.update_xaxes(tickformat="%Y-%m")
     fig.update_yaxes(title=t("participation.usage_axis", lang), rangemode="tozero")
     return style(fig, height=320)
@@ -97,11 +103,9 @@ def concentration_trend(monthly: pd.DataFrame, lang: str) -> go.Figure:
     """Top-10% share and Gini per month."""
     if monthly.empty:
         return empty(lang)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=monthly["scope"], y=monthly["top_share"], mode="lines+markers",
-                             name=t("participation.col.top_share", lang), line={"color": PALETTE[0]}))
-    fig.add_trace(go.Scatter(x=monthly["scope"], y=monthly["gini"], mode="lines+markers",
-                             name=t("participation.col.gini", lang), line={"color": PALETTE[1]}))
+    fig = _figure([dict(type="scatter", x=monthly["scope"].tolist(), y=monthly[col].tolist(), mode="lines+markers",
+                        name=t(f"participation.col.{col}", lang), line={"color": color})
+                   for col, color in (("top_share", PALETTE[0]), ("gini", PALETTE[1]))])
     fig.update_xaxes(tickformat="%Y-%m")
     fig.update_yaxes(range=[0, 1])
     return style(fig, height=300)
@@ -113,11 +117,11 @@ def lorenz_curve(points: pd.DataFrame, lang: str) -> go.Figure:
         return empty(lang)
     x = [0.0, *points["participants_share"].tolist()]
     y = [0.0, *points["tasks_share"].tolist()]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name=t("participation.lorenz_equal", lang),
-                             line={"dash": "dot", "color": NEUTRAL_COLOR}))
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=t("participation.lorenz_curve", lang),
-                             fill="tonexty", line={"color": PALETTE[0]}))
+    fig = _figure([
+        dict(type="scatter", x=[0, 1], y=[0, 1], mode="lines", name=t("participation.lorenz_equal", lang),
+             line={"dash": "dot", "color": NEUTRAL_COLOR}),
+        dict(type="scatter", x=x, y=y, mode="lines", name=t("participation.lorenz_curve", lang),
+             fill="tonexty", line={"color": PALETTE[0]})])
     fig.update_xaxes(tickformat=".0%", title=t("participation.lorenz_x", lang), range=[0, 1])
     fig.update_yaxes(tickformat=".0%", title=t("participation.lorenz_y", lang), range=[0, 1])
     return style(fig, height=340)

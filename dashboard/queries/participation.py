@@ -22,7 +22,7 @@ from dashboard.filters import Filters
 from dashboard.queries.base import fetch
 from dashboard.queries.common import period_params
 from dashboard.queries.participation_measures import (  # noqa: F401  (the page's pure derivations)
-    STREET_SCOPE, concentration_of, concentration_one, flagged, kpis_of, leaderboard_of, lorenz_of,
+    STREET_SCOPE, concentration_of, concentration_one, flagged, kpis_of, lorenz_of,
     meetings_by_community, points_of, status_counts, usage_of, vote_counts_of, vote_summary)
 
 RULES = ("SELECT max(value) FILTER (WHERE rule = 'concentration.top_share') AS top_share, "
@@ -178,9 +178,21 @@ def redeemed(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return _run(con, f, REDEEMED_SQL)
 
 
+LEADERBOARD_SQL = f"""
+    WITH per AS (SELECT p.community, p.resident_pseudonym, count(*) AS tasks, sum(p.points) AS points,
+                        COALESCE(sum(p.hours), 0) AS hours
+                 FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL)
+    SELECT resident_pseudonym, first(community ORDER BY tasks DESC, community) AS community,
+           sum(tasks) AS tasks, sum(points) AS points, sum(hours) AS hours
+    FROM per GROUP BY resident_pseudonym
+    ORDER BY points DESC, tasks DESC, resident_pseudonym LIMIT $limit
+"""
+
+
 def leaderboard(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20) -> pd.DataFrame:
-    """The `limit` residents with most points in the period (see leaderboard_of)."""
-    return leaderboard_of(resident_tasks(con, f), limit)
+    """The `limit` residents with most points in the period: pseudonyms only, never identities;
+    community = where they did most tasks."""
+    return fetch(con, LEADERBOARD_SQL, period_params(con, f, limit=limit))
 
 
 # --- concentration -----------------------------------------------------------------------------

@@ -54,19 +54,6 @@ def points_of(tasks: pd.DataFrame, redeemed: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def leaderboard_of(tasks: pd.DataFrame, limit: int = 20) -> pd.DataFrame:
-    """The `limit` residents with most points (pure): pseudonyms only, never identities; community =
-    where they did most tasks."""
-    if tasks.empty:
-        return pd.DataFrame(columns=["resident_pseudonym", "community", "tasks", "points", "hours"])
-    home = (tasks.sort_values(["resident_pseudonym", "tasks", "community"], ascending=[True, False, True])
-            .drop_duplicates("resident_pseudonym").set_index("resident_pseudonym")["community"])
-    g = tasks.groupby("resident_pseudonym", as_index=False)[["tasks", "points", "hours"]].sum()
-    g.insert(1, "community", g["resident_pseudonym"].map(home))
-    return g.sort_values(["points", "tasks", "resident_pseudonym"], ascending=[False, False, True],
-                         ignore_index=True).head(limit)
-
-
 def _ceil_share(share: float, n: int) -> int:
     """ceil(share x n) without float noise (0.1 x 30 is 3, not 4)."""
     return -(-round(share * n * 1e6) // 1_000_000)
