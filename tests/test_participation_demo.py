@@ -12,7 +12,7 @@ import pytest
 from etl import demo
 from etl.load import load_paths
 
-from conftest import DEMO_END
+from tests.conftest import DEMO_END
 
 FILES = ("社区基本情况.csv", "社区会议记录.csv", "议事决议落实台账.csv", "居民议事投票.csv", "居民参与积分台账.csv",
          "积分兑换记录.csv", "项目居民评价.csv")

@@ -7,7 +7,7 @@ import json
 import pytest
 from pages_fixture import app, metrics, page_strings, read_only, release_connections  # noqa: F401
 
-from conftest import DEMO_END
+from tests.conftest import DEMO_END
 from dashboard import ui
 from dashboard.filters import Filters
 from dashboard.queries import briefing as bq

@@ -9,7 +9,7 @@ import re
 import pytest
 from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only, release_connections  # noqa: F401
 
-from conftest import DEMO_END
+from tests.conftest import DEMO_END
 from dashboard import ui
 
 PERIOD = {"from": "2024-12-01", "to": DEMO_END.isoformat()}   # the demo's whole two years
