@@ -25,7 +25,7 @@ from dashboard.queries.base import FULL_SCOPE, use_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
-    "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints"),
+    "shell.section.cockpit": ("overview", "projects", "funds", "grid", "linkage", "painpoints", "participation"),
     "shell.section.analysis": ("explore", "sql_console", "briefing"),
     "shell.section.data": ("data",),
     "shell.section.admin": ("audit",),

@@ -122,7 +122,7 @@ def sla_rules(lang: str) -> str:
 def warning_value(rule: str, value, lang: str) -> str:
     """An early warning's measure with its unit: 'behind by 34 points', '38 days', '¥4,879'."""
     shown = fmt_int(value) if rule in ("overdue_milestones", "stalled", "over_budget") \
-        else fmt_num(value, 0)
+        else fmt_num(value, 1) if rule == "low_rating" else fmt_num(value, 0)
     return t(f"projects.rule_value.{rule}", lang, value=shown)
 
 

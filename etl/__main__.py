@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from etl import access_cli
+from etl.aliases import KIND_ORDER
 from etl.dbfile import db_path
 
 
@@ -149,8 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("load", help="load CSV/Excel exports (files or folders)")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--kind", choices=["grid_reports", "projects", "project_milestones",
-                                      "fund_transactions", "feedback"], help="skip detection")
+    p.add_argument("--kind", choices=list(KIND_ORDER), help="skip detection")
     p.add_argument("--strict", action="store_true", help="refuse a file with any invalid row")
     p.add_argument("--no-painpoints", action="store_true", help="do not re-cluster feedback after the load")
     p.add_argument("--db")

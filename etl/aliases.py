@@ -81,6 +81,75 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "reply": ("答复意见", "回复", "回复内容", "答复", "response"),
         "replied_at": ("答复时间", "回复时间", "response_at"),
     },
+    # deliberation and participation (issue 15)
+    "communities": {
+        "community": ("社区", "社区名称", "所属社区", "community_name"),
+        "street": ("街道", "所属街道"),
+        "households": ("户数", "住户数", "总户数", "常住户数", "household_count"),
+        "residents": ("人口", "常住人口", "居民人数", "户籍人口", "population"),
+        "grids": ("网格数", "网格数量", "grid_count"),
+    },
+    "meetings": {
+        "meeting_id": ("会议编号", "会议id", "议事编号", "meeting_no"),
+        "held_on": ("会议日期", "召开日期", "召开时间", "会议时间", "meeting_date"),
+        "street": ("街道", "所属街道"),
+        "community": ("社区", "所属社区"),
+        "kind": ("会议类型", "会议形式", "类型", "meeting_kind"),
+        "topic": ("议题", "会议议题", "主题", "subject"),
+        "convener": ("召集人", "召集方", "主持人", "召集单位"),
+        "attendees": ("参会人数", "出席人数", "到会人数", "attendance"),
+        "parties": ("参会单位", "参会方", "参会主体", "参与方", "participants"),
+    },
+    "resolutions": {
+        "resolution_id": ("决议编号", "决议id", "事项编号", "resolution_no"),
+        "meeting_id": ("会议编号", "会议id", "议事编号", "meeting_no"),
+        "community": ("社区", "所属社区"),
+        "text": ("决议内容", "决议事项", "议定事项", "内容", "resolution"),
+        "responsible_party": ("责任方", "责任单位", "牵头落实单位", "responsible"),
+        "due_on": ("完成时限", "办结时限", "计划完成日期", "due_date"),
+        "status": ("执行状态", "落实情况", "状态", "state"),
+        "disclosed_on": ("公示日期", "公示时间", "公开日期", "disclosed_date"),
+    },
+    "votes": {
+        "vote_id": ("投票编号", "表决编号", "投票id", "vote_no"),
+        "street": ("街道", "所属街道"),
+        "community": ("社区", "所属社区"),
+        "topic": ("表决事项", "投票事项", "议题", "主题", "subject"),
+        "opened_on": ("开始日期", "投票开始", "开始时间", "opened"),
+        "closed_on": ("截止日期", "投票截止", "结束日期", "截止时间", "closed"),
+        "eligible_voters": ("应参与人数", "应投票人数", "有投票权人数", "应到人数", "eligible"),
+        "ballots_cast": ("实际投票人数", "实投票数", "参与人数", "实到人数", "cast"),
+        "yes_votes": ("赞成", "赞成票", "同意", "yes"),
+        "no_votes": ("反对", "反对票", "不同意", "no"),
+        "abstain_votes": ("弃权", "弃权票", "abstain"),
+    },
+    "participation": {
+        "record_id": ("记录编号", "参与编号", "流水号", "record_no"),
+        "resident_id": ("居民", "参与居民", "居民编号", "姓名", "resident"),
+        "street": ("街道", "所属街道"),
+        "community": ("社区", "所属社区"),
+        "activity": ("参与类型", "活动类型", "参与事项", "activity_type"),
+        "occurred_on": ("参与日期", "活动日期", "日期", "date"),
+        "hours": ("时长", "服务时长", "时长(小时)", "duration_hours"),
+        "project_id": ("项目编号", "关联项目", "项目id"),
+        "age_band": ("年龄段", "年龄组", "age_group"),
+    },
+    "redemptions": {
+        "redemption_id": ("兑换编号", "兑换单号", "redemption_no"),
+        "resident_id": ("居民", "兑换居民", "居民编号", "姓名", "resident"),
+        "community": ("社区", "所属社区"),
+        "redeemed_on": ("兑换日期", "兑换时间", "日期", "date"),
+        "item": ("兑换物品", "兑换项目", "兑换内容", "物品", "goods"),
+        "points": ("消耗积分", "兑换积分", "积分", "points_used"),
+    },
+    "evaluations": {
+        "evaluation_id": ("评价编号", "评价id", "evaluation_no"),
+        "project_id": ("项目编号", "项目id", "项目代码"),
+        "submitted_at": ("评价时间", "提交时间", "评价日期", "created_at"),
+        "rating": ("评分", "星级", "满意度", "score"),
+        "comment": ("评价内容", "评语", "意见", "留言", "comment_text"),
+        "resident_id": ("评价人", "居民", "用户", "resident"),
+    },
 }
 
 # columns without which a file of that kind is refused
@@ -90,10 +159,19 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "project_milestones": ("project_id", "milestone", "planned_on"),
     "fund_transactions": ("txn_id", "txn_on", "project_id", "direction", "amount_yuan"),
     "feedback": ("submitted_at", "text"),
+    "communities": ("community", "households"),
+    "meetings": ("meeting_id", "held_on", "community", "kind"),
+    "resolutions": ("resolution_id", "meeting_id", "text", "status"),
+    "votes": ("vote_id", "community", "topic", "closed_on", "eligible_voters", "ballots_cast", "yes_votes",
+              "no_votes"),
+    "participation": ("resident_id", "community", "activity", "occurred_on"),
+    "redemptions": ("resident_id", "redeemed_on", "item", "points"),
+    "evaluations": ("project_id", "submitted_at", "rating"),
 }
 
 # load order when several kinds come in one command: referenced tables first
-KIND_ORDER = ("projects", "project_milestones", "fund_transactions", "grid_reports", "feedback")
+KIND_ORDER = ("communities", "projects", "project_milestones", "fund_transactions", "grid_reports", "feedback",
+              "meetings", "resolutions", "votes", "participation", "redemptions", "evaluations")
 
 _UNIT_SUFFIX = re.compile(r"[（(][^）)]*[）)]$")
 

@@ -1,6 +1,7 @@
 """python -m etl briefing: PNG + one-page PDF of the weekly briefing, per scope, from the real page.
 
     python -m etl briefing --week 2026-W47 [--community NAME | --all-communities] --out DIR [--db PATH]
+                           [--format desktop|phone]
 
 Steps: (1) check the week and scopes against the database; (2) start the real cockpit on a
 free localhost port; (3) launch Debian's chromium once via Playwright; (4) per scope open
@@ -15,6 +16,10 @@ The browser may talk only to that cockpit (RequestGuard): every other request - 
 or link someone slipped into the data as markup, a font, a tracker - is aborted before it
 leaves the machine, and the export fails naming the scope and the URL. The scheduled job
 runs inside the office network, so a fetch from it would be a blind request forgery.
+
+`--format phone` captures the same page for forwarding in a WeChat group: a portrait long PNG
+1080 px wide (a 540 CSS px viewport at device scale 2, where Streamlit stacks its columns into
+one, so text and cards are phone-sized and readable without zooming), no PDF.
 """
 from __future__ import annotations
 
@@ -45,6 +50,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 WIDTH = 1400
+# format -> (viewport width in CSS px, device scale factor, also a PDF)
+FORMATS = {"desktop": (WIDTH, 1, True), "phone": (540, 2, False)}
+PHONE_PX = FORMATS["phone"][0] * FORMATS["phone"][1]    # 1080 px wide image
+MAX_PHONE_PX = 16000        # tallest image chromium captures in one piece
 START_TIMEOUT_S = 60
 RENDER_TIMEOUT_S = 60
 MIN_PIXEL_STDDEV = 12.0          # a blank or near-blank capture has almost no variance
@@ -83,7 +92,7 @@ class BriefingError(RuntimeError):
 class Capture:
     scope: str
     png: Path
-    pdf: Path
+    pdf: Path | None
     height: int
     seconds: float
 
@@ -209,9 +218,10 @@ def briefing_url(base: str, week: str, community: str | None) -> str:
     return f"{base}/briefing?{urllib.parse.urlencode(query)}"
 
 
-def file_stem(week: str, community: str | None) -> str:
+def file_stem(week: str, community: str | None, fmt: str = "desktop") -> str:
     name = community or "全街道"
-    return f"briefing-{week}-" + re.sub(r'[\\/:*?"<>|\s]+', "_", name)
+    suffix = "" if fmt == "desktop" else f"-{fmt}"
+    return f"briefing-{week}-" + re.sub(r'[\\/:*?"<>|\s]+', "_", name) + suffix
 
 
 def open_briefing(context, base: str, week: str, community: str | None):
@@ -222,11 +232,12 @@ def open_briefing(context, base: str, week: str, community: str | None):
 
 
 def capture(page, week: str, community: str | None, out: Path, expected_charts: int,
-            guard: RequestGuard | None = None) -> Capture:
-    """PNG + PDF of one opened briefing tab; raises BriefingError naming the scope on any
-    defect, including a request `guard` blocked for this tab."""
+            guard: RequestGuard | None = None, fmt: str = "desktop") -> Capture:
+    """PNG (+ PDF for desktop) of one opened briefing tab; raises BriefingError naming the
+    scope on any defect, including a request `guard` blocked for this tab."""
     scope = community or "whole street (全街道)"
-    stem = out / file_stem(week, community)
+    width, scale, with_pdf = FORMATS[fmt]
+    stem = out / file_stem(week, community, fmt)
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
     started = time.perf_counter()
     try:
@@ -236,16 +247,19 @@ def capture(page, week: str, community: str | None, out: Path, expected_charts: 
             raise BriefingError(f"[{scope}] did not finish rendering: {page.evaluate(_STATE_JS)}"
                                 ) from exc
         height = _check_page(page, scope, expected_charts)
-        page.set_viewport_size({"width": WIDTH, "height": height})
+        page.set_viewport_size({"width": width, "height": height})
         wait_rendered(page, expected_charts)
         height = max(height, _check_page(page, scope, expected_charts))
-        page.set_viewport_size({"width": WIDTH, "height": height})
+        if height * scale > MAX_PHONE_PX:
+            raise BriefingError(f"[{scope}] the page is {height * scale} px tall, more than one image can hold")
+        page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(png))
-        page.emulate_media(media="screen")
-        page.pdf(path=str(pdf), width=f"{WIDTH}px", height=f"{height + 2}px",
-                 print_background=True, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"})
         check_png(png, scope)
-        check_pdf(pdf, scope)
+        if with_pdf:
+            page.emulate_media(media="screen")
+            page.pdf(path=str(pdf), width=f"{width}px", height=f"{height + 2}px",
+                     print_background=True, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"})
+            check_pdf(pdf, scope)
         problem = guard.problem(page) if guard is not None else None
         if problem:
             raise BriefingError(f"[{scope}] {problem}")
@@ -258,7 +272,7 @@ def capture(page, week: str, community: str | None, out: Path, expected_charts: 
     finally:
         with contextlib.suppress(Exception):
             page.close()
-    return Capture(scope, png, pdf, height, time.perf_counter() - started)
+    return Capture(scope, png, pdf if with_pdf else None, height * scale, time.perf_counter() - started)
 
 
 def _check_page(page, scope: str, expected_charts: int) -> int:
@@ -312,7 +326,8 @@ def scopes_for(db: Path, community: str | None, all_communities: bool) -> list[s
     return [community or WHOLE_STREET]
 
 
-def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[list[Capture], list[str]]:
+def export(db: Path, week: str, scopes: list[str | None], out: Path,
+           fmt: str = "desktop") -> tuple[list[Capture], list[str]]:
     """Capture every scope with one server and one browser; (captures, failure messages)."""
     from dashboard.charts.briefing import EXPECTED_CHARTS
 
@@ -321,7 +336,9 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[li
     with service_cookie() as cookie, cockpit(db, wait=False) as server, chromium() as browser:
         server.wait()                   # the browser launched while the cockpit booted
         base = server.url
-        context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
+        width, scale, _ = FORMATS[fmt]
+        context = browser.new_context(viewport={"width": width, "height": 1000}, device_scale_factor=scale,
+                                      is_mobile=fmt == "phone")
         guard = RequestGuard(base).install(context)
         if cookie:
             context.add_cookies([{**cookie, "url": base}])
@@ -331,9 +348,10 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path) -> tuple[li
             if i + 1 < len(scopes):
                 tabs.append(open_briefing(context, base, week, scopes[i + 1]))
             try:
-                done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS, guard))
+                done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS, guard, fmt))
                 audit.record("briefing_export", actor=JOB, page="briefing", week=week,
-                             community=community, files=[done[-1].png.name, done[-1].pdf.name])
+                             community=community, format=fmt,
+                             files=[p.name for p in (done[-1].png, done[-1].pdf) if p is not None])
             except BriefingError as exc:
                 failed.append(str(exc))
         context.close()
@@ -359,6 +377,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="the whole street and every community")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--db", help="database file (default: env COCKPIT_DB or data/cockpit.duckdb)")
+    p.add_argument("--format", choices=list(FORMATS), default="desktop",
+                   help="desktop: 1400 px PNG + one-page PDF; phone: a 1080 px wide portrait long PNG "
+                        "for forwarding in a WeChat group")
     return p.parse_args(argv)
 
 
@@ -376,12 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         if not db.exists():
             raise BriefingError(f"no database at {db} - run `python -m etl demo` or `load` first")
         scopes = scopes_for(db, args.community, args.all_communities)
-        done, failed = export(db, args.week.upper(), scopes, Path(args.out).resolve())
+        done, failed = export(db, args.week.upper(), scopes, Path(args.out).resolve(), args.format)
     except BriefingError as exc:
         print(f"briefing FAILED: {exc}", file=sys.stderr)
         return 2
     for c in done:
-        print(f"{c.scope}: {c.png} {c.pdf} ({c.height}px, {c.seconds:.1f} s)")
+        print(f"{c.scope}: {c.png}{f' {c.pdf}' if c.pdf else ''} ({c.height}px, {c.seconds:.1f} s)")
     for message in failed:
         print(f"briefing FAILED: {message}", file=sys.stderr)
     print(f"{len(done)} of {len(scopes)} scopes exported in {time.perf_counter() - started:.1f} s",

@@ -44,6 +44,8 @@ def file_identity(path: Path | None = None) -> tuple[int, int, int] | None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables; safe to run on every open."""
     con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+    from etl import rules   # participation rules: etl/rules.toml is the one source (issue 15)
+    rules.seed(con)
     con.execute(
         "INSERT INTO etl_meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
         {"v": SCHEMA_VERSION},

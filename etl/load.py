@@ -21,7 +21,7 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from etl import aliases, history, scoped, stage
+from etl import aliases, history, scoped, stage, stage_participation
 from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
 from etl.extract import ExtractError, RawSource, expand_paths, read_csv, read_sources
 from etl.pii import mask_text
@@ -231,7 +231,7 @@ def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
     """Create _raw and run staging; a CSV that turns out not to be UTF-8 past the sample is
     transcoded from GB18030 and staged again. Runs first in the load's transaction."""
     known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
-    bound = stage.params(kind, salt, known)
+    bound = stage.params(kind, salt, known, stage_participation.context(con, kind))
     try:
         names = _create_raw(con, src, kind)
         counts = stage.run_stage(con, kind, bound, first_row=src.header_row + 1)

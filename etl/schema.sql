@@ -230,3 +230,125 @@ CREATE TABLE IF NOT EXISTS hot_spots (
     representative_texts VARCHAR[] NOT NULL,
     PRIMARY KEY (month_on, scope, rank)
 );
+-- ---- deliberation and participation (issue 15) ------------------------------------------
+
+-- one row per community: the reference sizes that turn counts into rates per 1,000 households
+CREATE TABLE IF NOT EXISTS communities (
+    community            VARCHAR PRIMARY KEY,
+    street               VARCHAR,
+    households           INTEGER NOT NULL,   -- 户数
+    residents            INTEGER,            -- 常住人口
+    grids                INTEGER,            -- number of grids
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per meeting (居民议事会 / 联席会议 / 听证会 ...)
+CREATE TABLE IF NOT EXISTS meetings (
+    meeting_id           VARCHAR PRIMARY KEY,
+    held_on              DATE NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR NOT NULL,
+    kind                 VARCHAR NOT NULL,   -- 居民议事会 / 联席会议 / 听证会 / 协调会 ...
+    topic                VARCHAR,            -- PII masked
+    convener             VARCHAR,
+    attendees            INTEGER,
+    parties              VARCHAR,            -- '、'-separated 'name(type)', e.g. 清河一社区党委(社区党委)
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per resolution adopted at a meeting
+CREATE TABLE IF NOT EXISTS resolutions (
+    resolution_id        VARCHAR PRIMARY KEY,
+    meeting_id           VARCHAR NOT NULL,   -- a meeting in `meetings` (others are rejected)
+    community            VARCHAR NOT NULL,   -- the meeting's community when the export has none
+    text                 VARCHAR NOT NULL,   -- PII masked
+    responsible_party    VARCHAR,
+    due_on               DATE,
+    status               VARCHAR NOT NULL,   -- 待执行 / 执行中 / 已完成 / 搁置
+    disclosed_on         DATE,               -- 公示: when its execution was publicly disclosed
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per resident vote (议事投票)
+CREATE TABLE IF NOT EXISTS votes (
+    vote_id              VARCHAR PRIMARY KEY,
+    street               VARCHAR,
+    community            VARCHAR NOT NULL,
+    topic                VARCHAR NOT NULL,
+    opened_on            DATE,
+    closed_on            DATE NOT NULL,
+    eligible_voters      INTEGER NOT NULL,
+    ballots_cast         INTEGER NOT NULL,   -- never above eligible_voters
+    yes_votes            INTEGER NOT NULL,   -- yes + no + abstain never above ballots_cast
+    no_votes             INTEGER NOT NULL,
+    abstain_votes        INTEGER,
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per resident task (one participation in an activity)
+CREATE TABLE IF NOT EXISTS participation (
+    record_id            VARCHAR PRIMARY KEY,   -- the export's id or a stable hash
+    resident_pseudonym   VARCHAR NOT NULL,      -- salted hash, never the identifier
+    street               VARCHAR,
+    community            VARCHAR NOT NULL,
+    activity             VARCHAR NOT NULL,      -- 议事会 / 组织活动 / 调解矛盾 / 志愿服务 / 设施巡查 ...
+    occurred_on          DATE NOT NULL,
+    hours                DOUBLE,
+    project_id           VARCHAR,               -- optional: a project in `projects`
+    age_band             VARCHAR,               -- optional: 18-34 / 35-49 / 50-64 / 65+
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per points redemption (积分兑换)
+CREATE TABLE IF NOT EXISTS redemptions (
+    redemption_id        VARCHAR PRIMARY KEY,   -- the export's id or a stable hash
+    resident_pseudonym   VARCHAR NOT NULL,
+    community            VARCHAR,
+    redeemed_on          DATE NOT NULL,
+    item                 VARCHAR NOT NULL,
+    points               INTEGER NOT NULL,      -- never above the resident's balance at the time
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per resident evaluation of a project
+CREATE TABLE IF NOT EXISTS evaluations (
+    evaluation_id        VARCHAR PRIMARY KEY,   -- the export's id or a stable hash
+    project_id           VARCHAR NOT NULL,      -- a project in `projects`
+    submitted_at         TIMESTAMP NOT NULL,
+    rating               TINYINT NOT NULL,      -- 1..5
+    comment              VARCHAR,               -- PII masked
+    resident_pseudonym   VARCHAR,
+    source_load_id       BIGINT NOT NULL
+);
+
+-- one row per participation rule, seeded from etl/rules.toml on every ETL run
+CREATE TABLE IF NOT EXISTS participation_rules (
+    rule                 VARCHAR PRIMARY KEY,   -- 'votes.valid_share', 'evaluations.min_ratings' ...
+    value                DOUBLE,                -- numeric rules
+    names                VARCHAR[]              -- rules that are names (kinds, party types, bands)
+);
+
+-- one row per activity that earns points, seeded from etl/rules.toml [points]
+CREATE TABLE IF NOT EXISTS points_rules (
+    activity             VARCHAR PRIMARY KEY,
+    points               INTEGER NOT NULL
+);
+
+-- one row per vote with its participation, validity and result: the 30% rule defined once
+CREATE OR REPLACE VIEW vote_results AS
+SELECT v.vote_id, v.street, v.community, v.topic, v.opened_on, v.closed_on,
+       v.eligible_voters, v.ballots_cast, v.yes_votes, v.no_votes, v.abstain_votes,
+       v.ballots_cast / NULLIF(v.eligible_voters, 0) AS participation_share,
+       r.valid_share,
+       COALESCE(v.ballots_cast >= r.valid_share * v.eligible_voters AND v.eligible_voters > 0, FALSE) AS valid,
+       COALESCE(v.ballots_cast >= r.valid_share * v.eligible_voters AND v.eligible_voters > 0
+                AND v.yes_votes > r.pass_share * v.ballots_cast, FALSE) AS passed
+FROM votes v
+CROSS JOIN (SELECT max(value) FILTER (WHERE rule = 'votes.valid_share') AS valid_share,
+                   max(value) FILTER (WHERE rule = 'votes.pass_share') AS pass_share
+            FROM participation_rules) r;
+
+-- one row per participation record with the points it earns (0 for activities without a rule)
+CREATE OR REPLACE VIEW participation_points AS
+SELECT p.*, COALESCE(r.points, 0) AS points
+FROM participation p LEFT JOIN points_rules r USING (activity);

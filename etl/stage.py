@@ -16,8 +16,8 @@ import pandas as pd
 
 from etl.pii import mask_sql
 
-TEXT, ID, TS, DATE, MONEY, PCT, INT, RATING, BOOL, ENUM, PSEUDO = (
-    "text", "id", "timestamp", "date", "money", "pct", "int", "rating", "bool", "enum", "pseudonym")
+TEXT, ID, TS, DATE, MONEY, PCT, INT, RATING, BOOL, ENUM, PSEUDO, NUMBER = (
+    "text", "id", "timestamp", "date", "money", "pct", "int", "rating", "bool", "enum", "pseudonym", "number")
 
 STATUS = {
     "待受理": "待受理", "待处理": "待受理", "未受理": "待受理", "新建": "待受理", "已上报": "待受理",
@@ -96,7 +96,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "feedback": ("feedback_id",),
 }
 
-_REASON = {TS: "unparseable date", DATE: "unparseable date", MONEY: "unparseable amount",
+_REASON = {TS: "unparseable date", DATE: "unparseable date", MONEY: "unparseable amount", NUMBER: "not a number",
            PCT: "unparseable percentage", INT: "not a whole number", RATING: "rating must be 1-5",
            BOOL: "not a yes/no value", ENUM: "unknown {col} value"}
 
@@ -144,6 +144,8 @@ def _typed(col: Col, v: str) -> str:
         return _money(v)
     if col.type == PCT:
         return _pct(v)
+    if col.type == NUMBER:
+        return f"TRY_CAST(replace({v}, ',', '') AS DOUBLE)"
     if col.type == INT:
         return (f"CASE WHEN TRY_CAST(replace({v}, ',', '') AS DOUBLE) = "
                 f"floor(TRY_CAST(replace({v}, ',', '') AS DOUBLE)) "
@@ -177,10 +179,11 @@ def _row_rules(kind: str) -> list[tuple[str, str, str]]:
         "feedback": [("likes", "negative count", "likes < 0"),
                      ("replied_at", "replied before submitted", "replied_at < submitted_at")],
     }
-    return rules[kind]
+    return rules[kind] if kind in rules else _sp.row_rules(kind)
 
 
-def params(kind: str, salt: str = "", known_projects: list[str] | None = None) -> dict:
+def params(kind: str, salt: str = "", known_projects: list[str] | None = None,
+           context: dict | None = None) -> dict:
     """The bound values the staging SQL of `kind` uses."""
     out: dict = {}
     for col in SPECS[kind]:
@@ -196,6 +199,8 @@ def params(kind: str, salt: str = "", known_projects: list[str] | None = None) -
         out["known_projects"] = list(known_projects or [])
     if kind == "feedback":
         out["salt"] = salt
+    if kind in _sp.SPECS:   # participation kinds: reference lists from `context`
+        out.update(_sp.params(kind, salt, known_projects, context))
     return out
 
 
@@ -204,8 +209,8 @@ def _checks(kind: str) -> list[tuple[str, str, str]]:
     checks = []
     for c in SPECS[kind]:
         if c.type in (TEXT, ID, PSEUDO):   # text cannot fail to parse; blank is NULL after trimming
-            if c.required:
-                checks.append((c.name, "missing value", f"{c.name} IS NULL"))
+            if c.required:   # a required resident identifier is checked through its pseudonym
+                checks.append((c.name, "missing value", f"{_out(c)} IS NULL"))
             continue
         raw = f"NULLIF(trim(_raw_{c.name}), '')"
         reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
@@ -266,6 +271,8 @@ def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_
 
 def _derive(kind: str) -> list[str]:
     """Columns computed from others before validation (ids, pseudonyms)."""
+    if kind in _sp.SPECS:
+        return _sp.derive(kind)
     if kind != "feedback":
         return []
     return [
@@ -316,7 +323,8 @@ def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: st
 
 
 def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
-          known_projects: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          known_projects: list[str] | None = None,
+          context: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pure staging of canonical text columns: (clean rows, rejects[_row, column_name, reason]).
 
     `df` has canonical column names (missing optional ones are added as NULL); its rows are
@@ -334,7 +342,12 @@ def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
         raw_sql = "CREATE TEMP TABLE _raw AS SELECT " + casts + " FROM _raw_df"
         clean_sql = "SELECT " + ", ".join(target_columns(kind)) + " FROM _clean ORDER BY ALL"
         con.execute(raw_sql)
-        run_stage(con, kind, params(kind, salt, known_projects))
+        run_stage(con, kind, params(kind, salt, known_projects, context))
         clean = con.execute(clean_sql).df()
         rejects = con.execute("SELECT * FROM _errors ORDER BY _row, column_name").df()
     return clean, rejects
+
+
+# deliberation and participation kinds (issue 15): their specs and rules live in their own module
+# (imported last: it uses the column types above and adds its kinds to SPECS and KEYS)
+from etl import stage_participation as _sp  # noqa: E402

@@ -21,7 +21,8 @@ MAX_ITEMS = 6              # list rows per panel; the rest is summarised as "and
 QUOTE_CHARS = 70
 FORMATS = {"int": ui.fmt_int, "share": ui.fmt_pct, "num": ui.fmt_num, "yuan": ui.fmt_yuan}
 RULE_FORMATS = {"behind_schedule": ui.fmt_num, "spending_ahead": ui.fmt_num,
-                "overdue_milestones": ui.fmt_int, "stalled": ui.fmt_int, "over_budget": ui.fmt_yuan}
+                "overdue_milestones": ui.fmt_int, "stalled": ui.fmt_int, "over_budget": ui.fmt_yuan,
+                "low_rating": ui.fmt_num}
 
 
 def set_week() -> None:

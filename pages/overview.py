@@ -7,6 +7,7 @@ from dashboard.i18n import t
 from dashboard.safe import md
 from dashboard.queries import overview as q
 from dashboard.safe import md
+from dashboard.queries import participation as pq
 
 # (card key, column, value kind, delta colour): 'inverse' where a rise is bad news
 KPIS = (
@@ -19,6 +20,13 @@ KPIS = (
     ("on_schedule", "on_schedule_share", "share", "normal"),
     ("funds_in", "funds_in_yuan", "yuan", "normal"),
     ("funds_out", "funds_out_yuan", "yuan", "off"),
+)
+# 协商与参与 cards (issue 15): (card key, column, value kind, delta colour)
+PARTICIPATION_KPIS = (
+    ("usage", "usage_rate", "num", "normal"),
+    ("valid_votes", "valid_vote_share", "share", "normal"),
+    ("overdue", "overdue_resolutions", "int", "inverse"),
+    ("top_share", "top_share", "share", "inverse"),
 )
 FORMAT = {"int": ui.fmt_int, "share": ui.fmt_pct, "num": ui.fmt_num, "yuan": ui.fmt_yuan,
           "hours": ui.fmt_hours}
@@ -46,6 +54,15 @@ with ui.panel(lang, t("overview.kpis", lang), t("overview.kpis_help", lang)):
     # three cards a row, so amounts and labels are never cut, even on a laptop screen:
     # grid cases; residents and projects; schedule and money
     ui.kpi_row(cards, per_row=3)
+
+with ui.panel(lang, t("overview.participation", lang), t("overview.participation_help", lang)):
+    now_p = cache.run(pq.kpis, f).iloc[0]
+    before_p = cache.run(pq.kpis, f.previous_period()).iloc[0] if compare else None
+    ui.kpi_row([ui.Kpi(f"p_{key}", t(f"participation.kpi.{key}", lang), FORMAT[kind](now_p[col]),
+                       ui.delta_text(now_p[col], before_p[col], kind) if compare else None,
+                       delta_color=color, help=t(f"overview.pkpi_help.{key}", lang))
+                for key, col, kind, color in PARTICIPATION_KPIS], per_row=4)
+    ui.page_link("participation", t("overview.to_participation", lang))
 
 left, right = st.columns([1, 1])
 with left, ui.panel(lang, t("overview.painpoints", lang)):

@@ -5,6 +5,7 @@ from dashboard import cache, ui
 from dashboard.charts import projects as charts
 from dashboard.i18n import t
 from dashboard.queries import common
+from dashboard.queries import participation as pq
 from dashboard.queries import projects as q
 from dashboard.queries.base import aggregates_only
 
@@ -29,8 +30,8 @@ with ui.panel(lang, t("projects.warnings", lang),
     if w.empty:
         st.success(t("projects.no_warnings", lang))
     else:
-        cols = st.columns(len(q.RULES))
-        for col, rule in zip(cols, q.RULES):
+        cols = st.columns(len(q.ALL_RULES))
+        for col, rule in zip(cols, q.ALL_RULES):
             col.metric(t(f"projects.rule.{rule}", lang), ui.fmt_int((w["rule"] == rule).sum()))
         ui.table(w, lang, key="projects_warnings_table", coded={"rule": "projects.rule"},
                  warning_values=True)
@@ -67,7 +68,8 @@ with ui.panel(lang, t("projects.drill", lang)):
     if pick:
         st.query_params["project"] = pick
         tabs = st.tabs([t("projects.tab_milestones", lang), t("projects.tab_ledger", lang),
-                        t("projects.tab_reports", lang), t("projects.tab_feedback", lang)])
+                        t("projects.tab_reports", lang), t("projects.tab_feedback", lang),
+                        t("projects.tab_evaluations", lang)])
         with tabs[0]:
             ui.table(cache.run(q.milestones, f, pick), lang, key="projects_ms")
         with tabs[1]:
@@ -83,5 +85,10 @@ with ui.panel(lang, t("projects.drill", lang)):
                 st.info(t("scope.no_messages", lang))
             else:
                 ui.table(cache.run(q.related_feedback, f, pick), lang, key="projects_feedback")
+        with tabs[4]:   # residents' evaluations (issue 15): the feedback loop of the project
+            if aggregates_only("evaluations"):
+                st.info(t("scope.no_messages", lang))
+            else:
+                ui.table(cache.run(pq.project_evaluations, f, pick), lang, key="projects_evaluations")
     elif "project" in st.query_params:
         del st.query_params["project"]

@@ -84,7 +84,7 @@ def test_a_failing_panel_shows_an_error_and_the_page_goes_on(cockpit_db, tmp_pat
     at = app("overview", **{"from": "2026-06-01", "to": "2026-06-30"})
     assert not at.exception
     assert len(at.error) == 1 and "pain_points" in at.error[0].value.replace("\\", "")   # escaped as text
-    assert len(at.metric) == 9                  # the KPI panel rendered
+    assert len(at.metric) == 9 + 4              # the KPI panel and the participation cards rendered
     assert [s.value for s in at.subheader][-2] == "预警"   # so did the panel after the failing one
 
 

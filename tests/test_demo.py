@@ -13,7 +13,10 @@ from etl.demo import text as T
 
 END = date(2026, 11, 22)
 KIND_BY_FILE = [("网格事件_", "grid_reports"), ("资金流水", "fund_transactions"), ("项目台账.xlsx[项目]", "projects"),
-                ("项目台账.xlsx[里程碑]", "project_milestones")] + [(c[0], "feedback") for c in demo.CHANNELS.values()]
+                ("项目台账.xlsx[里程碑]", "project_milestones")] + [(c[0], "feedback") for c in demo.CHANNELS.values()] + [
+    ("社区基本情况", "communities"), ("社区会议记录", "meetings"), ("议事决议落实台账", "resolutions"),
+    ("居民议事投票", "votes"), ("居民参与积分台账", "participation"), ("积分兑换记录", "redemptions"),
+    ("项目居民评价", "evaluations")]   # issue 15
 BOM = b"\xef\xbb\xbf"
 
 
@@ -104,15 +107,16 @@ def test_encodings_are_what_offices_send(small):
     by_name = {Path(f).name: Path(f).read_bytes() for f in manifest["files"]}
     gbk = [n for n, b in by_name.items() if n.endswith(".csv") and not b.startswith(BOM) and not _is_utf8(b)]
     assert sorted(gbk) == sorted(["网格事件_202506-202511.csv", "网格事件_202606-202611.csv", "资金流水.csv",
-                                  "民意直通车_反馈导出.csv", "12345热线工单.csv"])
+                                  "民意直通车_反馈导出.csv", "12345热线工单.csv", "议事决议落实台账.csv"])
     for name in gbk:
         by_name[name].decode("gbk")                  # strictly GBK, not just GB18030
         assert b"\r\n" in by_name[name][:400]        # Windows line ends
     boms = {n for n, b in by_name.items() if b.startswith(BOM)}
     assert {"网格事件_202412-202505.csv", "网格事件_更新_20261122.csv", "微信群留言汇总.csv",
-            "网格员走访记录.csv", "资金流水_近12个月.csv"} == boms
+            "网格员走访记录.csv", "资金流水_近12个月.csv", "社区基本情况.csv", "社区会议记录.csv",
+            "居民参与积分台账.csv", "积分兑换记录.csv", "项目居民评价.csv"} == boms
     plain = {n for n, b in by_name.items() if n.endswith(".csv") and n not in boms and n not in gbk}
-    assert plain == {"网格事件_202601-202605.csv", "居民议事会记录.csv"}
+    assert plain == {"网格事件_202601-202605.csv", "居民议事会记录.csv", "居民议事投票.csv"}
     assert {n for n in by_name if n.endswith(".xlsx")} == {"网格事件_202512.xlsx", "公众号留言.xlsx", "项目台账.xlsx"}
 
 
@@ -191,7 +195,10 @@ def test_bad_rows_are_where_the_manifest_says(small):
     tables = _all_tables(manifest)
     reasons = {b["reason"] for b in manifest["bad_rows"]}
     assert reasons == {"unparseable date", "resolved before reported", "unknown status value",
-                       "rating must be 1-5", "unknown project id", "negative amount"}
+                       "rating must be 1-5", "unknown project id", "negative amount",
+                       # issue 15
+                       "unknown meeting id", "ballots cast exceed eligible voters",
+                       "yes + no + abstain exceed ballots cast", "redemption above the points balance"}
     for bad in manifest["bad_rows"]:
         label = bad["file"] + (f"[{bad['sheet']}]" if bad["sheet"] else "")
         row = tables[label].iloc[bad["row_number"] - 2]           # sheet row: header = 1

@@ -96,6 +96,7 @@ _OWN_QUOTES = tuple((c, _own_quotes(c)) for c in ("representative_ids", "represe
 _REPORT_TEXT = (("reporter", _NULL), ("description", _NULL), ("location_text", _NULL))
 _FEEDBACK_TEXT = (("subject", _NULL), ("text", _NULL), ("reply", _NULL),
                   ("resident_pseudonym", _NULL))
+_PSEUDONYM = (("resident_pseudonym", _NULL),)
 _BIG_ENOUGH = Rule(f"s.size >= {MIN_GROUP}")
 
 # table -> role -> Rule. Every table the UI reads needs a rule for every role (tested).
@@ -161,6 +162,40 @@ RULES: dict[str, dict[str, Rule]] = {
     "sla_rules": {r: FULL for r in ROLES},           # seeded business rules, no data rows
     "named_codes": {r: FULL for r in ROLES},
     "warning_rules": {r: FULL for r in ROLES},
+    # deliberation and participation (issue 15): governance records by community; residents'
+    # tasks, redemptions and evaluations are resident records (pseudonyms, comments)
+    "communities": {"leader": FULL, "analyst": FULL,
+                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                    "partner": FULL, "public": FULL},
+    "meetings": {"leader": FULL, "analyst": FULL,
+                 "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                 "partner": Rule(replace=(("convener", _NULL),)),
+                 "public": Rule(replace=(("convener", _NULL),))},
+    "resolutions": {"leader": FULL, "analyst": FULL,
+                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                    "partner": FULL, "public": FULL},
+    "votes": {"leader": FULL, "analyst": FULL,
+              "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+              "partner": FULL, "public": FULL},
+    "vote_results": {"leader": FULL, "analyst": FULL,
+                     "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                     "partner": FULL, "public": FULL},
+    "participation": {"leader": FULL, "analyst": FULL,
+                      "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                      "partner": Rule(replace=_PSEUDONYM), "public": Rule(replace=_PSEUDONYM)},
+    "participation_points": {"leader": FULL, "analyst": FULL,
+                             "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                             "partner": Rule(replace=_PSEUDONYM),
+                             "public": Rule(replace=_PSEUDONYM)},
+    "redemptions": {"leader": FULL, "analyst": FULL,
+                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                    "partner": Rule(replace=_PSEUDONYM), "public": Rule(replace=_PSEUDONYM)},
+    "evaluations": {"leader": FULL, "analyst": FULL,
+                    "community": Rule(f"s.project_id IN {_COMMUNITY_PROJECTS}"),
+                    "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"),
+                    "public": Rule(replace=(("comment", _NULL), *_PSEUDONYM))},
+    "participation_rules": {r: FULL for r in ROLES},     # settings, no resident rows
+    "points_rules": {r: FULL for r in ROLES},
     # labels, keywords and street-wide sizes: aggregates, no resident rows
     "pain_point_catalog": {"leader": FULL, "analyst": FULL, "community": FULL,
                            "partner": FULL, "public": FULL},

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries import overview as ov
+from dashboard.queries import participation
 from dashboard.queries import projects as pq
 from dashboard.queries.base import fetch
 from dashboard.queries.common import latest_data_date
@@ -32,6 +33,11 @@ KPIS: tuple[tuple[str, str, str, bool], ...] = (
     ("avg_rating", "avg_rating", "num", False),
     ("funds_in_yuan", "funds_in_yuan", "yuan", False),
     ("funds_out_yuan", "funds_out_yuan", "yuan", False),
+    # 协商与参与 (issue 15), same definitions as the participation page
+    ("usage_rate", "usage_rate", "num", False),
+    ("valid_vote_share", "valid_vote_share", "share", False),
+    ("overdue_resolutions", "overdue_resolutions", "int", True),
+    ("top_share", "top_share", "share", True),
 )
 
 
@@ -98,7 +104,7 @@ def headline(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 def _kpi_row(con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
-    parts = [ov.grid_kpis(con, f), ov.feedback_kpis(con, f), ov.fund_kpis(con, f)]
+    parts = [ov.grid_kpis(con, f), ov.feedback_kpis(con, f), ov.fund_kpis(con, f), participation.kpis(con, f)]
     row: dict = {}
     for part in parts:
         row.update({k: (None if pd.isna(v) else v) for k, v in part.iloc[0].items()})

@@ -116,7 +116,7 @@ def top_hot_spots(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 def alerts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Up to ALERT_LIMIT rows: project early warnings, worst first within each rule."""
     w = pq.warnings(con, f).sort_values("value", ascending=False, ignore_index=True)
-    order = {rule: i for i, rule in enumerate(pq.RULES)}
+    order = {rule: i for i, rule in enumerate(pq.ALL_RULES)}
     # round-robin over the rules so one noisy rule cannot fill the list
     w["_n"] = w.groupby("rule").cumcount()
     w["_o"] = w["rule"].map(order)

@@ -22,6 +22,10 @@ FINISHED_STAGE = "结项"
 PIPELINE_STAGES = ("立项", "审批")
 STAGES = ("立项", "审批", "实施", "验收", "结项")
 RULES = ("behind_schedule", "overdue_milestones", "stalled", "spending_ahead", "over_budget")
+# residents' evaluations (issue 15): a project rated below 3 on average by at least 5 residents;
+# the rule's numbers live in participation_rules (etl/rules.toml)
+EVALUATION_RULE = "low_rating"
+ALL_RULES = (*RULES, EVALUATION_RULE)
 
 _STATUS_SQL = """
 WITH p AS (
@@ -107,8 +111,24 @@ def early_warnings(status: pd.DataFrame) -> pd.DataFrame:
 
 
 def warnings(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per (project, rule fired) for the projects in view (see early_warnings)."""
-    return early_warnings(project_status(con, f))
+    """One row per (project, rule fired) for the projects in view (see early_warnings), plus
+    the residents' evaluation rule (value = average rating)."""
+    status = project_status(con, f)
+    return pd.concat([early_warnings(status), evaluation_warnings(con, f, status)], ignore_index=True)
+
+
+def evaluation_warnings(con: duckdb.DuckDBPyConnection, f: Filters,
+                        status: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per project in view that residents rate low (dashboard.queries.participation.low_rated)."""
+    from dashboard.queries import participation
+
+    status = project_status(con, f) if status is None else status
+    low = participation.low_rated(con, f)
+    hit = status.loc[status["project_id"].isin(low["project_id"]),
+                     ["project_id", "name", "community", "category", "stage"]].copy()
+    hit["rule"] = EVALUATION_RULE
+    hit["value"] = hit["project_id"].map(dict(zip(low["project_id"], low["avg_rating"]))).astype(float).round(1)
+    return hit.reset_index(drop=True)
 
 
 def project_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -18,7 +18,12 @@
 4. feedback (~15k x scale) in one export per channel, ids only in some. Each month's topic
    mix is planted: three topics each >= 1.3x the 4th (seasonal and campaign driven, see
    text.SEASONAL_TOP3 / EVENTS); ~10% off-topic noise.
-5. a few deliberately bad rows, listed in manifest['bad_rows'] with file, sheet row
+5. deliberation and participation (issue 15, etl.demo.participation / deliberation): communities'
+   households, monthly meetings (six joint meetings planted without a required party), resolutions (8
+   overdue, 8 not disclosed in their quarter), 30 votes (7 under the 30% line), ~20k x scale resident tasks
+   (top 10% carry 63% in 美和园社区), redemptions, ~3k x scale evaluations (one project planted badly
+   rated); planted facts in participation_truth.json. Its own rng stream: the files above are unchanged.
+6. a few deliberately bad rows, listed in manifest['bad_rows'] with file, sheet row
    (header = row 1), column header and the loader's reject reason.
 
 Ground truth goes to `truth_dir`: feedback_topics.csv (one row per message: source_file,
@@ -41,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from etl.demo import participation
 from etl.demo.feedback import CHANNELS, NOISE_TOPIC, RATING_WORDS, feedback_records, write_feedback
 from etl.demo.grid import GRID_COLS, GRID_FILES, GRID_HEADERS, SNAPSHOT_DAYS, STATUS_WORDS, grid_records, write_grid
 from etl.demo.ledger import TXN_HEADERS, build_transactions, write_transactions
@@ -71,6 +77,7 @@ def generate(inbox: Path, *, seed: int = 7, scale: float = 1.0, end: date | None
     true_warnings(ctx, projects, milestones, txns).to_csv(truth / "project_warnings.csv", index=False)
     counts = {"grid_reports": n_grid, "projects": len(projects), "project_milestones": len(milestones) + 1,
               "fund_transactions": len(txns) + 2, "feedback": len(feedback)}
+    counts |= participation.generate(ctx, seed, projects, truth)
     manifest = {"files": [str(f) for f in ctx.files], "counts": counts, "rows_written": ctx.rows,
                 "bad_rows": ctx.bad, "end": end, "months": months, "seed": seed, "scale": scale}
     (truth / "manifest.json").write_text(json.dumps(manifest, default=str, ensure_ascii=False, indent=1),

@@ -1,0 +1,317 @@
+"""协商与参与 reads: votes against the 30% line, meetings and resolutions, usage, points,
+concentration of tasks (top-10% share, Gini, Lorenz) and residents' evaluations of projects.
+
+Every rule comes from the seeded tables `participation_rules` / `points_rules` (etl/rules.toml)
+or the view `vote_results`; nothing here restates a threshold. Definitions:
+- usage rate: distinct residents with a task in the period per 1,000 households (`communities`);
+- top-10% share: tasks carried by the ceil(n/10) participants with most tasks, over all tasks of
+  the n participants (ties broken by pseudonym); Gini over tasks per participant;
+- decisions: days with a decision activity (议事会) in a community; with young residents when a
+  participant that day is in a young age band; NULL where no age band is given at all;
+- overdue resolution: not 已完成/搁置 and due before the as-of day; undisclosed: its meeting's
+  quarter ended before the as-of day and it was not disclosed (公示) by then;
+- low-rated project: average rating below `evaluations.low_rating` from at least
+  `evaluations.min_ratings` evaluations up to the as-of day.
+"""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from dashboard.filters import Filters
+from dashboard.queries.base import fetch
+from dashboard.queries.common import period_params
+from dashboard.queries.participation_measures import (  # noqa: F401  (the page's pure derivations)
+    STREET_SCOPE, concentration_of, concentration_one, flagged, kpis_of, lorenz_of,
+    meetings_by_community, points_of, status_counts, usage_of, vote_counts_of, vote_summary)
+
+RULES = ("SELECT max(value) FILTER (WHERE rule = 'concentration.top_share') AS top_share, "
+         "max(value) FILTER (WHERE rule = 'evaluations.low_rating') AS low_rating, "
+         "max(value) FILTER (WHERE rule = 'evaluations.min_ratings') AS min_ratings, "
+         "max(value) FILTER (WHERE rule = 'resolutions.disclosure_within_months') AS disclosure_months, "
+         "max(value) FILTER (WHERE rule = 'meetings.joint_min_social_orgs') AS min_orgs, "
+         "max(names) FILTER (WHERE rule = 'meetings.joint_kind')[1] AS joint_kind, "
+         "max(names) FILTER (WHERE rule = 'meetings.joint_required_types') AS required_types, "
+         "max(names) FILTER (WHERE rule = 'meetings.joint_social_org_type')[1] AS org_type, "
+         "max(names) FILTER (WHERE rule = 'concentration.decision_activities') AS decision_activities, "
+         "max(names) FILTER (WHERE rule = 'concentration.young_age_bands') AS young_bands "
+         "FROM {participation_rules}")
+
+
+def _where(alias: str, date_col: str | None) -> str:
+    """Community, street (through `communities` when the row has no street) and period filters."""
+    parts = [f"($community IS NULL OR {alias}.community = $community)",
+             f"($street IS NULL OR {alias}.community IN (SELECT community FROM {{communities}} WHERE street = $street))"]
+    if date_col:
+        parts += [f"($date_from IS NULL OR {alias}.{date_col} >= $date_from)",
+                  f"{alias}.{date_col} < $as_of_excl"]
+    return " AND ".join(parts)
+
+
+def _run(con: duckdb.DuckDBPyConnection, f: Filters, sql: str) -> pd.DataFrame:
+    return fetch(con, sql, period_params(con, f))
+
+
+# --- votes -------------------------------------------------------------------------------------
+VOTES_SQL = f"""
+    SELECT vote_id, community, topic, closed_on, eligible_voters, ballots_cast, yes_votes, no_votes,
+           abstain_votes, participation_share, valid_share, valid, passed
+    FROM {{vote_results}} v WHERE {_where('v', 'closed_on')}
+    ORDER BY closed_on, vote_id
+"""
+
+
+def votes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per vote closed in the period: participation share, the line, valid, passed."""
+    return _run(con, f, VOTES_SQL)
+
+
+# --- meetings and resolutions ------------------------------------------------------------------
+MEETINGS_MONTHLY_SQL = f"""
+    SELECT community, date_trunc('month', held_on)::DATE AS month_on, kind, count(*) AS meetings
+    FROM {{meetings}} m WHERE {_where('m', 'held_on')}
+    GROUP BY ALL ORDER BY month_on, community, kind
+"""
+
+JOINT_GAPS_SQL = f"""
+    WITH r AS ({RULES}),
+    m AS (SELECT m.meeting_id, m.held_on, m.community, m.parties,
+                 list_transform(string_split(COALESCE(m.parties, ''), '、'),
+                                lambda x: regexp_extract(trim(x), '[(（]([^()（）]+)[)）]$', 1)) AS types
+          FROM {{meetings}} m, r WHERE m.kind = r.joint_kind AND {_where('m', 'held_on')})
+    SELECT meeting_id, held_on, community,
+           array_to_string(list_filter(r.required_types, lambda x: NOT list_contains(types, x)), '、') AS missing_types,
+           len(list_filter(types, lambda x: x = r.org_type)) AS social_orgs, r.min_orgs::INTEGER AS min_social_orgs
+    FROM m, r
+    WHERE len(list_filter(r.required_types, lambda x: NOT list_contains(types, x))) > 0
+       OR len(list_filter(types, lambda x: x = r.org_type)) < r.min_orgs
+    ORDER BY held_on DESC, meeting_id
+"""
+
+RESOLUTIONS_SQL = f"""
+    WITH r AS ({RULES})
+    SELECT s.resolution_id, s.meeting_id, s.community, m.held_on, s.text, s.responsible_party, s.due_on,
+           s.status, s.disclosed_on,
+           (date_trunc('quarter', m.held_on) + to_months(CAST(r.disclosure_months AS INTEGER))
+            - INTERVAL 1 DAY)::DATE AS disclose_by,
+           s.status NOT IN ('已完成', '搁置') AND s.due_on < $as_of AS overdue,
+           disclose_by < $as_of AND (s.disclosed_on IS NULL OR s.disclosed_on > disclose_by) AS undisclosed,
+           ($date_from IS NULL OR m.held_on >= $date_from) AS in_period
+    FROM {{resolutions}} s JOIN {{meetings}} m USING (meeting_id), r
+    WHERE {_where('s', None)} AND m.held_on < $as_of_excl
+    ORDER BY m.held_on, s.resolution_id
+"""
+
+
+def meetings_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, month, kind): meetings held."""
+    return _run(con, f, MEETINGS_MONTHLY_SQL)
+
+
+def joint_meeting_gaps(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per joint meeting in the period missing a required party type or social organisations."""
+    return _run(con, f, JOINT_GAPS_SQL)
+
+
+def resolutions(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per resolution of a meeting held up to the as-of day, with its overdue and
+    undisclosed flags at that day and whether its meeting falls in the period."""
+    return _run(con, f, RESOLUTIONS_SQL)
+
+
+# --- participation, usage and points -----------------------------------------------------------
+# Fetched once per page (habit 10): one row per (community, resident) in the period; usage, the
+# leaderboard, concentration and the Lorenz curve are pure functions of it.
+RESIDENT_TASKS_SQL = f"""
+    SELECT p.community, p.resident_pseudonym, count(*) AS tasks, sum(p.points) AS points,
+           COALESCE(sum(p.hours), 0) AS hours
+    FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')}
+    GROUP BY ALL
+"""
+HOUSEHOLDS_SQL = f"""
+    SELECT c.community, c.households FROM {{communities}} c WHERE {_where('c', None)} ORDER BY c.community
+"""
+RULE_VALUES_SQL = RULES
+
+USAGE_SQL = f"""
+    SELECT p.community, date_trunc('month', p.occurred_on)::DATE AS month_on,
+           count(DISTINCT p.resident_pseudonym) AS active_residents, any_value(c.households) AS households,
+           1000.0 * count(DISTINCT p.resident_pseudonym) / any_value(c.households) AS per_1000_households
+    FROM {{participation}} p LEFT JOIN {{communities}} c USING (community)
+    WHERE {_where('p', 'occurred_on')}
+    GROUP BY ALL ORDER BY month_on, community
+"""
+
+REDEEMED_SQL = f"""
+    SELECT COALESCE(sum(points), 0) AS points_redeemed, count(*) AS redemptions
+    FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')}
+"""
+
+
+def resident_tasks(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, resident pseudonym) with a task in the period: tasks, points, hours."""
+    return _run(con, f, RESIDENT_TASKS_SQL)
+
+
+def households(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community in the filters: households (the denominator of the usage rate)."""
+    return _run(con, f, HOUSEHOLDS_SQL)
+
+
+def rule_values(con: duckdb.DuckDBPyConnection, f: Filters | None = None) -> pd.DataFrame:
+    """One row: the participation rules in force (participation_rules, from etl/rules.toml)."""
+    return fetch(con, RULE_VALUES_SQL)
+
+
+def usage_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, month): active residents and per 1,000 households (usage rate)."""
+    return _run(con, f, USAGE_SQL)
+
+
+def usage(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community for the period: active residents, per 1,000 households, tasks, hours, points."""
+    return usage_of(resident_tasks(con, f), households(con, f))
+
+
+def redeemed(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row: points redeemed and redemptions in the period."""
+    return _run(con, f, REDEEMED_SQL)
+
+
+LEADERBOARD_SQL = f"""
+    WITH per AS (SELECT p.community, p.resident_pseudonym, count(*) AS tasks, sum(p.points) AS points,
+                        COALESCE(sum(p.hours), 0) AS hours
+                 FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL)
+    SELECT resident_pseudonym, first(community ORDER BY tasks DESC, community) AS community,
+           sum(tasks) AS tasks, sum(points) AS points, sum(hours) AS hours
+    FROM per GROUP BY resident_pseudonym
+    ORDER BY points DESC, tasks DESC, resident_pseudonym LIMIT $limit
+"""
+
+
+def leaderboard(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20) -> pd.DataFrame:
+    """The `limit` residents with most points in the period: pseudonyms only, never identities;
+    community = where they did most tasks."""
+    return fetch(con, LEADERBOARD_SQL, period_params(con, f, limit=limit))
+
+
+# --- concentration -----------------------------------------------------------------------------
+def concentration(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community plus one for the whole selection ('全街道', or the filtered community):
+    participants, tasks, the top-10% share of tasks and the Gini of tasks per participant."""
+    rules = rule_values(con, f).iloc[0]
+    return concentration_of(resident_tasks(con, f), float(rules["top_share"]), f.community or STREET_SCOPE)
+
+
+def lorenz(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """The Lorenz curve of tasks over participants (fewest first), at most ~200 points."""
+    return lorenz_of(resident_tasks(con, f))
+
+
+CONCENTRATION_MONTHLY_SQL = f"""
+    WITH r AS ({RULES}),
+    per AS (SELECT date_trunc('month', p.occurred_on)::DATE AS scope, p.resident_pseudonym, count(*) AS tasks
+            FROM {{participation}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL),
+    ranked AS (SELECT per.*, row_number() OVER (PARTITION BY scope ORDER BY tasks, resident_pseudonym DESC) AS rank_asc,
+                      count(*) OVER (PARTITION BY scope) AS n, sum(tasks) OVER (PARTITION BY scope) AS total
+               FROM per)
+    SELECT scope, any_value(n) AS participants, any_value(total)::BIGINT AS tasks,
+           sum(tasks) FILTER (WHERE rank_asc > n - ceil(round(r.top_share * n, 6))) / any_value(total) AS top_share,
+           sum((2 * rank_asc - n - 1) * tasks) / (any_value(n) * any_value(total)) AS gini
+    FROM ranked, r GROUP BY scope ORDER BY scope
+"""
+
+
+def concentration_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per month (scope = month start): top-10% share and Gini over the filters' communities."""
+    return _run(con, f, CONCENTRATION_MONTHLY_SQL)
+
+
+YOUNG_SQL = f"""
+    WITH r AS ({RULES}),
+    d AS (SELECT p.community, p.occurred_on,
+                 bool_or(list_contains(r.young_bands, p.age_band)) AS with_young,
+                 bool_or(p.age_band IS NOT NULL) AS banded
+          FROM {{participation}} p, r
+          WHERE list_contains(r.decision_activities, p.activity) AND {_where('p', 'occurred_on')}
+          GROUP BY ALL)
+    SELECT community, count(*) AS decisions, count(*) FILTER (WHERE with_young) AS with_young,
+           CASE WHEN bool_or(banded) THEN count(*) FILTER (WHERE with_young) / count(*) END AS young_share
+    FROM d GROUP BY community ORDER BY community
+"""
+
+
+def young_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per community: decisions (decision-activity days), those with a participant under 35
+    and their share (NULL where no age band is given)."""
+    return _run(con, f, YOUNG_SQL)
+
+
+# --- evaluations -------------------------------------------------------------------------------
+EVALUATIONS_SQL = f"""
+    WITH r AS ({RULES})
+    SELECT e.project_id, any_value(p.name) AS name, any_value(p.community) AS community,
+           count(*) AS ratings, avg(e.rating) AS avg_rating,
+           count(*) >= any_value(r.min_ratings) AND avg(e.rating) < any_value(r.low_rating) AS low_rated
+    FROM {{evaluations}} e JOIN {{projects}} p USING (project_id), r
+    WHERE {_where('p', None)} AND e.submitted_at < $as_of_excl
+    GROUP BY e.project_id ORDER BY low_rated DESC, avg_rating, e.project_id
+"""
+
+
+def evaluations(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per evaluated project (up to the as-of day): ratings, average and the low-rating flag."""
+    return _run(con, f, EVALUATIONS_SQL)
+
+
+PROJECT_EVALUATIONS_SQL = """
+    SELECT e.submitted_at, e.rating, e.comment, e.resident_pseudonym
+    FROM {evaluations} e
+    WHERE e.project_id = $project_id AND e.submitted_at < $as_of_excl
+    ORDER BY e.submitted_at DESC, e.evaluation_id
+"""
+
+
+def project_evaluations(con: duckdb.DuckDBPyConnection, f: Filters, project_id: str) -> pd.DataFrame:
+    """One row per evaluation of one project up to the as-of day, newest first (comments PII-masked at
+    load; residents as pseudonyms)."""
+    return fetch(con, PROJECT_EVALUATIONS_SQL, period_params(con, f, project_id=project_id))
+
+
+def low_rated(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """The projects the evaluation rule flags (the early warning on the project page and overview)."""
+    ev = evaluations(con, f)
+    return ev[ev["low_rated"]].reset_index(drop=True)
+
+
+# --- headline figures (the page's cards, the overview and the weekly briefing) -----------------
+VOTE_COUNTS_SQL = f"""
+    SELECT count(*) AS votes, count(*) FILTER (WHERE v.valid) AS valid_votes
+    FROM {{vote_results}} v WHERE {_where('v', 'closed_on')}
+"""
+
+
+def vote_counts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row: votes closed in the period and the valid ones."""
+    return _run(con, f, VOTE_COUNTS_SQL)
+
+
+HAS_TABLES_SQL = ("SELECT count(*) = 2 AS ready FROM information_schema.tables "
+                  "WHERE table_schema = 'main' AND table_name IN ('vote_results', 'participation_rules')")
+KPI_COLUMNS = ("active_residents", "households", "usage_rate", "votes", "valid_votes", "valid_vote_share",
+               "overdue_resolutions", "undisclosed_resolutions", "top_share", "gini")
+
+
+def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row with the participation KPIs for the filters' period (see kpis_of); all empty for a
+    database file written before these tables existed (until its next load), so the overview and
+    the weekly briefing keep working."""
+    if not bool(fetch(con, HAS_TABLES_SQL)["ready"].iloc[0]):
+        return pd.DataFrame([dict.fromkeys(KPI_COLUMNS)])
+    tasks = resident_tasks(con, f)
+    top = float(rule_values(con, f).iloc[0]["top_share"])
+    whole = f.community or STREET_SCOPE
+    return kpis_of(tasks, households(con, f), vote_counts(con, f), resolutions(con, f),
+                   concentration_of(tasks, top, whole), whole)
+
+

@@ -1,0 +1,154 @@
+"""协商与参与 Deliberation and participation: votes against the 30% line, meetings and resolutions,
+residents' usage and points, concentration of tasks, residents' evaluations of projects.
+
+The headline cards always show; below them one section at a time (URL ?section=...), so a run
+only reads and draws what is on screen."""
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, ui
+from dashboard.charts import participation as charts
+from dashboard.i18n import STRINGS, t
+from dashboard.queries import participation as q
+from dashboard.safe import md
+
+SECTIONS = ("votes", "meetings", "usage", "concentration", "evaluations")
+
+f, lang = ui.context()
+ui.header(t("participation.title", lang), f, lang)
+st.caption(t("participation.intro", lang))
+
+
+def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[str, ...] = (),
+          num2: tuple[str, ...] = ()) -> None:
+    """A dataframe with the section's column labels; shares as %, dates as dates, numbers with one
+    decimal (`num`) or two (`num2`)."""
+    label = {c: t(f"participation.col.{c}", lang) if f"participation.col.{c}" in STRINGS else c for c in df.columns}
+    config = {c: st.column_config.Column(label[c]) for c in df.columns}
+    config.update({c: st.column_config.DateColumn(label[c], format="YYYY-MM-DD")
+                   for c in df.columns if c.endswith("_on")})
+    config.update({c: st.column_config.NumberColumn(label[c], format="%.2f") for c in num2 if c in df.columns})
+    config.update({c: st.column_config.NumberColumn(label[c], format="percent") for c in pct if c in df.columns})
+    config.update({c: st.column_config.NumberColumn(label[c], format="%.1f") for c in num if c in df.columns})
+    st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch")
+
+
+def cards(tasks: pd.DataFrame, votes: pd.DataFrame, res: pd.DataFrame, conc: pd.DataFrame, whole: str) -> None:
+    k = q.kpis_of(tasks, cache.run(q.households, f), q.vote_counts_of(votes), res, conc, whole).iloc[0]
+    ui.kpi_row([
+        ui.Kpi("usage", t("participation.kpi.usage", lang), ui.fmt_num(k["usage_rate"]),
+               help=t("participation.kpi_help.usage", lang, active=ui.fmt_int(k["active_residents"]),
+                      households=ui.fmt_int(k["households"]))),
+        ui.Kpi("valid_votes", t("participation.kpi.valid_votes", lang), ui.fmt_pct(k["valid_vote_share"]),
+               help=t("participation.kpi_help.valid_votes", lang, valid=ui.fmt_int(k["valid_votes"]),
+                      votes=ui.fmt_int(k["votes"]))),
+        ui.Kpi("overdue", t("participation.kpi.overdue", lang), ui.fmt_int(k["overdue_resolutions"]),
+               help=t("participation.kpi_help.overdue", lang, undisclosed=ui.fmt_int(k["undisclosed_resolutions"]))),
+        ui.Kpi("top_share", t("participation.kpi.top_share", lang), ui.fmt_pct(k["top_share"]),
+               help=t("participation.kpi_help.top_share", lang, gini=ui.fmt_num(k["gini"], 2))),
+    ], per_row=4)
+
+
+def votes_section(votes: pd.DataFrame) -> None:
+    with ui.panel(lang, t("participation.votes", lang), t("participation.votes_help", lang)):
+        ui.chart(charts.vote_participation(votes, lang), key="participation_votes_chart")
+        invalid = votes[~votes["valid"]]
+        if len(invalid):
+            st.warning(t("participation.invalid_votes", lang, n=len(invalid),
+                         ids=md("、".join(invalid["vote_id"].tolist()))))
+        table(q.vote_summary(votes), key="participation_vote_summary", pct=("avg_participation",))
+        table(votes.drop(columns=["valid_share"]), key="participation_votes", pct=("participation_share",))
+
+
+def meetings_section(res: pd.DataFrame) -> None:
+    with ui.panel(lang, t("participation.meetings", lang), t("participation.meetings_help", lang)):
+        monthly = cache.run(q.meetings_monthly, f)
+        ui.chart(charts.meetings_per_month(monthly, lang), key="participation_meetings_chart")
+        table(q.meetings_by_community(monthly), key="participation_meetings_by_community")
+        gaps = cache.run(q.joint_meeting_gaps, f)
+        if gaps.empty:
+            st.success(t("participation.no_gaps", lang))
+        else:
+            st.warning(t("participation.gaps", lang, n=len(gaps)))
+            table(gaps, key="participation_gaps")
+    with ui.panel(lang, t("participation.resolutions", lang), t("participation.resolutions_help", lang)):
+        left, right = st.columns([1, 2])
+        with left:
+            ui.chart(charts.resolution_status(q.status_counts(res), lang), key="participation_status_chart")
+        with right:
+            for flag in ("overdue", "undisclosed"):
+                rows = q.flagged(res, flag)
+                if rows.empty:
+                    st.success(t(f"participation.no_{flag}", lang))
+                    continue
+                st.warning(t(f"participation.{flag}", lang, n=len(rows)))
+                table(rows, key=f"participation_{flag}")
+
+
+def usage_section(tasks: pd.DataFrame) -> None:
+    with ui.panel(lang, t("participation.usage", lang), t("participation.usage_help", lang)):
+        ui.chart(charts.usage_lines(cache.run(q.usage_monthly, f), lang), key="participation_usage_chart")
+        table(q.usage_of(tasks, cache.run(q.households, f)), key="participation_usage",
+              num=("per_1000_households", "hours"))
+    with ui.panel(lang, t("participation.points", lang), t("participation.points_help", lang)):
+        pts = q.points_of(tasks, cache.run(q.redeemed, f)).iloc[0]
+        ui.kpi_row([ui.Kpi("earned", t("participation.kpi.earned", lang), ui.fmt_int(pts["points_earned"])),
+                    ui.Kpi("redeemed", t("participation.kpi.redeemed", lang), ui.fmt_int(pts["points_redeemed"]),
+                           help=t("participation.kpi_help.redeemed", lang, n=ui.fmt_int(pts["redemptions"])))],
+                   per_row=4)
+        st.caption(t("participation.leaderboard", lang))
+        table(cache.run(q.leaderboard, f), key="participation_leaderboard", num=("hours",))
+
+
+def concentration_section(tasks: pd.DataFrame, conc: pd.DataFrame) -> None:
+    with ui.panel(lang, t("participation.concentration", lang), t("participation.concentration_help", lang)):
+        conc = conc.assign(scope=conc["scope"].replace(q.STREET_SCOPE, t("common.whole_street", lang)))
+        left, right = st.columns(2)
+        with left:
+            ui.chart(charts.concentration_bars(conc, lang), key="participation_concentration_chart")
+        with right:
+            ui.chart(charts.lorenz_curve(q.lorenz_of(tasks), lang), key="participation_lorenz_chart")
+        table(conc, key="participation_concentration", pct=("top_share",), num2=("gini",))
+        ui.chart(charts.concentration_trend(cache.run(q.concentration_monthly, f), lang),
+                 key="participation_concentration_trend")
+        young = cache.run(q.young_share, f)
+        st.caption(t("participation.young", lang))
+        ui.chart(charts.young_bars(young, lang), key="participation_young_chart")
+        table(young, key="participation_young", pct=("young_share",))
+
+
+def evaluations_section() -> None:
+    with ui.panel(lang, t("participation.evaluations", lang), t("participation.evaluations_help", lang)):
+        ev = cache.run(q.evaluations, f)
+        for row in ev[ev["low_rated"]].itertuples():
+            st.error(t("participation.low_rated", lang, project=md(row.project_id), name=md(row.name),
+                       avg=ui.fmt_num(row.avg_rating), n=ui.fmt_int(row.ratings)))
+        ui.chart(charts.rating_bars(ev, lang), key="participation_rating_chart")
+        table(ev, key="participation_evaluations", num=("avg_rating",))
+
+
+# fetched once; the cards and the sections derive from them (pure functions in the queries module)
+tasks = cache.run(q.resident_tasks, f)
+votes = cache.run(q.votes, f)
+res = cache.run(q.resolutions, f)
+whole = f.community or q.STREET_SCOPE
+conc = q.concentration_of(tasks, float(cache.run(q.rule_values, f).iloc[0]["top_share"]), whole)
+with ui.panel(lang):
+    cards(tasks, votes, res, conc, whole)
+
+asked = st.query_params.get("section")
+if st.session_state.get("participation_section") not in SECTIONS:
+    st.session_state["participation_section"] = asked if asked in SECTIONS else SECTIONS[0]
+section = st.radio(t("participation.section", lang), SECTIONS, key="participation_section", horizontal=True,
+                   format_func=lambda s: t(f"participation.section.{s}", lang), label_visibility="collapsed")
+st.query_params["section"] = section
+if section == "votes":
+    votes_section(votes)
+elif section == "meetings":
+    meetings_section(res)
+elif section == "usage":
+    usage_section(tasks)
+elif section == "concentration":
+    concentration_section(tasks, conc)
+else:
+    evaluations_section()
