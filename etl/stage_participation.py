@@ -34,14 +34,14 @@ SPECS: dict[str, tuple[Col, ...]] = {
         Col("grids", INT)),
     "meetings": (
         Col("meeting_id", ID, True), Col("held_on", DATE, True), Col("street"), Col("community", TEXT, True),
-        Col("kind", TEXT, True), Col("topic", pii=True), Col("convener"), Col("attendees", INT),
+        Col("kind", TEXT, True), Col("topic"), Col("convener"), Col("attendees", INT),
         Col("parties")),
     "resolutions": (
         Col("resolution_id", ID, True), Col("meeting_id", ID, True), Col("community"),
-        Col("text", TEXT, True, pii=True), Col("responsible_party"), Col("due_on", DATE),
+        Col("text", TEXT, True), Col("responsible_party"), Col("due_on", DATE),
         Col("status", ENUM, True, enum=RESOLUTION_STATUS), Col("disclosed_on", DATE)),
     "votes": (
-        Col("vote_id", ID, True), Col("street"), Col("community", TEXT, True), Col("topic", TEXT, True, pii=True),
+        Col("vote_id", ID, True), Col("street"), Col("community", TEXT, True), Col("topic", TEXT, True),
         Col("opened_on", DATE), Col("closed_on", DATE, True), Col("eligible_voters", INT, True),
         Col("ballots_cast", INT, True), Col("yes_votes", INT, True), Col("no_votes", INT, True),
         Col("abstain_votes", INT)),
@@ -54,7 +54,7 @@ SPECS: dict[str, tuple[Col, ...]] = {
         Col("redeemed_on", DATE, True), Col("item", TEXT, True), Col("points", INT, True)),
     "evaluations": (
         Col("evaluation_id", ID), Col("project_id", ID, True), Col("submitted_at", TS, True),
-        Col("rating", RATING, True), Col("comment", pii=True), Col("resident_id", PSEUDO)),
+        Col("rating", RATING, True), Col("comment"), Col("resident_id", PSEUDO)),
 }
 KEYS: dict[str, tuple[str, ...]] = {
     "communities": ("community",), "meetings": ("meeting_id",), "resolutions": ("resolution_id",),

@@ -10,6 +10,7 @@ from dashboard import cache, ui
 from dashboard.charts import participation as charts
 from dashboard.i18n import STRINGS, t
 from dashboard.queries import participation as q
+from dashboard.queries.base import AGGREGATE_ROLES, current_scope, effective_role
 from dashboard.safe import md
 
 SECTIONS = ("votes", "meetings", "usage", "concentration", "evaluations")
@@ -96,8 +97,11 @@ def usage_section(tasks: pd.DataFrame) -> None:
                     ui.Kpi("redeemed", t("participation.kpi.redeemed", lang), ui.fmt_int(pts["points_redeemed"]),
                            help=t("participation.kpi_help.redeemed", lang, n=ui.fmt_int(pts["redemptions"])))],
                    per_row=4)
-        st.caption(t("participation.leaderboard", lang))
-        table(cache.run(q.leaderboard, f), key="participation_leaderboard", num=("hours",))
+        if effective_role(current_scope()) in AGGREGATE_ROLES:   # pseudonyms are not public
+            st.info(t("scope.no_messages", lang))
+        else:
+            st.caption(t("participation.leaderboard", lang))
+            table(cache.run(q.leaderboard, f), key="participation_leaderboard", num=("hours",))
 
 
 def concentration_section(tasks: pd.DataFrame, conc: pd.DataFrame) -> None:

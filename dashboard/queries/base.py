@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+import secrets
 import string
 from dataclasses import dataclass
 from typing import Iterator
@@ -67,6 +68,8 @@ class Rule:
     replace: tuple[tuple[str, str], ...] = ()
 
 
+_NONCE = secrets.token_hex(16)      # keys the aggregate roles' opaque resident tokens
+
 FULL = Rule()
 NOTHING = Rule("FALSE")
 
@@ -96,7 +99,9 @@ _OWN_QUOTES = tuple((c, _own_quotes(c)) for c in ("representative_ids", "represe
 _REPORT_TEXT = (("reporter", _NULL), ("description", _NULL), ("location_text", _NULL))
 _FEEDBACK_TEXT = (("subject", _NULL), ("text", _NULL), ("reply", _NULL),
                   ("resident_pseudonym", _NULL))
-_PSEUDONYM = (("resident_pseudonym", _NULL),)
+# aggregate roles never see a resident's pseudonym; the participation measures still need to
+# tell residents apart (top-10% share, Gini), so they get an opaque per-process token instead
+_PSEUDONYM = (("resident_pseudonym", "'T' || left(md5(s.resident_pseudonym || $_scope_nonce), 12)"),)
 _BIG_ENOUGH = Rule(f"s.size >= {MIN_GROUP}")
 
 # table -> role -> Rule. Every table the UI reads needs a rule for every role (tested).
@@ -317,6 +322,7 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, 
     available = dict(params or {})
     available["_scope_communities"] = list(scope.communities or ())
     available["_scope_party"] = scope.party
+    available["_scope_nonce"] = _NONCE
     names = set(_PARAM.findall(text))
     missing = names - available.keys()
     if missing:

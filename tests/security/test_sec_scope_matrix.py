@@ -146,6 +146,7 @@ DRIVERS = {
     "projects": drive_projects, "painpoints": drive_painpoints, "explore": drive_explore,
     "briefing": drive_briefing, "sql_console": drive_sql_console,
     "data": drive_restricted("data"), "audit": drive_restricted("audit"),
+    "participation": lambda s: drive_plain("participation", s),
 }
 
 

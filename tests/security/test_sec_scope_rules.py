@@ -16,14 +16,15 @@ from scope_truth import RECORD_COUNT_COLUMNS, read_truth
 
 from dashboard.filters import Filters
 from dashboard.queries import (briefing, common, explore, funds, grid, linkage, overview,
-                               painpoints, projects)
+                               painpoints, participation, projects)
 from dashboard.queries.base import (AGGREGATE_ROLES, MIN_GROUP, RECORD_TABLES, ROLES, RULES,
                                     STREET_SCOPE, TABLES, Scope, ScopeError, aggregates_only,
                                     console_allowed, fetch, sql_text, suppress_small_groups,
                                     use_scope)
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = (common, overview, grid, funds, projects, linkage, painpoints, briefing, explore)
+MODULES = (common, overview, grid, funds, projects, linkage, painpoints, briefing, explore,
+           participation)
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,12 @@ def test_full_roles_read_the_bare_tables_and_unknown_roles_are_refused():
 @pytest.mark.parametrize("table", sorted(RECORD_TABLES))
 def test_an_undeclared_read_of_resident_records_is_refused(con, truth, role, table):
     scope = truth.scope(role)
+    macro = {"as_of": date(2026, 11, 22), "date_from": None}    # table-macro marts' arguments
     with pytest.raises(ScopeError):
-        read(con, scope, f"SELECT * FROM {{{table}}} LIMIT 3")
+        read(con, scope, f"SELECT * FROM {{{table}}} LIMIT 3", params=macro)
     assert aggregates_only(table, scope)
-    n = read(con, scope, f"SELECT count(*) AS n FROM {{{table}}}", min_group="n")["n"].iloc[0]
+    n = read(con, scope, f"SELECT count(*) AS n FROM {{{table}}}", params=macro,
+             min_group="n")["n"].iloc[0]
     assert n > 0
 
 
@@ -170,34 +173,41 @@ def test_small_groups_are_dropped_or_blanked():
 
 
 # --- every query function under every role ----------------------------------------------------
-def _args(name: str, truth, con) -> list[tuple]:
+def _args(name: str, truth, con, module: str = "") -> list[tuple]:
     """Extra arguments for the query functions that take more than (con, filters)."""
     month = con.execute("SELECT max(month_on) FROM pain_points").fetchone()[0]
     pid = con.execute("SELECT pain_point_id FROM pain_points WHERE month_on = $m AND scope = "
                       "'全街道' ORDER BY rank LIMIT 1", {"m": month}).fetchone()[0]
+    spot = con.execute("SELECT place, pain_point_id FROM hot_spots WHERE scope = '全街道' "
+                       "ORDER BY month_on DESC, rank LIMIT 1").fetchone() or ("?", pid)
     foreign = sorted(set(truth.project_names) - truth.own_projects - truth.party_projects)[0]
     own = sorted(truth.own_projects)[0]
     specs = [explore.Spec(d, group_by=("community",) if ds.has_community else ("direction",))
              for d, ds in explore.DATASETS.items()]
     specs += [explore.Spec(d) for d in explore.DATASETS]
-    return {
+    args = {
         "sla_by": [(d,) for d in grid.RANK_DIMENSIONS], "heatmap": [()],
         "sankey_links": [()], "counts_by": [("stage",), ("community",)],
         "ledger": [(own,), (foreign,)], "milestones": [(), (own,), (foreign,)],
-        "related_feedback": [(own,), (foreign,)], "related_reports": [(own,), (foreign,)],
+        "related_feedback": [(own,), (foreign,)], "project_evaluations": [(own,), (foreign,)], "related_reports": [(own,), (foreign,)],
         "funding": [(month,)], "funding_summary": [(month,)], "keyword_counts": [(month,)],
-        "top3": [(month,)], "messages": [(pid,)], "trend": [((pid,),)],
+        "top3": [(month,)], "messages": [(pid,)], "trend": [((pid,), month)],
+        "painpoints.hot_spots": [(month,)], "places": [(month, pid)],
+        "hot_spot_messages": [(month, spot[0], spot[1])],
         "recluster": [()], "default_week": [()], "period_params": [()],
         "column_range": [(d, c) for d, ds in explore.DATASETS.items() for c in ds.names("date", "num")][:6],
         "distinct_values": [(d, c) for d, ds in explore.DATASETS.items() for c in ds.names("cat")],
         "run": [(s,) for s in specs],
-    }.get(name, [()])
+    }
+    return args.get(f"{module}.{name}", args.get(name, [()]))
 
 
 QUERIES = [(m.__name__.rsplit(".", 1)[1], name, fn) for m in MODULES
            for name, fn in inspect.getmembers(m, inspect.isfunction)
-           if fn.__module__ == m.__name__ and list(inspect.signature(fn).parameters)[:1] == ["con"]]
-ROW_LEVEL = {"messages", "recluster", "related_feedback", "related_reports"}
+           if fn.__module__ == m.__name__ and not name.startswith("_")
+           and list(inspect.signature(fn).parameters)[:1] == ["con"]]
+ROW_LEVEL = {"messages", "recluster", "related_feedback", "related_reports", "hot_spot_messages"}
+PSEUDONYM = re.compile(r"^R[0-9a-f]{12}$")      # a resident pseudonym as staging writes it
 
 
 def takes_filters(fn) -> bool:
@@ -225,7 +235,7 @@ def test_every_query_function_respects_the_role(con, truth, role):
     checked = 0
     for module, name, fn in QUERIES:
         for f in _sweep_filters(truth):
-            for extra in _args(name, truth, con):
+            for extra in _args(name, truth, con, module):
                 with use_scope(scope):
                     try:
                         result = fn(con, f, *extra) if takes_filters(fn) else fn(con)
@@ -262,6 +272,7 @@ def _check_frame(df: pd.DataFrame, role: str, truth, where: str) -> None:
                 values = {v for v in df[c].dropna() if isinstance(v, str)}
                 assert not values & (truth.all_texts | truth.pseudonyms | truth.descriptions), \
                     (where, c)
+                assert not [v for v in values if PSEUDONYM.match(v)], (where, c)   # any resident's
 
 
 def test_the_read_cache_keys_on_the_scope(truth, use_db, demo_db):
