@@ -187,6 +187,16 @@ def _number_text(x: float, fmt: str | None) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
+def _cell_text(v) -> object:
+    """A non-missing cell of a text column with gaps: strings as they are, anything else
+    (a big integer, bytes, a list from the SQL console) as text, so the column stays one type."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return "0x" + bytes(v).hex()
+    return str(v)
+
+
 def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """`df` with no None/NaN/NaT left (pure): a number or date column with a gap becomes text
     ("—" in the gap, the others formatted as the table would), text gaps become blank.
@@ -199,7 +209,7 @@ def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> 
             if gaps.any():
                 flags = col[~gaps].map(lambda v: isinstance(v, (bool, np.bool_))).all()
                 out[c] = (col.map(lambda v: "" if _missing(v) else ("✓" if v else "✗")) if flags
-                          else col.where(~gaps, "")).astype(object)
+                          else col.map(lambda v: "" if _missing(v) else _cell_text(v))).astype(object)
             continue
         gaps = col.isna()
         if not gaps.any():

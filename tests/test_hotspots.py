@@ -173,7 +173,17 @@ def test_community_scope_sees_only_its_own_hot_spots(demo_db, planted):
     finally:
         con.close()
     assert own.iloc[0]["place"] == clean(p.place)
-    assert street.empty                                    # '全街道' rows are not its own
+    # the street-wide ranking stays visible as aggregates (place, label, counts), but its quotes
+    # come only from the community's own messages (issue 11: "quotes only from its own rows")
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        mine = {r[0] for r in con.execute("SELECT feedback_id FROM feedback WHERE community = $c",
+                                          {"c": p.community}).fetchall()}
+    finally:
+        con.close()
+    assert not street.empty
+    shown = {i for ids in street["representative_ids"] for i in ids}
+    assert shown <= mine
 
 
 # --- the pages ----------------------------------------------------------------------------------
