@@ -2,9 +2,10 @@
 
 A partner (Scope role "partner", party = its name as in projects.lead_party /
 partner_parties) may load the kinds of record that belong to a project - every kind with a
-project_id column except the project register itself (today: milestones and fund
-transactions). Grid reports and the street's resident feedback are refused as whole files;
-rows for projects it neither leads nor partners in are rejected "not your project".
+project_id column except the project register itself (milestones, fund transactions,
+residents' activity records and evaluations). Grid reports and the street's resident feedback
+are refused as whole files; rows for projects it neither leads nor partners in - and activity
+rows that name no project - are rejected "not your project".
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ _PROJECTS_OF = (
     "list_transform(regexp_split_to_array(COALESCE(partner_parties, ''), $sep), lambda x: trim(x)), $party)")
 _REJECT_FOREIGN = (
     "INSERT INTO _errors SELECT _row, 'project_id', $reason FROM _typed "
-    "WHERE project_id IS NOT NULL AND NOT list_contains($mine, project_id) "
+    "WHERE (project_id IS NULL OR NOT list_contains($mine, project_id)) "
     "AND _row NOT IN (SELECT _row FROM _errors)")
 
 
