@@ -37,11 +37,11 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from dashboard.access import audit
 from dashboard.access.identity import Identity
-from dashboard.queries.base import FULL_SCOPE
+from dashboard.queries.base import FULL_SCOPE, Scope
 from etl.dbfile import REPO_ROOT, db_path
 from etl.request_guard import RequestGuard
 
@@ -188,26 +188,41 @@ JOB = Identity(name="briefing job (python -m etl briefing)", scope=FULL_SCOPE, v
 JOB_MINUTES = 30
 
 
+def job_scope(community: str | None) -> Scope:
+    """The scope one briefing is rendered under: the whole street as the leader would see it, a
+    community exactly as that community's own key would (row-level scope, its quotes only)."""
+    if community is None:
+        return FULL_SCOPE
+    return Scope(communities=(community,), role="community")
+
+
 @contextlib.contextmanager
-def service_cookie() -> Iterator[dict | None]:
-    """With sign-in switched on, a short server-side session for this job, ended afterwards.
+def service_sessions() -> Iterator[Callable[[str | None], dict | None]]:
+    """With sign-in switched on, `cookie_for(community)` gives a short server-side session for
+    that scope (one per scope, all ended afterwards); in open mode it gives None.
 
     The browser gets its token as the cockpit's session cookie, exactly as a signed-in
-    person would; no access key is needed or stored. In open mode: None (nothing to sign).
+    person would; no access key is needed or stored.
     """
     from datetime import timedelta
 
     from dashboard.access import keys, sessions
     secrets_toml = REPO_ROOT / ".streamlit" / "secrets.toml"
     sso = secrets_toml.exists() and "[auth" in secrets_toml.read_text("utf-8", errors="replace")
-    if not keys.configured() and not sso:
-        yield None
-        return
-    token = sessions.start_service(JOB.name, JOB.scope, timedelta(minutes=JOB_MINUTES))
+    tokens: list[str] = []
+
+    def cookie_for(community: str | None) -> dict | None:
+        if not keys.configured() and not sso:
+            return None
+        token = sessions.start_service(JOB.name, job_scope(community), timedelta(minutes=JOB_MINUTES))
+        tokens.append(token)
+        return {"name": sessions.COOKIE, "value": token, "sameSite": "Strict"}
+
     try:
-        yield {"name": sessions.COOKIE, "value": token, "sameSite": "Strict"}
+        yield cookie_for
     finally:
-        sessions.end(token)
+        for token in tokens:
+            sessions.end(token)
 
 
 # --- one scope ---------------------------------------------------------------------------
@@ -333,33 +348,45 @@ def export(db: Path, week: str, scopes: list[str | None], out: Path,
 
     out.mkdir(parents=True, exist_ok=True)
     done, failed = [], []
-    with service_cookie() as cookie, cockpit(db, wait=False) as server, chromium() as browser:
+    with service_sessions() as cookie_for, cockpit(db, wait=False) as server, \
+            chromium() as browser:
         server.wait()                   # the browser launched while the cockpit booted
         base = server.url
         width, scale, _ = FORMATS[fmt]
-        context = browser.new_context(viewport={"width": width, "height": 1000}, device_scale_factor=scale,
-                                      is_mobile=fmt == "phone")
-        guard = RequestGuard(base).install(context)
-        if cookie:
-            context.add_cookies([{**cookie, "url": base}])
+        guard = RequestGuard(base)
+        contexts = []
+
+        def tab(community: str | None):
+            """A tab in a browser context of its own, signed in with that scope's session."""
+            context = browser.new_context(viewport={"width": width, "height": 1000},
+                                          device_scale_factor=scale, is_mobile=fmt == "phone")
+            guard.install(context)
+            cookie = cookie_for(community)
+            if cookie:
+                context.add_cookies([{**cookie, "url": base}])
+            contexts.append(context)
+            return open_briefing(context, base, week, community)
+
         # one tab ahead: the next scope loads and renders while this one is captured
-        tabs = [open_briefing(context, base, week, scopes[0])]
+        tabs = [tab(scopes[0])]
         for i, community in enumerate(scopes):
             if i + 1 < len(scopes):
-                tabs.append(open_briefing(context, base, week, scopes[i + 1]))
+                tabs.append(tab(scopes[i + 1]))
             try:
                 done.append(capture(tabs[i], week, community, out, EXPECTED_CHARTS, guard, fmt))
                 audit.record("briefing_export", actor=JOB, page="briefing", week=week,
-                             community=community, format=fmt,
+                             community=community, format=fmt, scope=job_scope(community).role,
                              files=[p.name for p in (done[-1].png, done[-1].pdf) if p is not None])
             except BriefingError as exc:
                 failed.append(str(exc))
-        context.close()
+        for context in contexts:
+            context.close()
     stray = [url for page, url in guard.blocked if page is None]    # e.g. a websocket
     if stray:       # belongs to no tab: no capture of this run can be trusted
         for c in done:
-            c.png.unlink(missing_ok=True)
-            c.pdf.unlink(missing_ok=True)
+            for f in (c.png, c.pdf):
+                if f is not None:
+                    f.unlink(missing_ok=True)
         failed += [f"[{c.scope}] discarded: the browser tried to fetch {stray[0]} (blocked)"
                    for c in done]
         done = []

@@ -116,3 +116,29 @@ def test_briefing_export_works_and_is_audited_with_keys_on(tmp_path, e2e_db):
     assert views and all(e["who"] == briefing.JOB.name for e in views)
     assert not json.loads((access / "cockpit.sessions.json").read_text())["sessions"]
     assert audit.verify(access / "audit.jsonl").ok
+
+
+def test_a_community_briefing_is_rendered_under_that_community_scope(tmp_path, e2e_db):
+    """python -m etl briefing --community X with keys on: the page the job captures is read
+    exactly as X's own key would read it (row-level scope, its quotes only), not as a leader."""
+    access = tmp_path / "access"
+    keys.add("leader", "街道办", path=access / "cockpit.keys.json")
+    con = duckdb.connect(str(e2e_db), read_only=True)
+    try:
+        week = bq.default_week(con)
+        community = con.execute("SELECT min(community) FROM grid_reports").fetchone()[0]
+    finally:
+        con.close()
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "etl", "briefing", "--week", week, "--community", community,
+         "--out", str(out), "--db", str(e2e_db)], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=600, env={**os.environ, "COCKPIT_ACCESS_DIR": str(access)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    entries = audit.entries(access / "audit.jsonl")
+    views = [e for e in entries if e["action"] == "page_view" and e["who"] == briefing.JOB.name]
+    assert views and all(e["role"] == "community" and e["scope"]["communities"] == [community]
+                         for e in views), views
+    export = [e for e in entries if e["action"] == "briefing_export"]
+    assert len(export) == 1 and export[0]["community"] == community
+    assert not json.loads((access / "cockpit.sessions.json").read_text())["sessions"]
