@@ -61,6 +61,21 @@ def demo_db(demo_build) -> Path:
     return demo_build.db
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium through Playwright, one per test session (a second sync Playwright in
+    the same thread is refused, so every browser test shares this one). Without chromium the
+    browser tests skip locally and fail in CI (env CI set)."""
+    from etl import briefing
+
+    if not Path(briefing.CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{briefing.CHROMIUM} missing in CI (apt-get install chromium)")
+        pytest.skip(f"{briefing.CHROMIUM} not installed")
+    with briefing.chromium() as b:
+        yield b
+
+
 @pytest.fixture
 def use_db(monkeypatch):
     """Point COCKPIT_DB at a database file for the duration of a test."""

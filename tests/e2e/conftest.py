@@ -44,16 +44,6 @@ def cockpit_url(e2e_db) -> str:
         yield server.url
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(briefing.CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{briefing.CHROMIUM} missing in CI (apt-get install chromium)")
-        pytest.skip(f"{briefing.CHROMIUM} not installed")
-    with briefing.chromium() as b:
-        yield b
-
-
 @pytest.fixture()
 def page(browser, cockpit_url):
     """A tab that may reach the test's cockpit and nothing else: any other request (an image

@@ -44,9 +44,20 @@ def first_metric(page) -> tuple[str, str]:
 
 def pick(page, label: str, option: str | None = None) -> str:
     """Choose an option of the sidebar selectbox `label` (the first real one if not given)."""
-    page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]').click()
+    box = page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]')
     options = page.locator('[role="option"]')
-    options.first.wait_for()
+    # the sidebar is taller than the window: a click while it is still scrolling the box into
+    # view only focuses it, so scroll first and click again if the list did not open
+    box.scroll_into_view_if_needed()
+    for attempt in range(3):
+        box.click()
+        try:
+            options.first.wait_for(timeout=5_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     target = options.filter(has_text=option) if option else options.nth(1)
     chosen = target.first.inner_text().strip()
     target.first.click()

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from etl import briefing
+from etl.request_guard import RequestGuard
 from tests.e2e.conftest import errors_on, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +43,17 @@ def writable(demo_build, tmp_path_factory):
 def server(writable, browser):
     with briefing.cockpit(writable[0]) as s:
         yield s.url
+
+
+@pytest.fixture()
+def page(browser, server):
+    """A tab that may reach this module's own (writable) cockpit and nothing else."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    guard = RequestGuard(server).install(context)
+    p = context.new_page()
+    yield p
+    context.close()
+    assert not guard.blocked, f"the browser tried to leave the cockpit: {guard.urls()}"
 
 
 def metric(page, label: str) -> str:

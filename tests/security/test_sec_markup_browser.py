@@ -75,17 +75,9 @@ def server(hostile_db):
 
 
 @pytest.fixture(scope="module")
-def has_chromium() -> None:
-    if not Path(briefing.CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{briefing.CHROMIUM} missing in CI (apt-get install chromium)")
-        pytest.skip(f"{briefing.CHROMIUM} not installed")
-
-
-@pytest.fixture(scope="module")
-def chromium(has_chromium):
-    with briefing.chromium() as b:
-        yield b
+def chromium(browser):
+    """The session's one browser (tests/conftest.py): Playwright's sync API cannot nest."""
+    return browser
 
 
 def run_briefing(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -145,7 +137,7 @@ def test_every_page_fetches_nothing_and_shows_the_payload_as_text(chromium, serv
 
 
 def test_briefing_export_fetches_nothing_and_prints_the_payload(hostile_db, recorder, port,
-                                                               tmp_path, has_chromium):
+                                                               tmp_path, browser):
     communities = hostile.communities(hostile_db.path)
     run = run_briefing("--week", WEEK, "--all-communities", "--out", str(tmp_path),
                        "--db", str(hostile_db.path))
@@ -186,7 +178,7 @@ def test_a_briefing_tab_that_fetches_outside_fails_naming_scope_and_url(chromium
 
 
 def test_briefing_export_fails_loudly_when_data_is_shown_unescaped(hostile_db, recorder, port,
-                                                                  tmp_path, has_chromium):
+                                                                  tmp_path, browser):
     """A regression simulated for real: the cockpit the export starts runs with `md()`
     switched off (a sitecustomize on its PYTHONPATH), so resident text becomes markup."""
     hook = tmp_path / "hook"
