@@ -66,13 +66,13 @@ def browser():
     """Debian's chromium through Playwright, one per test session (a second sync Playwright in
     the same thread is refused, so every browser test shares this one). Without chromium the
     browser tests skip locally and fail in CI (env CI set)."""
-    from etl import briefing
+    from dashboard import briefing_export
 
-    if not Path(briefing.CHROMIUM).exists():
+    if not Path(briefing_export.CHROMIUM).exists():
         if os.environ.get("CI"):
-            pytest.fail(f"{briefing.CHROMIUM} missing in CI (apt-get install chromium)")
-        pytest.skip(f"{briefing.CHROMIUM} not installed")
-    with briefing.chromium() as b:
+            pytest.fail(f"{briefing_export.CHROMIUM} missing in CI (apt-get install chromium)")
+        pytest.skip(f"{briefing_export.CHROMIUM} not installed")
+    with briefing_export.chromium() as b:
         yield b
 
 

@@ -1,6 +1,6 @@
 """A real cockpit server with sign-in switched on, for the access browser tests.
 
-Started like the briefing export starts it (etl.briefing), plus env COCKPIT_ACCESS_DIR for a
+Started like dashboard.cockpit_server.cockpit starts it, plus env COCKPIT_ACCESS_DIR for a
 private key file / session store / SSO mapping / audit log, and optionally a secrets.toml
 (--secrets.files) holding the [auth] section for st.login().
 """
@@ -14,14 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from etl import briefing
+from dashboard.cockpit_server import Server, free_port
 from etl.dbfile import REPO_ROOT
 
 
 @contextlib.contextmanager
 def cockpit(db: Path, access_dir: Path, port: int | None = None,
-            secrets: Path | None = None) -> Iterator[briefing.Server]:
-    port = port or briefing.free_port()
+            secrets: Path | None = None) -> Iterator[Server]:
+    port = port or free_port()
     env = {**os.environ, "COCKPIT_DB": str(db), "COCKPIT_ACCESS_DIR": str(access_dir),
            "PYTHONUNBUFFERED": "1"}
     log = tempfile.NamedTemporaryFile(prefix="cockpit-access-", suffix=".log", delete=False)
@@ -32,7 +32,7 @@ def cockpit(db: Path, access_dir: Path, port: int | None = None,
     if secrets is not None:
         cmd += ["--secrets.files", str(secrets)]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = briefing.Server(f"http://127.0.0.1:{port}", proc, Path(log.name))
+    server = Server(f"http://127.0.0.1:{port}", proc, Path(log.name))
     try:
         server.wait()
         yield server

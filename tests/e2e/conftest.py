@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from etl import briefing
-from etl.request_guard import RequestGuard
+from dashboard.cockpit_server import cockpit
+from dashboard.request_guard import RequestGuard
 
 # Streamlit finished a run: connected, idle, nothing stale, every chart drawn, a heading shown.
 IDLE_JS = """() => {
@@ -40,7 +40,7 @@ def e2e_db(request) -> Path:
 
 @pytest.fixture(scope="session")
 def cockpit_url(e2e_db) -> str:
-    with briefing.cockpit(e2e_db) as server:
+    with cockpit(e2e_db) as server:
         yield server.url
 
 

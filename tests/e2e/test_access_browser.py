@@ -14,7 +14,7 @@ import pytest
 
 from dashboard.access import audit, keys, sessions
 from dashboard.queries import briefing as bq
-from etl import briefing
+from dashboard import briefing_export
 from etl.dbfile import REPO_ROOT
 from tests.e2e.access_server import cockpit
 from tests.e2e.conftest import errors_on, wait_idle
@@ -113,7 +113,7 @@ def test_briefing_export_works_and_is_audited_with_keys_on(tmp_path, e2e_db):
     assert len(exports) == 1 and exports[0]["week"] == week and exports[0]["via"] == "service"
     # the job's own session was signed in (its page views are attributed to it) and then ended
     views = [e for e in entries if e["action"] == "page_view"]
-    assert views and all(e["who"] == briefing.JOB.name for e in views)
+    assert views and all(e["who"] == briefing_export.JOB.name for e in views)
     assert not json.loads((access / "cockpit.sessions.json").read_text())["sessions"]
     assert audit.verify(access / "audit.jsonl").ok
 
@@ -136,7 +136,7 @@ def test_a_community_briefing_is_rendered_under_that_community_scope(tmp_path, e
         timeout=600, env={**os.environ, "COCKPIT_ACCESS_DIR": str(access)})
     assert run.returncode == 0, run.stderr[-2000:]
     entries = audit.entries(access / "audit.jsonl")
-    views = [e for e in entries if e["action"] == "page_view" and e["who"] == briefing.JOB.name]
+    views = [e for e in entries if e["action"] == "page_view" and e["who"] == briefing_export.JOB.name]
     assert views and all(e["role"] == "community" and e["scope"]["communities"] == [community]
                          for e in views), views
     export = [e for e in entries if e["action"] == "briefing_export"]

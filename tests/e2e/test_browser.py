@@ -12,7 +12,8 @@ import pytest
 from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as bq
-from etl import briefing
+from dashboard import briefing_export
+from etl import briefing as briefing_cli
 from tests.e2e.conftest import errors_on, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -113,13 +114,13 @@ def test_briefing_export_png_pdf_and_chinese_glyphs(e2e_db, tmp_path, page, cock
                           "--out", str(tmp_path), "--db", str(e2e_db)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    png = tmp_path / f"{briefing.file_stem(week, None)}.png"
-    pdf = tmp_path / f"{briefing.file_stem(week, None)}.pdf"
-    assert briefing.check_png(png) > briefing.MIN_PIXEL_STDDEV
-    assert briefing.check_pdf(pdf) == 1
+    png = tmp_path / f"{briefing_export.file_stem(week, None)}.png"
+    pdf = tmp_path / f"{briefing_export.file_stem(week, None)}.pdf"
+    assert briefing_export.check_png(png) > briefing_export.MIN_PIXEL_STDDEV
+    assert briefing_export.check_pdf(pdf) == 1
 
-    page.goto(briefing.briefing_url(cockpit_url, week, None))
-    briefing.wait_rendered(page, EXPECTED_CHARTS)
+    page.goto(briefing_export.briefing_url(cockpit_url, week, None))
+    briefing_export.wait_rendered(page, EXPECTED_CHARTS)
     glyphs = page.evaluate(GLYPHS_JS)
     assert glyphs["zh1"][1] > 50 and glyphs["zh2"][1] > 50, "Chinese glyphs drew no ink"
     assert glyphs["zh1"][0] != glyphs["zh2"][0], f"tofu: 治 and 街 look the same in {glyphs['font']}"
@@ -130,21 +131,21 @@ def test_briefing_export_png_pdf_and_chinese_glyphs(e2e_db, tmp_path, page, cock
 
 def test_briefing_export_fails_loudly_naming_the_scope(browser, cockpit_url, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = briefing.open_briefing(context, cockpit_url, "2026-W99", None)   # the page shows an error
-    with pytest.raises(briefing.BriefingError, match=r"\[whole street.*error"):
-        briefing.capture(tab, "2026-W99", None, tmp_path, EXPECTED_CHARTS)
+    tab = briefing_export.open_briefing(context, cockpit_url, "2026-W99", None)   # the page shows an error
+    with pytest.raises(briefing_export.BriefingError, match=r"\[whole street.*error"):
+        briefing_export.capture(tab, "2026-W99", None, tmp_path, EXPECTED_CHARTS)
     assert list(tmp_path.iterdir()) == []                  # no half-made files left behind
     context.close()
 
 
 def test_briefing_cli_refuses_an_unknown_community(e2e_db, tmp_path, capsys):
-    rc = briefing.main(["--week", "2026-W01", "--community", "不存在社区", "--out", str(tmp_path),
+    rc = briefing_cli.main(["--week", "2026-W01", "--community", "不存在社区", "--out", str(tmp_path),
                         "--db", str(e2e_db)])      # refused before any browser starts
     assert rc != 0 and "不存在社区" in capsys.readouterr().err
 
 
 def test_briefing_url_round_trip():
-    url = briefing.briefing_url("http://h:1", "2026-W47", "东湖 社区")
+    url = briefing_export.briefing_url("http://h:1", "2026-W47", "东湖 社区")
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
     assert query == {"embed": ["true"], "week": ["2026-W47"], "community": ["东湖 社区"]}
 

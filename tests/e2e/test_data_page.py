@@ -10,8 +10,8 @@ import duckdb
 import openpyxl
 import pytest
 
-from etl import briefing
-from etl.request_guard import RequestGuard
+from dashboard.cockpit_server import cockpit
+from dashboard.request_guard import RequestGuard
 from tests.e2e.conftest import errors_on, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ def writable(demo_build, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(writable, browser):
-    with briefing.cockpit(writable[0]) as s:
+    with cockpit(writable[0]) as s:
         yield s.url
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.conftest import errors_on, wait_idle
 from tests.e2e.access_server import cockpit
 from dashboard.access import audit
-from etl import briefing
+from dashboard.cockpit_server import free_port
 
 pytest.importorskip("authlib")
 oidc = pytest.importorskip("oidc_provider_mock")
@@ -41,7 +41,7 @@ def sso_site(tmp_path_factory, e2e_db, provider):
     (access / "cockpit.sso.json").write_text(json.dumps({"identities": {
         LEADER: {"role": "leader", "name": "街道办主任"},
         COMMUNITY: {"role": "community", "communities": [community]}}}, ensure_ascii=False))
-    port = briefing.free_port()
+    port = free_port()
     secrets_toml = access / "secrets.toml"
     secrets_toml.write_text(
         "[auth]\n"

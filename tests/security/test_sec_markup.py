@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from dashboard.safe import WORD_JOINER, md, plain, plot
-from etl.request_guard import RequestGuard
+from dashboard.request_guard import RequestGuard
 from tests.security import markup_fixture as hostile
 
 PORT = 18999          # AppTest renders no HTML: nothing listens, nothing could fetch anyway

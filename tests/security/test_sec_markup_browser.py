@@ -22,8 +22,9 @@ import pytest
 
 from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
-from etl import briefing
-from etl.request_guard import RequestGuard
+from dashboard import briefing_export
+from dashboard.cockpit_server import cockpit
+from dashboard.request_guard import RequestGuard
 from tests.e2e.conftest import errors_on, wait_idle
 from tests.security import markup_fixture as hostile
 
@@ -70,7 +71,7 @@ def hostile_db(tmp_path_factory, port):
 
 @pytest.fixture(scope="module")
 def server(hostile_db):
-    with briefing.cockpit(hostile_db.path) as s:
+    with cockpit(hostile_db.path) as s:
         yield s
 
 
@@ -146,8 +147,8 @@ def test_briefing_export_fetches_nothing_and_prints_the_payload(hostile_db, reco
     from pypdf import PdfReader
 
     for scope in [None, *communities]:
-        stem = tmp_path / briefing.file_stem(WEEK, scope)
-        assert briefing.check_png(stem.with_suffix(".png")) > briefing.MIN_PIXEL_STDDEV
+        stem = tmp_path / briefing_export.file_stem(WEEK, scope)
+        assert briefing_export.check_png(stem.with_suffix(".png")) > briefing_export.MIN_PIXEL_STDDEV
         text = "".join(p.extract_text() for p in PdfReader(str(stem.with_suffix(".pdf"))).pages)
         flat = re.sub(r"\s+", "", text.replace(JOINER, ""))
         assert re.sub(r"\s+", "", literal("painpoint.label", port)) in flat, scope
@@ -157,7 +158,7 @@ def test_briefing_export_fetches_nothing_and_prints_the_payload(hostile_db, reco
 
 def test_a_briefing_tab_that_fetches_outside_fails_naming_scope_and_url(chromium, server,
                                                                        recorder, port, tmp_path):
-    context = chromium.new_context(viewport={"width": briefing.WIDTH, "height": 1000})
+    context = chromium.new_context(viewport={"width": briefing_export.WIDTH, "height": 1000})
     guard = RequestGuard(server.url).install(context)
     try:
         # what an image slipped into the page would do, plus a websocket elsewhere
@@ -166,10 +167,10 @@ def test_a_briefing_tab_that_fetches_outside_fails_naming_scope_and_url(chromium
             f" const i = new Image(); i.src = 'http://127.0.0.1:{port}/injected.png';"
             f" document.body.appendChild(i);"
             f" try {{ new WebSocket('ws://127.0.0.1:{port}/socket'); }} catch (e) {{}} }});")
-        tab = briefing.open_briefing(context, server.url, WEEK, None)
-        with pytest.raises(briefing.BriefingError,
+        tab = briefing_export.open_briefing(context, server.url, WEEK, None)
+        with pytest.raises(briefing_export.BriefingError,
                            match=rf"\[whole street.*http://127\.0\.0\.1:{port}/injected\.png"):
-            briefing.capture(tab, WEEK, None, tmp_path, EXPECTED_CHARTS, guard)
+            briefing_export.capture(tab, WEEK, None, tmp_path, EXPECTED_CHARTS, guard)
     finally:
         context.close()
     assert list(tmp_path.iterdir()) == []                  # nothing half-made is left

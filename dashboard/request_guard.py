@@ -4,7 +4,7 @@ Streamlit pages are drawn in the browser, so anything that slips into a page as 
 image or a link in a resident's message, a project name) would make the browser fetch it -
 from the server that runs the scheduled export, inside the office network. RequestGuard
 aborts every request that is not to the cockpit's origin (http and websocket) before it
-leaves the machine and records it per tab, so the export (etl.briefing) and the browser
+leaves the machine and records it per tab, so the export (dashboard.briefing_export) and the browser
 tests (tests/e2e) fail naming the URL instead of silently fetching.
 """
 from __future__ import annotations
