@@ -12,7 +12,8 @@ from etl.painpoints.cluster import KMeansClusterer, silhouette
 from etl.painpoints.identity import HungarianMatcher, Known, new_id
 from etl.painpoints.label import CtfidfLabeler, ctfidf, make_label
 from etl.painpoints.merge import KeywordMerger, NoMerge
-from etl.painpoints.pipeline import History, PainPointModel, process_month, quote
+from etl.painpoints.month import History, quote
+from etl.painpoints.pipeline import PainPointModel, process_month
 from etl.painpoints.rank import STREET, HeatRanker, heat
 from etl.painpoints.reduce import PassThrough, SvdReducer
 from etl.painpoints.synthetic import corpus
@@ -262,3 +263,26 @@ def test_stages_are_swappable(synthetic):
 def test_quote_is_one_short_line():
     assert quote("停车难", "车位\n不够") == "停车难：车位 不够"
     assert len(quote(None, "字" * 500)) == 161
+
+
+def _imported_modules(path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom):    # `from etl.painpoints import pipeline` too
+            found |= {n.module} | {f"{n.module}.{a.name}" for a in n.names}
+    return found
+
+
+def test_no_import_cycle_between_pipeline_and_store():
+    """pipeline -> store only: store reads and writes month.py's plain data, never the pipeline."""
+    from pathlib import Path
+
+    from etl.painpoints import month, pipeline, store
+
+    assert "etl.painpoints.pipeline" not in _imported_modules(Path(store.__file__))
+    assert "etl.painpoints.pipeline" not in _imported_modules(Path(month.__file__))
+    assert "etl.painpoints.store" not in _imported_modules(Path(month.__file__))
+    assert pipeline.store is store and pipeline.History is month.History

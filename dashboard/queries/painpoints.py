@@ -184,7 +184,8 @@ def funding_summary(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> 
 def recluster(con: duckdb.DuckDBPyConnection, f: Filters, max_messages: int = RECLUSTER_LIMIT) -> pd.DataFrame:
     """Re-cluster the messages under the current filters from their stored tokens (no
     segmentation): one row per pain point with label, keywords, size, share and 3 quotes."""
-    from etl.painpoints.pipeline import PainPointModel, quote
+    from etl.painpoints.month import quote
+    from etl.painpoints.pipeline import PainPointModel
 
     rows = fetch(con, f"""
         SELECT f.feedback_id, f.subject, f.text, array_to_string(t.tokens, ' ') AS tokens

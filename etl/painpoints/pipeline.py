@@ -19,7 +19,6 @@ a pass-through. docs/PAINPOINTS.md explains each choice.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,20 +29,19 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from etl.dbfile import writer
+from etl.painpoints import store
 from etl.painpoints.cluster import ClusterResult, KMeansClusterer
 from etl.painpoints.hotspots import VERSION as HOT_SPOTS_VERSION, HotSpotRanker
-from etl.painpoints.identity import HungarianMatcher, Known
+from etl.painpoints.identity import HungarianMatcher
 from etl.painpoints.merge import KeywordMerger
+from etl.painpoints.month import History, MonthResult, quote
 from etl.painpoints.places import VERSION as PLACES_VERSION, PlaceExtractor
 from etl.painpoints.label import CtfidfLabeler, Topic
 from etl.painpoints.rank import WEIGHTS_VERSION, HeatRanker, by_scope
 from etl.painpoints.reduce import SvdReducer
 from etl.painpoints.tokenize import Tokenizer
 from etl.painpoints.vectorize import TfidfStage, Vectors
-
-QUOTE_CHARS = 160
-_WS = re.compile(r"\s+")
-
 
 @dataclass
 class Fitted:
@@ -81,32 +79,6 @@ class PainPointModel:
     def version(self) -> str:
         """Changes with any stage parameter, so changed settings re-cluster every month."""
         return hashlib.md5((repr(self) + WEIGHTS_VERSION).encode()).hexdigest()[:12]
-
-
-@dataclass
-class History:
-    """What a month needs from the months before it (read by store.history)."""
-    known: list[Known] = field(default_factory=list)                 # catalog for matching
-    prev_sizes: dict[tuple[str, str], int] = field(default_factory=dict)   # (scope, id) -> size
-    prev_streak: dict[tuple[str, str], int] = field(default_factory=dict)  # (scope, id) -> months
-
-
-@dataclass
-class MonthResult:
-    """Rows for the tables of one month (see etl/schema.sql)."""
-    month: date
-    assignments: pd.DataFrame      # feedback_pain_points
-    clusters: pd.DataFrame         # pain_point_clusters
-    top: pd.DataFrame              # pain_points
-    stats: dict                    # pain_point_months (without input_hash)
-
-
-def quote(subject: str | None, text: str | None) -> str:
-    """A message as a one-line quote for a card (subject first when the export has one)."""
-    subject = subject if isinstance(subject, str) else ""
-    text = text if isinstance(text, str) else ""
-    body = _WS.sub(" ", f"{subject}：{text}" if subject else text).strip()
-    return body if len(body) <= QUOTE_CHARS else body[:QUOTE_CHARS] + "…"
 
 
 def process_month(month: date, frame: pd.DataFrame, history: History,
@@ -172,9 +144,6 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
     """The ETL job: segment new/changed messages, re-cluster months whose input changed
     (plus `months`, forced) and every later month, store everything, then (step 8) extract
     places and rebuild the hot spots when anything they depend on changed; return a summary."""
-    from etl.dbfile import writer
-    from etl.painpoints import store
-
     model, tokenizer = model or PainPointModel(), tokenizer or Tokenizer()
     ranker = hot_spots or HotSpotRanker()
     t0, summary = time.perf_counter(), {"segmented": 0, "months": 0, "pain_points": 0,

@@ -21,7 +21,7 @@ import pandas as pd
 from etl.painpoints.hotspots import HotSpotRanker
 from etl.painpoints import normalise as norm
 from etl.painpoints.identity import Known
-from etl.painpoints.pipeline import History, MonthResult
+from etl.painpoints.month import History, MonthResult, quote
 from etl.painpoints.rank import STREET
 from etl.painpoints.places import PlaceExtractor, PlaceNormaliser
 from etl.painpoints.tokenize import Tokenizer, message_text
@@ -226,8 +226,6 @@ def hot_spots_version(con: duckdb.DuckDBPyConnection) -> str | None:
 def rebuild_hot_spots(con: duckdb.DuckDBPyConnection, ranker: HotSpotRanker, version: str) -> int:
     """Canonical places for every message (aliases learnt over all of them), then every
     month's hot spots from scratch; returns the number of rows stored."""
-    from etl.painpoints.pipeline import quote
-
     mentions = con.execute("""SELECT feedback_id, mentions, places FROM feedback_places
                               WHERE len(mentions) > 0 ORDER BY feedback_id""").df()
     normaliser = PlaceNormaliser().fit(mentions["mentions"])
