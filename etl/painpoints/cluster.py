@@ -1,4 +1,4 @@
-"""Stage 4 - clustering: unit vectors -> cluster per message, -1 for outliers (deterministic).
+"""Stage 3 - cluster: unit vectors -> cluster per message, -1 for outliers (deterministic).
 
 Choice of k (documented in docs/PAINPOINTS.md): k-means is fitted for every k in
 [k_min, k_max] on a fixed random sample (at most `sample` messages) and the k with the best

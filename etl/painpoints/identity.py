@@ -1,4 +1,4 @@
-"""Stage 6 - identity: give a month's clusters the ids of the same problems in earlier months.
+"""Stage 6 - identify: give a month's clusters the ids of the same problems in earlier months.
 
 Each pain point in the catalog is remembered by the keyword weights (class-based TF-IDF) of
 its latest month. A new month's clusters are compared with every catalog entry seen in the

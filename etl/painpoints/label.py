@@ -1,4 +1,4 @@
-"""Stage 5 - representation: each cluster's keywords, label and most representative messages.
+"""Stage 5 - describe: each cluster's keywords, label and most representative messages.
 
 Class-based TF-IDF (as in BERTopic): all messages of a cluster are one document; a term's
 weight is its frequency in the cluster (L1-normalised) times log(1 + A / f_t), where A is the

@@ -1,4 +1,4 @@
-"""Stage 4 - merging: k-means sub-clusters that share their keywords become one pain point.
+"""Stage 4 - merge: k-means sub-clusters that share their keywords become one pain point.
 
 Silhouette rewards the finest structure it can find, and in resident feedback that is the
 phrasing, not the problem: "停车位不足", "外来车辆占用车位" and "停车费上涨" come out as

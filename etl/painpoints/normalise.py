@@ -1,4 +1,5 @@
-"""Stage 0 - text preparation: one message in, one cleaned string out (pure).
+"""Text preparation, once per message before the numbered monthly stages: one message in, one
+cleaned string out (pure).
 
 1. NFKC: full-width letters, digits and punctuation become half-width (ＡＢＣ１２３，-> ABC123,).
 2. Traditional -> simplified Chinese (OpenCC t2s), so 電梯 and 电梯 are one word.

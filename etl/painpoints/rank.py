@@ -1,4 +1,4 @@
-"""Stage 7 - ranking: heat of every pain point in every scope, and the month's top-3 (pure).
+"""Stage 7 - rank: heat of every pain point in every scope, and the month's top-3 (pure).
 
     heat = size x (1 + 0.15·G + 0.2·U + 0.2·R + 0.15·L)
 

@@ -1,4 +1,4 @@
-"""Stage 3 - reduction: TF-IDF rows -> short dense unit vectors for clustering.
+"""Stage 2 - reduce: TF-IDF rows -> short dense unit vectors for clustering.
 
 Truncated SVD (latent semantic analysis) merges near-synonyms (车位 / 停车位) into shared
 directions and makes k-means on thousands of messages cheap. Rows are re-normalised, so a

@@ -1,4 +1,5 @@
-"""Stage 1 - segmentation: cleaned text -> a list of content words (pure, deterministic).
+"""Segmentation, once per message before the numbered monthly stages: cleaned text -> a list of
+content words (pure, deterministic).
 
 rjieba (jieba's algorithm in Rust) with HMM off: the same words as `jieba.lcut(t, HMM=False)`
 at ~10x the speed, once both have the same user dictionary (`userdict.txt`, checked in

@@ -1,4 +1,4 @@
-"""Stage 2 - vectors: token lists -> term counts and TF-IDF, fitted on the month's own corpus.
+"""Stage 1 - vectorise: token lists -> term counts and TF-IDF, fitted on the month's own corpus.
 
 The IDF comes from the feedback itself, never from jieba's general-news table: in resident
 feedback 电梯 is common and distinctive at once, and only this corpus knows it. Terms in
