@@ -8,7 +8,8 @@ Defence in depth, each layer enough on its own for its threat:
    catalog. DuckDB still lets a connection read the files of its attached databases, so:
 2. DuckDB's own parser (`extract_statements`) must find exactly one statement of a read
    type (SELECT, which covers WITH/FROM/DESCRIBE/SHOW/SUMMARIZE, or EXPLAIN);
-3. the serialised parse tree must not touch `etl_meta` (it holds the pseudonym salt), nor
+3. the serialised parse tree must not touch `etl_meta` (internal settings; a file from before
+   the salt moved to .cockpit_salt held it there until its next load), nor
    call a function that reads a file by name (read_blob('<the database file>') would hand
    out its raw bytes, free blocks and all), names a table by a string, or changes state;
    nor name a table by a path (`FROM 'cockpit.duckdb'` is a replacement scan of the file).

@@ -78,7 +78,8 @@ def test_gini_top_share_and_lorenz_match_the_hand_computed_case(con):
     assert conc.loc["乙社区", "gini"] == pytest.approx(0.0)
     street = conc.loc["全街道"]                            # 1, 1, 2, 3, 6 over 13 tasks; ceil(0.5) = 1
     assert street["top_share"] == pytest.approx(6 / 13)
-    lor = q.lorenz(con, Filters(date_from=F.date_from, date_to=F.date_to, community="甲社区"))
+    lor = q.lorenz_of(q.resident_tasks(con, Filters(date_from=F.date_from, date_to=F.date_to,
+                                                    community="甲社区")))
     assert lor["participants_share"].tolist() == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert lor["tasks_share"].tolist() == pytest.approx([0.1, 0.2, 0.4, 1.0])
 

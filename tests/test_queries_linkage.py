@@ -1,7 +1,6 @@
 """五社联动: the matrix equals counts and sums recomputed from the raw rows."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from pages_fixture import release_connections, AS_OF, cockpit_db, con, raw  # noqa: F401
 

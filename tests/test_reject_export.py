@@ -3,7 +3,6 @@ inert, and - once fixed - loadable again by the real ETL."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import duckdb
 import openpyxl

@@ -1,8 +1,6 @@
 """民意痛点 figures: DataFrame in, plotly Figure out (no SQL, no streamlit)."""
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import plotly.graph_objects as go
 

@@ -203,11 +203,6 @@ def concentration(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return concentration_of(resident_tasks(con, f), float(rules["top_share"]), f.community or STREET_SCOPE)
 
 
-def lorenz(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """The Lorenz curve of tasks over participants (fewest first), at most ~200 points."""
-    return lorenz_of(resident_tasks(con, f))
-
-
 CONCENTRATION_MONTHLY_SQL = f"""
     WITH r AS ({RULES}),
     per AS (SELECT date_trunc('month', p.occurred_on)::DATE AS scope, p.resident_pseudonym, count(*) AS tasks

@@ -27,7 +27,6 @@ RESOLUTION_HEADERS = {"resolution_id": "决议编号", "meeting_id": "会议编�
 VOTE_HEADERS = {"vote_id": "投票编号", "community": "社区", "topic": "表决事项", "opened_on": "开始日期",
                 "closed_on": "截止日期", "eligible_voters": "应参与人数", "ballots_cast": "实际投票人数",
                 "yes_votes": "赞成", "no_votes": "反对", "abstain_votes": "弃权"}
-REQUIRED_TYPES = ("社区党委", "居委会", "业委会", "驻区单位")
 SOCIAL_ORGS = ("邻里互助协会", "夕阳红志愿服务队", "阳光社工事务所", "绿色家园环保社", "青苗托育服务中心",
                "和事佬调解工作室", "乐龄文体协会")
 TOPICS = ("加装电梯方案", "楼道堆物清理", "停车位划线", "垃圾分类驿站选址", "小区绿化改造", "物业费调整",
