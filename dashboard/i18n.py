@@ -810,7 +810,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "participation.effectiveness_help": {"zh": "居民使用率（每千户参与）、问题解决时长（统计期内办结的网格事件从上报到办结的小时数中位数）和居民对平台的易用性评分（1–5 分；评分少于 {min} 份时显示“—”）。", "en": "Residents' usage rate (per 1,000 households), problem-resolution time (median hours from report to resolution of the grid cases resolved in the period) and residents' ease-of-use score of the platform (1-5; shown as \"—\" from fewer than {min} ratings)."},
     "participation.kpi.ease": {"zh": "易用性评分", "en": "Ease-of-use score"},
     "participation.kpi_help.ease": {"zh": "统计期内 {n} 份居民评分的平均分（1–5）", "en": "Mean of {n} residents' ratings in the period (1-5)"},
-    "participation.kpi.resolution_hours": {"zh": "问题解决时长（中位数·小时）", "en": "Resolution time (median hours)"},
+    "participation.kpi.resolution_hours": {"zh": "问题解决时长（小时）", "en": "Resolution time (median h)"},
     "participation.kpi_help.resolution_hours": {"zh": "统计期内办结的 {n} 件网格事件，从上报到办结的小时数中位数", "en": "Median hours from report to resolution of the {n} grid cases resolved in the period"},
     "participation.effectiveness_by_community": {"zh": "按社区", "en": "By community"},
     "participation.effectiveness_by_month": {"zh": "按月", "en": "By month"},
