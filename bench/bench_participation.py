@@ -84,7 +84,7 @@ def main() -> None:
     print("|---|---:|---:|")
     views = [("last 30 days, votes", None)]
     views += [(f"all 2 years, {section}", {"from": "2024-12-01", "section": section})
-              for section in ("votes", "meetings", "usage", "concentration", "evaluations")]
+              for section in ("votes", "meetings", "usage", "concentration", "evaluations", "effectiveness")]
     views += [("one community, all 2 years, concentration",
                {"from": "2024-12-01", "community": "美和园社区", "section": "concentration"})]
     for label, query in views:

@@ -150,6 +150,17 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "comment": ("评价内容", "评语", "意见", "留言", "comment_text"),
         "resident_id": ("评价人", "居民", "用户", "resident"),
     },
+    # residents rating the platform itself (issue 15: ease of use)
+    "usability_ratings": {
+        "rating_id": ("评分编号", "问卷编号", "打分编号", "rating_no"),
+        "submitted_at": ("提交时间", "评分时间", "填写时间", "created_at"),
+        "street": ("街道", "所属街道"),
+        "community": ("社区", "所属社区"),
+        "channel": ("使用渠道", "渠道", "平台入口", "platform"),
+        "ease_score": ("易用性评分", "易用评分", "好用程度", "易用性", "ease", "ease_of_use", "usability_score"),
+        "comment": ("意见建议", "使用意见", "建议", "留言", "comment_text"),
+        "resident_id": ("评分人", "居民", "用户", "resident"),
+    },
 }
 
 # columns without which a file of that kind is refused
@@ -167,11 +178,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "participation": ("resident_id", "community", "activity", "occurred_on"),
     "redemptions": ("resident_id", "redeemed_on", "item", "points"),
     "evaluations": ("project_id", "submitted_at", "rating"),
+    "usability_ratings": ("submitted_at", "community", "ease_score"),
 }
 
 # load order when several kinds come in one command: referenced tables first
 KIND_ORDER = ("communities", "projects", "project_milestones", "fund_transactions", "grid_reports", "feedback",
-              "meetings", "resolutions", "votes", "participation", "redemptions", "evaluations")
+              "meetings", "resolutions", "votes", "participation", "redemptions", "evaluations",
+              "usability_ratings")
 
 _UNIT_SUFFIX = re.compile(r"[（(][^）)]*[）)]$")
 

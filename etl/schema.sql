@@ -321,6 +321,19 @@ CREATE TABLE IF NOT EXISTS evaluations (
     source_load_id       BIGINT NOT NULL
 );
 
+-- one row per resident rating of the platform itself (ease of use, issue 15)
+CREATE TABLE IF NOT EXISTS usability_ratings (
+    rating_id            VARCHAR PRIMARY KEY,   -- the export's id or a stable hash
+    submitted_at         TIMESTAMP NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR NOT NULL,
+    channel              VARCHAR,               -- 小程序 / 公众号 / 热线 ... (as exported, masked)
+    ease_score           TINYINT NOT NULL,      -- 1..5; outside 1..5 rejected at load
+    comment              VARCHAR,               -- PII masked
+    resident_pseudonym   VARCHAR,               -- salted hash, never the identifier
+    source_load_id       BIGINT NOT NULL
+);
+
 -- one row per participation rule, seeded from etl/rules.toml on every ETL run
 CREATE TABLE IF NOT EXISTS participation_rules (
     rule                 VARCHAR PRIMARY KEY,   -- 'votes.valid_share', 'evaluations.min_ratings' ...

@@ -1,7 +1,7 @@
 """Staging rules of the deliberation and participation kinds (issue 15).
 
 Column specs, keys, row rules and derived columns for communities, meetings, resolutions,
-votes, participation, redemptions and evaluations; etl.stage dispatches here, so these kinds
+votes, participation, redemptions, evaluations and usability ratings; etl.stage dispatches here, so these kinds
 go through the same typed, vectorised SQL path (and the same rejects) as the others.
 
 Cross-file checks get their reference values as bound lists (`context`): the known meetings
@@ -27,7 +27,6 @@ AGE_BAND = {
     "35-49": "35-49", "35-49岁": "35-49", "50-64": "50-64", "50-64岁": "50-64",
     "65+": "65+", "65岁以上": "65+", "65岁及以上": "65+", "老年": "65+",
 }
-
 SPECS: dict[str, tuple[Col, ...]] = {
     "communities": (
         Col("community", TEXT, True), Col("street"), Col("households", INT, True), Col("residents", INT),
@@ -55,11 +54,15 @@ SPECS: dict[str, tuple[Col, ...]] = {
     "evaluations": (
         Col("evaluation_id", ID), Col("project_id", ID, True), Col("submitted_at", TS, True),
         Col("rating", RATING, True), Col("comment"), Col("resident_id", PSEUDO)),
+    "usability_ratings": (
+        Col("rating_id", ID), Col("submitted_at", TS, True), Col("street"), Col("community", TEXT, True),
+        Col("channel"), Col("ease_score", RATING, True), Col("comment"),
+        Col("resident_id", PSEUDO)),
 }
 KEYS: dict[str, tuple[str, ...]] = {
     "communities": ("community",), "meetings": ("meeting_id",), "resolutions": ("resolution_id",),
     "votes": ("vote_id",), "participation": ("record_id",), "redemptions": ("redemption_id",),
-    "evaluations": ("evaluation_id",),
+    "evaluations": ("evaluation_id",), "usability_ratings": ("rating_id",),
 }
 
 ROW_RULES: dict[str, list[tuple[str, str, str]]] = {
@@ -82,6 +85,8 @@ ROW_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("points", "points must be positive", "points <= 0"),
         ("points", "redemption above the points balance", "_balance_after < 0")],
     "evaluations": [("project_id", "unknown project id", "NOT list_contains($known_projects, project_id)")],
+    # the ease score's 1-5 range is the RATING type's check ("rating must be 1-5")
+    "usability_ratings": [],
 }
 
 _stage.SPECS.update(SPECS)   # the same staging path as every other kind
@@ -128,6 +133,10 @@ def derive(kind: str) -> list[str]:
     if kind == "evaluations":
         return ["UPDATE _typed_all SET evaluation_id = 'H' || left(sha256(concat_ws('|', project_id, "
                 "CAST(submitted_at AS VARCHAR), resident_pseudonym, comment)), 15) WHERE evaluation_id IS NULL"]
+    if kind == "usability_ratings":
+        return ["UPDATE _typed_all SET rating_id = 'H' || left(sha256(concat_ws('|', community, channel, "
+                "CAST(submitted_at AS VARCHAR), resident_pseudonym, CAST(ease_score AS VARCHAR), comment)), 15) "
+                "WHERE rating_id IS NULL"]
     if kind == "resolutions":
         return ["UPDATE _typed_all SET community = ($meeting_communities)[list_position($known_meetings, meeting_id)] "
                 "WHERE community IS NULL"]

@@ -1,5 +1,6 @@
 """协商与参与 Deliberation and participation: votes against the 30% line, meetings and resolutions,
-residents' usage and points, concentration of tasks, residents' evaluations of projects.
+residents' usage and points, concentration of tasks, residents' evaluations of projects, and the
+platform's effectiveness (usage rate, problem-resolution time, residents' ease-of-use score).
 
 The headline cards always show; below them one section at a time (URL ?section=...), so a run
 only reads and draws what is on screen."""
@@ -7,13 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, ui
+from dashboard.charts import effectiveness as eff_charts
 from dashboard.charts import participation as charts
 from dashboard.i18n import STRINGS, t
+from dashboard.queries import effectiveness as eq
 from dashboard.queries import participation as q
 from dashboard.queries.base import AGGREGATE_ROLES, current_scope, effective_role
 from dashboard.safe import md
 
-SECTIONS = ("votes", "meetings", "usage", "concentration", "evaluations")
+SECTIONS = ("votes", "meetings", "usage", "concentration", "evaluations", "effectiveness")
 
 f, lang = ui.context()
 ui.header(t("participation.title", lang), f, lang)
@@ -34,7 +37,7 @@ def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[s
     st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch")
 
 
-def cards(tasks: pd.DataFrame, votes: pd.DataFrame, res: pd.DataFrame, conc: pd.DataFrame, whole: str) -> None:
+def cards(tasks: pd.DataFrame, votes: pd.DataFrame, res: pd.DataFrame, conc: pd.DataFrame, whole: str) -> pd.Series:
     k = q.kpis_of(tasks, cache.run(q.households, f), q.vote_counts_of(votes), res, conc, whole).iloc[0]
     ui.kpi_row([
         ui.Kpi("usage", t("participation.kpi.usage", lang), ui.fmt_num(k["usage_rate"]),
@@ -48,6 +51,7 @@ def cards(tasks: pd.DataFrame, votes: pd.DataFrame, res: pd.DataFrame, conc: pd.
         ui.Kpi("top_share", t("participation.kpi.top_share", lang), ui.fmt_pct(k["top_share"]),
                help=t("participation.kpi_help.top_share", lang, gini=ui.fmt_num(k["gini"], 2))),
     ], per_row=4)
+    return k
 
 
 def votes_section(votes: pd.DataFrame) -> None:
@@ -131,6 +135,44 @@ def evaluations_section() -> None:
         table(ev, key="participation_evaluations", num=("avg_rating",))
 
 
+def effectiveness_section(tasks: pd.DataFrame, k: pd.Series) -> None:
+    """Usage rate (the cards' figure), problem-resolution time and the ease-of-use score."""
+    least = ui.fmt_int(cache.run(eq.min_ratings, f).iloc[0]["min_ratings"])
+    with ui.panel(lang, t("participation.effectiveness", lang), t("participation.effectiveness_help", lang, min=least)):
+        usage = q.usage_of(tasks, cache.run(q.households, f))
+        tot = cache.run(eq.totals, f).iloc[0]
+        ui.kpi_row([
+            ui.Kpi("eff_usage", t("participation.kpi.usage", lang), ui.fmt_num(k["usage_rate"]),
+                   help=t("participation.kpi_help.usage", lang, active=ui.fmt_int(k["active_residents"]),
+                          households=ui.fmt_int(k["households"]))),
+            ui.Kpi("eff_resolution", t("participation.kpi.resolution_hours", lang),
+                   ui.fmt_num(tot["median_resolution_hours"]),
+                   help=t("participation.kpi_help.resolution_hours", lang, n=ui.fmt_int(tot["cases_resolved"]))),
+            ui.Kpi("eff_ease", t("participation.kpi.ease", lang), ease_text(tot["avg_ease"]),
+                   help=t("participation.kpi_help.ease", lang, n=ui.fmt_int(tot["ratings"]))),
+        ], per_row=4)
+        monthly = eq.joined(cache.run(eq.ease_by_month, f), cache.run(eq.resolution_by_month, f), "month_on")
+        ui.chart(eff_charts.monthly_effectiveness(monthly, lang), key="participation_effectiveness_chart")
+        st.caption(t("participation.effectiveness_by_community", lang))
+        gapless_table(eq.joined(cache.run(eq.ease_by_community, f), cache.run(eq.resolution_by_community, f),
+                                "community", usage), key="participation_effectiveness_community")
+        st.caption(t("participation.effectiveness_by_month", lang))
+        gapless_table(monthly, key="participation_effectiveness_month")
+
+
+def ease_text(x) -> str:
+    """A mean ease score with two decimals; "—" when there were too few ratings for one."""
+    return ui.MISSING if pd.isna(x) else ui.fmt_num(x, 2)
+
+
+def gapless_table(df: pd.DataFrame, *, key: str) -> None:
+    """The section's table with gaps (too few ratings, no resolved case) shown as "—"."""
+    formats = {"avg_ease": "%.2f", "median_resolution_hours": "%.1f", "per_1000_households": "%.1f"}
+    shown, as_text = ui.without_missing(df, formats)
+    table(shown, key=key, num=tuple(c for c in ("median_resolution_hours", "per_1000_households") if c not in as_text),
+          num2=tuple(c for c in ("avg_ease",) if c not in as_text))
+
+
 # fetched once; the cards and the sections derive from them (pure functions in the queries module)
 tasks = cache.run(q.resident_tasks, f)
 votes = cache.run(q.votes, f)
@@ -138,7 +180,7 @@ res = cache.run(q.resolutions, f)
 whole = f.community or q.STREET_SCOPE
 conc = q.concentration_of(tasks, float(cache.run(q.rule_values, f).iloc[0]["top_share"]), whole)
 with ui.panel(lang):
-    cards(tasks, votes, res, conc, whole)
+    kpis = cards(tasks, votes, res, conc, whole)
 
 asked = st.query_params.get("section")
 if st.session_state.get("participation_section") not in SECTIONS:
@@ -154,5 +196,7 @@ elif section == "usage":
     usage_section(tasks)
 elif section == "concentration":
     concentration_section(tasks, conc)
-else:
+elif section == "evaluations":
     evaluations_section()
+else:
+    effectiveness_section(tasks, kpis)

@@ -16,7 +16,7 @@ KIND_BY_FILE = [("网格事件_", "grid_reports"), ("资金流水", "fund_transa
                 ("项目台账.xlsx[里程碑]", "project_milestones")] + [(c[0], "feedback") for c in demo.CHANNELS.values()] + [
     ("社区基本情况", "communities"), ("社区会议记录", "meetings"), ("议事决议落实台账", "resolutions"),
     ("居民议事投票", "votes"), ("居民参与积分台账", "participation"), ("积分兑换记录", "redemptions"),
-    ("项目居民评价", "evaluations")]   # issue 15
+    ("项目居民评价", "evaluations"), ("平台易用性评分", "usability_ratings")]   # issue 15
 BOM = b"\xef\xbb\xbf"
 
 
@@ -114,7 +114,7 @@ def test_encodings_are_what_offices_send(small):
     boms = {n for n, b in by_name.items() if b.startswith(BOM)}
     assert {"网格事件_202412-202505.csv", "网格事件_更新_20261122.csv", "微信群留言汇总.csv",
             "网格员走访记录.csv", "资金流水_近12个月.csv", "社区基本情况.csv", "社区会议记录.csv",
-            "居民参与积分台账.csv", "积分兑换记录.csv", "项目居民评价.csv"} == boms
+            "居民参与积分台账.csv", "积分兑换记录.csv", "项目居民评价.csv", "平台易用性评分.csv"} == boms
     plain = {n for n, b in by_name.items() if n.endswith(".csv") and n not in boms and n not in gbk}
     assert plain == {"网格事件_202601-202605.csv", "居民议事会记录.csv", "居民议事投票.csv"}
     assert {n for n in by_name if n.endswith(".xlsx")} == {"网格事件_202512.xlsx", "公众号留言.xlsx", "项目台账.xlsx"}

@@ -13,7 +13,7 @@ from pages_fixture import read_only, release_connections  # noqa: F401
 
 from dashboard import sqlconsole
 from dashboard.filters import Filters
-from dashboard.queries import briefing, linkage, overview, painpoints, projects
+from dashboard.queries import briefing, effectiveness, linkage, overview, painpoints, projects
 
 pytestmark = pytest.mark.slow   # needs the demo build (conftest demo_build)
 
@@ -72,6 +72,9 @@ PAGE_VALUES = {
     "painpoints.size": lambda con: dict(zip(*[painpoints.top3(con, PERIOD, PAIN_MONTH)[c]
                                               for c in ("rank", "size")])),
     **{f"briefing.{key}": _headline(key) for key, _, _, _ in briefing.KPIS},
+    "effectiveness.avg_ease": _cell(effectiveness.totals, "avg_ease", Filters(date_from=date(2024, 12, 1),
+                                                                              date_to=date(2026, 10, 31))),
+    "effectiveness.median_resolution_hours": _cell(effectiveness.totals, "median_resolution_hours"),
 }
 
 

@@ -52,7 +52,8 @@ STREET_SCOPE = "全街道"       # pain_points.scope of the street-wide ranking
 # one row per resident message or grid case (or derived from one): the tables whose reads an
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
-                           "feedback_places", "grid_cases", "grid_cases_at", "feedback_enriched"})
+                           "feedback_places", "grid_cases", "grid_cases_at", "feedback_enriched",
+                           "usability_ratings"})
 
 
 class ScopeError(PermissionError):
@@ -199,6 +200,12 @@ RULES: dict[str, dict[str, Rule]] = {
                     "community": Rule(f"s.project_id IN {_COMMUNITY_PROJECTS}"),
                     "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"),
                     "public": Rule(replace=(("comment", _NULL), *_PSEUDONYM))},
+    # residents rating the platform itself: a community reads its own; the aggregate roles get
+    # neither the comment nor the pseudonym (as for evaluations)
+    "usability_ratings": {"leader": FULL, "analyst": FULL,
+                          "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                          "partner": Rule(replace=(("comment", _NULL), *_PSEUDONYM)),
+                          "public": Rule(replace=(("comment", _NULL), *_PSEUDONYM))},
     "participation_rules": {r: FULL for r in ROLES},     # settings, no resident rows
     "points_rules": {r: FULL for r in ROLES},
     # labels, keywords and street-wide sizes: aggregates, no resident rows

@@ -23,6 +23,8 @@
    overdue, 8 not disclosed in their quarter), 30 votes (7 under the 30% line), ~20k x scale resident tasks
    (top 10% carry 63% in 美和园社区), redemptions, ~3k x scale evaluations (one project planted badly
    rated); planted facts in participation_truth.json. Its own rng stream: the files above are unchanged.
+   Then residents' ease-of-use ratings of the platform (etl.demo.usability, ~1.5k x scale, its own
+   stream too): one community rating low, one with too few ratings for a mean; usability_truth.json.
 6. a few deliberately bad rows, listed in manifest['bad_rows'] with file, sheet row
    (header = row 1), column header and the loader's reject reason.
 
@@ -46,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from etl.demo import participation
+from etl.demo import participation, usability
 from etl.demo.feedback import CHANNELS, NOISE_TOPIC, RATING_WORDS, feedback_records, write_feedback
 from etl.demo.grid import GRID_COLS, GRID_FILES, GRID_HEADERS, SNAPSHOT_DAYS, STATUS_WORDS, grid_records, write_grid
 from etl.demo.ledger import TXN_HEADERS, build_transactions, write_transactions
@@ -78,6 +80,7 @@ def generate(inbox: Path, *, seed: int = 7, scale: float = 1.0, end: date | None
     counts = {"grid_reports": n_grid, "projects": len(projects), "project_milestones": len(milestones) + 1,
               "fund_transactions": len(txns) + 2, "feedback": len(feedback)}
     counts |= participation.generate(ctx, seed, projects, truth)
+    counts |= usability.generate(ctx, seed, truth)
     manifest = {"files": [str(f) for f in ctx.files], "counts": counts, "rows_written": ctx.rows,
                 "bad_rows": ctx.bad, "end": end, "months": months, "seed": seed, "scale": scale}
     (truth / "manifest.json").write_text(json.dumps(manifest, default=str, ensure_ascii=False, indent=1),

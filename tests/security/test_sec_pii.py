@@ -103,7 +103,9 @@ def _every_text_column(kind: str, value: str) -> pd.DataFrame:
              "redemptions": dict(redemption_id="X1", resident_id="r1", redeemed_on="2026-01-01",
                                  item="i", points="10"),
              "evaluations": dict(evaluation_id="E1", project_id="P1", submitted_at="2026-01-01 10:00",
-                                 rating="4")}[kind]
+                                 rating="4"),
+             "usability_ratings": dict(rating_id="U1", submitted_at="2026-01-01 10:00", community="c",
+                                       ease_score="4")}[kind]
     row = {c.name: valid.get(c.name) for c in stage.SPECS[kind]}
     for c in stage.SPECS[kind]:
         if c.type == stage.TEXT:

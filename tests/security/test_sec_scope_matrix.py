@@ -146,7 +146,9 @@ DRIVERS = {
     "projects": drive_projects, "painpoints": drive_painpoints, "explore": drive_explore,
     "briefing": drive_briefing, "sql_console": drive_sql_console,
     "data": drive_restricted("data"), "audit": drive_restricted("audit"),
-    "participation": lambda s: drive_plain("participation", s),
+    "participation": lambda s: [*drive_plain("participation", s),     # + the 平台成效 section
+                                settled(open_page("participation", s, section="effectiveness"),
+                                        "participation effectiveness")],
 }
 
 
