@@ -54,19 +54,21 @@ class Server:
 
 
 @contextlib.contextmanager
-def cockpit(db: Path, port: int | None = None, wait: bool = True) -> Iterator[Server]:
+def cockpit(db: Path, port: int | None = None, wait: bool = True, *,
+            env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Server]:
     """Run the real cockpit on a free localhost port until the block ends.
 
     wait=False returns as soon as the process is started (call .wait() before using it),
-    so the browser can launch while the server boots.
+    so the browser can launch while the server boots. `env` adds variables (e.g. a private
+    COCKPIT_ACCESS_DIR), `args` Streamlit options (e.g. --secrets.files for single sign-on).
     """
     port = port or free_port()
-    env = {**os.environ, "COCKPIT_DB": str(db), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "COCKPIT_DB": str(db), "PYTHONUNBUFFERED": "1", **(env or {})}
     log = tempfile.NamedTemporaryFile(prefix="cockpit-", suffix=".log", delete=False)
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", "none", *args]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", proc, Path(log.name))
     try:
