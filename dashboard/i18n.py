@@ -21,6 +21,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "还没有数据。请先加载演示数据：`python -m etl demo`，或加载您的导出文件：`python -m etl load 文件或文件夹`。",
         "en": "No data yet. Load the demo data with `python -m etl demo`, or your own exports with `python -m etl load FILES_OR_FOLDERS`.",
     },
+    "common.quote": {"zh": "“{text}”", "en": "“{text}”"},
+    "common.quote_block": {"zh": "> “{text}”", "en": "> “{text}”"},
     "common.download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
     "common.download_xlsx": {"zh": "下载 Excel", "en": "Download Excel"},
     "common.yuan": {"zh": "元", "en": "yuan"},

@@ -130,7 +130,7 @@ def pain_points(bf) -> None:
                       share=ui.fmt_pct(r.share)))
         if isinstance(r.quote, str) and r.quote:
             quote = r.quote if len(r.quote) <= QUOTE_CHARS else r.quote[:QUOTE_CHARS] + "…"
-            st.markdown(f"> “{md(quote)}”")
+            st.markdown(t("common.quote_block", lang, text=md(quote)))
 
 
 def hot_spots(bf) -> None:

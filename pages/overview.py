@@ -75,7 +75,7 @@ with left, ui.panel(lang, t("overview.painpoints", lang)):
             st.markdown(t("overview.pain_line", lang, rank=row.rank, label=md(row.label),
                           size=row.size, share=ui.fmt_pct(row.share)))
             if row.quote:
-                st.caption(f"“{md(row.quote)}”")
+                st.caption(t("common.quote", lang, text=md(row.quote)))
         ui.page_link("painpoints", t("overview.to_painpoints", lang))
 
 with left, ui.panel(lang, t("hotspots.title", lang), t("hotspots.help", lang)):

@@ -46,7 +46,7 @@ def card(row) -> None:
         st.markdown(t("painpoints.card.keywords", lang, words=" · ".join(md(k) for k in list(row.keywords)[:6])))
         st.markdown(f"**{t('painpoints.card.quotes', lang)}**")
         for text in list(row.representative_texts)[:3]:
-            st.caption(f"“{md(text)}”")
+            st.caption(t("common.quote", lang, text=md(text)))
 
 
 def hot_spot(row) -> None:
@@ -57,7 +57,7 @@ def hot_spot(row) -> None:
         key = "hotspots.rise" if row.baseline > 0 else "hotspots.new"
         st.caption(t(key, lang, baseline=ui.fmt_num(row.baseline), share=ui.fmt_pct(row.share)))
         for text in list(row.representative_texts)[:1]:
-            st.caption(f"“{md(text)}”")
+            st.caption(t("common.quote", lang, text=md(text)))
 
 
 def where(month, pid) -> None:
