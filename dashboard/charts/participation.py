@@ -42,7 +42,7 @@ def vote_participation(votes: pd.DataFrame, lang: str) -> go.Figure:
     fig.add_hline(y=line, line_dash="dash", line_color=BAD_COLOR,
                   annotation_text=t("participation.vote.line", lang, share=f"{line:.0%}"), annotation_position="top left")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero", title=t("participation.vote.share_axis", lang))
-    fig.update_xaxes(tickformat="%Y-%m")
+    fig.update_xaxes(tickformat="%Y-%m-%d")     # votes close on days: a month label repeats
     return style(fig, height=340)
 
 
