@@ -22,6 +22,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "No data yet. Load the demo data with `python -m etl demo`, or your own exports with `python -m etl load FILES_OR_FOLDERS`.",
     },
     "common.quote": {"zh": "“{text}”", "en": "“{text}”"},
+    "common.page": {"zh": "页码", "en": "Page"},
+    "common.page_of": {"zh": "第 {page} / {pages} 页", "en": "Page {page} of {pages}"},
     "common.quote_block": {"zh": "> “{text}”", "en": "> “{text}”"},
     "common.download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
     "common.download_xlsx": {"zh": "下载 Excel", "en": "Download Excel"},
