@@ -385,9 +385,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "explore.measure.median": {"zh": "中位数", "en": "Median"},
     "explore.measure.share": {"zh": "占比（%）", "en": "Share (%)"},
     "explore.rows": {"zh": "共 {rows} 行", "en": "{rows} rows"},
+    "explore.shown": {
+        "zh": "表格显示前 {shown} 行（共 {rows} 行），下载文件包含全部 {rows} 行。",
+        "en": "The table shows the first {shown} of {rows} rows; the downloads hold all {rows}.",
+    },
+    "explore.more": {"zh": "再显示 {n} 行", "en": "Show {n} more rows"},
     "explore.truncated": {
-        "zh": "结果超过 {cap} 行，只显示和下载前 {cap} 行。请增加筛选条件或按字段分组。",
-        "en": "More than {cap} rows: only the first {cap} are shown and downloaded. Add conditions or group the rows.",
+        "zh": "结果超过 {cap} 行，表格和下载只保留前 {cap} 行。请增加筛选条件或按字段分组。",
+        "en": "More than {cap} rows: the table and the downloads keep only the first {cap}. Add conditions or group the rows.",
     },
     "explore.col.records": {"zh": "记录数", "en": "Records"},
     "explore.col.reported_at": {"zh": "上报时间", "en": "Reported at"},
