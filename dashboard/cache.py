@@ -6,11 +6,17 @@
 - `run(fn, filters, *args)`: `st.cache_data` keyed by (the query function's dotted name,
   the filters without the UI language, the file identity, the access scope, args). Each
   call uses its own cursor, so concurrent sessions never share a DuckDB cursor.
+
+Every `st.cache_data` here is bounded: entries expire after CACHE_TTL_S seconds (env
+COCKPIT_CACHE_TTL_S, default 600) and at most CACHE_ENTRIES results are kept (env
+COCKPIT_CACHE_ENTRIES, default 300; least recently used dropped first), so many users with
+different filters cannot grow the server's memory without bound. Read at import time.
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import threading
 from typing import Any, Callable
 
@@ -22,6 +28,23 @@ from dashboard import db
 from dashboard.filters import Filters
 from dashboard.queries.base import Scope, current_scope, use_scope
 from dashboard.db import READ_CONFIG
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"env {name}={raw!r}: expected a whole number > 0") from None
+    if value <= 0:
+        raise ValueError(f"env {name}={raw!r}: expected a whole number > 0")
+    return value
+
+
+CACHE_TTL_S = _positive_int("COCKPIT_CACHE_TTL_S", 600)
+CACHE_ENTRIES = _positive_int("COCKPIT_CACHE_ENTRIES", 300)
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:
@@ -68,7 +91,7 @@ def has_data() -> bool:
     return ident is not None and _has_data(str(db.path()), ident)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=min(8, CACHE_ENTRIES))
 def _has_data(path: str, identity: tuple[int, int, int]) -> bool:
     con = _connection_for(path, identity).cursor()
     try:
@@ -86,7 +109,7 @@ def _resolve(key: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-@st.cache_data(show_spinner=False, max_entries=2000)
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES)
 def _cached(fn_key: str, filters: Filters, path: str, identity: tuple[int, int, int],
             scope: Scope, args: tuple) -> Any:
     cursor = _connection_for(path, identity).cursor()

@@ -264,6 +264,25 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
                  **kwargs)
 
 
+def pager(total: int, lang: str, *, key: str, page_size: int, context: object = None) -> int:
+    """A page-number input (widget `key`) over `total` rows shown `page_size` at a time, and the
+    "第 x / y 页" caption; returns the chosen page's row offset. Back to page 1 when `context`
+    (the list's identity: picked item, filters) changes; clamped when the list shrinks."""
+    pages = max(1, math.ceil(total / page_size))
+    state = st.session_state
+    if state.get(f"{key}__context") != context:
+        state[f"{key}__context"] = context
+        state[key] = 1
+    elif state.get(key, 1) > pages:
+        state[key] = pages
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(t("common.page", lang), min_value=1, max_value=pages, step=1,
+                                   key=key))
+    st.caption(t("common.page_of", lang, page=fmt_int(page), pages=fmt_int(pages)))
+    return (page - 1) * page_size
+
+
 def chart(fig, *, key: str) -> None:
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
 

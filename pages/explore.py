@@ -90,6 +90,20 @@ def filter_builder(dataset: str) -> tuple[tuple[q.Condition, ...], ...]:
     return tuple(g for g in groups if g)
 
 
+def shown_rows(spec: q.Spec) -> int:
+    """How many result rows the table sends to the browser: SHOWN_ROWS, plus as many per
+    "show more" click; back to SHOWN_ROWS when the question or the filters change."""
+    state = st.session_state
+    if state.get("explore_shown_for") != (spec, filters):
+        state["explore_shown_for"] = (spec, filters)
+        state["explore_shown"] = q.SHOWN_ROWS
+    return state["explore_shown"]
+
+
+def show_more() -> None:
+    st.session_state["explore_shown"] += q.SHOWN_ROWS
+
+
 def show_result(spec: q.Spec) -> None:
     ds = q.DATASETS[spec.dataset]
     if aggregates_only(ds.table):
@@ -114,7 +128,14 @@ def show_result(spec: q.Spec) -> None:
     if fig is not None:
         st.plotly_chart(fig, key="explore_chart")
     shown = df.rename(columns={**labels, "value": value_label})
-    st.dataframe(ui.without_missing(shown)[0], hide_index=True, key="explore_table")   # no None shown
+    limit = shown_rows(spec)
+    if len(shown) > limit:                # the browser gets a page; the downloads get it all
+        st.caption(t("explore.shown", lang, shown=f"{limit:,}", rows=f"{len(shown):,}"))
+    st.dataframe(ui.without_missing(shown.head(limit))[0], hide_index=True,
+                 key="explore_table")     # no None shown
+    if len(shown) > limit:
+        st.button(t("explore.more", lang, n=f"{min(q.SHOWN_ROWS, len(shown) - limit):,}"),
+                  key="explore_more", on_click=show_more)
     left, right = st.columns(2)
     name = f"{spec.dataset}"
     left.download_button(t("common.download_csv", lang), export.audited("csv", shown, "explore"),

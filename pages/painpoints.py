@@ -9,7 +9,6 @@ from dashboard.i18n import STRINGS, t
 from dashboard.safe import md
 from dashboard.queries import painpoints as q
 from dashboard.queries.base import aggregates_only
-from dashboard.safe import md
 
 
 f, lang = ui.context()
@@ -116,10 +115,13 @@ if top is not None and not top.empty:
             pid = st.selectbox(t("painpoints.pick", lang), list(labels), key="painpoints_pick",
                                format_func=lambda p: labels[p])
             where(month, pid)
-            rows = cache.run(q.messages, f, pid)
+            total = int(cache.run(q.message_count, f, pid)["messages"].sum())
+            st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(total)))
+            offset = ui.pager(total, lang, key="painpoints_messages_page", page_size=q.PAGE_SIZE,
+                              context=(pid, f))
+            rows = cache.run(q.messages, f, pid, q.PAGE_SIZE, offset)
             audit_once("drill_down", page="painpoints", pain_point=pid, label=labels[pid],
-                       rows=len(rows))
-            st.caption(t("painpoints.drill_count", lang, n=ui.fmt_int(len(rows))))
+                       rows=total, offset=offset)
             ui.table(rows, lang, key="painpoints_messages", height=360)
 
     if spots is not None and not spots.empty:
@@ -133,10 +135,14 @@ if top is not None and not top.empty:
                                                             place=options[i].place,
                                                             label=options[i].label))
                 chosen = options[pick]
-                rows = cache.run(q.hot_spot_messages, f, month, chosen.place, chosen.pain_point_id)
+                spot = (month, chosen.place, chosen.pain_point_id)
+                total = int(cache.run(q.hot_spot_message_count, f, *spot)["messages"].sum())
+                st.caption(t("hotspots.drill_count", lang, n=ui.fmt_int(total)))
+                offset = ui.pager(total, lang, key="hotspots_messages_page", page_size=q.PAGE_SIZE,
+                                  context=(spot, f))
+                rows = cache.run(q.hot_spot_messages, f, *spot, q.PAGE_SIZE, offset)
                 audit_once("drill_down", page="painpoints", hot_spot=chosen.place,
-                           pain_point=chosen.pain_point_id, rows=len(rows))
-                st.caption(t("hotspots.drill_count", lang, n=ui.fmt_int(len(rows))))
+                           pain_point=chosen.pain_point_id, rows=total, offset=offset)
                 ui.table(rows, lang, key="hotspots_messages", height=300)
 
     with ui.panel(lang, t("painpoints.funding", lang), t("painpoints.funding_help", lang)):

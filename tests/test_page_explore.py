@@ -178,3 +178,58 @@ def test_page_dataset_switch_resets_the_builder(explore_db):
     assert not at.exception
     assert at.selectbox(key="explore_c1_col").value is None
     assert len(at.dataframe) == 0 and len(at.info) == 1   # no feedback rows in this database
+
+
+def _downloads(monkeypatch) -> dict:
+    """Spy on Streamlit's deferred downloads: the page's data callables by file name. Streamlit
+    still registers and serves them as usual; the test calls them the way a click would."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    seen: dict = {}
+    real = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        seen[file_name] = data_callable
+        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    return seen
+
+
+def _times(values) -> list[pd.Timestamp]:
+    return [pd.Timestamp(v) for v in values]
+
+
+def test_page_shows_a_page_of_rows_and_exports_them_all(explore_db, monkeypatch):
+    import io
+    from dashboard.i18n import t
+    _, reports = explore_db
+    monkeypatch.setattr(q, "SHOWN_ROWS", 30)
+    seen = _downloads(monkeypatch)
+    at = _page()
+    when = t("explore.col.reported_at", "zh")
+    assert len(_table(at)) == 30                                   # what the browser receives
+    assert t("explore.shown", "zh", shown="30", rows="400") in [c.value for c in at.caption]
+    csv = pd.read_csv(io.BytesIO(seen["grid_reports.csv"]()), encoding="utf-8-sig")
+    xlsx = pd.read_excel(io.BytesIO(seen["grid_reports.xlsx"]()), engine="openpyxl")
+    assert len(csv) == len(xlsx) == len(reports) == 400             # what the downloads hold
+    assert sorted(_times(csv[when])) == sorted(_times(xlsx[when])) == sorted(reports.reported_at)
+    assert _times(_table(at)[when]) == _times(csv[when][:30])      # the table is the export's head
+
+    at.button(key="explore_more").click().run()
+    assert _times(_table(at)[when]) == _times(csv[when][:60])
+    assert t("explore.shown", "zh", shown="60", rows="400") in [c.value for c in at.caption]
+
+    # a new question starts again with one page on screen, all of it in the downloads
+    at.selectbox(key="explore_c0_col").set_value("community").run()
+    at.multiselect(key="explore_c0_community_in").set_value(["东湖社区"]).run()
+    expected = int((reports.community == "东湖社区").sum())
+    assert len(_table(at)) == 30 < expected
+    csv = pd.read_csv(io.BytesIO(seen["grid_reports.csv"]()), encoding="utf-8-sig")
+    assert len(csv) == expected
+
+
+def test_page_shows_every_row_of_a_small_result_without_a_more_button(explore_db):
+    _, reports = explore_db
+    assert q.SHOWN_ROWS == 1_000 < q.RESULT_CAP
+    at = _page()
+    assert len(_table(at)) == len(reports)
+    assert not any(b.key == "explore_more" for b in at.button)

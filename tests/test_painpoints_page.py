@@ -112,17 +112,92 @@ def test_community_filter_shows_that_scope(demo_db, use_db):
     assert cards(at) == [(f"#{r.rank} {r.label}", f"{r.size:,}") for r in rows.itertuples()]
 
 
+def every_message(db: Path, pid: str) -> pd.DataFrame:
+    """All of a pain point's messages in the drill-down's order, sorted by pandas."""
+    con = reader(db)
+    try:
+        rows = con.execute("""SELECT f.feedback_id, f.submitted_at FROM feedback_pain_points p
+                              JOIN feedback f USING (feedback_id) WHERE p.pain_point_id = $p""",
+                           {"p": pid}).df()
+    finally:
+        con.close()
+    return rows.sort_values(["submitted_at", "feedback_id"], ascending=[False, True],
+                            ignore_index=True)
+
+
 @pytest.mark.slow
-def test_drill_down_lists_every_message_of_the_pain_point(demo_db, use_db):
+def test_drill_down_pages_through_every_message_of_the_pain_point(demo_db, use_db):
+    from dashboard.queries.painpoints import PAGE_SIZE
     use_db(demo_db)
     at = page()
     pid = at.selectbox(key="painpoints_pick").value
+    every = every_message(demo_db, pid)
+    n, pages = len(every), -(-len(every) // PAGE_SIZE)
+    assert n > PAGE_SIZE                              # the demo's top pain point spans pages
+    captions = [c.value for c in at.caption]
+    assert t("painpoints.drill_count", "zh", n=f"{n:,}") in captions      # the total, not the page
+    assert t("common.page_of", "zh", page="1", pages=f"{pages:,}") in captions
+    shown = at.dataframe[0].value                     # the drill-down table comes first
+    assert shown["feedback_id"].tolist() == every["feedback_id"][:PAGE_SIZE].tolist()
+
+    at.number_input(key="painpoints_messages_page").set_value(2).run()
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert shown["feedback_id"].tolist() == every["feedback_id"][PAGE_SIZE:2 * PAGE_SIZE].tolist()
+    assert t("common.page_of", "zh", page="2", pages=f"{pages:,}") in [c.value for c in at.caption]
+
+    at.number_input(key="painpoints_messages_page").set_value(pages).run()
+    last = at.dataframe[0].value
+    assert last["feedback_id"].tolist() == every["feedback_id"][(pages - 1) * PAGE_SIZE:].tolist()
+
+
+@pytest.mark.slow
+def test_picking_another_pain_point_starts_at_page_one(demo_db, use_db):
+    use_db(demo_db)
+    at = page()
+    at.number_input(key="painpoints_messages_page").set_value(2).run()
+    at.selectbox(key="painpoints_pick").select_index(1).run()
+    assert not at.exception
+    pid = at.selectbox(key="painpoints_pick").value
+    every = every_message(demo_db, pid)
+    assert at.dataframe[0].value["feedback_id"].tolist() == every["feedback_id"][:50].tolist()
+
+
+def test_message_pages_and_counts_match_pandas(demo_db):
+    """The queries themselves: consecutive pages tile the whole list; the counts equal pandas'."""
+    from dashboard.queries import painpoints as q
     con = reader(demo_db)
-    n = con.execute("SELECT count(*) FROM feedback_pain_points WHERE pain_point_id = $p",
-                    {"p": pid}).fetchall()[0][0]
-    con.close()
-    assert t("painpoints.drill_count", "zh", n=f"{n:,}") in [c.value for c in at.caption]
-    assert len(at.dataframe[0].value) == n           # the drill-down table comes first
+    try:
+        f = Filters()
+        pid = con.execute("SELECT pain_point_id FROM pain_points WHERE scope = '全街道' "
+                          "ORDER BY month_on DESC, rank LIMIT 1").fetchone()[0]
+        every = every_message(demo_db, pid)
+        assert int(q.message_count(con, f, pid)["messages"].iloc[0]) == len(every)
+        tiles = [q.messages(con, f, pid, 7, off)["feedback_id"] for off in range(0, len(every), 7)]
+        assert pd.concat(tiles).tolist() == every["feedback_id"].tolist()
+
+        month, place, spot_pid = con.execute("""SELECT month_on, place, pain_point_id FROM hot_spots
+            WHERE scope = '全街道' ORDER BY size DESC, month_on DESC, rank LIMIT 1""").fetchone()
+        raw = con.execute("""SELECT f.feedback_id, f.likes, f.submitted_at
+            FROM feedback_pain_points p JOIN feedback f USING (feedback_id)
+            JOIN feedback_places fp USING (feedback_id)
+            WHERE p.pain_point_id = $p AND p.month_on = $m""", {"p": spot_pid, "m": month}).df()
+        places = con.execute("SELECT feedback_id, places FROM feedback_places").df()
+    finally:
+        con.close()
+    named = set(places[places["places"].map(lambda ps: place in list(ps))]["feedback_id"])
+    want = raw[raw["feedback_id"].isin(named)].sort_values(
+        ["likes", "submitted_at", "feedback_id"], ascending=[False, False, True],
+        na_position="last", ignore_index=True)
+    assert len(want) > 3
+    con = reader(demo_db)
+    try:
+        total = int(q.hot_spot_message_count(con, f, month, place, spot_pid)["messages"].iloc[0])
+        second = q.hot_spot_messages(con, f, month, place, spot_pid, 3, 3)
+    finally:
+        con.close()
+    assert total == len(want)
+    assert second["feedback_id"].tolist() == want["feedback_id"][3:6].tolist()
 
 
 @pytest.mark.slow
@@ -144,3 +219,4 @@ def test_english_ui(demo_db, use_db):
     use_db(demo_db)
     at = page(Filters(lang="en"))
     assert at.title[0].value == "Resident pain points"
+    assert any(c.value.startswith("Page 1 of ") for c in at.caption)

@@ -16,7 +16,8 @@ import pandas as pd
 from dashboard.filters import Filters
 from dashboard.queries.base import aggregates_only, fetch, filter_sql
 
-RESULT_CAP = 50_000          # rows shown and downloaded; more gives a clear message
+RESULT_CAP = 50_000          # rows read and downloaded; more gives a clear message
+SHOWN_ROWS = 1_000           # rows the table sends to the browser at first; "show more" adds as many
 RECORDS = "records"          # grouped results of an aggregate-only role: records per group
 OPTION_CAP = 500             # distinct values offered in a multi-select
 

@@ -16,6 +16,7 @@ from dashboard.queries.base import fetch, filter_sql, params_of
 
 STREET_SCOPE = "全街道"
 RECLUSTER_LIMIT = 20_000      # newest messages re-clustered on demand (keeps it interactive)
+PAGE_SIZE = 50                # messages per page of a drill-down list (one page is read at a time)
 _FB = filter_sql("f", "submitted_at", grid=True)
 
 
@@ -93,18 +94,31 @@ def places(con: duckdb.DuckDBPyConnection, f: Filters, month: date, pain_point_i
                  params_of(f, pid=pain_point_id, month=month, limit=limit), min_group="messages")
 
 
-def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
-                      pain_point_id: str) -> pd.DataFrame:
-    """The messages behind one hot spot: its pain point, its month, naming its place."""
-    return fetch(con, f"""
-        SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.likes,
-               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
+_HOT_SPOT_ROWS = f"""
         FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
         JOIN {{feedback_places}} fp USING (feedback_id)
         WHERE p.pain_point_id = $pid AND p.month_on = $month AND list_contains(fp.places, $place)
-          AND {_FB_NO_DATE}
-        ORDER BY f.likes DESC NULLS LAST, f.submitted_at DESC, f.feedback_id""",
-                 params_of(f, pid=pain_point_id, month=month, place=place))
+          AND {_FB_NO_DATE}"""
+
+
+def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
+                      pain_point_id: str, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
+    """One page of the messages behind one hot spot (its pain point, its month, naming its
+    place): most liked first, then newest, ties by feedback_id; `limit` rows from `offset`."""
+    return fetch(con, f"""
+        SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.likes,
+               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
+        {_HOT_SPOT_ROWS}
+        ORDER BY f.likes DESC NULLS LAST, f.submitted_at DESC, f.feedback_id
+        LIMIT $limit OFFSET $offset""",
+                 params_of(f, pid=pain_point_id, month=month, place=place, limit=limit, offset=offset))
+
+
+def hot_spot_message_count(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
+                           pain_point_id: str) -> pd.DataFrame:
+    """One row: how many messages `hot_spot_messages` pages through (column `messages`)."""
+    return fetch(con, f"SELECT count(*) AS messages {_HOT_SPOT_ROWS}",
+                 params_of(f, pid=pain_point_id, month=month, place=place), min_group="messages")
 
 
 def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
@@ -124,14 +138,28 @@ def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> p
                  params_of(f, scope=scope_of(f), month=month), min_group="messages")
 
 
-def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
-    """Every message of one pain point (all months) under the global filters, newest first."""
+_MESSAGE_ROWS = f"""
+        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
+        WHERE p.pain_point_id = $pid AND {_FB}"""
+
+
+def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str,
+             limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
+    """One page of the messages of one pain point (all months) under the global filters:
+    newest first, ties by feedback_id; `limit` rows from `offset` (see message_count)."""
     return fetch(con, f"""
         SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.rating, f.likes,
                (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
-        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
-        WHERE p.pain_point_id = $pid AND {_FB}
-        ORDER BY f.submitted_at DESC, f.feedback_id""", params_of(f, pid=pain_point_id))
+        {_MESSAGE_ROWS}
+        ORDER BY f.submitted_at DESC, f.feedback_id
+        LIMIT $limit OFFSET $offset""",
+                 params_of(f, pid=pain_point_id, limit=limit, offset=offset))
+
+
+def message_count(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
+    """One row: how many messages `messages` pages through (column `messages`)."""
+    return fetch(con, f"SELECT count(*) AS messages {_MESSAGE_ROWS}",
+                 params_of(f, pid=pain_point_id), min_group="messages")
 
 
 def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
