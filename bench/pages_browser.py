@@ -39,22 +39,26 @@ def load_once(browser, url: str) -> float:
         context.close()
 
 
-def measure(db: Path, pages: list[str], reps: int, date_from: str | None) -> dict[str, dict]:
-    """Per page: the first load after the server started (its caches cold) and `reps` later loads
-    (new browser contexts; the server's caches warm). The server is started once and warmed
-    with one load of the default page, so its own start-up is not counted."""
+def measure(db: Path, pages: list[str], rounds: int, date_from: str | None) -> dict[str, dict]:
+    """Per page, over `rounds` freshly started cockpit servers: "first" = the page's first load on
+    that server (its st.cache_data entries cold), "again" = a second load right after (a new user,
+    the server's caches warm). Each server is warmed with one load of the data page, so the
+    server's own start-up and imports are not counted; the page order rotates per round."""
     from dashboard.briefing_export import chromium
     from dashboard.cockpit_server import cockpit
 
     query = f"?from={date_from}" if date_from else ""
-    out: dict[str, dict] = {}
-    with cockpit(db, wait=False) as server, chromium() as browser:
-        server.wait()
-        load_once(browser, f"{server.url}/sql_console")       # the server's imports, the fonts
-        for page in pages:
-            url = f"{server.url}/{'' if page == 'overview' else page}{query}"
-            out[page] = {"first": load_once(browser, url),
-                         "loads": [load_once(browser, url) for _ in range(reps)]}
-            print(f"  browser {page}: first {out[page]['first']:.2f} s, then "
-                  + ", ".join(f"{x:.2f}" for x in out[page]["loads"]), flush=True)
+    out: dict[str, dict] = {p: {"first": [], "again": []} for p in pages}
+    with chromium() as browser:
+        for i in range(rounds):
+            with cockpit(db) as server:
+                load_once(browser, f"{server.url}/data")
+                k = i % len(pages)
+                for page in pages[k:] + pages[:k]:
+                    url = f"{server.url}/{'' if page == 'overview' else page}{query}"
+                    first, again = load_once(browser, url), load_once(browser, url)
+                    out[page]["first"].append(first)
+                    out[page]["again"].append(again)
+                    print(f"  browser round {i + 1} {page}: first {first:.2f} s, again {again:.2f} s",
+                          flush=True)
     return out
