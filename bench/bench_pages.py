@@ -1,147 +1,69 @@
-"""Page speed: each cockpit page's full script run (app.py + page) under AppTest, cold and warm.
+"""Page speed: every cockpit page cold in a new process, warm, and in a real browser.
 
-    python -m bench.bench_pages                       # from the repo root; builds or reuses
-                                                      # bench/out/pages.duckdb
-    python -m bench.bench_pages --source demo         # build it with the demo generator + ETL
-    python -m bench.bench_pages --db PATH --reps 7    # measure an existing database file
+    python -m bench.bench_pages                        # demo data at ~1M grid reports (default)
+    python -m bench.bench_pages --reports 10m          # demo data at ~10M grid reports
+    python -m bench.bench_pages --scale 5 --procs 3    # any demo scale
+    python -m bench.bench_pages --synthetic            # the old set-based synthetic corpus
+    python -m bench.bench_pages --db PATH --no-write   # an existing database file, print only
 
-Target volume (issue 3): 1M grid reports, 200k feedback, 2k projects, 50k transactions.
-`--source synthetic` (the default) writes those rows straight into a file created from
-etl/schema.sql with DuckDB SQL (seconds); `--source demo` runs etl.demo.generate at
-`--scale` and loads the inbox through etl.load.load_paths (minutes, realistic text).
+Data (default): the demo generator's own exports (`python -m etl demo --scale N`: duplicates,
+rejected rows, PII in free text, varied messages) loaded by the real ETL and pain-point engine
+into bench/out/demo-<scale>.duckdb (git-ignored), built once per scale and reused (--rebuild
+to build it again). `--reports 1m` is scale 33.4 (~0.99M grid reports), `--reports 10m` scale
+338 (~10M).
 
-Cold = every st.cache_data / st.cache_resource entry cleared before the run; warm = the
-same session run again. Medians over --reps runs are printed as a Markdown table.
-Budget: warm <= 0.4 s, cold <= 1.5 s.
+Three measures per page (issue 14), each the median over several samples with the spread:
+- cold: a NEW Python process per sample (bench/pages_child.py) runs the page's full script
+  (dashboard/app.py + the page) once under Streamlit's AppTest; its first run's wall time;
+- warm: the second run of the same session inside that process;
+- browser: the real cockpit in Debian's chromium, from page.goto to fully rendered
+  (bench/pages_browser.py), one new browser context per load: the first load of the page on
+  a freshly started server (query caches cold) and a second load right after (caches warm),
+  over --browser-reps servers.
+Pages are interleaved across the process rounds so load from other work hits them alike.
+Budgets (issue 14): cold <= 1.5 s, warm <= 0.3 s, browser <= 2.5 s. The figures are written
+into docs/BENCHMARKS.md between the bench_pages markers (replacing the previous run's section)
+with the machine, the date and the data size; --no-write prints only.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-
-PAGES = ("overview", "projects", "funds", "grid", "linkage",      # issue 3's budget
-         "painpoints", "explore", "sql_console", "briefing")       # measured alongside
+PAGES = ("overview", "projects", "funds", "grid", "linkage", "painpoints", "participation",
+         "explore", "sql_console", "briefing")
 APP = str(REPO / "dashboard" / "app.py")
-DEFAULT_DB = REPO / "bench" / "out" / "pages.duckdb"   # git-ignored
-END = date(2026, 11, 22)
-COMMUNITIES = ["东湖社区", "西岭社区", "南苑社区", "北辰社区", "春晖社区", "秋实社区", "夏荷社区", "冬青社区"]
-CATEGORIES = ["噪音扰民", "环境卫生", "停车管理", "设施维修", "邻里纠纷", "占道经营", "楼道堆物",
-              "流浪动物", "垃圾分类", "安全隐患", "物业服务", "加装电梯"]
-PROJECT_CATS = ["养老", "托育", "加装电梯", "环境整治", "矛盾调解", "文体"]
-FIVE = ["社区", "社会组织", "社会工作者", "社区志愿者", "社会慈善资源"]
-SOURCES = ["财政拨款", "企业社会责任", "公众小额捐赠", "慈善信托", "社区基金", "商户公益·实物折价"]
-STAGES = ["立项", "审批", "实施", "实施", "实施", "验收", "结项"]
+OUT = REPO / "bench" / "out"                      # git-ignored
+DOC = REPO / "docs" / "BENCHMARKS.md"
+START, STOP = "<!-- bench_pages:start -->", "<!-- bench_pages:end -->"
+END = dt.date(2026, 11, 22)                       # the data's last day
+REPORTS = {"1m": 33.4, "10m": 338.0}              # demo scale per grid-report volume
+BUDGET = {"cold": 1.5, "warm": 0.3, "browser": 2.5}
+WHOLE_HISTORY = "2024-11-23"
 
 
-def build_synthetic(path: Path, reports: int = 1_000_000, feedback: int = 200_000,
-                    projects: int = 2_000, txns: int = 50_000) -> None:
-    """Write the target volume into `path` with set-based DuckDB SQL (seeded, deterministic)."""
-    import duckdb
-
-    from etl.dbfile import ensure_schema
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".building")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
-    ensure_schema(con)
-    con.execute("SELECT setseed(0.7)")
-    p = {"comms": COMMUNITIES, "cats": CATEGORIES, "pcats": PROJECT_CATS, "five": FIVE,
-         "sources": SOURCES, "stages": STAGES, "end": END}
-    con.execute("""
-        INSERT INTO grid_reports BY NAME
-        WITH r AS (
-            SELECT i, $end::TIMESTAMP - to_seconds((random() * 730 * 86400)::BIGINT) AS reported_at,
-                   1 + (random() * 8)::INT % 8 AS c, random() AS roll, random() AS h
-            FROM range($n) t(i))
-        SELECT 'R' || i AS report_id, reported_at, '梧桐街道' AS street, $comms[c] AS community,
-               'G' || c || '-' || lpad(((i * 7) % 9 + 1)::VARCHAR, 2, '0') AS grid_id,
-               $cats[1 + (i * 13) % 12] AS category, '居民反映' AS description,
-               ['物业', '居委会', '社会组织', '职能部门'][1 + i % 4] AS responsible_party,
-               CASE WHEN roll < 0.8 THEN '已办结' WHEN roll < 0.85 THEN '已关闭'
-                    WHEN roll < 0.93 THEN '处置中' ELSE '待受理' END AS status,
-               CASE WHEN roll < 0.8 THEN least(reported_at + to_seconds((h * 240 * 3600)::BIGINT),
-                                               $end::TIMESTAMP) END AS resolved_at,
-               1 + (i % 5) AS satisfaction, 1 AS source_load_id
-        FROM r
-    """, {**{k: p[k] for k in ("end", "comms", "cats")}, "n": reports})
-    # varied Chinese messages with planted monthly topics, so the pain-point page has real
-    # clusters to show (etl/painpoints/synthetic.py), spread over all the communities
-    from etl.painpoints.synthetic import corpus
-    fb, _ = corpus(n_months=24, per_month=feedback // 24, seed=1, end=END)
-    fb = fb.drop(columns=["topic"]).assign(
-        street="梧桐街道", community=[COMMUNITIES[i % len(COMMUNITIES)] for i in range(len(fb))],
-        channel=[("微信群", "公众号", "民意直通车", "12345热线")[i % 4] for i in range(len(fb))],
-        source_load_id=1)
-    con.register("_fb", fb)
-    con.execute("INSERT INTO feedback BY NAME SELECT * FROM _fb")
-    con.unregister("_fb")
-    con.execute("""
-        INSERT INTO projects BY NAME
-        SELECT 'P' || lpad(i::VARCHAR, 5, '0') AS project_id, $pcats[1 + i % 6] || '项目' || i AS name,
-               '梧桐街道' AS street, $comms[1 + i % 8] AS community, $pcats[1 + i % 6] AS category,
-               '牵头方' || (i % 300) AS lead_party, $five[1 + (i % 300) % 5] AS lead_party_type,
-               '社工站' || (i % 40) || '、爱心企业' || (i % 70) || '、志愿服务队' || (i % 50) AS partner_parties,
-               $stages[1 + i % 7] AS stage,
-               $end::DATE - (30 + (i * 37) % 700)::INT AS planned_start_on,
-               $end::DATE - (30 + (i * 37) % 700)::INT + (120 + i % 300)::INT AS planned_end_on,
-               $end::DATE - (30 + (i * 37) % 700)::INT AS actual_start_on,
-               (10000 + (i * 7919) % 490000)::DECIMAL(14, 2) AS budget_yuan,
-               (i * 17) % 101 AS progress_pct,
-               $end::TIMESTAMP - to_days((i * 11) % 90) AS last_updated_at,
-               i % 4 <> 0 AS archived, 50 + i % 500 AS beneficiaries, i % 40 AS volunteer_count,
-               1 AS source_load_id
-        FROM range($n) t(i)
-    """, {k: p[k] for k in ("pcats", "comms", "five", "stages", "end")} | {"n": projects})
-    con.execute("""
-        INSERT INTO project_milestones BY NAME
-        SELECT project_id, m AS milestone, planned_start_on + (k * 30)::INT AS planned_on,
-               CASE WHEN (hash(project_id) + k) % 3 <> 0 THEN planned_start_on + (k * 30 + 2)::INT END AS done_on,
-               1 AS source_load_id
-        FROM projects, (VALUES (1, '启动'), (2, '中期'), (3, '验收准备'), (4, '结项')) v(k, m)
-    """)
-    con.execute("""
-        INSERT INTO fund_transactions BY NAME
-        SELECT 'T' || i AS txn_id, $end::DATE - ((i * 13) % 720)::INT AS txn_on,
-               'P' || lpad((i % $np)::VARCHAR, 5, '0') AS project_id,
-               CASE WHEN i % 5 < 2 THEN 'in' ELSE 'out' END AS direction,
-               CASE WHEN i % 5 < 2 THEN $sources[1 + (i // 5) % 6] END AS source_type,
-               CASE WHEN i % 5 < 2 THEN '来源方' || (i % 120) ELSE '收款方' || (i % 300) END AS source_name,
-               CASE WHEN i % 5 >= 2 THEN ['人员', '物资', '场地', '活动', '工程', '转拨'][1 + i % 6] END
-                   AS expense_category,
-               (100 + (i * 7919) % 20000)::DECIMAL(14, 2) AS amount_yuan,
-               i % 5 < 2 AND $sources[1 + (i // 5) % 6] LIKE '%实物%' AS in_kind, 1 AS source_load_id
-        FROM range($n) t(i)
-    """, {"end": END, "np": projects, "sources": SOURCES, "n": txns})
-    con.execute("CHECKPOINT")
-    con.close()
-    from etl.painpoints import run as painpoints
-    print(f"pain points: {painpoints(db_path=tmp)}", flush=True)
-    os.replace(tmp, path)
-
-
-def build_demo(path: Path, scale: float) -> None:
-    """The realistic way: the demo generator's exports loaded by the real ETL."""
-    import tempfile
-
-    from etl import demo
-    from etl.load import load_paths
-
-    with tempfile.TemporaryDirectory() as tmp:
-        inbox = Path(tmp) / "inbox"
-        demo.generate(inbox, seed=7, scale=scale, end=END)
-        load_paths([inbox], path)
+def build_demo(db: Path, scale: float) -> None:
+    """The demo generator's exports through the real ETL (`python -m etl demo`) into `db`."""
+    inbox = db.with_name(db.stem + "_inbox")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "etl", "demo", "--scale", f"{scale:g}",
+                    "--end", END.isoformat(), "--db", str(db), "--inbox", str(inbox)],
+                   check=True, cwd=REPO)
+    shutil.rmtree(inbox, ignore_errors=True)
 
 
 def measure(page: str, reps: int, query: dict[str, str] | None = None) -> tuple[float, float]:
-    """Median seconds of the page's full script run: (cold, warm); `query` = URL parameters."""
+    """In-process medians (cold = caches cleared, warm = the same session again); kept for
+    bench_participation, which compares sections of one page inside one process."""
     from streamlit.testing.v1 import AppTest
 
     from dashboard import cache
@@ -179,33 +101,151 @@ def counts(path: Path) -> dict[str, int]:
         con.close()
 
 
+def in_new_processes(db: Path, pages: list[str], procs: int,
+                     date_from: str | None) -> dict[str, dict[str, list[float]]]:
+    """cold / warm / process (wall time of the whole process, Python start-up included) per page,
+    one new process per sample; the pages rotate within each round."""
+    env = {**os.environ, "COCKPIT_DB": str(db)}
+    out = {p: {"cold": [], "warm": [], "process": []} for p in pages}
+    for i in range(procs):
+        k = i % len(pages)
+        for page in pages[k:] + pages[:k]:
+            cmd = [sys.executable, "-m", "bench.pages_child", page]
+            if date_from:
+                cmd += ["--from", date_from]
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+            took = time.perf_counter() - t0
+            if done.returncode:
+                raise RuntimeError(f"{page}: the child process failed:\n{done.stderr[-2000:]}")
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            for key in ("cold", "warm"):
+                out[page][key].append(got[key])
+            out[page]["process"].append(took)
+            print(f"  round {i + 1} {page}: cold {got['cold']:.2f} s, warm {got['warm']:.2f} s, "
+                  f"process {took:.1f} s", flush=True)
+    return out
+
+
+def cell(xs: list[float], budget: float | None = None) -> str:
+    med = statistics.median(xs)
+    text = f"{med:.2f} ({min(xs):.2f}–{max(xs):.2f})"
+    return f"**{text}** ⚠" if budget is not None and med > budget else text
+
+
+def machine() -> str:
+    from bench.bench_scope import machine as describe
+    return describe()
+
+
+def section(data: str, rows: dict[str, int], view: str, procs: int, reps: int,
+            times: dict, browser: dict | None, started: str) -> str:
+    head = ["| page | cold, new process (s) | warm (s) | process incl. Python start (s) |"
+            + (" browser, first load (s) | browser, again (s) |" if browser else ""),
+            "|---|---:|---:|---:|" + ("---:|---:|" if browser else "")]
+    over = []
+    for page, t in times.items():
+        line = f"| {page} | {cell(t['cold'], BUDGET['cold'])} | {cell(t['warm'], BUDGET['warm'])} | " \
+               f"{cell(t['process'])} |"
+        if browser:
+            b = browser[page]
+            line += f" {cell(b['first'], BUDGET['browser'])} | {cell(b['again'], BUDGET['browser'])} |"
+        head.append(line)
+        for key in ("cold", "warm"):
+            if statistics.median(t[key]) > BUDGET[key]:
+                over.append(f"{page} {key}")
+        for key in ("first", "again") if browser else ():
+            if statistics.median(browser[page][key]) > BUDGET["browser"]:
+                over.append(f"{page} browser ({key} load)")
+    verdict = ("every page within budget" if not over
+               else "over budget (⚠): " + ", ".join(over))
+    return "\n".join([
+        "## 2. Pages (issues 3 and 14) — `bench/bench_pages.py`",
+        "",
+        "Written by the bench itself (`python -m bench.bench_pages`); do not edit by hand.",
+        "",
+        f"**Date:** {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. **Machine:** {started}.",
+        f"**Data:** {data}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()) + f". **View:** {view}.",
+        f"Cold = the page's first full script run (app.py + page) under AppTest in a new Python process, "
+        f"warm = the second run in that process; median of {procs} processes with the spread "
+        f"(min–max) in brackets. Browser = the real cockpit in Debian chromium, from `page.goto` to "
+        f"fully rendered (the e2e harness's idle test), each load in a new browser context, over {reps} "
+        f"freshly started servers: the page's first load on that server (its query caches cold; the "
+        f"server's start-up excluded) and a second load right after (caches warm); median and spread. "
+        f"Budgets (issue 14): cold ≤ {BUDGET['cold']} s, warm ≤ {BUDGET['warm']} s, "
+        f"browser ≤ {BUDGET['browser']} s.",
+        "",
+        *head,
+        "",
+        f"Result: {verdict}.",
+    ])
+
+
+def write_doc(block: str) -> None:
+    text = DOC.read_text("utf-8")
+    block = f"{START}\n{block.rstrip()}\n{STOP}"
+    if START in text and STOP in text:
+        text = text[:text.index(START)] + block + text[text.index(STOP) + len(STOP):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(text, "utf-8")
+
+
+def prepare(args) -> tuple[Path, str]:
+    """The database file to measure (built if missing) and a description of it."""
+    if args.db:
+        return args.db, f"`{args.db.name}`"
+    if args.synthetic:
+        from bench.synthetic_db import build_synthetic
+        db, data = OUT / "pages-synthetic.duckdb", "synthetic corpus (`--synthetic`, set-based SQL)"
+        build = build_synthetic
+    else:
+        scale = args.scale if args.scale is not None else REPORTS[args.reports]
+        db = OUT / f"demo-{scale:g}.duckdb"
+        data = (f"the demo generator's exports through the real ETL "
+                f"(`python -m etl demo --scale {scale:g}`)")
+        build = lambda path: build_demo(path, scale)                  # noqa: E731
+    if args.rebuild or not db.exists():
+        t0 = time.perf_counter()
+        build(db)
+        print(f"built {db} in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return db, data
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", type=Path, default=DEFAULT_DB)
-    ap.add_argument("--source", choices=("synthetic", "demo"), default="synthetic")
-    ap.add_argument("--scale", type=float, default=33.4, help="demo scale (33.4 ~ 1M reports)")
-    ap.add_argument("--rebuild", action="store_true")
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reports", choices=sorted(REPORTS), default="1m",
+                    help="grid-report volume of the demo data (1m: scale 33.4, 10m: scale 338)")
+    ap.add_argument("--scale", type=float, default=None, help="any demo scale (overrides --reports)")
+    ap.add_argument("--synthetic", action="store_true", help="the set-based synthetic corpus instead")
+    ap.add_argument("--db", type=Path, default=None, help="measure an existing database file")
+    ap.add_argument("--rebuild", action="store_true", help="build the cached database again")
+    ap.add_argument("--procs", type=int, default=3, help="new processes per page (cold/warm)")
+    ap.add_argument("--browser-reps", type=int, default=3,
+                    help="freshly started servers, i.e. browser samples per page")
+    ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--pages", nargs="*", default=list(PAGES))
-    ap.add_argument("--from-date", help="URL ?from= (default: the app's last-30-days view)")
+    ap.add_argument("--from-date", default=WHOLE_HISTORY,
+                    help="URL ?from= (default: the whole two years; '' = the app's last 30 days)")
+    ap.add_argument("--no-write", action="store_true", help="print only, leave the docs alone")
     args = ap.parse_args()
-    if args.rebuild or not args.db.exists():
-        t0 = time.perf_counter()
-        (build_synthetic(args.db) if args.source == "synthetic" else build_demo(args.db, args.scale))
-        print(f"built {args.db} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    os.environ["COCKPIT_DB"] = str(args.db)
-    import logging
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
-    print("rows: " + ", ".join(f"{k} {v:,}" for k, v in counts(args.db).items()))
-    query = {"from": args.from_date} if args.from_date else None
-    measure("overview", 1, query)   # imports and first-use costs out of the way
-    view = f"from {args.from_date}" if args.from_date else "default view (last 30 days)"
-    print(f"\n{view}; median of {args.reps}; budget cold 1.5 s, warm 0.4 s")
-    print("\n| page | cold (s) | warm (s) |")
-    print("|---|---:|---:|")
-    for page in args.pages:
-        cold, warm = measure(page, args.reps, query)
-        print(f"| {page} | {cold:.2f} | {warm:.2f} |", flush=True)
+    db, data = prepare(args)
+    started = machine()
+    rows = counts(db)
+    date_from = args.from_date or None
+    view = (f"from {date_from} to {END} (`?from={date_from}`)" if date_from
+            else "the app's default (last 30 days)")
+    print(f"{data}\nrows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()), flush=True)
+    times = in_new_processes(db, args.pages, args.procs, date_from)
+    browser = None
+    if not args.no_browser:
+        from bench.pages_browser import measure as browser_measure
+        browser = browser_measure(db, args.pages, args.browser_reps, date_from)
+    block = section(data, rows, view, args.procs, args.browser_reps, times, browser, started)
+    print("\n" + block, flush=True)
+    if not args.no_write:
+        write_doc(block)
+        print(f"\nwritten to {DOC}")
 
 
 if __name__ == "__main__":
