@@ -6,7 +6,7 @@
     python3 cockpit.py test     set up (incl. Debian chromium for browser tests), run all tests
     python3 cockpit.py setup    only create .venv and install requirements.txt
     python3 cockpit.py run      start the cockpit on whatever COCKPIT_DB holds
-    python3 cockpit.py bench    run the benchmarks (figures go to docs/BENCHMARKS.md by hand)
+    python3 cockpit.py bench    run the benchmarks (each writes its figures into docs/BENCHMARKS.md)
 
 The virtual environment lives in .venv and is reinstalled when requirements.txt changes.
 """
