@@ -120,8 +120,9 @@ if top is not None and not top.empty:
             offset = ui.pager(total, lang, key="painpoints_messages_page", page_size=q.PAGE_SIZE,
                               context=(pid, f))
             rows = cache.run(q.messages, f, pid, q.PAGE_SIZE, offset)
-            audit_once("drill_down", page="painpoints", pain_point=pid, label=labels[pid],
-                       rows=total, offset=offset)
+            # rows: what this person received (one page); total and offset: where it sits
+            audit_once("drill_down", slot="messages", page="painpoints", pain_point=pid,
+                       label=labels[pid], rows=len(rows), total=total, offset=offset)
             ui.table(rows, lang, key="painpoints_messages", height=360)
 
     if spots is not None and not spots.empty:
@@ -141,8 +142,9 @@ if top is not None and not top.empty:
                 offset = ui.pager(total, lang, key="hotspots_messages_page", page_size=q.PAGE_SIZE,
                                   context=(spot, f))
                 rows = cache.run(q.hot_spot_messages, f, *spot, q.PAGE_SIZE, offset)
-                audit_once("drill_down", page="painpoints", hot_spot=chosen.place,
-                           pain_point=chosen.pain_point_id, rows=total, offset=offset)
+                audit_once("drill_down", slot="hot_spot", page="painpoints", hot_spot=chosen.place,
+                           pain_point=chosen.pain_point_id, rows=len(rows), total=total,
+                           offset=offset)
                 ui.table(rows, lang, key="hotspots_messages", height=300)
 
     with ui.panel(lang, t("painpoints.funding", lang), t("painpoints.funding_help", lang)):

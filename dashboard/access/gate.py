@@ -218,14 +218,17 @@ def filters_of(f) -> dict:
     return {k: str(v) for k, v in vars(f).items() if v is not None and k != "lang"} if f else {}
 
 
-def audit_once(action: str, **fields) -> None:
+def audit_once(action: str, slot: str = "", **fields) -> None:
     """Record an action once per distinct content in this session (reruns do not repeat it).
 
+    `slot` tells apart two places on one page that record the same action (the pain-point and
+    the hot-spot drill-downs), so they do not take turns re-recording each other on every rerun.
     The session's global filters are added as `filters`.
     """
     fields.setdefault("filters", filters_of(st.session_state.get("filters")))
     signature = repr(sorted(fields.items()))
     seen = st.session_state.setdefault("_audit_once", {})
-    if seen.get(action) != signature:
-        seen[action] = signature
+    key = f"{action}:{slot}" if slot else action
+    if seen.get(key) != signature:
+        seen[key] = signature
         audit.record(action, **fields)
