@@ -31,12 +31,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench import report
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ("overview", "projects", "funds", "grid", "linkage", "painpoints", "participation",
@@ -52,13 +53,7 @@ WHOLE_HISTORY = "2024-11-23"
 
 
 def build_demo(db: Path, scale: float) -> None:
-    """The demo generator's exports through the real ETL (`python -m etl demo`) into `db`."""
-    inbox = db.with_name(db.stem + "_inbox")
-    db.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "etl", "demo", "--scale", f"{scale:g}",
-                    "--end", END.isoformat(), "--db", str(db), "--inbox", str(inbox)],
-                   check=True, cwd=REPO)
-    shutil.rmtree(inbox, ignore_errors=True)
+    report.build_demo(db, scale, END)
 
 
 def measure(page: str, reps: int, query: dict[str, str] | None = None) -> tuple[float, float]:
@@ -133,11 +128,6 @@ def cell(xs: list[float], budget: float | None = None) -> str:
     return f"**{text}** ⚠" if budget is not None and med > budget else text
 
 
-def machine() -> str:
-    from bench.bench_scope import machine as describe
-    return describe()
-
-
 def section(data: str, rows: dict[str, int], view: str, procs: int, reps: int,
             times: dict, browser: dict | None, started: str) -> str:
     head = ["| page | cold, new process (s) | warm (s) | process incl. Python start (s) |"
@@ -181,16 +171,6 @@ def section(data: str, rows: dict[str, int], view: str, procs: int, reps: int,
     ])
 
 
-def write_doc(block: str) -> None:
-    text = DOC.read_text("utf-8")
-    block = f"{START}\n{block.rstrip()}\n{STOP}"
-    if START in text and STOP in text:
-        text = text[:text.index(START)] + block + text[text.index(STOP) + len(STOP):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text, "utf-8")
-
-
 def prepare(args) -> tuple[Path, str]:
     """The database file to measure (built if missing) and a description of it."""
     if args.db:
@@ -230,7 +210,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only, leave the docs alone")
     args = ap.parse_args()
     db, data = prepare(args)
-    started = machine()
+    started = report.machine()
     rows = counts(db)
     date_from = args.from_date or None
     view = (f"from {date_from} to {END} (`?from={date_from}`)" if date_from
@@ -244,7 +224,7 @@ def main() -> None:
     block = section(data, rows, view, args.procs, args.browser_reps, times, browser, started)
     print("\n" + block, flush=True)
     if not args.no_write:
-        write_doc(block)
+        report.write_section(START, STOP, block)
         print(f"\nwritten to {DOC}")
 
 

@@ -22,12 +22,12 @@ import ast
 import datetime as dt
 import inspect
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench import report
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "dashboard" / "app.py"
@@ -48,9 +48,7 @@ def pages() -> list[str]:
 
 def build(db: Path, scale: float) -> None:
     """The demo generator's exports loaded by the real ETL (`python -m etl demo`)."""
-    db.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "etl", "demo", "--scale", str(scale), "--end", "2026-11-22",
-                    "--db", str(db), "--inbox", str(db.parent / "scope_inbox")], check=True, cwd=REPO)
+    report.build_demo(db, scale, dt.date(2026, 11, 22), inbox=db.parent / "scope_inbox")
 
 
 def scopes(db: Path) -> dict:
@@ -146,34 +144,6 @@ def spread(xs: list[float]) -> str:
     return f"{min(xs):.2f}–{max(xs):.2f}"
 
 
-def machine() -> str:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    except OSError:
-        mem = float("nan")
-    import duckdb
-    import streamlit
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} vCPU {model}, {mem:.0f} GiB RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
-            f"Streamlit {streamlit.__version__}; load average at start {load:.1f}")
-
-
-def write_doc(section: str) -> None:
-    text = DOC.read_text("utf-8")
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text, "utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=DEFAULT_DB)
@@ -194,7 +164,7 @@ def main() -> None:
     from bench.bench_pages import counts
     from dashboard.filters import Filters
 
-    started = machine()
+    started = report.machine()
     rows = counts(args.db)
     by_role = scopes(args.db)
     query = {"from": args.from_date}
@@ -253,7 +223,7 @@ def main() -> None:
         "reference, which DuckDB plans like a view.",
     ])
     if not args.no_write:
-        write_doc(section)
+        report.write_section(START, END, section)
         print(f"\nwritten to {DOC}")
 
 

@@ -105,6 +105,19 @@ _FEEDBACK_TEXT = (("subject", _NULL), ("text", _NULL), ("reply", _NULL),
 _PSEUDONYM = (("resident_pseudonym", "'T' || left(md5(s.resident_pseudonym || $_scope_nonce), 12)"),)
 _BIG_ENOUGH = Rule(f"s.size >= {MIN_GROUP}")
 
+# a monthly ranking with quotes (pain_points, hot_spots): a community sees its own and the
+# street-wide ones, quoting only its own messages; aggregate roles see rows of at least MIN_GROUP
+# messages, without quotes
+_RANKING = {"leader": FULL, "analyst": FULL,
+            "community": Rule(f"(s.scope {_IN_COMMUNITIES} OR s.scope = '{STREET_SCOPE}')",
+                              _OWN_QUOTES),
+            "partner": Rule(_BIG_ENOUGH.where, _NO_QUOTES),
+            "public": Rule(_BIG_ENOUGH.where, _NO_QUOTES)}
+# one row per message derived from it (tokens, pain point, places): no text of its own
+_PER_MESSAGE = {"leader": FULL, "analyst": FULL,
+                "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
+                "partner": FULL, "public": FULL}
+
 # table -> role -> Rule. Every table the UI reads needs a rule for every role (tested).
 # community: its own rows only (pain_points: its own and the street-wide rankings, quoting only
 # its own messages). partner: its projects with their milestones and ledgers; resident records
@@ -127,27 +140,11 @@ RULES: dict[str, dict[str, Rule]] = {
                           "community": Rule(f"s.project_id IN {_COMMUNITY_PROJECTS}"),
                           "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"),
                           "public": Rule(replace=(("note", _NULL),))},
-    "pain_points": {"leader": FULL, "analyst": FULL,
-                    "community": Rule(f"(s.scope {_IN_COMMUNITIES} OR s.scope = '{STREET_SCOPE}')",
-                                      _OWN_QUOTES),
-                    "partner": Rule(_BIG_ENOUGH.where, _NO_QUOTES),
-                    "public": Rule(_BIG_ENOUGH.where, _NO_QUOTES)},
-    "feedback_pain_points": {"leader": FULL, "analyst": FULL,
-                             "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
-                             "partner": FULL, "public": FULL},
-    "feedback_tokens": {"leader": FULL, "analyst": FULL,
-                        "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
-                        "partner": FULL, "public": FULL},
-    # hot spots: like pain_points (a community's own and the street-wide ones, quoting only its
-    # own messages; aggregate roles see places and sizes of at least MIN_GROUP, no quotes)
-    "hot_spots": {"leader": FULL, "analyst": FULL,
-                  "community": Rule(f"(s.scope {_IN_COMMUNITIES} OR s.scope = '{STREET_SCOPE}')",
-                                    _OWN_QUOTES),
-                  "partner": Rule(_BIG_ENOUGH.where, _NO_QUOTES),
-                  "public": Rule(_BIG_ENOUGH.where, _NO_QUOTES)},
-    "feedback_places": {"leader": FULL, "analyst": FULL,
-                        "community": Rule(f"s.feedback_id IN {_COMMUNITY_FEEDBACK}"),
-                        "partner": FULL, "public": FULL},
+    "pain_points": _RANKING,
+    "feedback_pain_points": _PER_MESSAGE,
+    "feedback_tokens": _PER_MESSAGE,
+    "hot_spots": _RANKING,
+    "feedback_places": _PER_MESSAGE,
     # marts (etl/marts): each follows the rule of the table it is derived from
     "grid_cases": {"leader": FULL, "analyst": FULL,
                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
