@@ -43,6 +43,12 @@ def vote_participation(votes: pd.DataFrame, lang: str) -> go.Figure:
                   annotation_text=t("participation.vote.line", lang, share=f"{line:.0%}"), annotation_position="top left")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero", title=t("participation.vote.share_axis", lang))
     fig.update_xaxes(tickformat="%Y-%m-%d")     # votes close on days: a month label repeats
+    days = pd.to_datetime(votes["closed_on"])
+    if len(days) and (days.max() - days.min()) < pd.Timedelta(days=28):
+        # a few votes close together: widen to a month around them, or the axis ticks every
+        # few hours and prints the same day several times
+        middle = days.min() + (days.max() - days.min()) / 2
+        fig.update_xaxes(range=[middle - pd.Timedelta(days=15), middle + pd.Timedelta(days=15)])
     return style(fig, height=340)
 
 
