@@ -153,7 +153,9 @@ def warm_up(base: str) -> None:
 
 def one_run(db: Path, users: int, minutes: float, think_s: float, pages: list[str],
             dims: Dimensions) -> dict:
-    """A fresh server, `users` users for `minutes`; the loads and the memory samples."""
+    """A fresh server: one user alone over every page, then `users` users for `minutes`; the
+    loads, the memory samples and the CPU used."""
+    from bench.users_browser import alone
     from dashboard.cockpit_server import cockpit
 
     with tempfile.TemporaryDirectory(prefix="bench-users-") as tmp:
@@ -161,13 +163,16 @@ def one_run(db: Path, users: int, minutes: float, think_s: float, pages: list[st
         access.mkdir()
         with cockpit(db, env={"COCKPIT_ACCESS_DIR": str(access)}) as server:
             warm_up(server.url)
+            solo = asyncio.run(alone(server.url, pages, dims))
+            print(f"  alone: " + ", ".join(f"{x.page} {x.seconds or float('nan'):.1f}" for x in solo),
+                  flush=True)
             print(f"{users} users for {minutes:g} min on {server.url} ...", flush=True)
             with MemorySampler(server.proc.pid) as mem:
                 t0 = time.perf_counter()
                 loads = asyncio.run(run_users(server.url, users, pages, dims, minutes, think_s))
                 took = time.perf_counter() - t0
-    return {"users": users, "loads": loads, "rss": mem.rss_mb, "load": mem.load, "seconds": took,
-            "cpu": mem.cpu}
+    return {"users": users, "loads": loads, "alone": solo, "rss": mem.rss_mb, "load": mem.load,
+            "seconds": took, "cpu": mem.cpu}
 
 
 def summarise(run: dict) -> dict:
@@ -176,11 +181,15 @@ def summarise(run: dict) -> dict:
     per_page: dict[str, list[float]] = {}
     for x in done:
         per_page.setdefault(x.page, []).append(x.seconds)
-    errors = [(x, e) for x in loads for e in x.errors]
     return {
         "users": run["users"], "loads": len(loads), "rendered": len(done),
         "per_page": per_page, "all": [x.seconds for x in done],
-        "errors": errors, "probes": sum(x.probes for x in loads), "peak_rss": max(run["rss"], default=float("nan")),
+        "by_how": {how: [x.seconds for x in done if x.how == how] for how in ("open", "navigate")},
+        "alone": {x.page: x.seconds for x in run["alone"] if x.seconds is not None},
+        "alone_errors": [(x, e) for x in run["alone"] for e in x.errors],
+        "errors": [(x, e) for x in loads for e in x.errors],
+        "probes": sum(x.probes for x in loads),
+        "peak_rss": max(run["rss"], default=float("nan")),
         "median_rss": statistics.median(run["rss"]) if run["rss"] else float("nan"),
         "load_avg": (min(run["load"], default=0), max(run["load"], default=0)),
         "seconds": run["seconds"], "cpu": run["cpu"],
@@ -209,43 +218,64 @@ def verdicts(sums: dict[int, dict]) -> list[str]:
     return out
 
 
-def section(sums: dict[int, dict], data: str, minutes: float, machine: str) -> str:
-    pages = list(dict.fromkeys(p for s in sums.values() for p in s["per_page"]))
+def run_lines(n: int, s: dict) -> list[str]:
+    """The run's totals, memory, machine load, CPU and its first errors."""
+    lo, hi = s["load_avg"]
+    cpu, loads = s["cpu"], max(s["loads"], 1)
+    out = [f"- **{n} users**: {s['loads']} page loads in {s['seconds'] / 60:.1f} min "
+           f"({s['rendered']} rendered), {len(s['errors'])} errors; server memory (RSS with "
+           f"children, every second) peak **{s['peak_rss']:,.0f} MB**, median "
+           f"{s['median_rss']:,.0f} MB; machine load average during the run {lo:.1f}–{hi:.1f}; "
+           f"CPU per page load: server {cpu['server'] / loads:.2f} s, chromium "
+           f"{cpu['browser'] / loads:.2f} s (together {(cpu['server'] + cpu['browser']) / s['seconds']:.2f} "
+           f"cores on average); Streamlit's own 404 probes (below) {s['probes']}."]
+    kinds = Counter(e.split(":")[0].split(" after")[0] for _, e in s["errors"])
+    if kinds:
+        out.append("  - errors by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+    for x, e in s["errors"][:5]:
+        out.append(f"  - user {x.user}, {x.page} ({x.how}) `{x.query}`: {e[:200]}")
+    for x, e in s["alone_errors"][:3]:
+        out.append(f"  - alone, {x.page}: {e[:200]}")
+    return out
+
+
+def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, machine: str) -> str:
+    pages = list(dict.fromkeys(p for s in sums.values() for p in [*s["alone"], *s["per_page"]]))
     counts = list(sums)
-    head = "| page | " + " | ".join(f"{n} users: median | p95 | max (s) | loads" for n in counts) + " |"
-    rule = "|---|" + "---:|---:|---:|---:|" * len(counts)
-    rows = [f"| {p} | " + " | ".join(stats_cell(sums[n]["per_page"].get(p, [])) for n in counts) + " |"
-            for p in pages]
-    rows.append("| **every page** | " + " | ".join(stats_cell(sums[n]["all"]) for n in counts) + " |")
-    runs = []
-    for n, s in sums.items():
-        lo, hi = s["load_avg"]
-        runs.append(f"- **{n} users**: {s['loads']} page loads in {s['seconds'] / 60:.1f} min "
-                    f"({s['rendered']} rendered), {len(s['errors'])} errors ({s['probes']} of Streamlit's "
-                    f"own 404 probes apart, see below); server memory (RSS incl. "
-                    f"children) peak {s['peak_rss']:,.0f} MB, median {s['median_rss']:,.0f} MB; "
-                    f"load average during the run {lo:.1f}–{hi:.1f}; CPU used by the server "
-                    f"{s['cpu']['server']:.0f} s, by chromium {s['cpu']['browser']:.0f} s "
-                    f"({(s['cpu']['server'] + s['cpu']['browser']) / s['seconds']:.2f} cores).")
-        kinds = Counter(e.split(":")[0] for _, e in s["errors"])
-        for (x, e) in s["errors"][:5]:
-            runs.append(f"  - user {x.user}, {x.page} `{x.query}`: {e[:200]}")
-        if kinds:
-            runs.append("  - by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+    alone = lambda p: " | ".join(                                       # noqa: E731
+        f"{sums[n]['alone'][p]:.2f}" if p in sums[n]["alone"] else "–" for n in counts)
+    head = ("| page | " + " | ".join(f"alone before {n} (s)" for n in counts) + " | "
+            + " | ".join(f"{n} users: median | p95 | max (s) | loads" for n in counts) + " |")
+    rule = "|---|" + "---:|" * len(counts) + "---:|---:|---:|---:|" * len(counts)
+    rows = [f"| {p} | {alone(p)} | " + " | ".join(stats_cell(sums[n]["per_page"].get(p, []))
+                                                 for n in counts) + " |" for p in pages]
+    blank = " | ".join("" for _ in counts)
+    for label, pick in (("opened at its URL", lambda s: s["by_how"]["open"]),
+                        ("reached from the sidebar", lambda s: s["by_how"]["navigate"]),
+                        ("**every page**", lambda s: s["all"])):
+        rows.append(f"| {label} | {blank} | " + " | ".join(stats_cell(pick(sums[n])) for n in counts) + " |")
+    runs = [line for n, s in sums.items() for line in run_lines(n, s)]
     return "\n".join([
         "## Many users (issue 14) — `bench/bench_users.py`",
         "",
         "Written by the bench itself (`python -m bench.bench_users`); do not edit by hand.",
         "",
         f"**Date:** {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. **Machine:** {machine}.",
-        f"**Data:** {data}. One cockpit server (open mode), freshly started per user count; ONE "
-        f"Debian chromium with a tab per user on the same 2 cores, each user looping over the "
-        f"{len(pages)} pages for {minutes:g} min with its own filters (date range, street or "
-        f"community, category, language: new ones every round, given in the URL). A page load = "
-        f"navigation to fully rendered (the e2e idle test); errors = Streamlit exceptions on the "
-        f"page, HTTP errors, console errors, loads not rendered in 60 s. Server memory sampled "
-        f"every second. Budgets: no error; p95 ≤ {P95_BUDGET_S:g} s at {P95_AT} users; "
-        f"memory ≤ {RSS_BUDGET_MB:,} MB at {RSS_AT} users.",
+        f"**Data:** {data}.",
+        "",
+        f"One cockpit server (Streamlit, open mode), freshly started per user count, and ONE Debian "
+        f"chromium with a browser context and tab per user, all on this machine's cores. Each user "
+        f"loops over the {len(pages)} pages for {minutes:g} min: every round it draws its own "
+        f"filters (date range, street or community, category, language), opens the round's first "
+        f"page at the URL carrying them and reaches the others from the sidebar, reading each page "
+        f"for {think_s / 2:g}–{think_s * 1.5:g} s (so a user sees every page in about five "
+        f"minutes); the users arrive spread over the first {think_s:g} s. A page load = from the "
+        f"navigation (goto or click) to fully rendered (the e2e idle test, confirmed 300 ms later). "
+        f"Errors = Streamlit exceptions or error boxes on a page, HTTP errors, console errors, page "
+        f"errors, loads not rendered within 60 s. \"Alone\" = one user over every page once, on "
+        f"the same server just before the users start (no think time): the page's cost at that "
+        f"moment without the other users. Budgets (issue 14): no error; p95 ≤ {P95_BUDGET_S:g} s "
+        f"at {P95_AT} users; server memory ≤ {RSS_BUDGET_MB:,} MB at {RSS_AT} users.",
         "",
         head, rule, *rows,
         "",
@@ -254,7 +284,7 @@ def section(sums: dict[int, dict], data: str, minutes: float, machine: str) -> s
         "Not counted as errors: when a page is opened at its own URL (`/grid?...`), Streamlit's "
         "frontend first asks `/grid/_stcore/health` and `/grid/_stcore/host-config`, gets 404 "
         "and falls back to `/_stcore/...` (streamlit/streamlit#7074, a known Streamlit "
-        "behaviour); those probes are counted above, apart from the errors.",
+        "behaviour); those probes are counted apart.",
         "",
         "Result: " + "; ".join(verdicts(sums)) + ".",
     ])
@@ -302,7 +332,7 @@ def main() -> None:
                   f"{s['cpu']['browser']:.0f} s", flush=True)
     finally:
         shutil.rmtree(db.parent, ignore_errors=True)
-    block = section(sums, data, args.minutes, machine)
+    block = section(sums, data, args.minutes, args.think_s, machine)
     print("\n" + block, flush=True)
     if not args.no_write:
         report.write_section(START, STOP, block)
