@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from dashboard.briefing_export import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.conftest import ERRORS_JS, IDLE_JS
@@ -89,11 +89,12 @@ def page_url(base: str, page: str, query: dict[str, str]) -> str:
 # Streamlit's frontend, opened at a page's own URL (/grid), first probes /grid/_stcore/health
 # and /grid/_stcore/host-config, gets 404 and falls back to /_stcore/...: a known Streamlit
 # behaviour (github.com/streamlit/streamlit/issues/7074), not a cockpit error. Counted apart.
-PROBE = re.compile(r"/[a-z_]+/_stcore/(health|host-config)$")
+PROBE = re.compile(r"^/[a-z_]+/_stcore/(health|host-config)$")
 
 
-def _is_probe(url: str, status: int | None) -> bool:
-    return status in (None, 404) and bool(PROBE.search(url.split("?")[0]))
+def is_probe(url: str, status: int | None) -> bool:
+    """A 404 (or its console echo, status None) of Streamlit's page-relative probe."""
+    return status in (None, 404) and bool(PROBE.match(urlsplit(url).path))
 
 
 class _Watch:
@@ -112,14 +113,14 @@ class _Watch:
         if m.type != "error":
             return
         url = (m.location or {}).get("url", "")
-        if "status of 404" in m.text and _is_probe(url, None):
+        if "status of 404" in m.text and is_probe(url, None):
             return                       # the console echo of a probe, counted in _response
         self.found.append(f"console: {m.text[:300]}" + (f" ({url[:200]})" if url else ""))
 
     def _response(self, r) -> None:
         if r.status < 400 or not r.url.startswith(self.base):
             return
-        if _is_probe(r.url, r.status):
+        if is_probe(r.url, r.status):
             self.probes += 1
         else:
             self.found.append(f"HTTP {r.status}: {r.url[:200]}")
