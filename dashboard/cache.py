@@ -3,20 +3,23 @@
 - `connection()`: `st.cache_resource` keyed by the file's identity (inode, mtime, size), so
   when the ETL swaps in a new file the next run opens it; the old connection is closed
   when it falls out of the cache.
-- `run(fn, filters, *args)`: `st.cache_data` keyed by (the query function's dotted name,
-  the filters without the UI language, the file identity, the access scope, args). Each
-  call uses its own cursor, so concurrent sessions never share a DuckDB cursor.
+- `run(fn, filters, *args)`: cached in RESULTS (dashboard.results_cache.ResultCache), keyed
+  by (the query function's dotted name, the filters without the UI language, the file
+  identity, the access scope, args). Each call uses its own cursor, so concurrent sessions
+  never share a DuckDB cursor.
 
-Every `st.cache_data` here is bounded: entries expire after CACHE_TTL_S seconds (env
-COCKPIT_CACHE_TTL_S, default 600) and at most CACHE_ENTRIES results are kept (env
-COCKPIT_CACHE_ENTRIES, default 300; least recently used dropped first), so many users with
-different filters cannot grow the server's memory without bound. Read at import time.
+Every cache here is bounded: entries expire after CACHE_TTL_S seconds (env
+COCKPIT_CACHE_TTL_S, default 600), at most CACHE_ENTRIES results are kept (env
+COCKPIT_CACHE_ENTRIES, default 300) taking at most CACHE_MB megabytes (env COCKPIT_CACHE_MB,
+default 256; least recently used dropped first), so many users with different filters cannot
+grow the server's memory without bound. Read at import time.
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import os
+import pickle
 import threading
 from typing import Any, Callable
 
@@ -27,6 +30,7 @@ import streamlit as st
 from dashboard import db
 from dashboard.filters import Filters
 from dashboard.queries.base import Scope, current_scope, use_scope
+from dashboard.results_cache import ResultCache
 from dashboard.db import READ_CONFIG
 
 
@@ -45,6 +49,8 @@ def _positive_int(name: str, default: int) -> int:
 
 CACHE_TTL_S = _positive_int("COCKPIT_CACHE_TTL_S", 600)
 CACHE_ENTRIES = _positive_int("COCKPIT_CACHE_ENTRIES", 300)
+CACHE_MB = _positive_int("COCKPIT_CACHE_MB", 256)
+RESULTS = ResultCache(CACHE_TTL_S, CACHE_ENTRIES, CACHE_MB * 2**20)
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:
@@ -109,9 +115,8 @@ def _resolve(key: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=CACHE_ENTRIES)
-def _cached(fn_key: str, filters: Filters, path: str, identity: tuple[int, int, int],
-            scope: Scope, args: tuple) -> Any:
+def _query(fn_key: str, filters: Filters, path: str, identity: tuple[int, int, int],
+           scope: Scope, args: tuple) -> Any:
     cursor = _connection_for(path, identity).cursor()
     try:
         with use_scope(scope):
@@ -125,13 +130,19 @@ def run(fn: Callable[..., pd.DataFrame], filters: Filters, *args: Any) -> Any:
     ident = db.identity()
     if ident is None:
         raise FileNotFoundError(str(db.path()))
-    neutral = dataclasses.replace(filters, lang="zh")
-    return _cached(_key(fn), neutral, str(db.path()), ident, current_scope(), tuple(args))
+    parts = (_key(fn), dataclasses.replace(filters, lang="zh"), str(db.path()), ident,
+             current_scope(), tuple(args))
+    try:
+        hash(parts)
+        key: Any = parts
+    except TypeError:                    # an argument such as a list: key by its value
+        key = pickle.dumps(parts)
+    return RESULTS.get(key, lambda: _query(*parts))
 
 
 def clear() -> None:
     """Drop every cached read and connection (benchmarks' cold runs, tests)."""
-    _cached.clear()
+    RESULTS.clear()
     _has_data.clear()
     _connect.clear()
     _open_identity.clear()
