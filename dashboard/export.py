@@ -128,9 +128,12 @@ def _text_of(value: object) -> str:
     return str(value)
 
 
-def audited(fmt: str, df: pd.DataFrame, page: str, **detail) -> Callable[[], bytes]:
+def audited(fmt: str, df: pd.DataFrame | Callable[[], pd.DataFrame], page: str,
+            **detail) -> Callable[[], bytes]:
     """A download callable that builds the bytes and writes one audit entry when clicked.
 
+    `df` may itself be a callable that returns the frame: then even the rows are read only
+    when someone clicks (the explorer shows one page of rows and exports all of them).
     The signed-in party is captured now (in the page run): Streamlit calls the callable
     later, outside the run, where the audit's current actor is no longer set.
     """
@@ -140,8 +143,9 @@ def audited(fmt: str, df: pd.DataFrame, page: str, **detail) -> Callable[[], byt
     build = to_csv_bytes if fmt == "csv" else to_xlsx_bytes
 
     def download() -> bytes:
-        data = build(df)
+        frame = df() if callable(df) else df
+        data = build(frame)
         audit.record("export", actor=actor, page=page, format=fmt,
-                     rows=min(len(df), EXPORT_ROW_CAP), **detail)
+                     rows=min(len(frame), EXPORT_ROW_CAP), **detail)
         return data
     return download

@@ -37,8 +37,10 @@ def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[s
     st.dataframe(df, hide_index=True, column_config=config, key=key, width="stretch")
 
 
-def cards(tasks: pd.DataFrame, votes: pd.DataFrame, res: pd.DataFrame, conc: pd.DataFrame, whole: str) -> pd.Series:
-    k = q.kpis_of(tasks, cache.run(q.households, f), q.vote_counts_of(votes), res, conc, whole).iloc[0]
+def cards() -> pd.Series:
+    # the overview's own cached KPI row (q.kpis = kpis_of over the same reads): a rerun does
+    # not regroup the per-resident tasks (751k residents at 10M reports) in pandas
+    k = cache.run(q.kpis, f).iloc[0]
     ui.kpi_row([
         ui.Kpi("usage", t("participation.kpi.usage", lang), ui.fmt_num(k["usage_rate"]),
                help=t("participation.kpi_help.usage", lang, active=ui.fmt_int(k["active_residents"]),
@@ -173,14 +175,21 @@ def gapless_table(df: pd.DataFrame, *, key: str) -> None:
           num2=tuple(c for c in ("avg_ease",) if c not in as_text))
 
 
-# fetched once; the cards and the sections derive from them (pure functions in the queries module)
-tasks = cache.run(q.resident_tasks, f)
+def resident_tasks() -> pd.DataFrame:
+    """Tasks per resident (one row each): read only by the sections that chart or table them."""
+    return cache.run(q.resident_tasks, f)
+
+
+def concentration(tasks: pd.DataFrame) -> pd.DataFrame:
+    whole = f.community or q.STREET_SCOPE
+    return q.concentration_of(tasks, float(cache.run(q.rule_values, f).iloc[0]["top_share"]), whole)
+
+
+# fetched once; the sections derive from them (pure functions in the queries module)
 votes = cache.run(q.votes, f)
 res = cache.run(q.resolutions, f)
-whole = f.community or q.STREET_SCOPE
-conc = q.concentration_of(tasks, float(cache.run(q.rule_values, f).iloc[0]["top_share"]), whole)
 with ui.panel(lang):
-    kpis = cards(tasks, votes, res, conc, whole)
+    kpis = cards()
 
 asked = st.query_params.get("section")
 if st.session_state.get("participation_section") not in SECTIONS:
@@ -193,10 +202,11 @@ if section == "votes":
 elif section == "meetings":
     meetings_section(res)
 elif section == "usage":
-    usage_section(tasks)
+    usage_section(resident_tasks())
 elif section == "concentration":
-    concentration_section(tasks, conc)
+    tasks = resident_tasks()
+    concentration_section(tasks, concentration(tasks))
 elif section == "evaluations":
     evaluations_section()
 else:
-    effectiveness_section(tasks, kpis)
+    effectiveness_section(resident_tasks(), kpis)

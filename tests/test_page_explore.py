@@ -233,3 +233,30 @@ def test_page_shows_every_row_of_a_small_result_without_a_more_button(explore_db
     at = _page()
     assert len(_table(at)) == len(reports)
     assert not any(b.key == "explore_more" for b in at.button)
+
+
+def test_deferred_export_keeps_the_sessions_scope(explore_db, monkeypatch):
+    """The downloads read their rows when clicked, outside the page run (where the query
+    scope is back to its default): they must still hold only what the session may see."""
+    import io
+    from dashboard.queries.base import Scope
+    _, reports = explore_db
+    monkeypatch.setattr(q, "SHOWN_ROWS", 10)
+    seen = _downloads(monkeypatch)
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "dashboard" / "app.py"), default_timeout=60)
+    at.session_state["scope"] = Scope(communities=("东湖社区",), role="community")
+    at.query_params["from"] = "2026-01-01"
+    at.run()
+    at.switch_page("../pages/explore.py")
+    at.run()
+    assert not at.exception, at.exception
+    own = reports[reports.community == "东湖社区"]
+    assert len(_table(at)) == 10 < len(own)                          # one page on screen
+    csv = pd.read_csv(io.BytesIO(seen["grid_reports.csv"]()), encoding="utf-8-sig")
+    assert set(csv[t_col("community")]) == {"东湖社区"}
+    assert len(csv) == len(own)
+
+
+def t_col(name: str) -> str:
+    from dashboard.i18n import t
+    return t(f"explore.col.{name}", "zh")
