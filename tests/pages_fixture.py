@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from etl import codes
 from etl.dbfile import ensure_schema
 
 AS_OF = date(2026, 6, 30)           # the fixture's last data day
@@ -163,13 +164,17 @@ TABLES = {"grid_reports": grid_reports, "feedback": feedback, "projects": projec
 
 
 def build(path: Path) -> Path:
-    """Write the fixture database to `path` (schema from etl/schema.sql)."""
+    """Write the fixture database to `path` (schema from etl/schema.sql, then the marts layer,
+    as every ETL write ends)."""
+    from etl import marts
+
     con = duckdb.connect(str(path))
     try:
         ensure_schema(con)
         for table, make in TABLES.items():
             df = make()  # noqa: F841 - read by DuckDB's replacement scan
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM df")
+        marts.build(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -333,7 +338,7 @@ def expected_grid(reports: pd.DataFrame, d_from: date | None, d_to: date,
     end = pd.Timestamp(d_to) + pd.Timedelta(days=1)
     r = reports
     resolved_by_end = r["resolved_at"].notna() & (r["resolved_at"] < end)
-    closed_no_time = r["resolved_at"].isna() & r["status"].isin(["已办结", "已关闭"])
+    closed_no_time = r["resolved_at"].isna() & r["status"].isin(codes.CLOSED_STATUSES)
     open_ = (r["reported_at"] < end) & ~resolved_by_end & ~closed_no_time
     in_period = (r["reported_at"] < end) & (
         True if d_from is None else r["reported_at"] >= pd.Timestamp(d_from))

