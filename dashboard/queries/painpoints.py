@@ -13,8 +13,9 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries.base import fetch, filter_sql, params_of
+from etl import codes
 
-STREET_SCOPE = "全街道"
+STREET_SCOPE = codes.WHOLE_STREET
 RECLUSTER_LIMIT = 20_000      # newest messages re-clustered on demand (keeps it interactive)
 PAGE_SIZE = 50                # messages per page of a drill-down list (one page is read at a time)
 _FB = filter_sql("f", "submitted_at", grid=True)
@@ -180,7 +181,7 @@ def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataF
                    list_filter(string_split_regex(concat_ws('、', category, keywords), '[、,，;；\\s]+'),
                                lambda w: length(w) >= 2) AS needles
             FROM {projects} p
-            WHERE stage <> '结项' AND ($community IS NULL OR community = $community)
+            WHERE stage <> $finished AND ($community IS NULL OR community = $community)
               AND ($street IS NULL OR street = $street)),
         money AS (
             SELECT project_id,
@@ -198,7 +199,7 @@ def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataF
         FROM pp LEFT JOIN matched m USING (pain_point_id)
         LEFT JOIN money USING (project_id)
         ORDER BY pp.rank, m.budget_yuan DESC NULLS LAST, m.project_id""",
-                 params_of(f, scope=scope_of(f), month=month))
+                 params_of(f, scope=scope_of(f), month=month, finished=codes.FINISHED_STAGE))
 
 
 def funding_summary(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
