@@ -10,8 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import (AS_OF, COMMUNITIES, build, expected_grid, raw, read_only,  # noqa: F401
-                           release_connections)
+from pages_fixture import AS_OF, COMMUNITIES, build, expected_grid, raw, read_only
 
 from dashboard.filters import Filters
 from dashboard.queries import common, linkage, projects

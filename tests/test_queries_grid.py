@@ -6,7 +6,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import release_connections, AS_OF, cockpit_db, con, expected_grid, raw  # noqa: F401
+from pages_fixture import AS_OF, expected_grid, raw
 
 from dashboard.filters import Filters
 from etl import codes, marts
