@@ -140,9 +140,9 @@ def test_grid_cases_at_matches_pandas(mcon, mart_db, community):
 _GRID_DAILY_AT = """
     SELECT sum(opened - closed) FILTER (WHERE day_on <= $as_of) AS open_cases,
            sum(reports) FILTER (WHERE day_on BETWEEN $d_from AND $as_of) AS reports,
-           sum(sla_due_by[least(date_diff('day', day_on, $as_of) + 1, len(sla_due_by))])
+           sum(count_at(sla_due_by, day_on, $as_of))
                FILTER (WHERE day_on BETWEEN $d_from AND $as_of) AS due,
-           sum(sla_met_by[least(date_diff('day', day_on, $as_of) + 1, len(sla_met_by))])
+           sum(count_at(sla_met_by, day_on, $as_of))
                FILTER (WHERE day_on BETWEEN $d_from AND $as_of) AS met
     FROM grid_daily WHERE $community IS NULL OR community = $community
 """
@@ -169,9 +169,26 @@ def test_grid_daily_gives_what_grid_cases_at_gives(mcon, as_of, community):
         assert cases[3] > 0 or as_of != AS_OF     # not vacuous
 
 
+SUMMARIES = ("grid_daily", "feedback_daily")
+
+
+def test_feedback_daily_counts_the_messages(mcon, mart_db):
+    fb = raw(mart_db, "feedback")
+    fb["day_on"] = fb["submitted_at"].dt.date
+    expected = fb.groupby(["day_on", "community", "grid_id", "channel"]).agg(
+        messages=("feedback_id", "count"), rated=("rating", "count"), rating_sum=("rating", "sum"))
+    got = mcon.execute("SELECT day_on, community, grid_id, channel, messages, rated, rating_sum"
+                       " FROM feedback_daily").df()
+    got["day_on"] = pd.to_datetime(got["day_on"]).dt.date
+    got = got.set_index(["day_on", "community", "grid_id", "channel"]).sort_index()
+    assert len(got) == len(expected) > 50
+    for col in ("messages", "rated", "rating_sum"):
+        assert (got[col].astype(int) == expected.sort_index()[col].astype(int)).all(), col
+
+
 def test_grid_daily_rebuilds_only_the_changed_months(mart_db, tmp_path):
-    """build(con, changed) after a change to one month's reports gives the table a full
-    rebuild gives; without a grid change the table is left alone."""
+    """build(con, changed) after a change to one month's reports and messages gives the tables a
+    full rebuild gives; a write that changed neither source leaves them alone."""
     path = tmp_path / "copy.duckdb"
     shutil.copy(mart_db, path)
     con = duckdb.connect(str(path))
@@ -180,15 +197,18 @@ def test_grid_daily_rebuilds_only_the_changed_months(mart_db, tmp_path):
         con.execute("UPDATE grid_reports SET resolved_at = TIMESTAMP '2026-04-02 09:00',"
                     " status = '已办结' WHERE resolved_at IS NULL"
                     " AND reported_at >= DATE '2026-03-01' AND reported_at < DATE '2026-04-01'")
-        marts.build(con, {"feedback": {date(2026, 3, 1)}})
-        stale = con.execute("SELECT * FROM grid_daily ORDER BY ALL").fetchall()
-        marts.build(con, {"grid_reports": {date(2026, 3, 1)}})
-        partial = con.execute("SELECT * FROM grid_daily ORDER BY ALL").fetchall()
+        con.execute("UPDATE feedback SET rating = 5 WHERE submitted_at >= DATE '2026-05-01'"
+                    " AND submitted_at < DATE '2026-06-01'")
+        marts.build(con, {"projects": {date(2026, 3, 1)}})
+        stale = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in SUMMARIES]
+        marts.build(con, {"grid_reports": {date(2026, 3, 1)}, "feedback": {date(2026, 5, 1)}})
+        partial = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in SUMMARIES]
         marts.build(con)
-        full = con.execute("SELECT * FROM grid_daily ORDER BY ALL").fetchall()
+        full = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in SUMMARIES]
     finally:
         con.close()
-    assert partial == full and stale != full
+    assert partial == full
+    assert all(s != f for s, f in zip(stale, full))       # the change did reach each summary
 
 
 def test_grid_cases_columns(mcon, mart_db):

@@ -71,7 +71,7 @@ STREET_SCOPE = codes.WHOLE_STREET   # pain_points.scope of the street-wide ranki
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
                            "feedback_places", "grid_cases", "grid_cases_at", "grid_daily",
-                           "feedback_enriched",
+                           "feedback_enriched", "feedback_daily",
                            "usability_ratings"})
 
 
@@ -184,6 +184,9 @@ RULES: dict[str, dict[str, Rule]] = {
                           "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                           "partner": Rule(replace=(("subject", _NULL), ("text", _NULL))),
                           "public": Rule(replace=(("subject", _NULL), ("text", _NULL)))},
+    "feedback_daily": {"leader": FULL, "analyst": FULL,             # counts only
+                       "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                       "partner": FULL, "public": FULL},
     "sla_rules": {r: FULL for r in ROLES},           # seeded business rules, no data rows
     "named_codes": {r: FULL for r in ROLES},
     "warning_rules": {r: FULL for r in ROLES},

@@ -59,7 +59,7 @@ MONEY_FLOWS = """
       AND t.txn_on BETWEEN $date_from AND $date_to
     GROUP BY ALL ORDER BY t.direction, amount_yuan DESC
 """
-# grid reports from the daily summary, messages from feedback_enriched
+# grid reports and messages from the daily summaries
 DAILY_ACTIVITY = """
     WITH days AS (
         SELECT d::DATE AS day_on FROM generate_series($start, $date_to, INTERVAL 1 DAY) t(d)
@@ -68,9 +68,9 @@ DAILY_ACTIVITY = """
         WHERE ($community IS NULL OR community = $community)
           AND day_on >= $start AND day_on <= $date_to GROUP BY 1
     ), fb AS (
-        SELECT submitted_on AS day_on, count(*) AS feedback FROM {feedback_enriched}
+        SELECT day_on, sum(messages)::BIGINT AS feedback FROM {feedback_daily}
         WHERE ($community IS NULL OR community = $community)
-          AND submitted_at >= $start AND submitted_at < $end_excl GROUP BY 1
+          AND day_on >= $start AND day_on <= $date_to GROUP BY 1
     )
     SELECT days.day_on, (days.day_on >= $date_from) AS this_week,
            COALESCE(g.reports, 0) AS reports, COALESCE(fb.feedback, 0) AS feedback
@@ -190,7 +190,7 @@ def money_flows(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 def daily_activity(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per day of this week and the previous: grid reports and feedback counts."""
     return fetch(con, DAILY_ACTIVITY, {"community": f.community, "date_from": f.date_from, "date_to": f.date_to,
-          "start": f.date_from - timedelta(days=7), "end_excl": f.date_to + timedelta(days=1)},
+          "start": f.date_from - timedelta(days=7)},
         mask={"reports": (), "feedback": ()})
 
 

@@ -45,6 +45,9 @@ BACKLOG = sql("""
     SELECT {bucket} AS age_bucket, g.category, count(*) AS cases
     FROM {grid_cases_at} g
     WHERE {where} AND g.open_at_as_of
+      -- implied by open_at_as_of, on the stored columns: the scan drops closed cases before
+      -- the mart computes deadlines for them
+      AND g.reported_at < $as_of_excl AND (g.resolved_at IS NULL OR g.resolved_at >= $as_of_excl)
     GROUP BY ALL
 """, where=GRID_FILTERS, bucket=_AGE_BUCKET)
 

@@ -6,8 +6,8 @@ end of the period's last day.
 - open cases, reports, SLA due/met and share: the grid_daily summary (written at load time);
 - median resolution hours: grid_cases_at over the period's reports (a median cannot be summed
   from a summary; the period bounds let the scan skip other months' row groups);
-- feedback volume / average rating: feedback_enriched, messages submitted in the period (no
-  category filter: feedback carries none);
+- feedback volume / average rating: the feedback_daily summary, messages submitted in the
+  period (no category filter: feedback carries none);
 - funds in / out: fund_flows, ledger entries dated in the period, in-kind help at its value.
 """
 from __future__ import annotations
@@ -26,20 +26,20 @@ ALERT_LIMIT = 12
 GRID_FILTERS = filter_sql("g", None, grid=True, category="category")
 # grid_daily rows of the period's reports ($date_from may be open)
 DAYS_IN_PERIOD = "($date_from IS NULL OR g.day_on >= $date_from) AND g.day_on <= $as_of"
-# an element of a grid_daily count list (sla_due_by, sla_met_by) as of $as_of
-_AT_AS_OF = "{0}[least(date_diff('day', g.day_on, $as_of) + 1, len({0}))]"
 
 GRID_KPIS = sql("""
     WITH daily AS (
         SELECT sum(g.opened - g.closed) FILTER (WHERE g.day_on <= $as_of)::BIGINT AS open_cases,
                COALESCE(sum(g.reports) FILTER (WHERE {in_period}), 0)::BIGINT AS reports,
-               COALESCE(sum({due}) FILTER (WHERE {in_period}), 0)::BIGINT AS sla_due,
-               COALESCE(sum({met}) FILTER (WHERE {in_period}), 0)::BIGINT AS sla_met
+               COALESCE(sum(count_at(g.sla_due_by, g.day_on, $as_of))
+                        FILTER (WHERE {in_period}), 0)::BIGINT AS sla_due,
+               COALESCE(sum(count_at(g.sla_met_by, g.day_on, $as_of))
+                        FILTER (WHERE {in_period}), 0)::BIGINT AS sla_met
         FROM {grid_daily} g
         WHERE {where}
     ), resolution AS (
         SELECT median(g.hours_to_resolve) AS median_resolution_hours
-        FROM {grid_cases_at} g
+        FROM {grid_cases_at} g      -- period bounds in WHERE: other months' row groups skipped
         WHERE {where} AND ($date_from IS NULL OR g.reported_at >= $date_from)
           AND g.reported_at < $as_of_excl AND g.resolved_by_as_of
     )
@@ -47,15 +47,13 @@ GRID_KPIS = sql("""
            daily.sla_met, daily.sla_met / NULLIF(daily.sla_due, 0) AS sla_share,
            resolution.median_resolution_hours
     FROM daily, resolution
-""", where=GRID_FILTERS, in_period=DAYS_IN_PERIOD, due=_AT_AS_OF.format("g.sla_due_by"),
-    met=_AT_AS_OF.format("g.sla_met_by"))
+""", where=GRID_FILTERS, in_period=DAYS_IN_PERIOD)
 
 FEEDBACK_KPIS = sql("""
-    SELECT count(*) AS feedback, avg(fb.rating) AS avg_rating
-    FROM {feedback_enriched} fb
-    WHERE {where}
-      AND ($date_from IS NULL OR fb.submitted_at >= $date_from)
-      AND fb.submitted_at < $as_of_excl
+    SELECT COALESCE(sum(fb.messages), 0)::BIGINT AS feedback,
+           sum(fb.rating_sum) / NULLIF(sum(fb.rated), 0) AS avg_rating
+    FROM {feedback_daily} fb
+    WHERE {where} AND ($date_from IS NULL OR fb.day_on >= $date_from) AND fb.day_on <= $as_of
 """, where=filter_sql("fb", None, grid=True))
 
 FUND_KPIS = sql("""

@@ -10,7 +10,7 @@ each file says how it is built:
                                                      month by month (summary marts)
 
 Views and table macros cost nothing to build (no data is copied). Summary tables are where a
-full scan is the cost at 10M reports (grid_daily): they are written at load time, and only for
+full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time, and only for
 the months a write changed. `build(con, changed)` runs at the end of every write of the
 database file (etl.dbfile.writer: every load, every `python -m etl painpoints`). `changed` is
 None (rebuild everything) or {source table: {first-of-month dates whose rows changed}}; a
@@ -35,14 +35,23 @@ from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
 MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
-          "feedback_enriched")
+          "feedback_enriched", "feedback_daily")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
+# scalar macros the marts' readers share (created before the models)
+FUNCTIONS = {
+    # an element of a grid_daily count list (sla_due_by, sla_met_by) at the end of day as_of:
+    # element k counts at the end of day_on + k - 1, the last one for every later day
+    "count_at": "CREATE OR REPLACE MACRO count_at(counts, day_on, as_of) AS"
+                " counts[least(date_diff('day', day_on, as_of) + 1, len(counts))]",
+}
 
 MONTHS_MARKER = "/* months */"
 # source table -> the WHERE a month-by-month rebuild puts at the body's MONTHS_MARKER
 _MONTHS_FILTER = {
     "grid_reports": "where reported_at >= $first_on and reported_at < $end_on"
                     " and date_trunc('month', reported_at)::DATE IN (SELECT unnest($months))",
+    "feedback": "where submitted_at >= $first_on and submitted_at < $end_on"
+                " and date_trunc('month', submitted_at)::DATE IN (SELECT unnest($months))",
 }
 _HEADER = re.compile(r"^-- materialized: (view|macro (\w+)\(([^)]*)\)"
                      r"|table by (\w+) from (\w+))\s*$", re.M)
@@ -155,6 +164,8 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
     seed(con)
     if before != _seeded(con):
         changed = None              # a business rule changed: every summary is recomputed
+    for ddl in FUNCTIONS.values():
+        con.execute(ddl)
     for name in MODELS:
         m = model(name)
         if m.kind != "table" or changed is None or not _exists(con, m.name):

@@ -6,8 +6,7 @@
 --   closed: cases that stopped being open on day_on (resolved that day, reported earlier);
 --   sla_due_by[k] / sla_met_by[k]: of the reports of day_on, how many count as SLA-due /
 --     SLA-met (grid_cases_at's sla_due / sla_met) at the end of day_on + k - 1; the last element
---     holds for every later day. Read one as
---     sla_due_by[least(date_diff('day', day_on, <as of>) + 1, len(sla_due_by))].
+--     holds for every later day. Read one with the macro count_at(sla_due_by, day_on, <as of>).
 -- Open at the end of day D = sum(opened - closed) over day_on <= D. month_on is the month the
 -- cases were reported in: a load that changes reports of a month rebuilds that month's rows.
 -- materialized: table by month_on from grid_reports
