@@ -14,9 +14,7 @@ import pandas as pd
 from dashboard.filters import Filters
 from dashboard.queries.base import fetch, filter_sql, sql
 from dashboard.queries.common import period_params
-from etl import codes
 
-GOVERNMENT_SOURCE = codes.GOVERNMENT_SOURCE
 SANKEY_TOP_PROJECTS = 25      # the rest are drawn as one "other projects" node
 SANKEY_TOP_SOURCES = 20       # the rest are drawn as one "other sources" node
 OTHER = "__other__"           # label sentinel, translated by the chart
@@ -165,7 +163,7 @@ def ledger_check(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 def government_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per community: inflow in the period, the 财政拨款 part, its share (0..1)."""
+    """One row per community: inflow in the period, the government part (the fund_flows flag: 财政拨款), its share (0..1)."""
     return fetch(con, GOVERNMENT_SHARE, period_params(con, f))
 
 
