@@ -13,8 +13,7 @@ import pytest
 from pages_fixture import AS_OF, COMMUNITIES, build, expected_grid, raw, read_only
 
 from dashboard.filters import Filters
-from dashboard.queries import common, linkage, projects
-from dashboard.queries import painpoints as ppq
+from dashboard.queries import common, projects
 from dashboard.queries.base import Scope, fetch, use_scope
 from etl import codes, marts
 from etl.seeds import SeedError, read_sla_rules

@@ -1,7 +1,7 @@
 """Project progress page: warning counts, table and drill-down from the real app."""
 from __future__ import annotations
 
-from pages_fixture import app, metrics, page_strings, raw
+from pages_fixture import app, metrics, raw
 
 from dashboard import ui
 

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, filter_sql, sql
+from dashboard.queries.base import fetch, sql
 from dashboard.queries.common import period_params
 from dashboard.queries.overview import DAYS_IN_PERIOD, GRID_FILTERS
 
