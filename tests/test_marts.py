@@ -363,3 +363,16 @@ def test_a_load_and_a_rollback_to_a_file_from_before_the_marts_both_build_them(t
     assert {"grid_cases", "sla_rules", "fund_flows", "feedback_enriched"} <= _mart_names(db)
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*), min(sla_hours) FROM grid_cases").fetchone() == (2, 24)
+
+
+def test_sql_fills_fragments_and_keeps_table_references():
+    from dashboard.queries.base import sql, tables_of
+
+    where = "g.community = $community"
+    q = sql("SELECT count(*) FROM {grid_daily} g WHERE {where} AND {other}", where=where,
+            other="g.day_on <= $as_of")
+    assert q == "SELECT count(*) FROM {grid_daily} g WHERE g.community = $community" \
+                " AND g.day_on <= $as_of"
+    assert tables_of(q) == {"grid_daily"}
+    # a fragment is inserted as text, never re-read as a template
+    assert sql("{a}", a="{grid_daily}") == "{grid_daily}"
