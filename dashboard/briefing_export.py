@@ -39,6 +39,7 @@ from dashboard.access.identity import Identity
 from dashboard.cockpit_server import CockpitError, cockpit
 from dashboard.queries.base import FULL_SCOPE, Scope
 from dashboard.request_guard import RequestGuard
+from etl import codes
 from etl.dbfile import REPO_ROOT
 
 CHROMIUM = os.environ.get("COCKPIT_CHROMIUM", "/usr/bin/chromium")
@@ -165,7 +166,7 @@ def briefing_url(base: str, week: str, community: str | None) -> str:
 
 
 def file_stem(week: str, community: str | None, fmt: str = "desktop") -> str:
-    name = community or "全街道"
+    name = community or codes.WHOLE_STREET
     suffix = "" if fmt == "desktop" else f"-{fmt}"
     return f"briefing-{week}-" + re.sub(r'[\\/:*?"<>|\s]+', "_", name) + suffix
 
@@ -181,7 +182,7 @@ def capture(page, week: str, community: str | None, out: Path, expected_charts: 
             guard: RequestGuard | None = None, fmt: str = "desktop") -> Capture:
     """PNG (+ PDF for desktop) of one opened briefing tab; raises BriefingError naming the
     scope on any defect, including a request `guard` blocked for this tab."""
-    scope = community or "whole street (全街道)"
+    scope = community or f"whole street ({codes.WHOLE_STREET})"
     width, scale, with_pdf = FORMATS[fmt]
     stem = out / file_stem(week, community, fmt)
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")

@@ -65,19 +65,30 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("sql.example.reports_by_community",
      "SELECT community, count(*) AS reports,\n"
      "       round(avg(satisfaction), 2) AS avg_satisfaction\n"
-     "FROM grid_reports\nGROUP BY community\nORDER BY reports DESC"),
+     "FROM grid_cases\nGROUP BY community\nORDER BY reports DESC"),
+    ("sql.example.marts",
+     "SELECT view_name AS mart, 'view' AS kind FROM duckdb_views() WHERE NOT internal\n"
+     "UNION ALL SELECT table_name, 'summary table' FROM duckdb_tables()\n"
+     "  WHERE table_name IN ('grid_daily')\n"
+     "UNION ALL SELECT function_name || '(' || array_to_string(parameters, ', ') || ')', 'table macro'\n"
+     "  FROM duckdb_functions() WHERE function_type = 'table_macro' AND NOT internal\n"
+     "ORDER BY kind, mart"),
+    ("sql.example.on_time_by_category",
+     "SELECT category, any_value(sla_hours) AS sla_hours,\n"
+     "       count(*) FILTER (WHERE sla_met) / count(*) FILTER (WHERE sla_due) AS sla_share\n"
+     "FROM grid_cases_at(current_date)\nGROUP BY category\nORDER BY sla_share"),
     ("sql.example.open_cases_by_category",
      "SELECT category, count(*) AS open_cases,\n"
-     "       round(median(date_diff('hour', reported_at, now()::TIMESTAMP)), 1) AS median_age_hours\n"
-     "FROM grid_reports\nWHERE status IN ('待受理', '处置中')\n"
+     "       round(median(age_days) * 24, 1) AS median_age_hours\n"
+     "FROM grid_cases_at(current_date)\nWHERE open_at_as_of\n"
      "GROUP BY category\nORDER BY open_cases DESC"),
     ("sql.example.funds_by_source",
      "SELECT source_type, direction, sum(amount_yuan) AS amount_yuan, count(*) AS txns\n"
-     "FROM fund_transactions\nGROUP BY ALL\nORDER BY amount_yuan DESC"),
+     "FROM fund_flows\nGROUP BY ALL\nORDER BY amount_yuan DESC"),
     ("sql.example.feedback_by_month",
-     "SELECT date_trunc('month', submitted_at)::DATE AS month_on, channel, count(*) AS messages\n"
-     "FROM feedback\nGROUP BY ALL\nORDER BY month_on, messages DESC"),
-    ("sql.example.describe", "DESCRIBE projects"),
+     "SELECT month_on, channel, count(*) AS messages\n"
+     "FROM feedback_enriched\nGROUP BY ALL\nORDER BY month_on, messages DESC"),
+    ("sql.example.describe", "DESCRIBE SELECT * FROM project_status(current_date)"),
 )
 
 

@@ -1,4 +1,6 @@
-"""Shared fixtures: the real sample data, and a small demo database built by the real ETL."""
+"""Shared fixtures: the real sample data, a small demo database built by the real ETL, and the
+hand-built page database (tests/pages_fixture.py). pytest finds them here; no test module
+imports a fixture by name."""
 from __future__ import annotations
 
 import os
@@ -83,6 +85,46 @@ def use_db(monkeypatch):
         monkeypatch.setenv("COCKPIT_DB", str(path))
         return path
     return _use
+
+
+# --- the hand-built page database (tests/pages_fixture.py builds it) ---------------------------
+@pytest.fixture(scope="session")
+def cockpit_db(tmp_path_factory) -> Path:
+    """The hand-built database with its marts, once per session (read-only for tests)."""
+    from pages_fixture import build
+
+    return build(tmp_path_factory.mktemp("pages") / "cockpit.duckdb")
+
+
+@pytest.fixture
+def db(cockpit_db, monkeypatch) -> Path:
+    """COCKPIT_DB pointed at the hand-built database for one test."""
+    monkeypatch.setenv("COCKPIT_DB", str(cockpit_db))
+    return cockpit_db
+
+
+@pytest.fixture
+def con(cockpit_db):
+    """A read-only connection to the hand-built database."""
+    from pages_fixture import read_only
+
+    c = read_only(cockpit_db)
+    yield c
+    c.close()
+
+
+@pytest.fixture(autouse=True)
+def release_connections():
+    """Close the pages' cached DuckDB connections after each test: DuckDB allows one
+    configuration per open file per process, and tests open the same session databases with
+    their own. (Only when the pages' cache module was imported: tests that never rendered a
+    page pay nothing.)"""
+    yield
+    import sys
+
+    cache = sys.modules.get("dashboard.cache")
+    if cache is not None:
+        cache.clear()
 
 
 def pytest_collection_modifyitems(items):

@@ -1,4 +1,7 @@
-"""A small hand-built cockpit database for the page and query tests.
+"""A small hand-built cockpit database for the page and query tests, and the helpers they share.
+
+The fixtures over it (cockpit_db, db, con, release_connections) live in tests/conftest.py,
+where pytest finds them; test modules import only the helpers and constants from here.
 
 Test data is code: every project is built from healthy defaults and changed in exactly one
 way, so each early-warning rule has one project that must trigger it (P02..P06) and the
@@ -14,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from etl import codes
 from etl.dbfile import ensure_schema
 
 AS_OF = date(2026, 6, 30)           # the fixture's last data day
@@ -163,13 +167,17 @@ TABLES = {"grid_reports": grid_reports, "feedback": feedback, "projects": projec
 
 
 def build(path: Path) -> Path:
-    """Write the fixture database to `path` (schema from etl/schema.sql)."""
+    """Write the fixture database to `path` (schema from etl/schema.sql, then the marts layer,
+    as every ETL write ends)."""
+    from etl import marts
+
     con = duckdb.connect(str(path))
     try:
         ensure_schema(con)
         for table, make in TABLES.items():
             df = make()  # noqa: F841 - read by DuckDB's replacement scan
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM df")
+        marts.build(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -301,31 +309,6 @@ def cjk_leftovers(strings: list[str], allowed: set[str]) -> list[str]:
     return bad
 
 
-# --- pytest fixtures (import them into a test module to use them) ---------------------------
-import pytest  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def cockpit_db(tmp_path_factory) -> Path:
-    """The hand-built database, once per session (read-only for tests)."""
-    return build(tmp_path_factory.mktemp("pages") / "cockpit.duckdb")
-
-
-@pytest.fixture
-def db(cockpit_db, monkeypatch) -> Path:
-    """COCKPIT_DB pointed at the hand-built database for one test."""
-    monkeypatch.setenv("COCKPIT_DB", str(cockpit_db))
-    return cockpit_db
-
-
-@pytest.fixture
-def con(cockpit_db):
-    """A read-only connection to the hand-built database."""
-    c = read_only(cockpit_db)
-    yield c
-    c.close()
-
-
 # --- independent expectations, computed in pandas from the raw rows -------------------------
 def expected_grid(reports: pd.DataFrame, d_from: date | None, d_to: date,
                   sla_hours: dict, default_hours: int) -> dict:
@@ -333,7 +316,7 @@ def expected_grid(reports: pd.DataFrame, d_from: date | None, d_to: date,
     end = pd.Timestamp(d_to) + pd.Timedelta(days=1)
     r = reports
     resolved_by_end = r["resolved_at"].notna() & (r["resolved_at"] < end)
-    closed_no_time = r["resolved_at"].isna() & r["status"].isin(["已办结", "已关闭"])
+    closed_no_time = r["resolved_at"].isna() & r["status"].isin(codes.CLOSED_STATUSES)
     open_ = (r["reported_at"] < end) & ~resolved_by_end & ~closed_no_time
     in_period = (r["reported_at"] < end) & (
         True if d_from is None else r["reported_at"] >= pd.Timestamp(d_from))
@@ -345,14 +328,3 @@ def expected_grid(reports: pd.DataFrame, d_from: date | None, d_to: date,
     return {"open_cases": int(open_.sum()), "reports": int(in_period.sum()),
             "sla_share": met.sum() / due.sum() if due.sum() else None,
             "median_hours": took[in_period & resolved_by_end].median()}
-
-
-@pytest.fixture(autouse=True)
-def release_connections():
-    """Close the pages' cached DuckDB connections after each test: DuckDB allows one
-    configuration per open file per process, and other test modules open the same
-    session databases with their own."""
-    yield
-    from dashboard import cache
-
-    cache.clear()

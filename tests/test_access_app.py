@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pages_fixture import app, cockpit_db, release_connections  # noqa: F401
+from pages_fixture import app
 
 from dashboard.access import audit, keys, sessions
 from dashboard.access.lockout import LOCKOUT

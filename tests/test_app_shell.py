@@ -7,8 +7,7 @@ from datetime import date
 
 import duckdb
 import pytest
-from pages_fixture import (release_connections, AS_OF, CJK, PAGE_FILES, app, cjk_leftovers, cockpit_db, data_values,  # noqa: F401
-                           db, page_strings)
+from pages_fixture import AS_OF, CJK, PAGE_FILES, app, cjk_leftovers, data_values, page_strings
 
 from dashboard.filters import Filters
 from etl.dbfile import ensure_schema

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only, release_connections  # noqa: F401
+from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only
 
 from dashboard import ui
 from dashboard.filters import Filters

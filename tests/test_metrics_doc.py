@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pages_fixture import read_only, release_connections  # noqa: F401
+from pages_fixture import read_only
 
 from dashboard import sqlconsole
 from dashboard.filters import Filters

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from pages_fixture import app, release_connections  # noqa: F401
+from pages_fixture import app
 
 from dashboard import cache
 from dashboard.ui import without_missing

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as q
 from dashboard.safe import md
+from etl import marts
 from etl.dbfile import ensure_schema
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "briefing.py")
@@ -101,6 +102,7 @@ def _build(path: Path, frames: dict[str, pd.DataFrame], pain: bool) -> None:
                    VALUES (1, 'x.csv', 'abc', '2026-11-23 06:00', '2026-11-23 06:01:30', 'loaded')""")
     if pain:
         _pain_points(con)
+    marts.build(con)          # as every ETL write ends
     con.close()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from pages_fixture import APP, release_connections  # noqa: F401
+from pages_fixture import APP
 from streamlit.testing.v1 import AppTest
 
 from dashboard import cache

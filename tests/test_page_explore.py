@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.filters import Filters
 from dashboard.queries import explore as q
+from etl import marts
 from etl.dbfile import ensure_schema
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explore.py")
@@ -48,6 +49,7 @@ def explore_db(tmp_path, monkeypatch) -> tuple[Path, pd.DataFrame]:
     ensure_schema(con)
     con.register("r", reports)
     con.execute("INSERT INTO grid_reports BY NAME SELECT * FROM r")
+    marts.build(con)          # as every ETL write ends
     con.close()
     monkeypatch.setenv("COCKPIT_DB", str(path))
     return path, reports
@@ -113,14 +115,15 @@ def _table(at: AppTest) -> pd.DataFrame:
 def test_page_filters_and_grouping_match_pandas(explore_db):
     _, reports = explore_db
     at = _page()
-    at.selectbox(key="explore_c0_col").set_value("community").run()
-    at.multiselect(key="explore_c0_community_in").set_value(["东湖社区", "南苑社区"]).run()
+    at.selectbox(key="explore_dataset").set_value("grid_reports").run()   # descriptions (a new builder: conditions from c1)
+    at.selectbox(key="explore_c1_col").set_value("community").run()
+    at.multiselect(key="explore_c1_community_in").set_value(["东湖社区", "南苑社区"]).run()
     at.button(key="explore_add_0").click().run()                   # AND ...
-    at.selectbox(key="explore_c1_col").set_value("satisfaction").run()
-    at.number_input(key="explore_c1_satisfaction_lo").set_value(3).run()
+    at.selectbox(key="explore_c2_col").set_value("satisfaction").run()
+    at.number_input(key="explore_c2_satisfaction_lo").set_value(3).run()
     at.button(key="explore_add_group").click().run()               # OR ...
-    at.selectbox(key="explore_c2_col").set_value("description").run()
-    at.text_input(key="explore_c2_description_text").set_value("电梯").run()
+    at.selectbox(key="explore_c3_col").set_value("description").run()
+    at.text_input(key="explore_c3_description_text").set_value("电梯").run()
     at.multiselect(key="explore_grid_reports_groupby").set_value(["category"]).run()
 
     got = _table(at)
@@ -135,9 +138,9 @@ def test_page_filters_and_grouping_match_pandas(explore_db):
 def test_page_median_and_share_match_pandas(explore_db):
     _, reports = explore_db
     at = _page()
-    at.multiselect(key="explore_grid_reports_groupby").set_value(["community"]).run()
-    at.selectbox(key="explore_grid_reports_measure").set_value("median").run()
-    at.selectbox(key="explore_grid_reports_mcol").set_value("resolution_hours").run()
+    at.multiselect(key="explore_grid_cases_groupby").set_value(["community"]).run()
+    at.selectbox(key="explore_grid_cases_measure").set_value("median").run()
+    at.selectbox(key="explore_grid_cases_mcol").set_value("resolution_hours").run()
     got = _table(at)
     hours = (reports.resolved_at - reports.reported_at).dt.total_seconds() / 3600
     expected = hours.groupby(reports.community).median()
@@ -145,7 +148,7 @@ def test_page_median_and_share_match_pandas(explore_db):
     for community, value in zip(got["社区"], got[col]):
         assert value == pytest.approx(expected[community])
 
-    at.selectbox(key="explore_grid_reports_measure").set_value("share").run()
+    at.selectbox(key="explore_grid_cases_measure").set_value("share").run()
     got = _table(at)
     share = reports.community.value_counts(normalize=True) * 100
     for community, value in zip(got["社区"], got["占比（%）"]):
@@ -174,7 +177,7 @@ def test_page_caps_large_results_with_a_message(explore_db, monkeypatch):
 def test_page_dataset_switch_resets_the_builder(explore_db):
     at = _page()
     at.selectbox(key="explore_c0_col").set_value("community").run()
-    at.selectbox(key="explore_dataset").set_value("feedback").run()
+    at.selectbox(key="explore_dataset").set_value("feedback_enriched").run()
     assert not at.exception
     assert at.selectbox(key="explore_c1_col").value is None
     assert len(at.dataframe) == 0 and len(at.info) == 1   # no feedback rows in this database
@@ -208,8 +211,8 @@ def test_page_shows_a_page_of_rows_and_exports_them_all(explore_db, monkeypatch)
     when = t("explore.col.reported_at", "zh")
     assert len(_table(at)) == 30                                   # what the browser receives
     assert t("explore.shown", "zh", shown="30", rows="400") in [c.value for c in at.caption]
-    csv = pd.read_csv(io.BytesIO(seen["grid_reports.csv"]()), encoding="utf-8-sig")
-    xlsx = pd.read_excel(io.BytesIO(seen["grid_reports.xlsx"]()), engine="openpyxl")
+    csv = pd.read_csv(io.BytesIO(seen["grid_cases.csv"]()), encoding="utf-8-sig")
+    xlsx = pd.read_excel(io.BytesIO(seen["grid_cases.xlsx"]()), engine="openpyxl")
     assert len(csv) == len(xlsx) == len(reports) == 400             # what the downloads hold
     assert sorted(_times(csv[when])) == sorted(_times(xlsx[when])) == sorted(reports.reported_at)
     assert _times(_table(at)[when]) == _times(csv[when][:30])      # the table is the export's head
@@ -223,7 +226,7 @@ def test_page_shows_a_page_of_rows_and_exports_them_all(explore_db, monkeypatch)
     at.multiselect(key="explore_c0_community_in").set_value(["东湖社区"]).run()
     expected = int((reports.community == "东湖社区").sum())
     assert len(_table(at)) == 30 < expected
-    csv = pd.read_csv(io.BytesIO(seen["grid_reports.csv"]()), encoding="utf-8-sig")
+    csv = pd.read_csv(io.BytesIO(seen["grid_cases.csv"]()), encoding="utf-8-sig")
     assert len(csv) == expected
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from pages_fixture import release_connections, app, cockpit_db, db, metric_helps, metrics, raw  # noqa: F401
+from pages_fixture import app, metric_helps, metrics, raw
 
 from dashboard import ui
 

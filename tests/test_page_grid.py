@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pages_fixture import release_connections, AS_OF, app, cockpit_db, db, expected_grid, metrics, raw  # noqa: F401
+from pages_fixture import AS_OF, app, expected_grid, metrics, raw
 
 from dashboard import ui
 from dashboard.queries.common import DEFAULT_SLA_HOURS, SLA_HOURS

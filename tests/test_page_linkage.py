@@ -1,7 +1,7 @@
 """五社联动 page: cards and table equal counts from the raw rows; the community filter narrows."""
 from __future__ import annotations
 
-from pages_fixture import release_connections, app, cockpit_db, db, metrics, raw  # noqa: F401
+from pages_fixture import app, metrics, raw
 
 
 def test_linkage_page_values(db):

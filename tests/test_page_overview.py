@@ -4,9 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from pages_fixture import (release_connections, AS_OF, app, cockpit_db, db, expected_grid, metric_helps,  # noqa: F401
-                           metrics,
-                           page_strings, raw)
+from pages_fixture import AS_OF, app, expected_grid, metric_helps, metrics, page_strings, raw
 
 from dashboard import ui
 from dashboard.queries.common import DEFAULT_SLA_HOURS, SLA_HOURS

@@ -1,7 +1,7 @@
 """Project progress page: warning counts, table and drill-down from the real app."""
 from __future__ import annotations
 
-from pages_fixture import release_connections, app, cockpit_db, db, metrics, page_strings, raw  # noqa: F401
+from pages_fixture import app, metrics, raw
 
 from dashboard import ui
 

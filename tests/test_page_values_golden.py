@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pages_fixture import app, release_connections  # noqa: F401
+from pages_fixture import app
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "page_values.json"
 PAGES = ("overview", "grid", "projects", "funds", "linkage", "painpoints", "briefing")

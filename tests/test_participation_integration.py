@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pages_fixture import app, metrics, page_strings, read_only, release_connections  # noqa: F401
+from pages_fixture import app, metrics, page_strings, read_only
 
 from tests.conftest import DEMO_END
 from dashboard import ui

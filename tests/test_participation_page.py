@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only, release_connections  # noqa: F401
+from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only
 
 from tests.conftest import DEMO_END
 from dashboard import ui

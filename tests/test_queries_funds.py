@@ -5,7 +5,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from pages_fixture import release_connections, AS_OF, cockpit_db, con, raw  # noqa: F401
+from pages_fixture import AS_OF, raw
 
 from dashboard.filters import Filters
 from dashboard.queries import funds as q

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from pages_fixture import release_connections, AS_OF, cockpit_db, con, raw  # noqa: F401
+from pages_fixture import AS_OF, raw
 
 from dashboard.filters import Filters
 from dashboard.queries import linkage as q

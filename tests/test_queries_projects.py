@@ -1,14 +1,18 @@
 """Early-warning rules: each fires on the project built to trigger it and on no other."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+
+import duckdb
 
 import pandas as pd
 import pytest
-from pages_fixture import release_connections, AS_OF, cockpit_db, con, raw  # noqa: F401
+from pages_fixture import AS_OF, raw
 
 from dashboard.filters import Filters
 from dashboard.queries import projects as q
+from etl import marts
+from etl.dbfile import ensure_schema
 
 JUNE = Filters(date_from=date(2026, 6, 1), date_to=AS_OF)
 EXPECTED = {("P02", "behind_schedule"), ("P03", "overdue_milestones"), ("P04", "stalled"),
@@ -39,38 +43,75 @@ def test_as_of_is_the_filter_end_not_the_clock(con):
     assert ("P03", "overdue_milestones") not in set(zip(w["project_id"], w["rule"]))
 
 
+# --- each rule on a hand-built project, through the project_status mart ------------------------
+# A 364-day plan measured on its 182nd day: 50% of the time elapsed. The healthy project is at
+# 50% progress, spent 40 of 100 yuan, updated 3 days before, with no late milestone.
+RULE_AS_OF = date(2026, 7, 2)
+
+
 def _row(**over) -> dict:
-    base = dict(project_id="X", name="n", community="c", category="k", stage="实施", active=True,
-                elapsed_pct=50.0, progress_pct=50.0, spent_pct=40.0, spent_yuan=40.0,
-                budget_yuan=100.0, overdue_milestones=0, days_since_update=3)
+    base = dict(project_id="X", stage="实施", progress_pct=50.0, spent_yuan=40.0, budget_yuan=100.0,
+                overdue_milestones=0, days_since_update=3)
     return {**base, **over}
+
+
+def _warnings(rows: list[dict], tmp_path) -> pd.DataFrame:
+    """early_warnings over the mart's project_status for hand-built projects (one DB each)."""
+    path = tmp_path / f"rules{len(list(tmp_path.iterdir()))}.duckdb"
+    c = duckdb.connect(str(path))
+    try:
+        ensure_schema(c)
+        for r in rows:
+            c.execute("""INSERT INTO projects (project_id, name, community, category, lead_party,
+                         lead_party_type, stage, planned_start_on, planned_end_on, actual_start_on,
+                         budget_yuan, progress_pct, last_updated_at, archived, source_load_id)
+                         VALUES ($id, 'n', 'c', 'k', 'p', '社区', $stage, DATE '2026-01-01',
+                         DATE '2026-12-31', DATE '2026-01-01', $budget, $progress,
+                         $updated, TRUE, 1)""",
+                      {"id": r["project_id"], "stage": r["stage"], "budget": r["budget_yuan"],
+                       "progress": r["progress_pct"],
+                       "updated": datetime.combine(RULE_AS_OF - timedelta(days=r["days_since_update"]),
+                                                   datetime.min.time())})
+            c.execute("""INSERT INTO fund_transactions (txn_id, project_id, txn_on, direction,
+                         amount_yuan, in_kind, source_load_id)
+                         VALUES ($id || '-out', $id, DATE '2026-03-01', 'out', $spent, FALSE, 1)""",
+                      {"id": r["project_id"], "spent": r["spent_yuan"]})
+            for i in range(r["overdue_milestones"]):
+                c.execute("""INSERT INTO project_milestones (project_id, milestone, planned_on,
+                             source_load_id) VALUES ($id, $m, DATE '2026-05-01', 1)""",
+                          {"id": r["project_id"], "m": f"m{i}"})
+        marts.build(c)
+        status = c.execute("SELECT * FROM project_status($as_of) ORDER BY project_id",
+                           {"as_of": RULE_AS_OF}).df()
+    finally:
+        c.close()
+    return q.early_warnings(status)
 
 
 @pytest.mark.parametrize("rule,over", [
     ("behind_schedule", {"progress_pct": 34.0}),
     ("overdue_milestones", {"overdue_milestones": 2}),
     ("stalled", {"days_since_update": q.STALLED_DAYS + 1}),
-    ("spending_ahead", {"spent_pct": 71.0, "spent_yuan": 71.0}),
-    ("over_budget", {"spent_pct": 101.0, "spent_yuan": 101.0, "progress_pct": 90.0}),
+    ("spending_ahead", {"spent_yuan": 71.0}),
+    ("over_budget", {"spent_yuan": 101.0, "progress_pct": 90.0}),
 ])
-def test_rules_on_hand_built_frames(rule, over):
-    frame = pd.DataFrame([_row(project_id="healthy"), _row(project_id="sick", **over)])
-    w = q.early_warnings(frame)
+def test_rules_on_hand_built_projects(rule, over, tmp_path):
+    w = _warnings([_row(project_id="healthy"), _row(project_id="sick", **over)], tmp_path)
     assert list(zip(w["project_id"], w["rule"])) == [("sick", rule)]
 
 
-def test_thresholds_are_strict():
-    frame = pd.DataFrame([_row(progress_pct=35.0),                       # exactly 15 behind
-                          _row(days_since_update=q.STALLED_DAYS),         # exactly 30 days
-                          _row(spent_pct=70.0, spent_yuan=70.0),          # exactly 20 ahead
-                          _row(spent_yuan=100.0, spent_pct=100.0, progress_pct=90.0)])
-    assert q.early_warnings(frame).empty
+def test_thresholds_are_strict(tmp_path):
+    w = _warnings([_row(project_id="a", progress_pct=35.0),                   # exactly 15 behind
+                   _row(project_id="b", days_since_update=q.STALLED_DAYS),    # exactly 30 days
+                   _row(project_id="c", spent_yuan=70.0),                     # exactly 20 ahead
+                   _row(project_id="d", spent_yuan=100.0, progress_pct=90.0)], tmp_path)
+    assert w.empty
 
 
-def test_finished_projects_only_warn_about_money():
-    frame = pd.DataFrame([_row(stage="结项", progress_pct=10.0, days_since_update=400,
-                               overdue_milestones=3, spent_yuan=150.0, spent_pct=150.0)])
-    assert list(q.early_warnings(frame)["rule"]) == ["over_budget"]
+def test_finished_projects_only_warn_about_money(tmp_path):
+    w = _warnings([_row(stage="结项", progress_pct=10.0, days_since_update=400,
+                        overdue_milestones=3, spent_yuan=150.0)], tmp_path)
+    assert list(w["rule"]) == ["over_budget"]
 
 
 def test_project_table_matches_raw(con):

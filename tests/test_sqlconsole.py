@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import sqlconsole
 from dashboard.i18n import STRINGS
 from dashboard.queries.base import Scope, use_scope
+from etl import marts
 from etl.dbfile import ensure_schema
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sql_console.py")
@@ -25,6 +26,7 @@ def tiny_db(tmp_path, monkeypatch) -> Path:
                    SELECT 'R' || i, TIMESTAMP '2026-01-01' + INTERVAL (i) HOUR,
                           CASE WHEN i % 2 = 0 THEN '东社区' ELSE '西社区' END, 'G1', '环境',
                           '处置中', 1 FROM range(30) t(i)""")
+    marts.build(con)          # as every ETL write ends: the examples read the marts
     con.close()
     monkeypatch.setenv("COCKPIT_DB", str(path))
     return path

@@ -9,6 +9,23 @@ declare its small groups (`min_group` / `mask`), or it is refused: see fetch(). 
 role sees is documented in docs/ACCESS.md. Values are always bound (`$name`), never spliced.
 Marts (etl/marts) resolve the same way; a table-macro mart such as `{project_status}`
 becomes its call with $as_of bound.
+
+How a query module writes SQL (one convention for every module in dashboard/queries):
+- Each query is a module-level constant, composed once at import, never per call:
+      KPIS = sql('''
+          SELECT sum(reports) AS reports FROM {grid_daily} g
+          WHERE {where} AND g.day_on BETWEEN $date_from AND $as_of
+      ''', where=GRID_FILTERS)
+- `{name}` is a table or mart (resolved by fetch for the signed-in scope); a `{name}` given as
+  a keyword to `sql()` is a named fragment: another module-level constant of SQL text (a
+  predicate such as `filter_sql("g", ...)`, a column list), itself built only from code
+  constants. Whatever sql() is not given stays a table reference.
+- Every value - filters, dates, ids, limits, anything a person typed or picked - is a bound
+  `$name` parameter. No user value ever enters the SQL text; identifiers (a group-by column,
+  a dataset's table) are chosen from a constant whitelist, and a query that needs one is
+  composed from per-identifier constants (e.g. a dict of queries keyed by the column).
+- The function that runs it is one `fetch(con, QUERY, params)`; ratios and shares are
+  finished in the SQL (the marts' definitions), pages only format.
 """
 from __future__ import annotations
 
@@ -24,6 +41,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
+from etl import codes
 
 
 ROLES = ("leader", "analyst", "community", "partner", "public")
@@ -48,11 +66,12 @@ _current: contextvars.ContextVar[Scope] = contextvars.ContextVar("scope", defaul
 FULL_ROLES = ("leader", "analyst")          # every row, every column, the SQL console
 AGGREGATE_ROLES = ("partner", "public")     # resident records: aggregates only, see fetch()
 MIN_GROUP = 5                # an aggregate over 1..4 resident records is hidden (AGGREGATE_ROLES)
-STREET_SCOPE = "全街道"       # pain_points.scope of the street-wide ranking
+STREET_SCOPE = codes.WHOLE_STREET   # pain_points.scope of the street-wide ranking
 # one row per resident message or grid case (or derived from one): the tables whose reads an
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
-                           "feedback_places", "grid_cases", "grid_cases_at", "feedback_enriched",
+                           "feedback_places", "grid_cases", "grid_cases_at", "grid_daily",
+                           "feedback_enriched", "feedback_daily",
                            "usability_ratings"})
 
 
@@ -152,6 +171,9 @@ RULES: dict[str, dict[str, Rule]] = {
     "grid_cases_at": {"leader": FULL, "analyst": FULL,
                       "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                       "partner": FULL, "public": FULL},
+    "grid_daily": {"leader": FULL, "analyst": FULL,                 # counts only
+                   "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                   "partner": FULL, "public": FULL},
     "project_status": {"leader": FULL, "analyst": FULL,
                        "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                        "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
@@ -162,6 +184,9 @@ RULES: dict[str, dict[str, Rule]] = {
                           "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                           "partner": Rule(replace=(("subject", _NULL), ("text", _NULL))),
                           "public": Rule(replace=(("subject", _NULL), ("text", _NULL)))},
+    "feedback_daily": {"leader": FULL, "analyst": FULL,             # counts only
+                       "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                       "partner": FULL, "public": FULL},
     "sla_rules": {r: FULL for r in ROLES},           # seeded business rules, no data rows
     "named_codes": {r: FULL for r in ROLES},
     "warning_rules": {r: FULL for r in ROLES},
@@ -281,6 +306,18 @@ def _sources(scope: Scope) -> dict[str, str]:
 def sql_text(sql: str, scope: Scope | None = None) -> str:
     """The SQL with {table} references resolved for the scope (exposed for tests)."""
     return sql.format(**_sources(scope or current_scope()))
+
+
+class _Fragments(dict):
+    """format_map helper: named fragments filled in, every other {name} kept as a table."""
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def sql(template: str, **fragments: str) -> str:
+    """A query constant: `template` with its named `{fragment}`s filled in (code constants
+    only, see the module docstring); `{table}` references stay for fetch to resolve."""
+    return template.format_map(_Fragments(fragments))
 
 
 def tables_of(sql: str) -> set[str]:

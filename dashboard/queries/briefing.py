@@ -15,11 +15,12 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
+from dashboard.queries import common, participation
 from dashboard.queries import overview as ov
-from dashboard.queries import participation
 from dashboard.queries import projects as pq
 from dashboard.queries.base import fetch
 from dashboard.queries.common import latest_data_date
+from etl import codes
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 WEEKS_OFFERED = 26          # the week selector lists this many recent complete weeks
@@ -39,6 +40,50 @@ KPIS: tuple[tuple[str, str, str, bool], ...] = (
     ("overdue_resolutions", "overdue_resolutions", "int", True),
     ("top_share", "top_share", "share", True),
 )
+
+PROJECTS_DUE = """
+    SELECT p.project_id, p.name, p.community, p.stage, p.planned_end_on, p.progress_pct,
+           p.overdue_milestones, (p.planned_end_on < $date_from) AS overdue
+    FROM {project_status} p
+    WHERE p.in_view AND ($community IS NULL OR p.community = $community)
+      AND p.stage <> $finished AND p.planned_end_on <= $as_of
+    ORDER BY overdue DESC, p.planned_end_on, p.project_id
+"""
+MONEY_FLOWS = """
+    SELECT t.direction,
+           CASE WHEN t.direction = 'in' THEN COALESCE(t.source_type, '?')
+                ELSE COALESCE(t.expense_category, '?') END AS bucket,
+           sum(t.amount_yuan)::DOUBLE AS amount_yuan, count(*) AS txns
+    FROM {fund_flows} t
+    WHERE ($community IS NULL OR t.community = $community)
+      AND t.txn_on BETWEEN $date_from AND $date_to
+    GROUP BY ALL ORDER BY t.direction, amount_yuan DESC
+"""
+# grid reports and messages from the daily summaries
+DAILY_ACTIVITY = """
+    WITH days AS (
+        SELECT d::DATE AS day_on FROM generate_series($start, $date_to, INTERVAL 1 DAY) t(d)
+    ), g AS (
+        SELECT day_on, sum(reports)::BIGINT AS reports FROM {grid_daily}
+        WHERE ($community IS NULL OR community = $community)
+          AND day_on >= $start AND day_on <= $date_to GROUP BY 1
+    ), fb AS (
+        SELECT day_on, sum(messages)::BIGINT AS feedback FROM {feedback_daily}
+        WHERE ($community IS NULL OR community = $community)
+          AND day_on >= $start AND day_on <= $date_to GROUP BY 1
+    )
+    SELECT days.day_on, (days.day_on >= $date_from) AS this_week,
+           COALESCE(g.reports, 0) AS reports, COALESCE(fb.feedback, 0) AS feedback
+    FROM days LEFT JOIN g USING (day_on) LEFT JOIN fb USING (day_on)
+    ORDER BY days.day_on
+"""
+LAST_LOAD = "SELECT max(finished_at) AS loaded_at FROM {etl_loads} WHERE status = 'loaded'"
+COMMUNITIES = """
+    SELECT DISTINCT community FROM (
+        SELECT community FROM {projects} UNION ALL SELECT community FROM {grid_reports}
+        UNION ALL SELECT community FROM {feedback})
+    WHERE community IS NOT NULL ORDER BY community
+"""
 
 
 # --- weeks ----------------------------------------------------------------------------------
@@ -123,15 +168,8 @@ def hot_spots(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 def projects_due(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per unfinished project whose planned end is in this week (due) or before (overdue)."""
-    s = pq.project_status(con, f)
-    open_ = s["stage"] != pq.FINISHED_STAGE
-    end = pd.to_datetime(s["planned_end_on"])
-    due = open_ & end.notna() & (end <= pd.Timestamp(f.date_to))
-    out = s.loc[due, ["project_id", "name", "community", "stage", "planned_end_on",
-                      "progress_pct", "overdue_milestones"]].copy()
-    out["overdue"] = pd.to_datetime(out["planned_end_on"]) < pd.Timestamp(f.date_from)
-    return out.sort_values(["overdue", "planned_end_on"], ascending=[False, True],
-                           ignore_index=True)
+    return fetch(con, PROJECTS_DUE, common.period_params(con, f,
+                                                          finished=codes.FINISHED_STAGE))
 
 
 def new_warnings(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -145,53 +183,24 @@ def new_warnings(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 def money_flows(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (direction, bucket) in the week: in by source type, out by expense category."""
-    return fetch(con, """
-        SELECT t.direction,
-               CASE WHEN t.direction = 'in' THEN COALESCE(t.source_type, '?')
-                    ELSE COALESCE(t.expense_category, '?') END AS bucket,
-               sum(t.amount_yuan)::DOUBLE AS amount_yuan, count(*) AS txns
-        FROM {fund_transactions} t JOIN {projects} p USING (project_id)
-        WHERE ($community IS NULL OR p.community = $community)
-          AND t.txn_on BETWEEN $date_from AND $date_to
-        GROUP BY ALL ORDER BY t.direction, amount_yuan DESC
-    """, {"community": f.community, "date_from": f.date_from, "date_to": f.date_to})
+    return fetch(con, MONEY_FLOWS,
+                 {"community": f.community, "date_from": f.date_from, "date_to": f.date_to})
 
 
 def daily_activity(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per day of this week and the previous: grid reports and feedback counts."""
-    return fetch(con, """
-        WITH days AS (
-            SELECT d::DATE AS day_on FROM generate_series($start, $date_to, INTERVAL 1 DAY) t(d)
-        ), g AS (
-            SELECT reported_at::DATE AS day_on, count(*) AS reports FROM {grid_reports}
-            WHERE ($community IS NULL OR community = $community)
-              AND reported_at >= $start AND reported_at < $end_excl GROUP BY 1
-        ), fb AS (
-            SELECT submitted_at::DATE AS day_on, count(*) AS feedback FROM {feedback}
-            WHERE ($community IS NULL OR community = $community)
-              AND submitted_at >= $start AND submitted_at < $end_excl GROUP BY 1
-        )
-        SELECT days.day_on, (days.day_on >= $date_from) AS this_week,
-               COALESCE(g.reports, 0) AS reports, COALESCE(fb.feedback, 0) AS feedback
-        FROM days LEFT JOIN g USING (day_on) LEFT JOIN fb USING (day_on)
-        ORDER BY days.day_on
-    """, {"community": f.community, "date_from": f.date_from, "date_to": f.date_to,
-          "start": f.date_from - timedelta(days=7), "end_excl": f.date_to + timedelta(days=1)},
+    return fetch(con, DAILY_ACTIVITY, {"community": f.community, "date_from": f.date_from, "date_to": f.date_to,
+          "start": f.date_from - timedelta(days=7)},
         mask={"reports": (), "feedback": ()})
 
 
 def last_load(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:
     """One row: when the last successful load finished, and the latest data date."""
-    df = fetch(con, "SELECT max(finished_at) AS loaded_at FROM {etl_loads} WHERE status = 'loaded'")
+    df = fetch(con, LAST_LOAD)
     df["latest_on"] = latest_data_date(con)
     return df
 
 
 def communities(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> list[str]:
     """Every community with projects, reports or feedback (the scope selector; --all-communities)."""
-    return fetch(con, """
-        SELECT DISTINCT community FROM (
-            SELECT community FROM {projects} UNION ALL SELECT community FROM {grid_reports}
-            UNION ALL SELECT community FROM {feedback})
-        WHERE community IS NOT NULL ORDER BY community
-    """, min_group=())["community"].tolist()
+    return fetch(con, COMMUNITIES, min_group=())["community"].tolist()

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, filter_sql
+from dashboard.queries.base import fetch, filter_sql, sql
 from dashboard.queries.common import period_params
 from dashboard.queries.participation import _where
 
@@ -23,28 +23,33 @@ MIN_RATINGS_SQL = ("SELECT max(value) FILTER (WHERE rule = 'usability.min_rating
                    "FROM {participation_rules}")
 
 
+_EASE = """
+    WITH r AS ({min_ratings})
+    SELECT {group}, count(*) AS ratings,
+           CASE WHEN count(*) >= any_value(r.min_ratings) THEN avg(u.ease_score) END AS avg_ease
+    FROM {usability_ratings} u, r
+    WHERE {where}
+    GROUP BY ALL ORDER BY ALL
+"""
+_RESOLUTION = """
+    SELECT {group}, count(*) AS cases_resolved, median(g.hours_to_resolve) AS median_resolution_hours
+    FROM {grid_cases} g
+    WHERE {where}
+      AND g.resolved_at IS NOT NULL
+      AND ($date_from IS NULL OR g.resolved_at >= $date_from) AND g.resolved_at < $as_of_excl
+    GROUP BY ALL ORDER BY ALL
+"""
+
+
 def _ease_sql(group: str) -> str:
     """Ratings and mean ease score per `group` (a code constant: 'community' or the month)."""
-    return f"""
-        WITH r AS ({MIN_RATINGS_SQL})
-        SELECT {group}, count(*) AS ratings,
-               CASE WHEN count(*) >= any_value(r.min_ratings) THEN avg(u.ease_score) END AS avg_ease
-        FROM {{usability_ratings}} u, r
-        WHERE {_where('u', 'submitted_at')}
-        GROUP BY ALL ORDER BY ALL
-    """
+    return sql(_EASE, group=group, min_ratings=MIN_RATINGS_SQL, where=_where("u", "submitted_at"))
 
 
 def _resolution_sql(group: str) -> str:
     """Cases resolved in the period and their median hours to resolve per `group` (code constant)."""
-    return f"""
-        SELECT {group}, count(*) AS cases_resolved, median(g.hours_to_resolve) AS median_resolution_hours
-        FROM {{grid_cases}} g
-        WHERE {filter_sql('g', None, grid=True, category='category')}
-          AND g.resolved_at IS NOT NULL
-          AND ($date_from IS NULL OR g.resolved_at >= $date_from) AND g.resolved_at < $as_of_excl
-        GROUP BY ALL ORDER BY ALL
-    """
+    return sql(_RESOLUTION, group=group,
+               where=filter_sql("g", None, grid=True, category="category"))
 
 
 _COMMUNITY = "community"

@@ -1,8 +1,14 @@
 """自助分析: whitelisted datasets, a filter builder's conditions, group-by + measure -> SQL.
 
-Column names and expressions come only from `DATASETS` (code constants); every value an
-analyst types or picks is bound as a parameter. Conditions inside a group are ANDed,
-groups are ORed: (a AND b) OR (c). The sidebar's global filters apply on top.
+The datasets are the marts (etl/marts: grid_cases, feedback_enriched, project_status,
+fund_flows), so what an analyst filters and exports carries the same definitions as the pages
+(deadline, on time, pain point, schedule and spending measures), plus the raw grid reports for
+their description and location texts. Column names and expressions come only from `DATASETS`
+(code constants); every value an analyst types or picks is bound as a parameter. Conditions
+inside a group are ANDed, groups are ORed: (a AND b) OR (c). The sidebar's global filters
+apply on top; project_status is measured at the as-of day (dashboard.queries.common.as_of).
+This module builds SQL from the whitelist per question, so it composes text at call time from
+those constants only (the one exception to base.py's composed-at-import convention).
 No streamlit import.
 """
 from __future__ import annotations
@@ -15,6 +21,7 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries.base import aggregates_only, fetch, filter_sql
+from dashboard.queries.common import as_of
 
 RESULT_CAP = 50_000          # rows read and downloaded; more gives a clear message
 SHOWN_ROWS = 1_000           # rows the table sends to the browser at first; "show more" adds as many
@@ -57,7 +64,42 @@ def _month(col: str) -> Column:
     return Column("month", "period", f"strftime(s.{col}, '%Y-%m')")
 
 
+def _text(column: str) -> Column:
+    return Column(column, "cat", f"CAST(s.{column} AS VARCHAR)")
+
+
 DATASETS: dict[str, Dataset] = {
+    "grid_cases": Dataset("grid_cases", "reported_at", (
+        Column("reported_at", "date"), _month("reported_at"), Column("community", "cat"),
+        Column("grid_id", "cat"), Column("category", "cat"), Column("subcategory", "cat"),
+        Column("responsible_party", "cat"), Column("status", "cat"), _text("closed"),
+        _text("on_time"), Column("sla_hours", "num"), Column("satisfaction", "num"),
+        Column("resolution_hours", "num", "s.hours_to_resolve"),
+    ), has_grid=True, category_col="category"),
+    "feedback_enriched": Dataset("feedback_enriched", "submitted_at", (
+        Column("submitted_at", "date"), _month("submitted_at"), Column("community", "cat"),
+        Column("grid_id", "cat"), Column("channel", "cat"), Column("pain_point_label", "cat"),
+        Column("rating", "num"), Column("likes", "num"), _text("replied"),
+        Column("subject", "text"), Column("text", "text"),
+    ), has_grid=True),
+    "project_status": Dataset("project_status", "planned_start_on", (
+        Column("planned_start_on", "date"), Column("planned_end_on", "date"),
+        _month("planned_start_on"), Column("community", "cat"), Column("category", "cat"),
+        Column("lead_party_type", "cat"), Column("lead_party", "cat"), Column("stage", "cat"),
+        _text("archived"), Column("budget_yuan", "num", "CAST(s.budget_yuan AS DOUBLE)"),
+        Column("progress_pct", "num"), Column("elapsed_pct", "num"),
+        Column("spent_yuan", "num"), Column("spent_pct", "num"),
+        Column("beneficiaries", "num"), Column("volunteer_count", "num"),
+        Column("name", "text"),
+    ), category_col="category"),
+    "fund_flows": Dataset("fund_flows", "txn_on", (
+        Column("txn_on", "date"), _month("txn_on"), Column("community", "cat"),
+        Column("project_id", "cat"), Column("project_category", "cat"),
+        Column("direction", "cat"), Column("source_type", "cat"), Column("source_name", "cat"),
+        Column("expense_category", "cat"), _text("in_kind"),
+        Column("amount_yuan", "num", "CAST(s.amount_yuan AS DOUBLE)"),
+    ), category_col="project_category"),
+    # the raw reports, for their texts (the grid_cases mart carries no description)
     "grid_reports": Dataset("grid_reports", "reported_at", (
         Column("reported_at", "date"), _month("reported_at"), Column("community", "cat"),
         Column("grid_id", "cat"), Column("category", "cat"), Column("subcategory", "cat"),
@@ -66,28 +108,6 @@ DATASETS: dict[str, Dataset] = {
         Column("resolution_hours", "num", "date_diff('minute', s.reported_at, s.resolved_at) / 60.0"),
         Column("description", "text"), Column("location_text", "text"),
     ), has_grid=True, category_col="category"),
-    "feedback": Dataset("feedback", "submitted_at", (
-        Column("submitted_at", "date"), _month("submitted_at"), Column("community", "cat"),
-        Column("grid_id", "cat"), Column("channel", "cat"), Column("rating", "num"),
-        Column("likes", "num"),
-        Column("replied", "cat", "CAST(s.replied_at IS NOT NULL AS VARCHAR)"),
-        Column("subject", "text"), Column("text", "text"),
-    ), has_grid=True),
-    "projects": Dataset("projects", "planned_start_on", (
-        Column("planned_start_on", "date"), Column("planned_end_on", "date"),
-        _month("planned_start_on"), Column("community", "cat"), Column("category", "cat"),
-        Column("lead_party_type", "cat"), Column("lead_party", "cat"), Column("stage", "cat"),
-        Column("archived", "cat", "CAST(s.archived AS VARCHAR)"),
-        Column("budget_yuan", "num", "CAST(s.budget_yuan AS DOUBLE)"),
-        Column("progress_pct", "num"), Column("beneficiaries", "num"),
-        Column("volunteer_count", "num"), Column("name", "text"), Column("keywords", "text"),
-    ), category_col="category"),
-    "fund_transactions": Dataset("fund_transactions", "txn_on", (
-        Column("txn_on", "date"), _month("txn_on"), Column("project_id", "cat"),
-        Column("direction", "cat"), Column("source_type", "cat"), Column("source_name", "cat"),
-        Column("expense_category", "cat"), Column("in_kind", "cat", "CAST(s.in_kind AS VARCHAR)"),
-        Column("amount_yuan", "num", "CAST(s.amount_yuan AS DOUBLE)"), Column("note", "text"),
-    ), has_community=False),
 }
 MEASURES = ("count", "sum", "median", "share")
 
@@ -160,14 +180,14 @@ def global_sql(ds: Dataset) -> str:
 
 
 def build_sql(spec: Spec, filters: Filters, cap: int | None = None,
-              records: bool = False) -> tuple[str, dict]:
+              records: bool = False, as_of: dt.date | None = None) -> tuple[str, dict]:
     """(SQL with {table} placeholders, bound params) for the spec; at most cap + 1 rows.
 
     records: grouped results also count each group's rows (column RECORDS), so small groups
-    can be hidden from an aggregate-only role."""
+    can be hidden from an aggregate-only role. as_of: the day project_status is measured at."""
     cap = RESULT_CAP if cap is None else cap
     ds = DATASETS[spec.dataset]
-    params = {**filters.params(), "cap": cap + 1}
+    params = {**filters.params(), "cap": cap + 1, "as_of": as_of or filters.date_to}
     where = f"{global_sql(ds)} AND {where_sql(ds, spec.groups, params)}"
     source = f"FROM {{{ds.table}}} s WHERE {where}"
     if not spec.group_by:
@@ -202,9 +222,14 @@ def run(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec,
     and groups under the minimum are hidden; the matching rows themselves are refused."""
     cap = RESULT_CAP if cap is None else cap
     counted = bool(spec.group_by) and aggregates_only(DATASETS[spec.dataset].table)
-    sql, params = build_sql(spec, filters, cap, records=counted)
+    sql, params = build_sql(spec, filters, cap, records=counted, as_of=as_of(con, filters))
     df = fetch(con, sql, params, min_group=RECORDS if counted else None)
     return df.head(cap), len(df) > cap
+
+
+def _measured_at(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict:
+    """$as_of and $date_from for project_status (the other datasets bind neither)."""
+    return {"as_of": as_of(con, filters), "date_from": filters.date_from}
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: str, column: str,
@@ -214,7 +239,8 @@ def distinct_values(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: 
     col = ds.column(column)
     df = fetch(con, f"SELECT CAST({col.sql} AS VARCHAR) AS v, count(*) AS n FROM {{{ds.table}}} s "
                     "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT $limit",
-               {"limit": limit}, min_group="n" if aggregates_only(ds.table) else ())
+               {"limit": limit, **_measured_at(con, _filters)},
+               min_group="n" if aggregates_only(ds.table) else ())
     return df["v"].tolist()
 
 
@@ -225,7 +251,7 @@ def column_range(con: duckdb.DuckDBPyConnection, _filters: Filters, dataset: str
     col = ds.column(column)
     expr = f"CAST({col.sql} AS DATE)" if col.kind == "date" else col.sql
     row = fetch(con, f"SELECT min({expr}) AS lo, max({expr}) AS hi FROM {{{ds.table}}} s",
-                min_group=()).iloc[0]
+                _measured_at(con, _filters), min_group=()).iloc[0]
     lo, hi = row["lo"], row["hi"]
     if col.kind == "date":
         lo, hi = (None if pd.isna(v) else pd.Timestamp(v).date() for v in (lo, hi))

@@ -1,8 +1,10 @@
 """Fund flows: the Sankey's links, monthly in/out, execution per project, government share.
 
-The ledger (`fund_transactions`) is the only source; amounts in yuan, always positive.
-Period reads use entries dated in the filters' period; the per-project ledger check is
-cumulative up to the as-of day (spending is compared with everything received so far).
+Every read is over the fund_flows mart (etl/marts/fund_flows.sql: one row per ledger entry as
+an edge source -> project -> expense, with the project's community and category, in-kind and
+government / charity sources marked); amounts in yuan, always positive. Period reads use
+entries dated in the filters' period; the per-project ledger check is cumulative up to the
+as-of day (spending is compared with everything received so far). Rates are finished in SQL.
 """
 from __future__ import annotations
 
@@ -10,32 +12,87 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, filter_sql
+from dashboard.queries.base import fetch, filter_sql, sql
 from dashboard.queries.common import period_params
 
-GOVERNMENT_SOURCE = "财政拨款"
 SANKEY_TOP_PROJECTS = 25      # the rest are drawn as one "other projects" node
 SANKEY_TOP_SOURCES = 20       # the rest are drawn as one "other sources" node
 OTHER = "__other__"           # label sentinel, translated by the chart
 UNSPECIFIED = "__unspecified__"
 
-_PERIOD = "($date_from IS NULL OR t.txn_on >= $date_from) AND t.txn_on <= $as_of"
+FLOW_FILTERS = filter_sql("t", None, category="project_category")
+IN_PERIOD = "($date_from IS NULL OR t.txn_on >= $date_from) AND t.txn_on <= $as_of"
 
+LEDGER_FLOWS = sql("""
+    SELECT t.direction, t.source_type, t.source_name, t.project_category AS category,
+           t.project_id, t.project_name AS name, t.expense_category, t.in_kind,
+           sum(t.amount_yuan)::DOUBLE AS amount_yuan
+    FROM {fund_flows} t
+    WHERE {where} AND {in_period}
+    GROUP BY ALL
+""", where=FLOW_FILTERS, in_period=IN_PERIOD)
 
-def _scope() -> str:
-    return filter_sql("p", None, category="category")
+MONTHLY = sql("""
+    SELECT date_trunc('month', t.txn_on)::DATE AS month_on, t.direction,
+           sum(t.amount_yuan)::DOUBLE AS amount_yuan,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.in_kind), 0)::DOUBLE AS in_kind_yuan
+    FROM {fund_flows} t
+    WHERE {where} AND {in_period}
+    GROUP BY ALL ORDER BY month_on, direction
+""", where=FLOW_FILTERS, in_period=IN_PERIOD)
+
+EXECUTION = sql("""
+    WITH money AS (
+        SELECT t.project_id, t.project_name AS name, t.community,
+               t.project_category AS category,
+               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in'), 0)::DOUBLE
+                   AS received_yuan,
+               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'out'), 0)::DOUBLE
+                   AS spent_yuan,
+               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in' AND t.in_kind), 0)::DOUBLE
+                   AS in_kind_yuan
+        FROM {fund_flows} t
+        WHERE {where} AND t.txn_on <= $as_of
+        GROUP BY ALL)
+    SELECT m.project_id, m.name, m.community, m.category, p.budget_yuan::DOUBLE AS budget_yuan,
+           m.received_yuan, m.spent_yuan, m.in_kind_yuan,
+           round(100.0 * m.spent_yuan / NULLIF(p.budget_yuan, 0), 1) AS execution_pct,
+           round(100.0 * m.spent_yuan / NULLIF(m.received_yuan, 0), 1) AS spent_of_received_pct,
+           m.spent_yuan > m.received_yuan + 0.005 AS overspent
+    FROM money m JOIN {projects} p USING (project_id)
+    ORDER BY m.project_id
+""", where=FLOW_FILTERS)
+
+LEDGER_CHECK = sql("""
+    SELECT project_id, name, community, received_yuan, spent_yuan,
+           spent_yuan - received_yuan AS gap_yuan
+    FROM ({execution}) WHERE overspent
+    ORDER BY project_id
+""", execution=EXECUTION)
+
+GOVERNMENT_SHARE = sql("""
+    SELECT t.community, sum(t.amount_yuan)::DOUBLE AS funds_in_yuan,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.government), 0)::DOUBLE AS government_yuan,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.government), 0)::DOUBLE
+               / NULLIF(sum(t.amount_yuan), 0)::DOUBLE AS government_share
+    FROM {fund_flows} t
+    WHERE {where} AND {in_period} AND t.direction = 'in'
+    GROUP BY t.community ORDER BY t.community
+""", where=FLOW_FILTERS, in_period=IN_PERIOD)
+
+IN_KIND = sql("""
+    SELECT t.source_name, t.source_type, count(*) AS entries,
+           sum(t.amount_yuan)::DOUBLE AS amount_yuan
+    FROM {fund_flows} t
+    WHERE {where} AND {in_period} AND t.direction = 'in' AND t.in_kind
+    GROUP BY ALL ORDER BY amount_yuan DESC
+""", where=FLOW_FILTERS, in_period=IN_PERIOD)
 
 
 def ledger_flows(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (direction, source type, party, project, expense category, in-kind) in the
     period, summed in yuan: the Sankey's raw material."""
-    return fetch(con, f"""
-        SELECT t.direction, t.source_type, t.source_name, p.category, t.project_id, p.name,
-               t.expense_category, t.in_kind, sum(t.amount_yuan)::DOUBLE AS amount_yuan
-        FROM {{fund_transactions}} t JOIN {{projects}} p USING (project_id)
-        WHERE {_scope()} AND {_PERIOD}
-        GROUP BY ALL
-    """, period_params(con, f))
+    return fetch(con, LEDGER_FLOWS, period_params(con, f))
 
 
 def _top(values: pd.Series, weights: pd.Series, n: int) -> set:
@@ -91,67 +148,25 @@ def sankey_links(con: duckdb.DuckDBPyConnection, f: Filters,
 
 def monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (month, direction): yuan in the period, in-kind part shown separately."""
-    return fetch(con, f"""
-        SELECT date_trunc('month', t.txn_on)::DATE AS month_on, t.direction,
-               sum(t.amount_yuan)::DOUBLE AS amount_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.in_kind), 0)::DOUBLE AS in_kind_yuan
-        FROM {{fund_transactions}} t JOIN {{projects}} p USING (project_id)
-        WHERE {_scope()} AND {_PERIOD}
-        GROUP BY ALL ORDER BY month_on, direction
-    """, period_params(con, f))
+    return fetch(con, MONTHLY, period_params(con, f))
 
 
 def execution(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per project with ledger entries up to as-of: budget, received, spent, rates,
-    and the ledger check (spent more than received)."""
-    df = fetch(con, f"""
-        SELECT p.project_id, p.name, p.community, p.category, p.budget_yuan::DOUBLE AS budget_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in'), 0)::DOUBLE
-                   AS received_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'out'), 0)::DOUBLE
-                   AS spent_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in' AND t.in_kind), 0)::DOUBLE
-                   AS in_kind_yuan
-        FROM {{fund_transactions}} t JOIN {{projects}} p USING (project_id)
-        WHERE {_scope()} AND t.txn_on <= $as_of
-        GROUP BY ALL ORDER BY p.project_id
-    """, period_params(con, f))
-    budget = df["budget_yuan"].where(df["budget_yuan"] > 0)
-    received = df["received_yuan"].where(df["received_yuan"] > 0)
-    df["execution_pct"] = (100.0 * df["spent_yuan"] / budget).round(1)
-    df["spent_of_received_pct"] = (100.0 * df["spent_yuan"] / received).round(1)
-    df["overspent"] = df["spent_yuan"] > df["received_yuan"] + 0.005
-    return df
+    """One row per project with ledger entries up to as-of: budget, received, spent, rates
+    (percent, one decimal), and the ledger check (spent more than received)."""
+    return fetch(con, EXECUTION, period_params(con, f))
 
 
 def ledger_check(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per project whose spending up to as-of exceeds what it received; gap in yuan."""
-    df = execution(con, f)
-    out = df[df["overspent"]].copy()
-    out["gap_yuan"] = out["spent_yuan"] - out["received_yuan"]
-    return out[["project_id", "name", "community", "received_yuan", "spent_yuan", "gap_yuan"]]
+    return fetch(con, LEDGER_CHECK, period_params(con, f))
 
 
 def government_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per community: inflow in the period, the 财政拨款 part, its share (0..1)."""
-    df = fetch(con, f"""
-        SELECT p.community, sum(t.amount_yuan)::DOUBLE AS funds_in_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.source_type = $gov), 0)::DOUBLE
-                   AS government_yuan
-        FROM {{fund_transactions}} t JOIN {{projects}} p USING (project_id)
-        WHERE {_scope()} AND {_PERIOD} AND t.direction = 'in'
-        GROUP BY p.community ORDER BY p.community
-    """, period_params(con, f, gov=GOVERNMENT_SOURCE))
-    df["government_share"] = df["government_yuan"] / df["funds_in_yuan"].where(df["funds_in_yuan"] > 0)
-    return df
+    """One row per community: inflow in the period, the government part (the fund_flows flag: 财政拨款), its share (0..1)."""
+    return fetch(con, GOVERNMENT_SHARE, period_params(con, f))
 
 
 def in_kind(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per giver of in-kind help in the period: entries and value in yuan."""
-    return fetch(con, f"""
-        SELECT t.source_name, t.source_type, count(*) AS entries,
-               sum(t.amount_yuan)::DOUBLE AS amount_yuan
-        FROM {{fund_transactions}} t JOIN {{projects}} p USING (project_id)
-        WHERE {_scope()} AND {_PERIOD} AND t.direction = 'in' AND t.in_kind
-        GROUP BY ALL ORDER BY amount_yuan DESC
-    """, period_params(con, f))
+    return fetch(con, IN_KIND, period_params(con, f))

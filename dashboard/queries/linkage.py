@@ -16,58 +16,53 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch
+from dashboard.queries.base import fetch, sql
 from dashboard.queries.common import period_params
-from dashboard.queries.projects import in_view_sql
+from dashboard.queries.projects import IN_VIEW
+from etl import codes
 
-PARTY_TYPES = ("社区", "社会组织", "社会工作者", "社区志愿者", "社会慈善资源")
-CHARITY_TYPE = "社会慈善资源"
-CHARITY_SOURCE_TYPES = ("企业社会责任", "公众小额捐赠", "慈善信托", "社区基金", "商户公益·实物折价")
+PARTY_TYPES = codes.PARTY_TYPES
+CHARITY_TYPE = codes.CHARITY_TYPE
+CHARITY_SOURCE_TYPES = codes.CHARITY_SOURCE_TYPES
+_COMMUNITY, _ORGANISATION, _SOCIAL_WORKER, _VOLUNTEER, _CHARITY = codes.PARTY_TYPES
 # name pattern -> five-society type, tried in order (regular expressions, bound as values)
 PARTNER_TYPE_PATTERNS = (
-    ("社会慈善资源", "基金|慈善|爱心|企业|公司|商户|商会|银行|超市|药房|集团|商家"),
-    ("社会工作者", "社工|社会工作"),
-    ("社区志愿者", "志愿|义工"),
-    ("社会组织", "协会|中心|服务社|社会组织|促进会|研究会|工作室|俱乐部|联合会"),
-    ("社区", "居委|社区|业委会|党支部|网格"),
+    (_CHARITY, "基金|慈善|爱心|企业|公司|商户|商会|银行|超市|药房|集团|商家"),
+    (_SOCIAL_WORKER, "社工|社会工作"),
+    (_VOLUNTEER, "志愿|义工"),
+    (_ORGANISATION, "协会|中心|服务社|社会组织|促进会|研究会|工作室|俱乐部|联合会"),
+    (_COMMUNITY, "居委|社区|业委会|党支部|网格"),
 )
 MEASURES = ("projects_led", "partner_appearances", "led_funds_yuan", "charity_yuan", "volunteers")
 
+# CASE over a partner name: its type by PARTNER_TYPE_PATTERNS ($pat_i / $typ_i bound)
+PARTNER_TYPE = "CASE " + " ".join(f"WHEN regexp_matches(party, $pat_{i}) THEN $typ_{i}"
+                                  for i in range(len(PARTNER_TYPE_PATTERNS))) + " END"
+# the projects in view, and each partner named in their partner lists
+_IN_VIEW_MENTIONS = sql("""
+    p AS (SELECT p.* FROM {project_status} p WHERE {in_view}),
+    mentions AS (
+        SELECT community, trim(party) AS party FROM (
+            SELECT community,
+                   unnest(regexp_split_to_array(COALESCE(partner_parties, ''), '[、,，;；/]+')) AS party
+            FROM p)
+        WHERE length(trim(party)) > 0)""", in_view=IN_VIEW)
 
-def _partner_case() -> tuple[str, dict]:
-    whens, params = [], {}
-    for i, (ptype, pattern) in enumerate(PARTNER_TYPE_PATTERNS):
-        whens.append(f"WHEN regexp_matches(party, $pat_{i}) THEN $typ_{i}")
-        params[f"pat_{i}"], params[f"typ_{i}"] = pattern, ptype
-    return "CASE " + " ".join(whens) + " END", params
-
-
-def matrix(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per (community, party type) for communities with projects in view: MEASURES."""
-    case, pattern_params = _partner_case()
-    sql = f"""
-    WITH p AS (
-        SELECT p.*, COALESCE(p.actual_start_on, p.planned_start_on) AS started_on
-        FROM {{projects}} p WHERE {in_view_sql()}),
+MATRIX = sql("""
+    WITH {in_view_mentions},
     types AS (SELECT unnest($party_types) AS party_type),
     comms AS (SELECT DISTINCT community FROM p),
     led AS (SELECT community, lead_party_type AS party_type, count(*) AS projects_led,
                    COALESCE(sum(volunteer_count), 0) AS volunteers
             FROM p GROUP BY ALL),
     known AS (SELECT lead_party AS party, min(lead_party_type) AS party_type
-              FROM {{projects}} GROUP BY lead_party),
-    mentions AS (
-        SELECT community, trim(party) AS party FROM (
-            SELECT community,
-                   unnest(regexp_split_to_array(COALESCE(partner_parties, ''), '[、,，;；/]+')) AS party
-            FROM p)
-        WHERE length(trim(party)) > 0),
-    typed AS (SELECT m.community, COALESCE(k.party_type, {case}) AS party_type
+              FROM {projects} GROUP BY lead_party),
+    typed AS (SELECT m.community, COALESCE(k.party_type, {partner_type}) AS party_type
               FROM mentions m LEFT JOIN known k USING (party)),
     partners AS (SELECT community, party_type, count(*) AS partner_appearances
                  FROM typed GROUP BY ALL),
     inflow AS (SELECT t.project_id, t.source_type, t.amount_yuan
-               FROM {{fund_transactions}} t
+               FROM {fund_flows} t
                WHERE t.direction = 'in' AND ($date_from IS NULL OR t.txn_on >= $date_from)
                  AND t.txn_on <= $as_of),
     money AS (SELECT p.community, p.lead_party_type AS party_type,
@@ -89,31 +84,34 @@ def matrix(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     LEFT JOIN money USING (community, party_type)
     LEFT JOIN charity USING (community, party_type)
     ORDER BY c.community, list_position($party_types, ty.party_type)
-    """
+""", in_view_mentions=_IN_VIEW_MENTIONS, partner_type=PARTNER_TYPE)
+
+UNCLASSIFIED = sql("""
+    WITH {in_view_mentions},
+    known AS (SELECT DISTINCT lead_party AS party FROM {projects})
+    SELECT party, count(*) AS appearances FROM mentions
+    WHERE party NOT IN (SELECT party FROM known) AND ({partner_type}) IS NULL
+    GROUP BY party ORDER BY appearances DESC, party
+""", in_view_mentions=_IN_VIEW_MENTIONS, partner_type=PARTNER_TYPE)
+
+
+def _pattern_params() -> dict:
+    params = {}
+    for i, (ptype, pattern) in enumerate(PARTNER_TYPE_PATTERNS):
+        params[f"pat_{i}"], params[f"typ_{i}"] = pattern, ptype
+    return params
+
+
+def matrix(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per (community, party type) for communities with projects in view: MEASURES."""
     params = period_params(con, f, party_types=list(PARTY_TYPES), charity_type=CHARITY_TYPE,
-                           charity_sources=list(CHARITY_SOURCE_TYPES), **pattern_params)
-    return fetch(con, sql, params)
+                           charity_sources=list(CHARITY_SOURCE_TYPES), **_pattern_params())
+    return fetch(con, MATRIX, params)
 
 
 def unclassified_partners(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per partner name in view whose five-society type could not be determined."""
-    case, pattern_params = _partner_case()
-    sql = f"""
-    WITH p AS (
-        SELECT p.*, COALESCE(p.actual_start_on, p.planned_start_on) AS started_on
-        FROM {{projects}} p WHERE {in_view_sql()}),
-    known AS (SELECT DISTINCT lead_party AS party FROM {{projects}}),
-    mentions AS (
-        SELECT community, trim(party) AS party FROM (
-            SELECT community,
-                   unnest(regexp_split_to_array(COALESCE(partner_parties, ''), '[、,，;；/]+')) AS party
-            FROM p)
-        WHERE length(trim(party)) > 0)
-    SELECT party, count(*) AS appearances FROM mentions
-    WHERE party NOT IN (SELECT party FROM known) AND ({case}) IS NULL
-    GROUP BY party ORDER BY appearances DESC, party
-    """
-    return fetch(con, sql, period_params(con, f, **pattern_params))
+    return fetch(con, UNCLASSIFIED, period_params(con, f, **_pattern_params()))
 
 
 def contribution_shares(m: pd.DataFrame) -> pd.DataFrame:

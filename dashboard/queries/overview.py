@@ -1,14 +1,14 @@
 """The leader's overview: headline KPIs for a period, the month's pain points, the alert list.
 
-Every KPI is computed for the filters' period; the page calls the same function with
-`Filters.previous_period()` for the change. Definitions (as-of = end of the period):
-- open cases: reported before the end of the as-of day and not resolved by then;
-- SLA share: of the period's cases that are resolved or past their deadline by as-of,
-  the share resolved within the category's SLA (dashboard.queries.common.SLA_HOURS);
-- median resolution hours: over the period's cases resolved by as-of;
-- feedback volume / average rating: messages submitted in the period (no category filter:
-  feedback carries none);
-- funds in / out: ledger entries dated in the period, in-kind help included at its value.
+Every KPI is one aggregate over one mart (etl/marts, docs/METRICS.md) for the filters' period;
+the page calls the same function with `Filters.previous_period()` for the change. As-of = the
+end of the period's last day.
+- open cases, reports, SLA due/met and share: the grid_daily summary (written at load time);
+- median resolution hours: grid_cases_at over the period's reports (a median cannot be summed
+  from a summary; the period bounds let the scan skip other months' row groups);
+- feedback volume / average rating: the feedback_daily summary, messages submitted in the
+  period (no category filter: feedback carries none);
+- funds in / out: fund_flows, ledger entries dated in the period, in-kind help at its value.
 """
 from __future__ import annotations
 
@@ -17,58 +17,87 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries import projects as pq
-from dashboard.queries.base import fetch, filter_sql
-from dashboard.queries.common import open_at_sql, period_params, sla_due_sql, sla_met_sql
+from dashboard.queries.base import fetch, filter_sql, sql
+from dashboard.queries.common import period_params
+from etl import codes
 
 ALERT_LIMIT = 12
+
+GRID_FILTERS = filter_sql("g", None, grid=True, category="category")
+# grid_daily rows of the period's reports ($date_from may be open)
+DAYS_IN_PERIOD = "($date_from IS NULL OR g.day_on >= $date_from) AND g.day_on <= $as_of"
+
+GRID_KPIS = sql("""
+    WITH daily AS (
+        SELECT sum(g.opened - g.closed) FILTER (WHERE g.day_on <= $as_of)::BIGINT AS open_cases,
+               COALESCE(sum(g.reports) FILTER (WHERE {in_period}), 0)::BIGINT AS reports,
+               COALESCE(sum(count_at(g.sla_due_by, g.day_on, $as_of))
+                        FILTER (WHERE {in_period}), 0)::BIGINT AS sla_due,
+               COALESCE(sum(count_at(g.sla_met_by, g.day_on, $as_of))
+                        FILTER (WHERE {in_period}), 0)::BIGINT AS sla_met
+        FROM {grid_daily} g
+        WHERE {where}
+    ), resolution AS (
+        SELECT median(g.hours_to_resolve) AS median_resolution_hours
+        FROM {grid_cases_at} g      -- period bounds in WHERE: other months' row groups skipped
+        WHERE {where} AND ($date_from IS NULL OR g.reported_at >= $date_from)
+          AND g.reported_at < $as_of_excl AND g.resolved_by_as_of
+    )
+    SELECT COALESCE(daily.open_cases, 0) AS open_cases, daily.reports, daily.sla_due,
+           daily.sla_met, daily.sla_met / NULLIF(daily.sla_due, 0) AS sla_share,
+           resolution.median_resolution_hours
+    FROM daily, resolution
+""", where=GRID_FILTERS, in_period=DAYS_IN_PERIOD)
+
+FEEDBACK_KPIS = sql("""
+    SELECT COALESCE(sum(fb.messages), 0)::BIGINT AS feedback,
+           sum(fb.rating_sum) / NULLIF(sum(fb.rated), 0) AS avg_rating
+    FROM {feedback_daily} fb
+    WHERE {where} AND ($date_from IS NULL OR fb.day_on >= $date_from) AND fb.day_on <= $as_of
+""", where=filter_sql("fb", None, grid=True))
+
+FUND_KPIS = sql("""
+    SELECT COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in'), 0)::DOUBLE AS funds_in_yuan,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'out'), 0)::DOUBLE AS funds_out_yuan,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in' AND t.in_kind), 0)::DOUBLE
+               AS in_kind_yuan
+    FROM {fund_flows} t
+    WHERE {where} AND ($date_from IS NULL OR t.txn_on >= $date_from) AND t.txn_on <= $as_of
+""", where=filter_sql("t", None, category="project_category"))
+
+TOP_PAIN_POINTS = """
+    SELECT rank, label, size, share, growth, months_in_top3, representative_texts[1] AS quote
+    FROM {pain_points}
+    WHERE scope = $scope
+      AND month_on = (SELECT max(month_on) FROM {pain_points}
+                      WHERE scope = $scope AND month_on <= $as_of)
+    ORDER BY rank
+"""
+
+TOP_HOT_SPOTS = """
+    SELECT rank, place, label, size, baseline, share, representative_texts[1] AS quote
+    FROM {hot_spots}
+    WHERE scope = $scope AND rank <= 3
+      AND month_on = (SELECT max(month_on) FROM {pain_point_months} WHERE month_on <= $as_of)
+    ORDER BY rank
+"""
 
 
 def grid_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: open cases at as-of, reports, SLA due/met counts and share, median hours."""
-    in_period = "($date_from IS NULL OR g.reported_at >= $date_from) AND g.reported_at < $as_of_excl"
-    sql = f"""
-        SELECT count(*) FILTER (WHERE {open_at_sql('g')}) AS open_cases,
-               count(*) FILTER (WHERE {in_period}) AS reports,
-               count(*) FILTER (WHERE {in_period} AND {sla_due_sql('g')}) AS sla_due,
-               count(*) FILTER (WHERE {in_period} AND {sla_met_sql('g')}) AS sla_met,
-               median(date_diff('second', g.reported_at, g.resolved_at) / 3600.0)
-                   FILTER (WHERE {in_period} AND g.resolved_at < $as_of_excl)
-                   AS median_resolution_hours
-        FROM {{grid_reports}} g
-        WHERE {filter_sql('g', None, grid=True, category='category')}
-    """
-    df = fetch(con, sql, period_params(con, f), mask={
-        "reports": ("sla_due", "sla_met", "median_resolution_hours"), "open_cases": (),
-        "sla_due": ("sla_met",)})
-    due = df["sla_due"].iloc[0]
-    df["sla_share"] = (df["sla_met"] / due) if due else None
-    return df
+    return fetch(con, GRID_KPIS, period_params(con, f), mask={
+        "reports": ("sla_due", "sla_met", "sla_share", "median_resolution_hours"),
+        "open_cases": (), "sla_due": ("sla_met", "sla_share")})
 
 
 def feedback_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: messages submitted in the period and their average rating (1..5)."""
-    sql = f"""
-        SELECT count(*) AS feedback, avg(fb.rating) AS avg_rating
-        FROM {{feedback}} fb
-        WHERE {filter_sql('fb', None, grid=True)}
-          AND ($date_from IS NULL OR fb.submitted_at >= $date_from)
-          AND fb.submitted_at < $as_of_excl
-    """
-    return fetch(con, sql, period_params(con, f), mask={"feedback": ("avg_rating",)})
+    return fetch(con, FEEDBACK_KPIS, period_params(con, f), mask={"feedback": ("avg_rating",)})
 
 
 def fund_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: yuan in, out and in-kind (valued) in the period, for projects in the filters."""
-    sql = f"""
-        SELECT COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in'), 0)::DOUBLE AS funds_in_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'out'), 0)::DOUBLE AS funds_out_yuan,
-               COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in' AND t.in_kind), 0)::DOUBLE
-                   AS in_kind_yuan
-        FROM {{fund_transactions}} t JOIN {{projects}} p USING (project_id)
-        WHERE {filter_sql('p', None, category='category')}
-          AND ($date_from IS NULL OR t.txn_on >= $date_from) AND t.txn_on <= $as_of
-    """
-    return fetch(con, sql, period_params(con, f))
+    return fetch(con, FUND_KPIS, period_params(con, f))
 
 
 def project_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -87,30 +116,15 @@ def top_pain_points(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
     Empty when the pain-point tables are empty (the engine has not run yet).
     """
-    params = period_params(con, f)
-    params["scope"] = f.community or "全街道"
-    return fetch(con, """
-        SELECT rank, label, size, share, growth, months_in_top3, representative_texts[1] AS quote
-        FROM {pain_points}
-        WHERE scope = $scope
-          AND month_on = (SELECT max(month_on) FROM {pain_points}
-                          WHERE scope = $scope AND month_on <= $as_of)
-        ORDER BY rank
-    """, params)
+    return fetch(con, TOP_PAIN_POINTS,
+                 period_params(con, f, scope=f.community or codes.WHOLE_STREET))
 
 
 def top_hot_spots(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Up to three rows: the top hot spots (place, pain point) of the latest month the engine
     clustered up to as-of (the month of the top pain points); empty when it has none."""
-    params = period_params(con, f)
-    params["scope"] = f.community or "全街道"
-    return fetch(con, """
-        SELECT rank, place, label, size, baseline, share, representative_texts[1] AS quote
-        FROM {hot_spots}
-        WHERE scope = $scope AND rank <= 3
-          AND month_on = (SELECT max(month_on) FROM {pain_point_months} WHERE month_on <= $as_of)
-        ORDER BY rank
-    """, params)
+    return fetch(con, TOP_HOT_SPOTS,
+                 period_params(con, f, scope=f.community or codes.WHOLE_STREET))
 
 
 def alerts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """民意痛点 page reads: fn(con, filters, *args) -> DataFrame, every value bound, no streamlit.
 
 The scope of a pain-point ranking is the filters' community, or '全街道' when none is set.
-Message-level reads (trend, drill-down, keyword counts, re-clustering) also honour the date,
-street and grid filters through `filter_sql`.
+Message-level reads (trend, drill-down, keyword counts, re-clustering) read the
+feedback_enriched mart (each message with its pain point) and also honour the date, street and
+grid filters through `filter_sql`. Queries are module constants (see dashboard/queries/base.py).
 """
 from __future__ import annotations
 
@@ -12,165 +13,101 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, filter_sql, params_of
+from dashboard.queries.base import fetch, filter_sql, params_of, sql
+from etl import codes
 
-STREET_SCOPE = "全街道"
+STREET_SCOPE = codes.WHOLE_STREET
 RECLUSTER_LIMIT = 20_000      # newest messages re-clustered on demand (keeps it interactive)
 PAGE_SIZE = 50                # messages per page of a drill-down list (one page is read at a time)
-_FB = filter_sql("f", "submitted_at", grid=True)
-
-
-def scope_of(f: Filters) -> str:
-    return f.community or STREET_SCOPE
-
-
-def months(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """One row per month with a ranking for the scope inside the date filter, newest first."""
-    return fetch(con, """
-        SELECT DISTINCT month_on FROM {pain_points}
-        WHERE scope = $scope
-          AND ($date_from IS NULL OR month_on >= date_trunc('month', $date_from::DATE))
-          AND ($date_to_excl IS NULL OR month_on < $date_to_excl)
-        ORDER BY month_on DESC""", params_of(f, scope=scope_of(f)))
-
-
-def top3(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
-    """The scope's top-3 of `month` (one row per rank), as stored by the engine."""
-    return fetch(con, """
-        SELECT rank, pain_point_id, label, keywords, size, share, growth, heat, unresolved_share,
-               avg_rating, likes, months_in_top3, representative_ids, representative_texts
-        FROM {pain_points} WHERE scope = $scope AND month_on = $month ORDER BY rank""",
-                 params_of(f, scope=scope_of(f), month=month))
-
-
 TREND_MONTHS = 12
-_FB_NO_DATE = filter_sql("f", None, grid=True)
 
+# message reads go through the feedback_enriched mart (each message with its pain point), alias e
+_FB = filter_sql("e", "submitted_at", grid=True)
+_FB_NO_DATE = filter_sql("e", None, grid=True)
 
-def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...], month: date) -> pd.DataFrame:
-    """Messages per month of each pain point in `ids` over the TREND_MONTHS months up to
-    `month` - whatever the date filter (one dot for one month says nothing); the other
-    filters apply. One row per (month, pain point), 0 for a month without messages; each
-    pain point labelled as in `month` (ids come from that month's ranking)."""
-    return fetch(con, f"""
-        WITH m AS (
-            SELECT unnest(range($month::DATE - to_months($n - 1), $month::DATE + INTERVAL 1 MONTH,
-                                INTERVAL 1 MONTH))::DATE AS month_on),
-        ids AS (SELECT pain_point_id, label FROM {{pain_point_clusters}}    -- labelled as on the cards
-                WHERE month_on = $month AND pain_point_id IN (SELECT unnest($ids))),
-        counts AS (
-            SELECT p.month_on, p.pain_point_id, count(*) AS messages
-            FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
-            WHERE p.pain_point_id IN (SELECT unnest($ids)) AND {_FB_NO_DATE}
-              AND p.month_on >= $month::DATE - to_months($n - 1) AND p.month_on <= $month::DATE
-            GROUP BY ALL)
-        SELECT m.month_on, ids.pain_point_id, ids.label, coalesce(c.messages, 0) AS messages
-        FROM m CROSS JOIN ids
-        LEFT JOIN counts c ON c.month_on = m.month_on AND c.pain_point_id = ids.pain_point_id
-        ORDER BY list_position($ids, ids.pain_point_id), m.month_on""",
-                 params_of(f, ids=list(ids), month=month, n=TREND_MONTHS), min_group="messages")
+MONTHS = """
+    SELECT DISTINCT month_on FROM {pain_points}
+    WHERE scope = $scope
+      AND ($date_from IS NULL OR month_on >= date_trunc('month', $date_from::DATE))
+      AND ($date_to_excl IS NULL OR month_on < $date_to_excl)
+    ORDER BY month_on DESC"""
 
+TOP3 = """
+    SELECT rank, pain_point_id, label, keywords, size, share, growth, heat, unresolved_share,
+           avg_rating, likes, months_in_top3, representative_ids, representative_texts
+    FROM {pain_points} WHERE scope = $scope AND month_on = $month ORDER BY rank"""
 
-# --- hot spots (热点事件): (place, pain point) pairs, see docs/PAINPOINTS.md#hot-spots --------
-def hot_spots(con: duckdb.DuckDBPyConnection, f: Filters, month: date, limit: int = 3) -> pd.DataFrame:
-    """The scope's top hot spots of `month` (one row per rank), as stored by the engine."""
-    return fetch(con, """
-        SELECT rank, place, pain_point_id, label, size, baseline, growth, share, burst, likes,
-               unreplied_share, representative_ids, representative_texts
-        FROM {hot_spots} WHERE scope = $scope AND month_on = $month AND rank <= $limit
-        ORDER BY rank""", params_of(f, scope=scope_of(f), month=month, limit=limit))
+TREND = sql("""
+    WITH m AS (
+        SELECT unnest(range($month::DATE - to_months($n - 1), $month::DATE + INTERVAL 1 MONTH,
+                            INTERVAL 1 MONTH))::DATE AS month_on),
+    ids AS (SELECT pain_point_id, label FROM {pain_point_clusters}    -- labelled as on the cards
+            WHERE month_on = $month AND pain_point_id IN (SELECT unnest($ids))),
+    counts AS (
+        SELECT e.month_on, e.pain_point_id, count(*) AS messages
+        FROM {feedback_enriched} e
+        WHERE e.pain_point_id IN (SELECT unnest($ids)) AND {where}
+          AND e.month_on >= $month::DATE - to_months($n - 1) AND e.month_on <= $month::DATE
+        GROUP BY ALL)
+    SELECT m.month_on, ids.pain_point_id, ids.label, coalesce(c.messages, 0) AS messages
+    FROM m CROSS JOIN ids
+    LEFT JOIN counts c ON c.month_on = m.month_on AND c.pain_point_id = ids.pain_point_id
+    ORDER BY list_position($ids, ids.pain_point_id), m.month_on""", where=_FB_NO_DATE)
 
+HOT_SPOTS = """
+    SELECT rank, place, pain_point_id, label, size, baseline, growth, share, burst, likes,
+           unreplied_share, representative_ids, representative_texts
+    FROM {hot_spots} WHERE scope = $scope AND month_on = $month AND rank <= $limit
+    ORDER BY rank"""
 
-def places(con: duckdb.DuckDBPyConnection, f: Filters, month: date, pain_point_id: str,
-           limit: int = 8) -> pd.DataFrame:
-    """Where a pain point's messages of `month` come from: one row per place named, most
-    messages first (the map-less "where" list), under the filters but the date."""
-    return fetch(con, f"""
-        SELECT place, count(*) AS messages
-        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
-        JOIN {{feedback_places}} fp USING (feedback_id), unnest(fp.places) AS u(place)
-        WHERE p.pain_point_id = $pid AND p.month_on = $month AND {_FB_NO_DATE}
-        GROUP BY place ORDER BY messages DESC, place LIMIT $limit""",
-                 params_of(f, pid=pain_point_id, month=month, limit=limit), min_group="messages")
+PLACES = sql("""
+    SELECT place, count(*) AS messages
+    FROM {feedback_enriched} e
+    JOIN {feedback_places} fp USING (feedback_id), unnest(fp.places) AS u(place)
+    WHERE e.pain_point_id = $pid AND e.month_on = $month AND {where}
+    GROUP BY place ORDER BY messages DESC, place LIMIT $limit""", where=_FB_NO_DATE)
 
+_HOT_SPOT_ROWS = sql("""
+    FROM {feedback_enriched} e
+    JOIN {feedback_places} fp USING (feedback_id)
+    WHERE e.pain_point_id = $pid AND e.month_on = $month AND list_contains(fp.places, $place)
+      AND {where}""", where=_FB_NO_DATE)
 
-_HOT_SPOT_ROWS = f"""
-        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
-        JOIN {{feedback_places}} fp USING (feedback_id)
-        WHERE p.pain_point_id = $pid AND p.month_on = $month AND list_contains(fp.places, $place)
-          AND {_FB_NO_DATE}"""
+HOT_SPOT_MESSAGES = sql("""
+    SELECT e.submitted_at, e.community, e.channel, e.subject, e.text, e.likes, e.replied,
+           e.feedback_id
+    {rows}
+    ORDER BY e.likes DESC NULLS LAST, e.submitted_at DESC, e.feedback_id
+    LIMIT $limit OFFSET $offset""", rows=_HOT_SPOT_ROWS)
 
+HOT_SPOT_MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_HOT_SPOT_ROWS)
 
-def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
-                      pain_point_id: str, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
-    """One page of the messages behind one hot spot (its pain point, its month, naming its
-    place): most liked first, then newest, ties by feedback_id; `limit` rows from `offset`."""
-    return fetch(con, f"""
-        SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.likes,
-               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
-        {_HOT_SPOT_ROWS}
-        ORDER BY f.likes DESC NULLS LAST, f.submitted_at DESC, f.feedback_id
-        LIMIT $limit OFFSET $offset""",
-                 params_of(f, pid=pain_point_id, month=month, place=place, limit=limit, offset=offset))
+KEYWORD_COUNTS = sql("""
+    WITH kw AS (
+        SELECT rank, pain_point_id, label, unnest(keywords[1:8]) AS keyword
+        FROM {pain_points} WHERE scope = $scope AND month_on = $month)
+    SELECT kw.rank, kw.label, kw.keyword, count(t.feedback_id) AS messages
+    FROM kw
+    JOIN {feedback_enriched} e ON e.pain_point_id = kw.pain_point_id AND e.month_on = $month
+    LEFT JOIN {feedback_tokens} t
+           ON t.feedback_id = e.feedback_id AND list_contains(t.tokens, kw.keyword)
+    WHERE {where}
+    GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""", where=_FB)
 
+_MESSAGE_ROWS = sql("""
+    FROM {feedback_enriched} e
+    WHERE e.pain_point_id = $pid AND {where}""", where=_FB)
 
-def hot_spot_message_count(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
-                           pain_point_id: str) -> pd.DataFrame:
-    """One row: how many messages `hot_spot_messages` pages through (column `messages`)."""
-    return fetch(con, f"SELECT count(*) AS messages {_HOT_SPOT_ROWS}",
-                 params_of(f, pid=pain_point_id, month=month, place=place), min_group="messages")
+MESSAGES = sql("""
+    SELECT e.submitted_at, e.community, e.channel, e.subject, e.text, e.rating, e.likes,
+           e.replied, e.feedback_id
+    {rows}
+    ORDER BY e.submitted_at DESC, e.feedback_id
+    LIMIT $limit OFFSET $offset""", rows=_MESSAGE_ROWS)
 
+MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_MESSAGE_ROWS)
 
-def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
-    """For each keyword of the month's top-3: how many of the pain point's messages use it."""
-    return fetch(con, f"""
-        WITH kw AS (
-            SELECT rank, pain_point_id, label, unnest(keywords[1:8]) AS keyword
-            FROM {{pain_points}} WHERE scope = $scope AND month_on = $month)
-        SELECT kw.rank, kw.label, kw.keyword, count(t.feedback_id) AS messages
-        FROM kw
-        JOIN {{feedback_pain_points}} p ON p.pain_point_id = kw.pain_point_id AND p.month_on = $month
-        JOIN {{feedback}} f ON f.feedback_id = p.feedback_id
-        LEFT JOIN {{feedback_tokens}} t
-               ON t.feedback_id = p.feedback_id AND list_contains(t.tokens, kw.keyword)
-        WHERE {_FB}
-        GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""",
-                 params_of(f, scope=scope_of(f), month=month), min_group="messages")
-
-
-_MESSAGE_ROWS = f"""
-        FROM {{feedback_pain_points}} p JOIN {{feedback}} f USING (feedback_id)
-        WHERE p.pain_point_id = $pid AND {_FB}"""
-
-
-def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str,
-             limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
-    """One page of the messages of one pain point (all months) under the global filters:
-    newest first, ties by feedback_id; `limit` rows from `offset` (see message_count)."""
-    return fetch(con, f"""
-        SELECT f.submitted_at, f.community, f.channel, f.subject, f.text, f.rating, f.likes,
-               (f.reply IS NOT NULL OR f.replied_at IS NOT NULL) AS replied, f.feedback_id
-        {_MESSAGE_ROWS}
-        ORDER BY f.submitted_at DESC, f.feedback_id
-        LIMIT $limit OFFSET $offset""",
-                 params_of(f, pid=pain_point_id, limit=limit, offset=offset))
-
-
-def message_count(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
-    """One row: how many messages `messages` pages through (column `messages`)."""
-    return fetch(con, f"SELECT count(*) AS messages {_MESSAGE_ROWS}",
-                 params_of(f, pid=pain_point_id), min_group="messages")
-
-
-def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
-    """Open projects (not 结项) addressing each of the month's top pain points, with money.
-
-    A project addresses a pain point when one of the pain point's first eight keywords occurs
-    in the project's category, keywords or name, or one of the project's keywords (split on
-    、,; or spaces, two characters or more) occurs in a pain-point keyword. One row per
-    (pain point, project); pain points without a project keep one row with project NULL.
-    """
-    return fetch(con, """
+FUNDING = """
         WITH pp AS (
             SELECT rank, pain_point_id, label, keywords[1:8] AS kws, size
             FROM {pain_points} WHERE scope = $scope AND month_on = $month),
@@ -180,7 +117,7 @@ def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataF
                    list_filter(string_split_regex(concat_ws('、', category, keywords), '[、,，;；\\s]+'),
                                lambda w: length(w) >= 2) AS needles
             FROM {projects} p
-            WHERE stage <> '结项' AND ($community IS NULL OR community = $community)
+            WHERE stage <> $finished AND ($community IS NULL OR community = $community)
               AND ($street IS NULL OR street = $street)),
         money AS (
             SELECT project_id,
@@ -197,8 +134,95 @@ def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataF
                coalesce(money.spent_yuan, 0)::DOUBLE AS spent_yuan
         FROM pp LEFT JOIN matched m USING (pain_point_id)
         LEFT JOIN money USING (project_id)
-        ORDER BY pp.rank, m.budget_yuan DESC NULLS LAST, m.project_id""",
-                 params_of(f, scope=scope_of(f), month=month))
+        ORDER BY pp.rank, m.budget_yuan DESC NULLS LAST, m.project_id"""
+
+RECLUSTER = sql("""
+    SELECT e.feedback_id, e.subject, e.text, array_to_string(t.tokens, ' ') AS tokens
+    FROM {feedback_enriched} e JOIN {feedback_tokens} t USING (feedback_id)
+    WHERE {where}
+    ORDER BY e.submitted_at DESC, e.feedback_id LIMIT $limit""", where=_FB)
+
+
+def scope_of(f: Filters) -> str:
+    return f.community or STREET_SCOPE
+
+
+def months(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """One row per month with a ranking for the scope inside the date filter, newest first."""
+    return fetch(con, MONTHS, params_of(f, scope=scope_of(f)))
+
+
+def top3(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """The scope's top-3 of `month` (one row per rank), as stored by the engine."""
+    return fetch(con, TOP3, params_of(f, scope=scope_of(f), month=month))
+
+
+def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...], month: date) -> pd.DataFrame:
+    """Messages per month of each pain point in `ids` over the TREND_MONTHS months up to
+    `month` - whatever the date filter (one dot for one month says nothing); the other
+    filters apply. One row per (month, pain point), 0 for a month without messages; each
+    pain point labelled as in `month` (ids come from that month's ranking)."""
+    return fetch(con, TREND, params_of(f, ids=list(ids), month=month, n=TREND_MONTHS),
+                 min_group="messages")
+
+
+# --- hot spots (热点事件): (place, pain point) pairs, see docs/PAINPOINTS.md#hot-spots --------
+def hot_spots(con: duckdb.DuckDBPyConnection, f: Filters, month: date, limit: int = 3) -> pd.DataFrame:
+    """The scope's top hot spots of `month` (one row per rank), as stored by the engine."""
+    return fetch(con, HOT_SPOTS, params_of(f, scope=scope_of(f), month=month, limit=limit))
+
+
+def places(con: duckdb.DuckDBPyConnection, f: Filters, month: date, pain_point_id: str,
+           limit: int = 8) -> pd.DataFrame:
+    """Where a pain point's messages of `month` come from: one row per place named, most
+    messages first (the map-less "where" list), under the filters but the date."""
+    return fetch(con, PLACES, params_of(f, pid=pain_point_id, month=month, limit=limit),
+                 min_group="messages")
+
+
+def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
+                      pain_point_id: str, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
+    """One page of the messages behind one hot spot (its pain point, its month, naming its
+    place): most liked first, then newest, ties by feedback_id; `limit` rows from `offset`."""
+    return fetch(con, HOT_SPOT_MESSAGES, params_of(f, pid=pain_point_id, month=month, place=place,
+                                                   limit=limit, offset=offset))
+
+
+def hot_spot_message_count(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
+                           pain_point_id: str) -> pd.DataFrame:
+    """One row: how many messages `hot_spot_messages` pages through (column `messages`)."""
+    return fetch(con, HOT_SPOT_MESSAGE_COUNT,
+                 params_of(f, pid=pain_point_id, month=month, place=place), min_group="messages")
+
+
+def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """For each keyword of the month's top-3: how many of the pain point's messages use it."""
+    return fetch(con, KEYWORD_COUNTS, params_of(f, scope=scope_of(f), month=month),
+                 min_group="messages")
+
+
+def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str,
+             limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
+    """One page of the messages of one pain point (all months) under the global filters:
+    newest first, ties by feedback_id; `limit` rows from `offset` (see message_count)."""
+    return fetch(con, MESSAGES, params_of(f, pid=pain_point_id, limit=limit, offset=offset))
+
+
+def message_count(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
+    """One row: how many messages `messages` pages through (column `messages`)."""
+    return fetch(con, MESSAGE_COUNT, params_of(f, pid=pain_point_id), min_group="messages")
+
+
+def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
+    """Open projects (not 结项) addressing each of the month's top pain points, with money.
+
+    A project addresses a pain point when one of the pain point's first eight keywords occurs
+    in the project's category, keywords or name, or one of the project's keywords (split on
+    、,; or spaces, two characters or more) occurs in a pain-point keyword. One row per
+    (pain point, project); pain points without a project keep one row with project NULL.
+    """
+    return fetch(con, FUNDING, params_of(f, scope=scope_of(f), month=month,
+                                         finished=codes.FINISHED_STAGE))
 
 
 def funding_summary(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
@@ -215,11 +239,7 @@ def recluster(con: duckdb.DuckDBPyConnection, f: Filters, max_messages: int = RE
     from etl.painpoints.month import quote
     from etl.painpoints.pipeline import PainPointModel
 
-    rows = fetch(con, f"""
-        SELECT f.feedback_id, f.subject, f.text, array_to_string(t.tokens, ' ') AS tokens
-        FROM {{feedback}} f JOIN {{feedback_tokens}} t USING (feedback_id)
-        WHERE {_FB}
-        ORDER BY f.submitted_at DESC, f.feedback_id LIMIT $limit""", params_of(f, limit=max_messages))
+    rows = fetch(con, RECLUSTER, params_of(f, limit=max_messages))
     rows = rows.sort_values("feedback_id", ignore_index=True)
     fitted = PainPointModel().fit([t.split() for t in rows["tokens"]])
     out = [{"label": tp.label, "keywords": tp.keywords[:8], "size": tp.size,

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch
+from dashboard.queries.base import fetch, sql
 from dashboard.queries.common import period_params
 from dashboard.queries.participation_measures import (  # noqa: F401  (the page's pure derivations)
     STREET_SCOPE, concentration_of, concentration_one, flagged, kpis_of, lorenz_of,
@@ -53,12 +53,12 @@ def _run(con: duckdb.DuckDBPyConnection, f: Filters, sql: str) -> pd.DataFrame:
 
 
 # --- votes -------------------------------------------------------------------------------------
-VOTES_SQL = f"""
+VOTES_SQL = sql("""
     SELECT vote_id, community, topic, closed_on, eligible_voters, ballots_cast, yes_votes, no_votes,
            abstain_votes, participation_share, valid_share, valid, passed
-    FROM {{vote_results}} v WHERE {_where('v', 'closed_on')}
+    FROM {vote_results} v WHERE {where}
     ORDER BY closed_on, vote_id
-"""
+""", where=_where('v', 'closed_on'))
 
 
 def votes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -67,18 +67,18 @@ def votes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 # --- meetings and resolutions ------------------------------------------------------------------
-MEETINGS_MONTHLY_SQL = f"""
+MEETINGS_MONTHLY_SQL = sql("""
     SELECT community, date_trunc('month', held_on)::DATE AS month_on, kind, count(*) AS meetings
-    FROM {{meetings}} m WHERE {_where('m', 'held_on')}
+    FROM {meetings} m WHERE {where}
     GROUP BY ALL ORDER BY month_on, community, kind
-"""
+""", where=_where('m', 'held_on'))
 
-JOINT_GAPS_SQL = f"""
-    WITH r AS ({RULES}),
+JOINT_GAPS_SQL = sql("""
+    WITH r AS ({rules}),
     m AS (SELECT m.meeting_id, m.held_on, m.community, m.parties,
                  list_transform(string_split(COALESCE(m.parties, ''), '、'),
                                 lambda x: regexp_extract(trim(x), '[(（]([^()（）]+)[)）]$', 1)) AS types
-          FROM {{meetings}} m, r WHERE m.kind = r.joint_kind AND {_where('m', 'held_on')})
+          FROM {meetings} m, r WHERE m.kind = r.joint_kind AND {where})
     SELECT meeting_id, held_on, community,
            array_to_string(list_filter(r.required_types, lambda x: NOT list_contains(types, x)), '、') AS missing_types,
            len(list_filter(types, lambda x: x = r.org_type)) AS social_orgs, r.min_orgs::INTEGER AS min_social_orgs
@@ -86,10 +86,10 @@ JOINT_GAPS_SQL = f"""
     WHERE len(list_filter(r.required_types, lambda x: NOT list_contains(types, x))) > 0
        OR len(list_filter(types, lambda x: x = r.org_type)) < r.min_orgs
     ORDER BY held_on DESC, meeting_id
-"""
+""", rules=RULES, where=_where('m', 'held_on'))
 
-RESOLUTIONS_SQL = f"""
-    WITH r AS ({RULES})
+RESOLUTIONS_SQL = sql("""
+    WITH r AS ({rules})
     SELECT s.resolution_id, s.meeting_id, s.community, m.held_on, s.text, s.responsible_party, s.due_on,
            s.status, s.disclosed_on,
            (date_trunc('quarter', m.held_on) + to_months(CAST(r.disclosure_months AS INTEGER))
@@ -97,10 +97,10 @@ RESOLUTIONS_SQL = f"""
            s.status NOT IN ('已完成', '搁置') AND s.due_on < $as_of AS overdue,
            disclose_by < $as_of AND (s.disclosed_on IS NULL OR s.disclosed_on > disclose_by) AS undisclosed,
            ($date_from IS NULL OR m.held_on >= $date_from) AS in_period
-    FROM {{resolutions}} s JOIN {{meetings}} m USING (meeting_id), r
-    WHERE {_where('s', None)} AND m.held_on < $as_of_excl
+    FROM {resolutions} s JOIN {meetings} m USING (meeting_id), r
+    WHERE {where} AND m.held_on < $as_of_excl
     ORDER BY m.held_on, s.resolution_id
-"""
+""", rules=RULES, where=_where('s', None))
 
 
 def meetings_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -122,30 +122,30 @@ def resolutions(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 # --- participation, usage and points -----------------------------------------------------------
 # Fetched once per page (habit 10): one row per (community, resident) in the period; usage, the
 # leaderboard, concentration and the Lorenz curve are pure functions of it.
-RESIDENT_TASKS_SQL = f"""
+RESIDENT_TASKS_SQL = sql("""
     SELECT p.community, p.resident_pseudonym, count(*) AS tasks, sum(p.points) AS points,
            COALESCE(sum(p.hours), 0) AS hours
-    FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')}
+    FROM {participation_points} p WHERE {where}
     GROUP BY ALL
-"""
-HOUSEHOLDS_SQL = f"""
-    SELECT c.community, c.households FROM {{communities}} c WHERE {_where('c', None)} ORDER BY c.community
-"""
+""", where=_where('p', 'occurred_on'))
+HOUSEHOLDS_SQL = sql("""
+    SELECT c.community, c.households FROM {communities} c WHERE {where} ORDER BY c.community
+""", where=_where('c', None))
 RULE_VALUES_SQL = RULES
 
-USAGE_SQL = f"""
+USAGE_SQL = sql("""
     SELECT p.community, date_trunc('month', p.occurred_on)::DATE AS month_on,
            count(DISTINCT p.resident_pseudonym) AS active_residents, any_value(c.households) AS households,
            1000.0 * count(DISTINCT p.resident_pseudonym) / any_value(c.households) AS per_1000_households
-    FROM {{participation}} p LEFT JOIN {{communities}} c USING (community)
-    WHERE {_where('p', 'occurred_on')}
+    FROM {participation} p LEFT JOIN {communities} c USING (community)
+    WHERE {where}
     GROUP BY ALL ORDER BY month_on, community
-"""
+""", where=_where('p', 'occurred_on'))
 
-REDEEMED_SQL = f"""
+REDEEMED_SQL = sql("""
     SELECT COALESCE(sum(points), 0) AS points_redeemed, count(*) AS redemptions
-    FROM {{redemptions}} d WHERE {_where('d', 'redeemed_on')}
-"""
+    FROM {redemptions} d WHERE {where}
+""", where=_where('d', 'redeemed_on'))
 
 
 def resident_tasks(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -178,15 +178,15 @@ def redeemed(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return _run(con, f, REDEEMED_SQL)
 
 
-LEADERBOARD_SQL = f"""
+LEADERBOARD_SQL = sql("""
     WITH per AS (SELECT p.community, p.resident_pseudonym, count(*) AS tasks, sum(p.points) AS points,
                         COALESCE(sum(p.hours), 0) AS hours
-                 FROM {{participation_points}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL)
+                 FROM {participation_points} p WHERE {where} GROUP BY ALL)
     SELECT resident_pseudonym, first(community ORDER BY tasks DESC, community) AS community,
            sum(tasks) AS tasks, sum(points) AS points, sum(hours) AS hours
     FROM per GROUP BY resident_pseudonym
     ORDER BY points DESC, tasks DESC, resident_pseudonym LIMIT $limit
-"""
+""", where=_where('p', 'occurred_on'))
 
 
 def leaderboard(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20) -> pd.DataFrame:
@@ -203,10 +203,10 @@ def concentration(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return concentration_of(resident_tasks(con, f), float(rules["top_share"]), f.community or STREET_SCOPE)
 
 
-CONCENTRATION_MONTHLY_SQL = f"""
-    WITH r AS ({RULES}),
+CONCENTRATION_MONTHLY_SQL = sql("""
+    WITH r AS ({rules}),
     per AS (SELECT date_trunc('month', p.occurred_on)::DATE AS scope, p.resident_pseudonym, count(*) AS tasks
-            FROM {{participation}} p WHERE {_where('p', 'occurred_on')} GROUP BY ALL),
+            FROM {participation} p WHERE {where} GROUP BY ALL),
     ranked AS (SELECT per.*, row_number() OVER (PARTITION BY scope ORDER BY tasks, resident_pseudonym DESC) AS rank_asc,
                       count(*) OVER (PARTITION BY scope) AS n, sum(tasks) OVER (PARTITION BY scope) AS total
                FROM per)
@@ -214,7 +214,7 @@ CONCENTRATION_MONTHLY_SQL = f"""
            sum(tasks) FILTER (WHERE rank_asc > n - ceil(round(r.top_share * n, 6))) / any_value(total) AS top_share,
            sum((2 * rank_asc - n - 1) * tasks) / (any_value(n) * any_value(total)) AS gini
     FROM ranked, r GROUP BY scope ORDER BY scope
-"""
+""", rules=RULES, where=_where('p', 'occurred_on'))
 
 
 def concentration_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -222,18 +222,18 @@ def concentration_monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.Data
     return _run(con, f, CONCENTRATION_MONTHLY_SQL)
 
 
-YOUNG_SQL = f"""
-    WITH r AS ({RULES}),
+YOUNG_SQL = sql("""
+    WITH r AS ({rules}),
     d AS (SELECT p.community, p.occurred_on,
                  bool_or(list_contains(r.young_bands, p.age_band)) AS with_young,
                  bool_or(p.age_band IS NOT NULL) AS banded
-          FROM {{participation}} p, r
-          WHERE list_contains(r.decision_activities, p.activity) AND {_where('p', 'occurred_on')}
+          FROM {participation} p, r
+          WHERE list_contains(r.decision_activities, p.activity) AND {where}
           GROUP BY ALL)
     SELECT community, count(*) AS decisions, count(*) FILTER (WHERE with_young) AS with_young,
            CASE WHEN bool_or(banded) THEN count(*) FILTER (WHERE with_young) / count(*) END AS young_share
     FROM d GROUP BY community ORDER BY community
-"""
+""", rules=RULES, where=_where('p', 'occurred_on'))
 
 
 def young_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -243,15 +243,15 @@ def young_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 # --- evaluations -------------------------------------------------------------------------------
-EVALUATIONS_SQL = f"""
-    WITH r AS ({RULES})
+EVALUATIONS_SQL = sql("""
+    WITH r AS ({rules})
     SELECT e.project_id, any_value(p.name) AS name, any_value(p.community) AS community,
            count(*) AS ratings, avg(e.rating) AS avg_rating,
            count(*) >= any_value(r.min_ratings) AND avg(e.rating) < any_value(r.low_rating) AS low_rated
-    FROM {{evaluations}} e JOIN {{projects}} p USING (project_id), r
-    WHERE {_where('p', None)} AND e.submitted_at < $as_of_excl
+    FROM {evaluations} e JOIN {projects} p USING (project_id), r
+    WHERE {where} AND e.submitted_at < $as_of_excl
     GROUP BY e.project_id ORDER BY low_rated DESC, avg_rating, e.project_id
-"""
+""", rules=RULES, where=_where('p', None))
 
 
 def evaluations(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -280,10 +280,10 @@ def low_rated(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 # --- headline figures (the page's cards, the overview and the weekly briefing) -----------------
-VOTE_COUNTS_SQL = f"""
+VOTE_COUNTS_SQL = sql("""
     SELECT count(*) AS votes, count(*) FILTER (WHERE v.valid) AS valid_votes
-    FROM {{vote_results}} v WHERE {_where('v', 'closed_on')}
-"""
+    FROM {vote_results} v WHERE {where}
+""", where=_where('v', 'closed_on'))
 
 
 def vote_counts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-STREET_SCOPE = "全街道"
+from etl import codes
+
+STREET_SCOPE = codes.WHOLE_STREET
 
 
 def meetings_by_community(monthly: pd.DataFrame, joint_kind: str = "联席会议") -> pd.DataFrame:

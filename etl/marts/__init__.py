@@ -5,16 +5,25 @@ each file says how it is built:
 
     -- materialized: view                         -> CREATE OR REPLACE VIEW <name> AS <body>
     -- materialized: macro <name>(<parameters>)   -> CREATE OR REPLACE MACRO ... AS TABLE <body>
+    -- materialized: table by <month column> from <source table>
+                                                  -> a table holding <body>'s rows, rebuilt
+                                                     month by month (summary marts)
 
-Views and table macros cost nothing to build (no data is copied), so `build(con)` runs at the
-end of every write of the database file (etl.dbfile.writer: every load, every
-`python -m etl painpoints`). Before the models it re-seeds the rule tables: `sla_rules` from
-etl/seeds/sla_rules.csv, `named_codes` and `warning_rules` from etl/codes.py. Columns are
-documented in docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
+Views and table macros cost nothing to build (no data is copied). Summary tables are where a
+full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time, and only for
+the months a write changed. `build(con, changed)` runs at the end of every write of the
+database file (etl.dbfile.writer: every load, every `python -m etl painpoints`). `changed` is
+None (rebuild everything) or {source table: {first-of-month dates whose rows changed}}; a
+summary table is then rebuilt for the changed months of its source only (delete + insert),
+and left alone when its source did not change. Before the models it re-seeds the rule tables:
+`sla_rules` from etl/seeds/sla_rules.csv, `named_codes` and `warning_rules` from etl/codes.py;
+when a seeded rule changed, every summary table is rebuilt whole. Columns are documented in
+docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
 """
 from __future__ import annotations
 
 import re
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +34,27 @@ from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
-MODELS = ("grid_cases", "grid_cases_at", "project_status", "fund_flows", "feedback_enriched")
+MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
+          "feedback_enriched", "feedback_daily")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
+# scalar macros the marts' readers share (created before the models)
+FUNCTIONS = {
+    # an element of a grid_daily count list (sla_due_by, sla_met_by) at the end of day as_of:
+    # element k counts at the end of day_on + k - 1, the last one for every later day
+    "count_at": "CREATE OR REPLACE MACRO count_at(counts, day_on, as_of) AS"
+                " counts[least(date_diff('day', day_on, as_of) + 1, len(counts))]",
+}
 
-_HEADER = re.compile(r"^-- materialized: (view|macro (\w+)\(([^)]*)\))\s*$", re.M)
+MONTHS_MARKER = "/* months */"
+# source table -> the WHERE a month-by-month rebuild puts at the body's MONTHS_MARKER
+_MONTHS_FILTER = {
+    "grid_reports": "where reported_at >= $first_on and reported_at < $end_on"
+                    " and date_trunc('month', reported_at)::DATE IN (SELECT unnest($months))",
+    "feedback": "where submitted_at >= $first_on and submitted_at < $end_on"
+                " and date_trunc('month', submitted_at)::DATE IN (SELECT unnest($months))",
+}
+_HEADER = re.compile(r"^-- materialized: (view|macro (\w+)\(([^)]*)\)"
+                     r"|table by (\w+) from (\w+))\s*$", re.M)
 
 _SEED_DDL = {
     "sla_rules": "CREATE OR REPLACE TABLE sla_rules (category VARCHAR PRIMARY KEY,"
@@ -50,14 +76,29 @@ _SEED_INSERT = {
 @dataclass(frozen=True)
 class Model:
     name: str
-    kind: str            # 'view' | 'macro'
-    parameters: str      # macro parameter list, '' for views
+    kind: str            # 'view' | 'macro' | 'table'
+    parameters: str      # macro parameter list, '' otherwise
     body: str            # the SELECT (CTEs ending in select * from final)
+    month_column: str = ""   # table: the column naming the month a row is rebuilt with
+    source: str = ""         # table: the table whose changed months trigger the rebuild
 
     def ddl(self) -> str:
         if self.kind == "view":
             return f"CREATE OR REPLACE VIEW {self.name} AS\n{self.body}"
+        if self.kind == "table":
+            return f"CREATE OR REPLACE TABLE {self.name} AS\n{self.body}"
         return f"CREATE OR REPLACE MACRO {self.name}({self.parameters}) AS TABLE\n{self.body}"
+
+    def refresh(self) -> tuple[str, str]:
+        """(DELETE, INSERT) statements rebuilding the months in $months (table models): the
+        body's `/* months */` marker becomes a filter on its source's month, with a time range
+        ($first_on .. $end_on) so the scan skips row groups of other months."""
+        if self.body.count(MONTHS_MARKER) != 1:
+            raise ValueError(f"{self.name}.sql: a table model needs one {MONTHS_MARKER} marker")
+        body = self.body.replace(MONTHS_MARKER, _MONTHS_FILTER[self.source])
+        keep = f"{self.month_column} IN (SELECT unnest($months))"
+        return (f"DELETE FROM {self.name} WHERE {keep}",
+                f"INSERT INTO {self.name}\n{body}")
 
 
 def model(name: str) -> Model:
@@ -73,8 +114,18 @@ def model(name: str) -> Model:
     body = text[header.end():].strip()
     if not re.search(r"select \* from final\s*$", body):
         raise ValueError(f"{name}.sql: must end with 'select * from final'")
+    if header.group(4):
+        return Model(name, "table", "", body, header.group(4), header.group(5))
     kind = "view" if header.group(1) == "view" else "macro"
     return Model(name, kind, header.group(3) or "", body)
+
+
+def _seeded(con: duckdb.DuckDBPyConnection) -> list | None:
+    """Every seeded rule row as it is in the file now (None before the first build)."""
+    try:
+        return [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in SEEDS]
+    except duckdb.CatalogException:
+        return None
 
 
 def seed(con: duckdb.DuckDBPyConnection) -> None:
@@ -95,8 +146,34 @@ def seed(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_SEED_INSERT[table], values[table])
 
 
-def build(con: duckdb.DuckDBPyConnection) -> None:
-    """Re-seed the rule tables and create or replace every mart, in dependency order."""
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t"
+                            " AND database_name = current_database()", {"t": table}).fetchone()[0])
+
+
+def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None) -> None:
+    """Re-seed the rule tables and create or replace every mart, in dependency order.
+
+    changed: None rebuilds every summary table whole; {table: {first-of-month dates}} rebuilds
+    a summary table only for the changed months of its source (see the module docstring)."""
+    before = _seeded(con)
     seed(con)
+    if before != _seeded(con):
+        changed = None              # a business rule changed: every summary is recomputed
+    for ddl in FUNCTIONS.values():
+        con.execute(ddl)
     for name in MODELS:
-        con.execute(model(name).ddl())
+        m = model(name)
+        if m.kind != "table" or changed is None or not _exists(con, m.name):
+            con.execute(m.ddl())
+            continue
+        months = sorted(changed.get(m.source) or ())
+        if months:
+            delete, insert = m.refresh()
+            con.execute(delete, {"months": months})
+            con.execute(insert, {"months": months, "first_on": months[0],
+                                 "end_on": _next_month(months[-1])})

@@ -10,7 +10,7 @@ with messages as (
     select m.feedback_id, m.submitted_at, m.submitted_at::DATE as submitted_on,
            date_trunc('month', m.submitted_at)::DATE as month_on,
            m.street, m.community, m.grid_id, m.channel, m.subject, m.text, m.rating, m.likes,
-           (m.reply is not null) as replied, m.replied_at,
+           (m.reply is not null or m.replied_at is not null) as replied, m.replied_at,
            (a.feedback_id is not null) as clustered,
            a.pain_point_id,
            (a.feedback_id is not null and a.pain_point_id is null) as outlier,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl import codes
 from etl.painpoints.rank import by_scope
 
 VERSION = "hot-1"        # part of the stored hot spots' version: change it with the formula
@@ -126,6 +127,6 @@ class HotSpotRanker:
         top["label"] = top["label"].fillna(top["pain_point_id"])
         top["likes"] = top["likes"].round().astype(int)
         top["size"] = top["size"].astype(int)
-        street_last = top["scope"].ne("全街道")
+        street_last = top["scope"].ne(codes.WHOLE_STREET)
         return top.assign(_o=street_last).sort_values(["_m", "_o", "scope", "rank"])[COLUMNS].reset_index(
             drop=True)

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-STREET = "全街道"
+from etl import codes
+
+STREET = codes.WHOLE_STREET
 W_GROWTH, W_UNRESOLVED, W_LOW_RATING, W_LIKES = 0.15, 0.2, 0.2, 0.15
 WEIGHTS_VERSION = "heat-2"    # part of the engine version: changing weights re-ranks every month
 

@@ -14,7 +14,7 @@ import duckdb
 import openpyxl
 import pandas as pd
 import pytest
-from pages_fixture import AS_OF, app, cockpit_db, db  # noqa: F401
+from pages_fixture import AS_OF, app
 
 from dashboard.export import TRUNCATED_MARK, XLSX_CELL_CHARS, to_xlsx_bytes
 from dashboard.filters import Filters, clamp_dates, read_query

@@ -11,7 +11,6 @@ import ast
 from pathlib import Path
 
 import pytest
-from pages_fixture import release_connections  # noqa: F401  (autouse: close cached connections)
 from scope_truth import Harvest, column_values, contained, harvest, read_truth, small_groups
 
 from dashboard.access.permissions import may_view

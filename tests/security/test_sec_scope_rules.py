@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import release_connections  # noqa: F401
 from scope_truth import RECORD_COUNT_COLUMNS, read_truth
 
 from dashboard.filters import Filters
