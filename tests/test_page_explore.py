@@ -255,7 +255,7 @@ def test_deferred_export_keeps_the_sessions_scope(explore_db, monkeypatch):
     assert not at.exception, at.exception
     own = reports[reports.community == "东湖社区"]
     assert len(_table(at)) == 10 < len(own)                          # one page on screen
-    csv = pd.read_csv(io.BytesIO(seen["grid_reports.csv"]()), encoding="utf-8-sig")
+    csv = pd.read_csv(io.BytesIO(seen["grid_cases.csv"]()), encoding="utf-8-sig")
     assert set(csv[t_col("community")]) == {"东湖社区"}
     assert len(csv) == len(own)
 
