@@ -376,3 +376,37 @@ def test_sql_fills_fragments_and_keeps_table_references():
     assert tables_of(q) == {"grid_daily"}
     # a fragment is inserted as text, never re-read as a template
     assert sql("{a}", a="{grid_daily}") == "{grid_daily}"
+
+
+@pytest.mark.parametrize("community", [None, COMMUNITIES[0]])
+def test_sidebar_lists_from_the_summaries_equal_the_raw_tables(mcon, community):
+    """The sidebar's dimension list, categories and date range read grid_daily/feedback_daily:
+    they must name exactly what the reports, messages and projects themselves name."""
+    scope = Scope(communities=(community,), role="community") if community else Scope()
+    own = "TRUE" if community is None else "community = $c"
+    p = {} if community is None else {"c": community}
+    raw_dims = mcon.execute(f"""
+        SELECT DISTINCT street, community, grid_id FROM (
+            SELECT street, community, grid_id FROM grid_reports WHERE {own}
+            UNION ALL SELECT street, community, grid_id FROM feedback WHERE {own}
+            UNION ALL SELECT street, community, NULL FROM projects WHERE {own})
+        WHERE community IS NOT NULL""", p).df()
+    raw_cats = set(mcon.execute(f"""SELECT category FROM grid_reports WHERE {own}
+        UNION SELECT category FROM projects WHERE {own}""", p).df()["category"])
+    lo, hi = mcon.execute(f"""SELECT min(lo), max(hi) FROM (
+        SELECT min(reported_at)::DATE lo, max(reported_at)::DATE hi FROM grid_reports WHERE {own}
+        UNION ALL SELECT min(submitted_at)::DATE, max(submitted_at)::DATE FROM feedback WHERE {own}
+        UNION ALL SELECT min(txn_on), max(txn_on) FROM fund_transactions
+            WHERE project_id IN (SELECT project_id FROM projects WHERE {own})
+        UNION ALL SELECT min(planned_start_on), max(last_updated_at)::DATE FROM projects WHERE {own})""",
+        p).fetchone()
+    with use_scope(scope):
+        dims = common.dimension_rows(mcon)
+        cats = set(common.categories(mcon)["category"])
+        bounds = common.date_bounds(mcon)
+    key = ["street", "community", "grid_id"]
+    assert (dims.sort_values(key).fillna("-").reset_index(drop=True)
+            .equals(raw_dims.sort_values(key).fillna("-").reset_index(drop=True)))
+    assert cats == raw_cats and len(cats) > 1
+    assert (pd.Timestamp(bounds["first_on"].iloc[0]), pd.Timestamp(bounds["last_on"].iloc[0])) == (
+        pd.Timestamp(lo), pd.Timestamp(hi))

@@ -21,31 +21,36 @@ from etl.seeds import read_sla_rules
 # rules in a card's tooltip. Categories not listed use DEFAULT_SLA_HOURS.
 SLA_HOURS, DEFAULT_SLA_HOURS = read_sla_rules()
 
+# The sidebar's lists and date range read the daily summary marts (grid_daily, feedback_daily:
+# a few hundred thousand rows at 10M reports) instead of scanning every report and message.
+# `reports > 0` keeps grid_daily's closure-only rows (a day cases were resolved on) out, so a
+# date means "a report was made that day", as before.
 LATEST = """
     SELECT max(d) AS latest FROM (
-        SELECT max(reported_at)::DATE AS d FROM {grid_reports}
-        UNION ALL SELECT max(submitted_at)::DATE FROM {feedback}
+        SELECT max(day_on) FILTER (WHERE reports > 0) AS d FROM {grid_daily}
+        UNION ALL SELECT max(day_on) FROM {feedback_daily}
         UNION ALL SELECT max(txn_on) FROM {fund_transactions}
         UNION ALL SELECT max(last_updated_at)::DATE FROM {projects})
 """
 DIMENSIONS = """
     SELECT DISTINCT street, community, grid_id FROM (
-        SELECT street, community, grid_id FROM {grid_reports}
-        UNION ALL SELECT street, community, grid_id FROM {feedback}
+        SELECT street, community, grid_id FROM {grid_daily} WHERE reports > 0
+        UNION ALL SELECT street, community, grid_id FROM {feedback_daily}
         UNION ALL SELECT street, community, NULL FROM {projects})
     WHERE community IS NOT NULL
     ORDER BY street NULLS LAST, community, grid_id NULLS LAST
 """
 CATEGORIES = """
     SELECT category, max(source) AS source FROM (
-        SELECT DISTINCT category, 'grid' AS source FROM {grid_reports}
+        SELECT DISTINCT category, 'grid' AS source FROM {grid_daily} WHERE reports > 0
         UNION ALL SELECT DISTINCT category, 'project' FROM {projects})
     GROUP BY category ORDER BY category
 """
 DATE_BOUNDS = """
     SELECT min(lo) AS first_on, max(hi) AS last_on FROM (
-        SELECT min(reported_at)::DATE AS lo, max(reported_at)::DATE AS hi FROM {grid_reports}
-        UNION ALL SELECT min(submitted_at)::DATE, max(submitted_at)::DATE FROM {feedback}
+        SELECT min(day_on) FILTER (WHERE reports > 0) AS lo,
+               max(day_on) FILTER (WHERE reports > 0) AS hi FROM {grid_daily}
+        UNION ALL SELECT min(day_on), max(day_on) FROM {feedback_daily}
         UNION ALL SELECT min(txn_on), max(txn_on) FROM {fund_transactions}
         UNION ALL SELECT min(planned_start_on), max(last_updated_at)::DATE FROM {projects})
 """

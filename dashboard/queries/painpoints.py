@@ -60,11 +60,14 @@ HOT_SPOTS = """
     FROM {hot_spots} WHERE scope = $scope AND month_on = $month AND rank <= $limit
     ORDER BY rank"""
 
+# the pain point's messages of the month first, their places unnested after: unnesting before
+# the filter expanded every message's places (3-5 s at 5M messages, 0.5 s this way)
 PLACES = sql("""
-    SELECT place, count(*) AS messages
-    FROM {feedback_enriched} e
-    JOIN {feedback_places} fp USING (feedback_id), unnest(fp.places) AS u(place)
-    WHERE e.pain_point_id = $pid AND e.month_on = $month AND {where}
+    SELECT place, count(*) AS messages FROM (
+        SELECT fp.places
+        FROM {feedback_enriched} e JOIN {feedback_places} fp USING (feedback_id)
+        WHERE e.pain_point_id = $pid AND e.month_on = $month AND {where}) m,
+        unnest(m.places) AS u(place)
     GROUP BY place ORDER BY messages DESC, place LIMIT $limit""", where=_FB_NO_DATE)
 
 _HOT_SPOT_ROWS = sql("""
