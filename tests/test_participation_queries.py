@@ -84,6 +84,19 @@ def test_gini_top_share_and_lorenz_match_the_hand_computed_case(con):
     assert lor["tasks_share"].tolist() == pytest.approx([0.1, 0.2, 0.4, 1.0])
 
 
+@pytest.mark.parametrize("community", [None, "甲社区", "乙社区"])
+def test_kpis_concentration_in_sql_equals_the_pure_measure(con, community):
+    """The cards' top share and Gini come from one SQL aggregate; they must equal the page's
+    pure measure over the per-resident tasks for the same filters."""
+    f = Filters(date_from=F.date_from, date_to=F.date_to, community=community)
+    k = q.kpis(con, f).iloc[0]
+    whole = community or "全街道"
+    pure = q.concentration_of(q.resident_tasks(con, f), 0.1, whole).iloc[-1]   # the whole row
+    assert k["top_share"] == pytest.approx(pure["top_share"])
+    assert k["gini"] == pytest.approx(pure["gini"])
+    assert k["active_residents"] == pure["participants"] > 0
+
+
 def test_usage_per_1000_households_and_young_decisions(con):
     use = q.usage(con, F).set_index("community")
     assert use.loc["甲社区", "per_1000_households"] == pytest.approx(4 / 2000 * 1000)

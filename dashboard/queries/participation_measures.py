@@ -96,11 +96,11 @@ def lorenz_of(tasks: pd.DataFrame, points: int = 200) -> pd.DataFrame:
     return pd.DataFrame({"participants_share": rank[keep] / n, "tasks_share": np.cumsum(x)[keep] / x.sum()})
 
 
-def kpis_of(tasks: pd.DataFrame, hh: pd.DataFrame, vote_counts: pd.DataFrame, res: pd.DataFrame,
+def kpis_of(active: int, hh: pd.DataFrame, vote_counts: pd.DataFrame, res: pd.DataFrame,
             conc: pd.DataFrame, whole: str = STREET_SCOPE) -> pd.DataFrame:
-    """One row (pure): usage rate (distinct active residents per 1,000 households), valid-vote share,
-    overdue and undisclosed resolutions, top-10% share and Gini of the whole selection."""
-    active = tasks["resident_pseudonym"].nunique()
+    """One row (pure): usage rate (`active` = distinct active residents, per 1,000 households),
+    valid-vote share, overdue and undisclosed resolutions, top-10% share and Gini of the whole
+    selection (`conc`'s row whose scope is `whole`)."""
     total_hh = hh["households"].sum()
     votes = int(vote_counts["votes"].iloc[0])
     valid = int(vote_counts["valid_votes"].iloc[0])
