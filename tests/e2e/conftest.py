@@ -13,12 +13,15 @@ import pytest
 from dashboard.cockpit_server import cockpit
 from dashboard.request_guard import RequestGuard
 
-# Streamlit finished a run: connected, idle, nothing stale, every chart drawn, a heading shown.
+# Streamlit finished a run: connected, idle, nothing stale or still loading, every chart drawn,
+# a heading shown.
 IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
   if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')) return false;
+  // stSkeleton: an element whose code Streamlit is still fetching (e.g. the first chart)
+  if (document.querySelector(
+    '[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"]')) return false;
   if (document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]'))
     return true;
   const undrawn = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
