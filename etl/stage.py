@@ -214,9 +214,11 @@ def _checks(kind: str) -> list[tuple[str, str, str]]:
             continue
         raw = f"NULLIF(trim(_raw_{c.name}), '')"
         reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
+        # every check opens with `typed IS NULL` (cheap, rarely true): the trim of the raw cell
+        # runs only for those rows. A blank cell always types to NULL.
         checks.append((c.name, reason, f"{c.name} IS NULL AND {raw} IS NOT NULL"))
         if c.required:
-            checks.append((c.name, "missing value", f"{raw} IS NULL"))
+            checks.append((c.name, "missing value", f"{c.name} IS NULL AND {raw} IS NULL"))
         if c.type in (TS, DATE):
             checks.append((c.name, "date out of range 1990-2100",
                            f"NOT ({c.name} BETWEEN TIMESTAMP '1990-01-01' AND TIMESTAMP '2100-12-31')"))
@@ -226,7 +228,8 @@ def _checks(kind: str) -> list[tuple[str, str, str]]:
 def _errors_sql(kind: str) -> str:
     """One scan finds the invalid rows; only those few are expanded to (row, column, reason)."""
     checks = _checks(kind)
-    any_bad = " OR ".join(f"COALESCE({cond}, FALSE)" for _, _, cond in checks)
+    # a plain OR in a WHERE (NULL counts as false): DuckDB then skips the rows already found
+    any_bad = " OR ".join(f"({cond})" for _, _, cond in checks)
     parts = [f"SELECT _row, '{col}' AS column_name, '{reason}' AS reason FROM _bad WHERE {cond}"
              for col, reason, cond in checks]
     return (f"CREATE OR REPLACE TEMP TABLE _errors AS WITH _bad AS MATERIALIZED "
@@ -252,8 +255,10 @@ def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[s
     passed = "".join(f", _raw.{_name(k)}" for k in keep)
     kept = "".join(f", _v.{_name(k)}" for k in keep)
     # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
-    nonblank = "COALESCE(" + ", ".join(
-        _out(c) if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '')" for c in cols) + ") IS NOT NULL"
+    # an OR, not COALESCE(...) IS NOT NULL: DuckDB stops at the first non-blank cell (the key, mostly)
+    nonblank = "(" + " OR ".join(
+        f"{_out(c)} IS NOT NULL" if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '') IS NOT NULL"
+        for c in cols) + ")"
     return [
         f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}{kept}\n"
         f"FROM (SELECT {trimmed}{passed} FROM {source} AS _raw) AS _v",
