@@ -174,9 +174,12 @@ def _row(label: str, target: str, runs: list[dict], ref: list[dict] | None = Non
         m, rlo, rhi = stats(ratios)
         flag = " ⚠" if m > RATIO and "×" in target else ""
         ratio = f"**{m:.2f}×**{flag} ({rlo:.2f}–{rhi:.2f})"
+    cpu = f"{statistics.median(r['cpu_s'] for r in runs):.2f} s"
+    if ref:
+        cpu += f" ({statistics.median(r['cpu_s'] / d['cpu_s'] for r, d in zip(runs, ref)):.2f}×)"
     peak = max(r["peak_mb"] for r in runs)
-    mem = f"{peak:.0f} MB" + (" ⚠" if peak > PEAK_MB else "")
-    return f"| {label} | {target} | {cell} | {ratio} | {mem} |"
+    mem = f"{peak:.0f} MB" + (" ⚠" if peak > PEAK_MB and "GB" in target else "")
+    return f"| {label} | {target} | {cell} | {ratio} | {cpu} | {mem} |"
 
 
 def section(where: str, csvs, xlsx, runs, base, base_note, big, started: str, args) -> str:
@@ -186,17 +189,20 @@ def section(where: str, csvs, xlsx, runs, base, base_note, big, started: str, ar
         "",
         "Written by the bench itself (`nice -n 10 python -m bench.bench_etl`); do not edit by hand.",
         "",
-        f"**Date:** {dt.datetime.now():%Y-%m-%d %H:%M}. **Machine:** {started}.",
+        f"**Date:** {dt.datetime.now():%Y-%m-%d %H:%M}. **Machine:** {started}, at the end "
+        f"{os.getloadavg()[0]:.1f}.",
         f"**Data:** {where}: {describe(csvs)} of CSV ({first['rows_read']:,} rows read, "
         f"{first['rows_loaded']:,} loaded, {first['rows_rejected']:,} rejected; repeated keys within and "
         f"across files replace earlier rows)" + (f", plus {describe(xlsx)} of .xlsx" if xlsx else "") + ".",
         f"Each run is a new process; the reference, the loads and the .xlsx are interleaved round by round, "
         f"{args.repeat} rounds: median with the spread (min–max) in brackets; the ratio is taken round by "
         f"round against that round's reference. Peak memory = the process's VmHWM (the highest of the "
-        f"runs). Targets (issue 14): ≤ {RATIO:g}× DuckDB's `read_csv`, ≤ 1 GB for any single file.",
+        f"runs). CPU time = user + system seconds of the process, all threads (median; steadier than wall time "
+        f"when other work shares the machine). Targets (issue 14): ≤ {RATIO:g}× DuckDB's `read_csv` in "
+        f"time, ≤ 1 GB for any single file.",
         "",
-        "| run | target | time | ratio to read_csv | peak memory |",
-        "|---|---|---:|---:|---:|",
+        "| run | target | time | ratio to read_csv | CPU time (ratio) | peak memory |",
+        "|---|---|---:|---:|---:|---:|",
         _row("DuckDB `read_csv` of the same CSV files → a new database file (reference; GBK read as "
              "Latin-1)", "—", runs["duckdb"]),
         _row("cockpit load into an empty database", f"≤ {RATIO:g}×", runs["empty"], runs["duckdb"]),
