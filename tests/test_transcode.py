@@ -2,6 +2,7 @@
 bytes no encoding can read are reported with file, row and column."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,18 @@ HEADER = "事件编号,上报时间,社区,网格编号,事件类型,事件描�
 
 def _row(i: int) -> str:
     return f"G-{i},2025-04-01 08:00:00,清河一社区,QH-01,噪音扰民,楼上装修噪音扰民第{i}次反映,处置中\r\n"
+
+
+@pytest.fixture(params=["python", pytest.param("iconv", marks=pytest.mark.skipif(
+    not shutil.which("iconv"), reason="no iconv on this system"))])
+def codec(request, monkeypatch):
+    """Both transcoders: Python's codec in blocks, and the system's iconv piece by piece."""
+    if request.param == "python":
+        monkeypatch.setattr(transcode, "ICONV", None)
+    else:
+        monkeypatch.setattr(transcode, "ICONV", shutil.which("iconv"))
+        monkeypatch.setattr(transcode, "ICONV_PIECE_BYTES", 97)   # many pieces, split characters
+    return request.param
 
 
 def _rows(db: Path, sql: str):
@@ -31,7 +44,7 @@ def _char_starts(text: str, encoding: str) -> set[int]:
     return starts
 
 
-def test_a_gbk_file_of_many_blocks_with_characters_split_by_block_boundaries(tmp_path, monkeypatch):
+def test_a_gbk_file_of_many_blocks_with_characters_split_by_block_boundaries(tmp_path, monkeypatch, codec):
     monkeypatch.setattr(transcode, "BLOCK_BYTES", 101)    # odd: boundaries fall inside characters
     text = HEADER + "".join(_row(i) for i in range(400))
     data = text.encode("gbk")
@@ -54,7 +67,7 @@ def test_a_gbk_file_of_many_blocks_with_characters_split_by_block_boundaries(tmp
     assert _rows(db, "SELECT encoding FROM etl_loads") == [("gb18030",)]
 
 
-def test_a_line_longer_than_a_block_is_carried_whole(tmp_path, monkeypatch):
+def test_a_line_longer_than_a_block_is_carried_whole(tmp_path, monkeypatch, codec):
     monkeypatch.setattr(transcode, "BLOCK_BYTES", 16)
     text = HEADER + _row(1).replace("楼上装修", "楼上装修" * 40) + _row(2)
     path = tmp_path / "long.csv"
@@ -82,7 +95,7 @@ def _bad_gbk(tmp_path: Path, rows: int, bad_at: int, *, quoted_break_at: int | N
     return path
 
 
-def test_a_bad_byte_deep_in_a_gbk_file_names_file_row_and_column(tmp_path, monkeypatch):
+def test_a_bad_byte_deep_in_a_gbk_file_names_file_row_and_column(tmp_path, monkeypatch, codec):
     import etl.extract as extract
     monkeypatch.setattr(extract, "SAMPLE_BYTES", 2048)        # found while streaming, not in the sample
     monkeypatch.setattr(transcode, "BLOCK_BYTES", 4096)      # the bad byte is many blocks in
