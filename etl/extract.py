@@ -97,10 +97,10 @@ class RawSource:
         self.encoding, self.csv_path = "gb18030", None
 
     def close(self) -> None:
-        if self._pending is not None:          # a transcode still running: let it finish, then delete
+        if self._pending is not None and not self._pending.cancel():   # running: let it finish, delete
             with contextlib.suppress(Exception):
                 self.cleanup.append(self._pending.result())
-            self._pending = None
+        self._pending = None
         for p in self.cleanup:
             try:
                 p.unlink()

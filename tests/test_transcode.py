@@ -138,3 +138,23 @@ def test_bad_bytes_in_the_first_rows_name_their_own_row(tmp_path, bad_at):
     path = _bad_gbk(tmp_path, 5, bad_at=bad_at)
     [res] = load_paths([path], tmp_path / "c.duckdb", progress=None)
     assert res.status == "refused" and f"row {bad_at + 1}," in res.message, res.message
+
+
+def test_a_prefetched_copy_is_deleted_when_the_source_closes_used_or_not(tmp_path, monkeypatch, codec):
+    import tempfile
+
+    from etl.extract import read_sources
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    path = tmp_path / "grid-gbk.csv"
+    path.write_bytes((HEADER + "".join(_row(i) for i in range(50))).encode("gbk"))
+    used, unused = read_sources(path)[0], read_sources(path)[0]
+    assert used.csv_path is None and used.encoding == "gb18030"      # nothing transcoded yet
+    used.prefetch()
+    unused.prefetch()
+    copy = used.utf8_csv()
+    assert copy.parent == scratch and copy.read_bytes().decode("utf-8").startswith("事件编号")
+    used.close()
+    unused.close()
+    assert list(scratch.iterdir()) == []
