@@ -2,25 +2,29 @@
 
 CSV in UTF-8, UTF-8 with BOM or GBK/GB18030 (detected, not configured) and Excel .xlsx
 (every sheet). DuckDB reads UTF-8 CSV itself (fastest); GBK is transcoded to a temporary
-UTF-8 file first because DuckDB cannot decode it. Excel goes through fastexcel (calamine),
+UTF-8 file first because DuckDB cannot decode it: streamed in bounded blocks (etl/transcode.py),
+when the loader reaches the file (`RawSource.utf8_csv`), possibly in the background while the
+files before it load (`prefetch`). Excel goes through fastexcel (calamine),
 with datetimes and integral numbers turned into the text an office would see. Title rows
 above the header are skipped; row numbers stay those of the sheet.
 """
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import errno
 import hashlib
 import io
 import os
-import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from etl import aliases
+from etl import aliases, transcode
+from etl.transcode import UndecodableBytes
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -31,6 +35,11 @@ class ExtractError(ValueError):
     """A file that cannot be read at all (names the file)."""
 
 
+# one background worker: transcoding overlaps DuckDB's work on the file before (DuckDB
+# releases the GIL), and never runs two files at once on a small machine
+_TRANSCODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cockpit-transcode")
+
+
 @dataclass
 class RawSource:
     """One table of text read from a file: a CSV, or one sheet of a workbook."""
@@ -39,18 +48,59 @@ class RawSource:
     encoding: str
     headers: list[str]
     sha256: str
-    csv_path: Path | None = None          # UTF-8 CSV DuckDB can read directly
+    csv_path: Path | None = None          # UTF-8 CSV DuckDB can read directly (a GBK file's: once transcoded)
     table: pa.Table | None = None         # or the sheet as text columns (Arrow: DuckDB scans it zero-copy)
     cleanup: list[Path] = field(default_factory=list)
     delimiter: str = ","                  # of the CSV (parsed from its header line)
     skip_lines: int = 0                   # CSV lines above the header (titles, stamps)
     header_row: int = 1                   # the header's row in the sheet; data follows it
+    sample_ascii: bool = False            # the sampled bytes were plain ASCII (encoding unproven)
+    _pending: Future | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
         return f"{self.path.name}[{self.sheet}]" if self.sheet else self.path.name
 
+    @property
+    def is_csv(self) -> bool:
+        return self.table is None
+
+    def prefetch(self) -> None:
+        """Start transcoding a GBK file in the background (no-op for anything else)."""
+        if self.is_csv and self.csv_path is None and self._pending is None:
+            self._pending = _TRANSCODER.submit(transcode.to_utf8, self.path, self.encoding,
+                                               self.delimiter, self.headers)
+
+    def utf8_csv(self) -> Path:
+        """The UTF-8 CSV DuckDB reads: the file itself, or its transcoded copy (made once).
+        Raises ExtractError naming file, row and column for bytes the encoding cannot decode."""
+        if self.csv_path is None:
+            self.prefetch()
+            try:
+                self.csv_path = self._pending.result()
+            except UndecodableBytes as exc:
+                raise ExtractError(str(exc)) from None
+            finally:
+                self._pending = None
+            self.cleanup.append(self.csv_path)
+        return self.csv_path
+
+    def as_gb18030(self) -> None:
+        """Read the file as GB18030 from now on (DuckDB found bytes past the sample that are not
+        UTF-8). A file whose sample held non-ASCII UTF-8 is UTF-8 with a bad byte: refused,
+        naming the byte's row and column."""
+        if not self.sample_ascii:
+            offset = transcode.first_bad_byte(self.path, "utf-8")
+            if offset is not None:
+                raise ExtractError(str(transcode.undecodable(self.path, "utf-8", offset, self.delimiter,
+                                                             self.headers)))
+        self.encoding, self.csv_path = "gb18030", None
+
     def close(self) -> None:
+        if self._pending is not None and not self._pending.cancel():   # running: let it finish, delete
+            with contextlib.suppress(Exception):
+                self.cleanup.append(self._pending.result())
+        self._pending = None
         for p in self.cleanup:
             try:
                 p.unlink()
@@ -159,13 +209,22 @@ def detect_encoding(data: bytes) -> str:
     try:
         codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_at = exc.start
     try:
         codecs.getincrementaldecoder("gb18030")().decode(data, final=False)
         return "gb18030"
-    except UnicodeDecodeError as exc:
-        raise ExtractError(f"byte {exc.start} is neither UTF-8 nor GBK/GB18030") from exc
+    except UnicodeDecodeError as exc:   # the encoding that reads further is the file's
+        raise (_Undecodable("utf-8", utf8_at) if utf8_at > exc.start
+               else _Undecodable("gb18030", exc.start)) from None
+
+
+class _Undecodable(ExtractError):
+    """A sample neither UTF-8 nor GBK: the likelier encoding and its first bad byte."""
+
+    def __init__(self, encoding: str, offset: int):
+        super().__init__(f"byte {offset} is neither UTF-8 nor GBK/GB18030")
+        self.encoding, self.offset = encoding, offset
 
 
 def _utf16_or_32(data: bytes) -> str | None:
@@ -182,11 +241,10 @@ def _utf16_or_32(data: bytes) -> str | None:
 
 
 def read_csv(path: Path, encoding: str | None = None) -> RawSource:
-    """A CSV as a RawSource; GBK is transcoded to a temporary UTF-8 file for DuckDB.
+    """A CSV as a RawSource: hashed in blocks and never held whole; a UTF-8 file is read by
+    DuckDB itself, a GBK one is transcoded when the loader reaches it (`RawSource.utf8_csv`).
 
-    Pass `encoding` to override detection (the loader retries with gb18030 when DuckDB finds
-    invalid UTF-8 past the sample). A UTF-8 file is hashed in chunks and never held whole:
-    DuckDB reads it itself.
+    Pass `encoding` to override detection.
     """
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -196,24 +254,18 @@ def read_csv(path: Path, encoding: str | None = None) -> RawSource:
             h.update(chunk)
     try:
         encoding = encoding or detect_encoding(sample[:SAMPLE_BYTES])
+    except _Undecodable as exc:
+        delimiter, _, _, headers = _csv_header(sample[:HEADER_BYTES].decode(exc.encoding, errors="ignore"))
+        raise ExtractError(str(transcode.undecodable(path, exc.encoding, exc.offset, delimiter, headers))) from None
     except ExtractError as exc:
         raise ExtractError(f"{path}: {exc}") from None
     delimiter, above, records_above, headers = _csv_header(sample[:HEADER_BYTES].decode(encoding, errors="ignore"))
     if not headers:
         raise ExtractError(f"{path}: the file is empty (no header row)")
-    if encoding.startswith("utf-8"):
-        return RawSource(path, None, encoding, headers, h.hexdigest(), csv_path=path,
-                         delimiter=delimiter, skip_lines=above, header_row=records_above + 1)
-    try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise ExtractError(f"{path}: byte {exc.start} is neither UTF-8 nor GBK/GB18030") from None
-    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="cockpit-utf8-")
-    with os.fdopen(fd, "wb") as out:
-        out.write(text.encode("utf-8"))
-    return RawSource(path, None, "gb18030", headers, h.hexdigest(), csv_path=Path(tmp),
-                     cleanup=[Path(tmp)], delimiter=delimiter, skip_lines=above,
-                     header_row=records_above + 1)
+    return RawSource(path, None, encoding, headers, h.hexdigest(),
+                     csv_path=path if encoding.startswith("utf-8") else None, delimiter=delimiter,
+                     skip_lines=above, header_row=records_above + 1,
+                     sample_ascii=sample[:SAMPLE_BYTES].isascii())
 
 
 def _csv_header(head: str) -> tuple[str, int, int, list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -23,7 +24,7 @@ import pandas as pd
 
 from etl import aliases, history, scoped, stage, stage_participation
 from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
-from etl.extract import ExtractError, RawSource, expand_paths, read_csv, read_sources
+from etl.extract import ExtractError, RawSource, expand_paths, read_sources
 from etl.pii import mask_text
 
 
@@ -100,6 +101,8 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
             src.close()
         else:
             todo.append((src, k))
+    for src, _ in todo:
+        src.prefetch()   # GBK files are transcoded in the background while earlier files load
     if todo:
         _write_sources(db, todo, strict, max_reject_share, say, results, loaded_by, partner)
     for res in results:
@@ -200,13 +203,14 @@ def _raw_names(src: RawSource, kind: str) -> tuple[list[str], dict[str, str]]:
 def _create_raw(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str) -> list[str]:
     """The view `_raw`: the source's columns in file order, renamed canonical; returns the names.
 
-    A view, not a table: staging streams the file once; rejects re-read only their rows.
-    The file path reaches DuckDB as a Python argument, never as SQL text.
+    A view, not a table: staging streams the file once (a GBK file's UTF-8 copy is made
+    here, streamed, unless it was prefetched). The file path reaches DuckDB as a Python
+    argument, never as SQL text.
     """
     names, _ = _raw_names(src, kind)
-    if src.csv_path is not None:
+    if src.is_csv:
         # the dialect is known from the header (extract._csv_header): no sniffing pass
-        con.read_csv(str(src.csv_path), header=True, auto_detect=False, skiprows=src.skip_lines,
+        con.read_csv(str(src.utf8_csv()), header=True, auto_detect=False, skiprows=src.skip_lines,
                      columns={n: "VARCHAR" for n in names}, delimiter=src.delimiter,
                      quotechar='"', escapechar='"').to_view("_raw_src")
     else:
@@ -232,19 +236,37 @@ def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
     transcoded from GB18030 and staged again. Runs first in the load's transaction."""
     known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
     bound = stage.params(kind, salt, known, stage_participation.context(con, kind))
-    try:
+    _bound_memory(con)
+
+    def run() -> tuple[list[str], tuple[int, int]]:
         names = _create_raw(con, src, kind)
-        counts = stage.run_stage(con, kind, bound, first_row=src.header_row + 1)
+        keep = tuple(n for n in names if n.startswith("_x"))   # unmapped: kept for rejects
+        return names, stage.run_stage(con, kind, bound, first_row=src.header_row + 1, keep=keep)
+
+    try:
+        return run()
     except duckdb.InvalidInputException as exc:
-        if src.csv_path is None or src.encoding == "gb18030" or "unicode" not in str(exc).lower():
+        if not src.is_csv or src.encoding == "gb18030" or "unicode" not in str(exc).lower():
             raise
         con.rollback()   # the failed scan aborted the transaction; nothing was written yet
         con.begin()
-        gbk = read_csv(src.path, encoding="gb18030")
-        src.csv_path, src.encoding, src.cleanup = gbk.csv_path, gbk.encoding, src.cleanup + gbk.cleanup
-        names = _create_raw(con, src, kind)
-        counts = stage.run_stage(con, kind, bound, first_row=src.header_row + 1)
-    return names, counts
+        _drop_scratch(con)
+        try:
+            src.as_gb18030()
+        except ExtractError as err:
+            raise LoadRefused(f"{src.label}: refused, nothing loaded - "
+                              f"{str(err).removeprefix(f'{src.path}: ')}") from None
+        return run()
+
+
+# DuckDB's share of memory while it stages and writes: staging tables beyond it spill to a
+# temporary directory, so one file of millions of rows stays within about a gigabyte of RSS
+# (Python, the Arrow of an .xlsx sheet and DuckDB's own caches come on top)
+STAGING_MEMORY = os.environ.get("COCKPIT_ETL_MEMORY", "640MB")
+
+
+def _bound_memory(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET memory_limit = $m", {"m": STAGING_MEMORY})
 
 
 def _upsert_sql(kind: str) -> tuple[str, str]:
@@ -358,22 +380,31 @@ def _first_line(text: str) -> str:
 
 
 def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]:
-    """One dict per (row, column) error with the original record (PII masked) as JSON."""
+    """One dict per (row, column) error with the original record (PII masked) as JSON.
+
+    The record comes from the staging table (`stage.record_columns`), not from a second read
+    of the file: text cells as staged (trimmed), other cells as read, unmapped columns as they
+    were; the resident identifier only as "(pseudonymised)"."""
     errors = con.execute("SELECT _row, column_name, reason FROM _errors ORDER BY _row, column_name").fetchall()
     if not errors:
         return []
-    raw = con.execute("SELECT * FROM (SELECT row_number() OVER () + $header_row AS _row, * FROM _raw) "
-                      "WHERE _row IN (SELECT _row FROM _errors)", {"header_row": src.header_row}).df()
+    shown = [(header, stage.record_columns(kind, name)) for name, header in zip(names, src.headers)]
+    pseudonym = next((stage._out(c) for c in stage.SPECS[kind] if c.type == stage.PSEUDO), None)
+    columns = [c for _, c in shown if c] + ([pseudonym] if pseudonym else [])
+    # column names from the staging specs and the loader's _x<i> names, never from the file
+    raw = con.execute(f"SELECT _row, {', '.join(columns)} FROM _typed "
+                      f"WHERE _row IN (SELECT _row FROM _errors)").fetchall()
     _, header_of = _raw_names(src, kind)
     by_row = {}
-    for record in raw.to_dict("records"):
+    for record in raw:
+        values = dict(zip(columns, record[1:]))
         original = {}
-        for name, header in zip(names, src.headers):
-            value = record.get(name)
-            if value is None or (isinstance(value, float) and pd.isna(value)):
+        for header, column in shown:
+            value = values.get(column) if column else values.get(pseudonym)
+            if value is None:
                 continue
-            original[mask_text(header)] = "(pseudonymised)" if name == "resident_id" else mask_text(str(value))
-        by_row[record["_row"]] = json.dumps(original, ensure_ascii=False)
+            original[mask_text(header)] = "(pseudonymised)" if column is None else mask_text(str(value))
+        by_row[record[0]] = json.dumps(original, ensure_ascii=False)
     return [{"row_number": int(r), "column_name": mask_text(header_of.get(c, c)), "reason": reason,
              "original_values": by_row.get(r)} for r, c, reason in errors]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 
 _D = "[0-9０-９]"                   # a digit, ASCII or full-width
+DIGITS = "0123456789０１２３４５６７８９"
 _ND_BEFORE = "(^|[^0-9０-９])"      # the neighbour that proves a digit run starts here
 _ND_AFTER = "($|[^0-9０-９])"
 _ND_AFTER_ID = "($|[^0-9０-９XxＸｘ])"
@@ -66,9 +67,12 @@ def mask_sql(v: str) -> str:
     for pattern, repl, passes in RULES:
         for _ in range(passes):
             s = f"regexp_replace({s}, '{pattern}', '{repl}', 'g')"
-    # most cells (names, categories, short notes) are under 10 characters: length() is far
-    # cheaper than any regex and rules them out first
-    return f"CASE WHEN length({v}) >= 10 AND regexp_matches({v}, '{CANDIDATE_RE}') THEN {s} ELSE {v} END"
+    # most cells (names, categories, short notes) are under 10 characters, and most longer
+    # ones hold no digit at all: length() and contains() are far cheaper than any regex (a
+    # regex call costs ~0.2 us per cell, 20 contains() ~0.05 us) and rule them out first
+    any_digit = " OR ".join(f"contains({v}, '{d}')" for d in DIGITS)
+    return (f"CASE WHEN length({v}) >= 10 AND ({any_digit}) AND regexp_matches({v}, '{CANDIDATE_RE}') "
+            f"THEN {s} ELSE {v} END")
 
 
 _COMPILED = [(re.compile(p), r, n) for p, r, n in RULES]

@@ -45,5 +45,5 @@ def restrict_to_party(con: duckdb.DuckDBPyConnection, kind: str, party: str, fir
     not filter)."""
     mine = projects_of(con, party)
     added = con.execute(_REJECT_FOREIGN, {"reason": NOT_YOUR_PROJECT, "mine": mine}).fetchall()[0][0]
-    con.execute(stage.stage_sql(kind, dedupe_needed=True, fast_path=False, first_row=first_row)[-1])
+    stage.refresh_clean(con, kind)
     return int(added)

@@ -214,9 +214,11 @@ def _checks(kind: str) -> list[tuple[str, str, str]]:
             continue
         raw = f"NULLIF(trim(_raw_{c.name}), '')"
         reason = _REASON.get(c.type, "invalid value").format(col=c.name.replace("_", " "))
+        # every check opens with `typed IS NULL` (cheap, rarely true): the trim of the raw cell
+        # runs only for those rows. A blank cell always types to NULL.
         checks.append((c.name, reason, f"{c.name} IS NULL AND {raw} IS NOT NULL"))
         if c.required:
-            checks.append((c.name, "missing value", f"{raw} IS NULL"))
+            checks.append((c.name, "missing value", f"{c.name} IS NULL AND {raw} IS NULL"))
         if c.type in (TS, DATE):
             checks.append((c.name, "date out of range 1990-2100",
                            f"NOT ({c.name} BETWEEN TIMESTAMP '1990-01-01' AND TIMESTAMP '2100-12-31')"))
@@ -226,21 +228,23 @@ def _checks(kind: str) -> list[tuple[str, str, str]]:
 def _errors_sql(kind: str) -> str:
     """One scan finds the invalid rows; only those few are expanded to (row, column, reason)."""
     checks = _checks(kind)
-    any_bad = " OR ".join(f"COALESCE({cond}, FALSE)" for _, _, cond in checks)
+    # a plain OR in a WHERE (NULL counts as false): DuckDB then skips the rows already found
+    any_bad = " OR ".join(f"({cond})" for _, _, cond in checks)
     parts = [f"SELECT _row, '{col}' AS column_name, '{reason}' AS reason FROM _bad WHERE {cond}"
              for col, reason, cond in checks]
     return (f"CREATE OR REPLACE TEMP TABLE _errors AS WITH _bad AS MATERIALIZED "
             f"(SELECT * FROM _typed WHERE {any_bad})\n" + "\nUNION ALL ".join(parts))
 
 
-def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_path: bool = False,
-              first_row: int = 2) -> list[str]:
-    """Statements: source -> _typed_all/_typed -> _errors (row, column, reason) -> the view _clean.
+def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[str, ...] = ()) -> list[str]:
+    """Statements: source -> _typed_all/_typed -> _errors (row, column, reason).
 
-    `source` yields the canonical text columns in file order. No window function runs over
-    the typing (it would serialise it): a fresh temp table's rowid keeps file order, so
-    rowid gives the spreadsheet row (`_row`; `first_row` is the first data row's, 2 unless
-    title rows sit above the header).
+    `source` yields the canonical text columns in file order, and the columns named in `keep`
+    (the loader's `_x<i>` names for unmapped headers), which pass through untouched so a
+    rejected row's whole record can be shown without reading the file again. No window
+    function runs over the typing (it would serialise it): a fresh temp table's rowid keeps
+    file order, so rowid gives the spreadsheet row (`_row`; `first_row` is the first data
+    row's, 2 unless title rows sit above the header). `_clean` follows from `clean_sql`.
     """
     cols = SPECS[kind]
     # cells are trimmed once in an inner projection: the typing refers to each several times
@@ -248,25 +252,56 @@ def stage_sql(kind: str, source: str = "_raw", dedupe_needed: bool = True, fast_
         "" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}") for c in cols)
     typed = ",\n  ".join(f"{_typed(c, f'_v.{c.name}')} AS {_out(c)}" + (
         "" if c.type in (TEXT, ID, PSEUDO) else f", _v._raw_{c.name}") for c in cols)
+    passed = "".join(f", _raw.{_name(k)}" for k in keep)
+    kept = "".join(f", _v.{_name(k)}" for k in keep)
     # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
-    nonblank = "COALESCE(" + ", ".join(
-        _out(c) if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '')" for c in cols) + ") IS NOT NULL"
-    keys = ", ".join(KEYS[kind])
-    dedupe = f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1" if dedupe_needed else ""
-    names = ", ".join(f"COALESCE({c.name}, FALSE) AS {c.name}" if c.type == BOOL else _out(c) for c in cols)
-    clean = (f"SELECT {names}{_extra_columns(kind)} FROM _typed_all" if fast_path else   # nothing to filter
-             f"SELECT {names}{_extra_columns(kind)} FROM _typed WHERE _row NOT IN (SELECT _row FROM _errors) {dedupe}")
+    # an OR, not COALESCE(...) IS NOT NULL: DuckDB stops at the first non-blank cell (the key, mostly)
+    nonblank = "(" + " OR ".join(
+        f"{_out(c)} IS NOT NULL" if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '') IS NOT NULL"
+        for c in cols) + ")"
     return [
-        f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}\n"
-        f"FROM (SELECT {trimmed} FROM {source} AS _raw) AS _v",
+        f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}{kept}\n"
+        f"FROM (SELECT {trimmed}{passed} FROM {source} AS _raw) AS _v",
         # inside a transaction a new table's rowids start at 2**55, hence the min()
         f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) "
         f"+ {int(first_row)} AS _row, * "   # an int computed by the loader, never file text
         f"FROM _typed_all WHERE {nonblank}",
         *_derive(kind),
         _errors_sql(kind),
-        f"CREATE OR REPLACE TEMP VIEW _clean AS {clean}",
     ]
+
+
+def _name(column: str) -> str:
+    """A pass-through column name: only the loader's generated `_x<i>` names are accepted."""
+    if not (column.startswith("_x") and column[2:].isdigit()):
+        raise ValueError(f"not a generated column name: {column!r}")
+    return column
+
+
+def dups_sql(kind: str) -> str:
+    """The keys that occur more than once among the valid rows, with the row that wins (the
+    last: a later line of an export is the newer state). Usually empty, so `_clean` can drop
+    the losers with a small hash join instead of a window over every row."""
+    keys = ", ".join(KEYS[kind])
+    return (f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT {keys}, max(_row) AS _keep FROM _typed "
+            f"WHERE _row NOT IN (SELECT _row FROM _errors) GROUP BY {keys} HAVING count(*) > 1")
+
+
+def clean_sql(kind: str, fast_path: bool = False, dedupe_needed: bool = True) -> str:
+    """The view `_clean`: one valid row per key. `fast_path` when there is nothing to filter
+    (no blank row, no error, no repeated key)."""
+    names = ", ".join(f"COALESCE(t.{c.name}, FALSE) AS {c.name}" if c.type == BOOL else f"t.{_out(c)}"
+                      for c in SPECS[kind])
+    extra = _extra_columns(kind)   # reads columns the join's other side does not have
+    if fast_path:
+        return f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{extra} FROM _typed_all AS t"
+    valid = f"SELECT {names}{extra} FROM _typed AS t WHERE t._row NOT IN (SELECT _row FROM _errors)"
+    if not dedupe_needed:
+        return f"CREATE OR REPLACE TEMP VIEW _clean AS {valid}"
+    # IS NOT DISTINCT FROM: rows whose key is NULL count as one key, as a GROUP BY does
+    on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in KEYS[kind])
+    return (f"CREATE OR REPLACE TEMP VIEW _clean AS {valid.replace(' WHERE ', f' LEFT JOIN _dups AS d ON {on} WHERE ', 1)} "
+            f"AND (d._keep IS NULL OR t._row = d._keep)")
 
 
 def _derive(kind: str) -> list[str]:
@@ -295,31 +330,44 @@ def target_columns(kind: str) -> list[str]:
     return names
 
 
+def record_columns(kind: str, name: str) -> str | None:
+    """The column of `_typed` that shows a rejected row's cell of canonical column `name` as
+    the file had it: text and ids as staged (trimmed; free text already masked), other types
+    as read (`_raw_<name>`); None for the resident identifier, which is never kept."""
+    col = next((c for c in SPECS[kind] if c.name == name), None)
+    if col is None:
+        return _name(name)
+    if col.type == PSEUDO:
+        return None
+    return col.name if col.type in (TEXT, ID) else f"_raw_{col.name}"
+
+
 def _out(col: Col) -> str:
     """The column's name after staging (the resident identifier leaves as a pseudonym)."""
     return "resident_pseudonym" if col.type == PSEUDO else col.name
 
 
 def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw",
-              first_row: int = 2) -> tuple[int, int]:
+              first_row: int = 2, keep: tuple[str, ...] = ()) -> tuple[int, int]:
     """Run the staging statements on `con`, reading the text columns from `source`.
 
     Returns (rows read, rows rejected); blank rows count as neither.
     """
-    def execute(statement: str) -> None:
+    for statement in stage_sql(kind, source, first_row=first_row, keep=keep):
         con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
-
-    *prepare, _ = stage_sql(kind, source, first_row=first_row)
-    for statement in prepare:
-        execute(statement)
-    keys = ", ".join(KEYS[kind])
-    count_sql = (f"SELECT count(DISTINCT ({keys})), count(*), (SELECT count(*) FROM _typed_all), "
-                 f"(SELECT count(DISTINCT _row) FROM _errors) FROM _typed")
-    distinct, nonblank, everything, rejected = con.execute(count_sql).fetchall()[0]
-    fast = distinct == nonblank == everything and not rejected
-    execute(stage_sql(kind, source, dedupe_needed=distinct != nonblank, fast_path=fast,
-                      first_row=first_row)[-1])
+    con.execute(dups_sql(kind))
+    nonblank, everything, rejected, repeated = con.execute(
+        "SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM _typed_all), "
+        "(SELECT count(DISTINCT _row) FROM _errors), (SELECT count(*) FROM _dups)").fetchall()[0]
+    con.execute(clean_sql(kind, fast_path=nonblank == everything and not rejected and not repeated,
+                          dedupe_needed=bool(repeated)))
     return nonblank, rejected
+
+
+def refresh_clean(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Rebuild `_dups` and `_clean` after rows were added to `_errors` (partner uploads)."""
+    con.execute(dups_sql(kind))
+    con.execute(clean_sql(kind))
 
 
 def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
