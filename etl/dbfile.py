@@ -107,6 +107,7 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
             moved = storage.ensure_layout(con, storage.parts_dir(live))
             storage.bind_root(con, storage.parts_dir(live))
             yield con
+            moved += storage.ensure_layout(con, storage.parts_dir(live))   # what a pain-point run wrote
             build_marts(con, None if moved else storage.changes(con))
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")

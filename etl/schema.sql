@@ -368,10 +368,10 @@ FROM participation p LEFT JOIN points_rules r USING (activity);
 
 -- ---- storage (etl/storage.py, docs/ARCHITECTURE.md) --------------------------------------
 
--- one row per Parquet file holding rows of a partitioned table (grid_reports, feedback, participation)
+-- one row per Parquet file holding rows of a table kept outside the catalog (etl/storage.py)
 CREATE TABLE IF NOT EXISTS etl_parts (
     table_name           VARCHAR NOT NULL,
-    month_on             DATE NOT NULL,      -- first day of the month the file's rows fall in
+    month_on             DATE,               -- first day of the month the file's rows fall in; NULL: a table kept whole
     root                 VARCHAR NOT NULL,   -- the <db>.parts folder the file is in
     path                 VARCHAR PRIMARY KEY,   -- absolute path of the file (never changed after writing)
     rows                 BIGINT NOT NULL,    -- rows in the file, superseded ones included

@@ -50,6 +50,10 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("feedback", "feedback_id", "submitted_at"),
     Partitioned("participation", "record_id", "occurred_on"),
 )}
+# Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
+# Parquet file each, rewritten by the run that changes them (`writable` brings one back into
+# the catalog for that run), so a load never copies them.
+WHOLE = ("feedback_tokens", "feedback_places", "feedback_pain_points")
 COMPACT_FILES = 8           # a month with more files than this is rewritten as one
 COMPACT_DELETED = 0.25      # ... or with more than this share of its stored rows superseded
 GC_GRACE_S = 3600           # an unreferenced file younger than this may belong to a running write
@@ -78,14 +82,21 @@ def publish_to(live: Path) -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=None)
-def columns(table: str) -> tuple[tuple[str, str], ...]:
-    """(name, type) of `table` as etl/schema.sql declares it, in order."""
-    spec = PARTITIONED[table]
+def _declared(table: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """((name, type) in order, CREATE TABLE text) of `table` as etl/schema.sql declares it."""
+    if table not in PARTITIONED and table not in WHOLE:
+        raise ValueError(f"not a stored table: {table!r}")
     with duckdb.connect() as con:
         con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
         rows = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_name = $t ORDER BY ordinal_position", {"t": spec.table}).fetchall()
-    return tuple((n, t) for n, t in rows)
+                           "WHERE table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall()
+        ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = $t", {"t": table}).fetchone()[0]
+    return tuple((n, t) for n, t in rows), ddl
+
+
+def columns(table: str) -> tuple[tuple[str, str], ...]:
+    """(name, type) of `table` as etl/schema.sql declares it, in order."""
+    return _declared(table)[0]
 
 
 def _names(table: str) -> str:
@@ -131,6 +142,13 @@ def roots(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """CREATE OR REPLACE VIEW <table> over its current files, superseded keys left out."""
+    if table in WHOLE:
+        paths = files(con, table)
+        if not paths:
+            typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns(table))
+            return f"CREATE OR REPLACE VIEW {table} AS SELECT {typed} WHERE FALSE"
+        return (f"CREATE OR REPLACE VIEW {table} AS SELECT {_names(table)} FROM "
+                f"read_parquet([{', '.join(map(_literal, paths))}], hive_partitioning = false)")
     spec = PARTITIONED[table]
     rows = con.execute("""
         SELECT p.path, EXISTS (SELECT 1 FROM etl_part_deletes d WHERE d.path = p.path) AS dirty
@@ -305,21 +323,50 @@ def _rewrite_month(con: duckdb.DuckDBPyConnection, table: str, month: date, root
 # ---- layout: migrating a table into files -------------------------------------------------
 
 def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
-    """Every table of PARTITIONED as files + view (a table still stored in the catalog, as in a
-    file from before this layout or a fresh one, is moved out); returns the tables moved."""
+    """Every table of PARTITIONED and WHOLE as files + view (a table still stored in the
+    catalog, as in a file from before this layout, a fresh one, or one a pain-point run wrote,
+    is moved out); returns the tables moved."""
     moved = []
-    for table in PARTITIONED:
+    for table in (*PARTITIONED, *WHOLE):
         kind = table_type(con, table)
         if kind == "BASE TABLE":
             count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            if count:
+            if table in WHOLE:
+                _write_whole(con, table, root, count)
+            elif count:
                 _write_files(con, table, f"SELECT {_names(table)} FROM main.{table}", root, "M", None)
             con.execute(f"DROP TABLE main.{table}")
             refresh_view(con, table)
             moved.append(table)
-        elif kind == "VIEW":
-            refresh_view(con, table)    # a catalog copied from elsewhere: same files, same text
     return moved
+
+
+def _write_whole(con: duckdb.DuckDBPyConnection, table: str, root: Path, count: int) -> None:
+    """Replace the files of a WHOLE table by one file of its catalog rows."""
+    con.execute("DELETE FROM etl_parts WHERE table_name = $t", {"t": table})
+    if not count:
+        return
+    folder = root / table
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"W{time.time_ns()}-{os.getpid()}.parquet"
+    con.execute(f"COPY (SELECT {_names(table)} FROM main.{table}) TO $path (FORMAT parquet)",
+                {"path": str(path)})
+    con.execute("INSERT INTO etl_parts VALUES ($t, NULL, $root, $path, $rows, NULL, $at)",
+                {"t": table, "root": str(root), "path": str(path), "rows": count, "at": datetime.now()})
+
+
+def writable(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Bring a WHOLE table back into the writer's catalog as a table (its rows, its schema.sql
+    DDL with keys), so the pain-point engine can DELETE/INSERT/UPDATE it; the writer moves it
+    out again when it finishes (ensure_layout). A no-op when it is a table already."""
+    if table not in WHOLE or table_type(con, table) != "VIEW":
+        return
+    paths = files(con, table)
+    con.execute(f"DROP VIEW main.{table}")
+    con.execute(_declared(table)[1])
+    if paths:
+        con.execute(f"INSERT INTO main.{table} SELECT {_names(table)} "
+                    "FROM read_parquet($files, hive_partitioning = false)", {"files": paths})
 
 
 def vacuum_copy(src: Path, dst: Path) -> None:
