@@ -42,7 +42,7 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
     Once per database instance: a second connection to the same file in this process shares
     the (already locked) instance."""
-    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+    if con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
         return con
     dirs = storage.roots(con)
     if dirs:

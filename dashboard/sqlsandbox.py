@@ -124,7 +124,7 @@ def _part_roots(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The folders of the catalog's Parquet files (as etl.storage.roots; not imported here:
     the worker must start fast)."""
     try:
-        rows = con.execute(f"SELECT DISTINCT root FROM {CATALOG}.etl_parts ORDER BY 1").fetchall()
+        rows = con.execute(f"SELECT DISTINCT root FROM {CATALOG}.etl_storage.parts ORDER BY 1").fetchall()
     except duckdb.CatalogException:
         return []
     return [r[0].rstrip("/") + "/" for r in rows]

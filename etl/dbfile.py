@@ -16,6 +16,7 @@ import inspect
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -148,8 +149,23 @@ def catalogs(live: Path) -> list[Path]:
     return found
 
 
-def collect_garbage(live: Path) -> list[Path]:
-    """Remove Parquet files no catalog of `live` references (call with the writers' lock held)."""
+def collect_garbage(live: Path, every_s: float = storage.GC_GRACE_S / 4) -> list[Path]:
+    """Remove Parquet files no catalog of `live` references (call with the writers' lock held).
+
+    At most once every `every_s` seconds: a file is only removed once it is GC_GRACE_S old, so
+    looking more often finds nothing new, and opening every kept catalog costs a little."""
+    root = live.with_name(live.name + storage.PARTS_SUFFIX)
+    if storage.parts_dir(live) != root:     # a dry run or demo build writing for another catalog
+        return []
+    stamp = root / ".last-gc"
+    try:
+        if time.time() - stamp.stat().st_mtime < every_s:
+            return []
+    except FileNotFoundError:
+        pass
+    if not root.is_dir():
+        return []
+    stamp.touch()
     return storage.collect_garbage(live, catalogs(live))
 
 

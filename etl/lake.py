@@ -25,7 +25,7 @@ import duckdb
 
 from etl import storage
 
-INTERNAL = ("etl_meta", "etl_parts", "etl_part_deletes")    # settings and the manifest stay home
+INTERNAL = ("etl_meta",)    # settings stay home (the manifest is in schema etl_storage, never exported)
 
 
 def migrate(db: Path) -> tuple[int, int, list[str]]:
@@ -50,8 +50,8 @@ def _export_partitioned(con: duckdb.DuckDBPyConnection, table: str, out: Path) -
     spec = storage.PARTITIONED[table]
     months = con.execute("""
         SELECT p.month_on, list(p.path ORDER BY p.path),
-               bool_or(EXISTS (SELECT 1 FROM etl_part_deletes d WHERE d.path = p.path))
-        FROM etl_parts p WHERE p.table_name = $t GROUP BY 1 ORDER BY 1""", {"t": table}).fetchall()
+               bool_or(EXISTS (SELECT 1 FROM etl_storage.deletes d WHERE d.path = p.path))
+        FROM etl_storage.parts p WHERE p.table_name = $t GROUP BY 1 ORDER BY 1""", {"t": table}).fetchall()
     names = ", ".join(f"f.{n}" for n, _ in storage.columns(table))
     written = 0
     for month, paths, dirty in months:
@@ -63,7 +63,7 @@ def _export_partitioned(con: duckdb.DuckDBPyConnection, table: str, out: Path) -
             continue
         folder.mkdir(parents=True, exist_ok=True)
         con.execute(f"COPY (SELECT {names} FROM read_parquet($files, hive_partitioning = false) f "
-                    f"ANTI JOIN etl_part_deletes d ON d.path = f.filename AND d.key = f.{spec.key} "
+                    f"ANTI JOIN etl_storage.deletes d ON d.path = f.filename AND d.key = f.{spec.key} "
                     f"ORDER BY f.{spec.key}) TO $path (FORMAT parquet)",
                     {"files": paths, "path": str(folder / "part-0000.parquet")})
         written += 1

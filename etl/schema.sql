@@ -366,21 +366,3 @@ CREATE OR REPLACE VIEW participation_points AS
 SELECT p.*, COALESCE(r.points, 0) AS points
 FROM participation p LEFT JOIN points_rules r USING (activity);
 
--- ---- storage (etl/storage.py, docs/ARCHITECTURE.md) --------------------------------------
-
--- one row per Parquet file holding rows of a table kept outside the catalog (etl/storage.py)
-CREATE TABLE IF NOT EXISTS etl_parts (
-    table_name           VARCHAR NOT NULL,
-    month_on             DATE,               -- first day of the month the file's rows fall in; NULL: a table kept whole
-    root                 VARCHAR NOT NULL,   -- the <db>.parts folder the file is in
-    path                 VARCHAR PRIMARY KEY,   -- absolute path of the file (never changed after writing)
-    rows                 BIGINT NOT NULL,    -- rows in the file, superseded ones included
-    load_id              BIGINT,             -- the load that wrote it; NULL for a migration or compaction
-    added_at             TIMESTAMP NOT NULL
-);
-
--- one row per stored row superseded by a later load (merge on read: the view leaves it out)
-CREATE TABLE IF NOT EXISTS etl_part_deletes (
-    path                 VARCHAR NOT NULL,   -- a file of etl_parts
-    key                  VARCHAR NOT NULL    -- the row's key (report_id / feedback_id / record_id)
-);

@@ -1,7 +1,7 @@
 """Big record tables as immutable monthly Parquet files under a small catalog file.
 
 The DuckDB file is the *catalog*: small tables, marts, etl_* history, and the manifest
-`etl_parts` (one row per Parquet file: table, month, path, rows). Each table of PARTITIONED
+`etl_storage.parts` (one row per Parquet file: table, month, path, rows). Each table of PARTITIONED
 lives in files under `<db>.parts/<table>/month=YYYY-MM/<load>-<uuid>.parquet` and is read
 through a VIEW of the same name and columns (etl/schema.sql), so every query, mart and the
 row-level scope (dashboard/queries/base.py) reads it unchanged. A writer copies only the
@@ -9,7 +9,7 @@ catalog (etl.dbfile.writer), so a load costs what it writes, not what the databa
 
 Writes go through `upsert`: the staged rows become new files, one per month they touch;
 a key already stored is *superseded*, not rewritten: its (file, key) goes into
-`etl_part_deletes` and the view leaves it out (merge on read, as Iceberg's delete files).
+`etl_storage.deletes` and the view leaves it out (merge on read, as Iceberg's delete files).
 A month is compacted into one file when it has more than COMPACT_FILES files or more than
 COMPACT_DELETED of its stored rows superseded. Files are never changed after they are
 written; one that no kept catalog (live, versions, pending dry runs) references any more is
@@ -60,6 +60,25 @@ GC_GRACE_S = 3600           # an unreferenced file younger than this may belong 
 PARTS_SUFFIX = ".parts"
 _CHANGES = "etl_storage_changes"    # temp table of the writer's connection: table, month changed
 
+# The manifest lives in its own schema of the catalog: storage bookkeeping, not a table of the
+# analysts' `main` namespace (dashboard/queries/base.py cannot name it, so no page reads it).
+MANIFEST_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS etl_storage",
+    # one row per Parquet file holding rows of a table kept outside the catalog
+    """CREATE TABLE IF NOT EXISTS etl_storage.parts (
+        table_name VARCHAR NOT NULL,
+        month_on   DATE,                 -- first day of the month of the file's rows; NULL: a table kept whole
+        root       VARCHAR NOT NULL,     -- the <db>.parts folder the file is in
+        path       VARCHAR PRIMARY KEY,  -- absolute path; a file is never changed after it is written
+        rows       BIGINT NOT NULL,      -- rows in the file, superseded ones included
+        load_id    BIGINT,               -- the load that wrote it; NULL for a migration or compaction
+        added_at   TIMESTAMP NOT NULL)""",
+    # one row per stored row superseded by a later load (merge on read: the view leaves it out)
+    """CREATE TABLE IF NOT EXISTS etl_storage.deletes (
+        path       VARCHAR NOT NULL,     -- a file of etl_storage.parts
+        key        VARCHAR NOT NULL)""",  # the row's key (report_id / feedback_id / record_id)
+)
+
 _target: contextvars.ContextVar[Path | None] = contextvars.ContextVar("parts_target", default=None)
 
 
@@ -81,22 +100,42 @@ def publish_to(live: Path) -> Iterator[None]:
         _target.reset(token)
 
 
-@functools.lru_cache(maxsize=None)
-def _declared(table: str) -> tuple[tuple[tuple[str, str], ...], str]:
-    """((name, type) in order, CREATE TABLE text) of `table` as etl/schema.sql declares it."""
-    if table not in PARTITIONED and table not in WHOLE:
-        raise ValueError(f"not a stored table: {table!r}")
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, tuple[tuple[tuple[str, str], ...], str]]:
+    """table -> ((name, type) in order, CREATE TABLE text) for the stored tables, as
+    etl/schema.sql declares them (read once per process)."""
+    wanted = [*PARTITIONED, *WHOLE]
     with duckdb.connect() as con:
         con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
-        rows = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall()
-        ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = $t", {"t": table}).fetchone()[0]
-    return tuple((n, t) for n, t in rows), ddl
+        cols = con.execute("SELECT table_name, list((column_name, data_type) ORDER BY ordinal_position) "
+                           "FROM information_schema.columns WHERE list_contains($t, table_name) GROUP BY 1",
+                           {"t": wanted}).fetchall()
+        ddl = dict(con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE list_contains($t, table_name)",
+                               {"t": wanted}).fetchall())
+    return {t: (tuple((c[0], c[1]) if isinstance(c, tuple) else (c["column_name"], c["data_type"])
+                      for c in cs), ddl[t]) for t, cs in cols}
 
 
+def _declared(table: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    if table not in PARTITIONED and table not in WHOLE:
+        raise ValueError(f"not a stored table: {table!r}")
+    return _schema()[table]
+
+
+@functools.lru_cache(maxsize=None)
 def columns(table: str) -> tuple[tuple[str, str], ...]:
-    """(name, type) of `table` as etl/schema.sql declares it, in order."""
-    return _declared(table)[0]
+    """(name, type) of `table` as etl/schema.sql declares it, in order (read from the DDL text:
+    cheaper than running it, and tests/test_storage.py checks it against DuckDB's reading)."""
+    if table not in PARTITIONED and table not in WHOLE:
+        raise ValueError(f"not a stored table: {table!r}")
+    text = SCHEMA_SQL.read_text(encoding="utf-8")
+    body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", text, re.S).group(1)
+    out = []
+    for line in body.splitlines():
+        m = re.match(r"\s+([a-z_][a-z0-9_]*)\s+([A-Z]+(?:\(\d+,\d+\))?(?:\[\])?)", line)
+        if m and m.group(1) not in ("primary",):
+            out.append((m.group(1), m.group(2)))
+    return tuple(out)
 
 
 def _names(table: str) -> str:
@@ -112,9 +151,9 @@ def _literal(text: str) -> str:
 
 def table_type(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     """'BASE TABLE', 'VIEW' or None for a table of the main catalog."""
-    row = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
-                      "AND table_schema = 'main' AND table_name = $t", {"t": table}).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                       "AND table_schema = 'main' AND table_name = $t", {"t": table}).fetchall()
+    return rows[0][0] if rows else None
 
 
 def is_partitioned(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -123,7 +162,7 @@ def is_partitioned(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def files(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None = None) -> list[str]:
     """The current files of `table` (of `months` only, when given)."""
-    rows = con.execute("SELECT path FROM etl_parts WHERE table_name = $t "
+    rows = con.execute("SELECT path FROM etl_storage.parts WHERE table_name = $t "
                        "AND ($m IS NULL OR list_contains($m, month_on)) ORDER BY path",
                        {"t": table, "m": months}).fetchall()
     return [r[0] for r in rows]
@@ -132,7 +171,7 @@ def files(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None 
 def roots(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The folders the catalog's files are in (what a sandboxed reader must be allowed)."""
     try:
-        rows = con.execute("SELECT DISTINCT root FROM etl_parts ORDER BY 1").fetchall()
+        rows = con.execute("SELECT DISTINCT root FROM etl_storage.parts ORDER BY 1").fetchall()
     except duckdb.CatalogException:
         return []
     return [r[0].rstrip("/") + "/" for r in rows]
@@ -151,8 +190,8 @@ def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
                 f"read_parquet([{', '.join(map(_literal, paths))}], hive_partitioning = false)")
     spec = PARTITIONED[table]
     rows = con.execute("""
-        SELECT p.path, EXISTS (SELECT 1 FROM etl_part_deletes d WHERE d.path = p.path) AS dirty
-        FROM etl_parts p WHERE p.table_name = $t ORDER BY p.path""", {"t": table}).fetchall()
+        SELECT p.path, EXISTS (SELECT 1 FROM etl_storage.deletes d WHERE d.path = p.path) AS dirty
+        FROM etl_storage.parts p WHERE p.table_name = $t ORDER BY p.path""", {"t": table}).fetchall()
     clean = [p for p, dirty in rows if not dirty]
     dirty = [p for p, d in rows if d]
     names = _names(table)
@@ -163,7 +202,7 @@ def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
     if dirty:
         prefixed = ", ".join(f"f.{n}" for n, _ in columns(table))
         parts.append(f"SELECT {prefixed} FROM read_parquet([{', '.join(map(_literal, dirty))}], "
-                     f"hive_partitioning = false) f ANTI JOIN etl_part_deletes d "
+                     f"hive_partitioning = false) f ANTI JOIN etl_storage.deletes d "
                      f"ON d.path = f.filename AND d.key = f.{spec.key}")
     if not parts:
         typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns(table))
@@ -187,7 +226,7 @@ def _month_of(path: str) -> date:
 def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path,
                  tag: str, load_id: int | None, params: dict | None = None) -> list[tuple[date, str, int]]:
     """Write the rows of `select` (a SELECT of the table's columns) as one file per month;
-    record them in etl_parts; return (month, path, rows) per file."""
+    record them in etl_storage.parts; return (month, path, rows) per file."""
     spec = PARTITIONED[table]
     folder = root / table
     folder.mkdir(parents=True, exist_ok=True)
@@ -199,7 +238,7 @@ def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: 
         {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
     written = [(_month_of(r[0]), r[0], int(r[1])) for r in out if int(r[1]) > 0]
     if written:
-        con.execute("INSERT INTO etl_parts SELECT $t, unnest($months), $root, unnest($paths), "
+        con.execute("INSERT INTO etl_storage.parts SELECT $t, unnest($months), $root, unnest($paths), "
                     "unnest($rows), $load, $at",
                     {"t": table, "months": [m for m, _, _ in written], "root": str(root),
                      "paths": [p for _, p, _ in written], "rows": [n for _, _, n in written],
@@ -235,7 +274,7 @@ def bind_root(con: duckdb.DuckDBPyConnection, root: Path) -> None:
 
 def root_of(con: duckdb.DuckDBPyConnection) -> Path:
     try:
-        return Path(con.execute("SELECT root FROM temp.etl_storage_root").fetchone()[0])
+        return Path(con.execute("SELECT root FROM temp.etl_storage_root").fetchall()[0][0])
     except duckdb.CatalogException:
         raise RuntimeError("not a writer's connection (etl.dbfile.writer binds the parts folder)") from None
 
@@ -269,11 +308,11 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
                 SELECT f.filename AS path, f.{spec.key} AS key
                 FROM read_parquet($files, hive_partitioning = false) f
                 SEMI JOIN temp.etl_upsert u ON u.{spec.key} = f.{spec.key}
-                ANTI JOIN etl_part_deletes d ON d.path = f.filename AND d.key = f.{spec.key}""",
+                ANTI JOIN etl_storage.deletes d ON d.path = f.filename AND d.key = f.{spec.key}""",
                         {"files": current})
-            con.execute("INSERT INTO etl_part_deletes SELECT path, key FROM temp.etl_superseded")
+            con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
             superseded = {r[0] for r in con.execute(
-                "SELECT DISTINCT month_on FROM etl_parts WHERE path IN "
+                "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
                 "(SELECT path FROM temp.etl_superseded)").fetchall()}
         names = _names(table)
         written = _write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
@@ -295,9 +334,9 @@ def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date], root
         return []
     stats = con.execute("""
         SELECT p.month_on, count(*) AS n, sum(p.rows) AS stored,
-               (SELECT count(*) FROM etl_part_deletes d JOIN etl_parts q USING (path)
+               (SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts q USING (path)
                 WHERE q.table_name = $t AND q.month_on = p.month_on) AS gone
-        FROM etl_parts p WHERE p.table_name = $t AND list_contains($m, p.month_on)
+        FROM etl_storage.parts p WHERE p.table_name = $t AND list_contains($m, p.month_on)
         GROUP BY p.month_on ORDER BY 1""", {"t": table, "m": months}).fetchall()
     done = []
     for month, n, stored, gone in stats:
@@ -312,12 +351,12 @@ def _rewrite_month(con: duckdb.DuckDBPyConnection, table: str, month: date, root
     old = files(con, table, [month])
     names = _names(table)
     select = (f"SELECT {', '.join('f.' + n for n, _ in columns(table))} "
-              f"FROM read_parquet($files, hive_partitioning = false) f ANTI JOIN etl_part_deletes d "
+              f"FROM read_parquet($files, hive_partitioning = false) f ANTI JOIN etl_storage.deletes d "
               f"ON d.path = f.filename AND d.key = f.{spec.key}")
-    con.execute("DELETE FROM etl_parts WHERE list_contains($files, path)", {"files": old})
+    con.execute("DELETE FROM etl_storage.parts WHERE list_contains($files, path)", {"files": old})
     _write_files(con, table, f"SELECT {names} FROM ({select})", root, f"C{int(time.time())}", None,
                  {"files": old})
-    con.execute("DELETE FROM etl_part_deletes WHERE list_contains($files, path)", {"files": old})
+    con.execute("DELETE FROM etl_storage.deletes WHERE list_contains($files, path)", {"files": old})
 
 
 # ---- layout: migrating a table into files -------------------------------------------------
@@ -326,11 +365,14 @@ def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
     """Every table of PARTITIONED and WHOLE as files + view (a table still stored in the
     catalog, as in a file from before this layout, a fresh one, or one a pain-point run wrote,
     is moved out); returns the tables moved."""
+    for statement in MANIFEST_DDL:
+        con.execute(statement)
     moved = []
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                             "WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall())
     for table in (*PARTITIONED, *WHOLE):
-        kind = table_type(con, table)
-        if kind == "BASE TABLE":
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if kinds.get(table) == "BASE TABLE":
+            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             if table in WHOLE:
                 _write_whole(con, table, root, count)
             elif count:
@@ -343,7 +385,7 @@ def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
 
 def _write_whole(con: duckdb.DuckDBPyConnection, table: str, root: Path, count: int) -> None:
     """Replace the files of a WHOLE table by one file of its catalog rows."""
-    con.execute("DELETE FROM etl_parts WHERE table_name = $t", {"t": table})
+    con.execute("DELETE FROM etl_storage.parts WHERE table_name = $t", {"t": table})
     if not count:
         return
     folder = root / table
@@ -351,7 +393,7 @@ def _write_whole(con: duckdb.DuckDBPyConnection, table: str, root: Path, count: 
     path = folder / f"W{time.time_ns()}-{os.getpid()}.parquet"
     con.execute(f"COPY (SELECT {_names(table)} FROM main.{table}) TO $path (FORMAT parquet)",
                 {"path": str(path)})
-    con.execute("INSERT INTO etl_parts VALUES ($t, NULL, $root, $path, $rows, NULL, $at)",
+    con.execute("INSERT INTO etl_storage.parts VALUES ($t, NULL, $root, $path, $rows, NULL, $at)",
                 {"t": table, "root": str(root), "path": str(path), "rows": count, "at": datetime.now()})
 
 
@@ -388,7 +430,7 @@ def referenced(catalog: Path) -> set[str]:
     try:
         with duckdb.connect() as con:
             con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(catalog)})
-            return {r[0] for r in con.execute("SELECT path FROM c.etl_parts").fetchall()}
+            return {r[0] for r in con.execute("SELECT path FROM c.etl_storage.parts").fetchall()}
     except duckdb.Error:
         return set()
 

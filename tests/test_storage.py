@@ -59,7 +59,7 @@ def test_an_update_supersedes_keys_without_touching_stored_files(tmp_path):
     assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(130, 130)]
     assert rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1") == [
         ("处置中", 80), ("已办结", 50)]
-    assert rows(db, "SELECT count(*) FROM etl_part_deletes") == [(20,)]
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes") == [(20,)]
     assert rows(db, "SELECT source_load_id, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1") == [(1, 80), (2, 50)]
 
 
@@ -118,7 +118,7 @@ def test_many_small_loads_into_one_month_are_compacted(tmp_path):
     at = datetime(2026, 11, 1)
     for i in range(storage.COMPACT_FILES + 1):
         load_paths([grid_csv(tmp_path / f"{i}.csv", range(i * 10, i * 10 + 10), at, step_h=0)], db, progress=None)
-    assert rows(db, "SELECT count(*) FROM etl_parts") == [(1,)]
+    assert rows(db, "SELECT count(*) FROM etl_storage.parts") == [(1,)]
     assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [
         ((storage.COMPACT_FILES + 1) * 10,) * 2]
 
@@ -186,4 +186,9 @@ def test_a_dry_run_writes_its_files_where_the_live_catalog_will_find_them(tmp_pa
     assert not work.exists()
     assert rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1") == [
         ("处置中", 5), ("已办结", 20)]
-    assert all(p.startswith(str(storage.parts_dir(db))) for (p,) in rows(db, "SELECT path FROM etl_parts"))
+    assert all(p.startswith(str(storage.parts_dir(db))) for (p,) in rows(db, "SELECT path FROM etl_storage.parts"))
+
+
+def test_the_declared_columns_are_what_duckdb_reads_from_schema_sql():
+    for table in (*storage.PARTITIONED, *storage.WHOLE):
+        assert storage.columns(table) == storage._schema()[table][0]

@@ -54,7 +54,7 @@ def test_lake_export_is_hive_layout_that_pyarrow_reads_as_the_view(db, tmp_path,
     # the small tables too, one file each; the manifest and settings stay home
     assert len(ds.dataset(out / "etl_loads", format="parquet").to_table()) == projects_n
     assert (out / "projects" / "part-0000.parquet").exists()
-    assert not (out / "etl_parts").exists() and not (out / "etl_meta").exists()
+    assert not (out / "etl_storage.parts").exists() and not (out / "etl_meta").exists()
     assert main(["lake-export", str(out), "--db", str(db)]) == 1          # never into an existing folder
 
 
@@ -63,8 +63,8 @@ def test_clean_months_are_hard_links_of_the_database_files(db, tmp_path):
     lake_export(db, tmp_path / "lake")
     with duckdb.connect(str(db), read_only=True) as con:
         clean = {r[0] for r in con.execute(
-            "SELECT path FROM etl_parts WHERE month_on NOT IN (SELECT month_on FROM etl_parts "
-            "WHERE path IN (SELECT path FROM etl_part_deletes))").fetchall()}
+            "SELECT path FROM etl_storage.parts WHERE month_on NOT IN (SELECT month_on FROM etl_storage.parts "
+            "WHERE path IN (SELECT path FROM etl_storage.deletes))").fetchall()}
     inodes = {Path(p).stat().st_ino for p in clean}
     exported = {p.stat().st_ino for p in (tmp_path / "lake" / "grid_reports").rglob("*.parquet")}
     assert inodes and inodes <= exported

@@ -77,4 +77,4 @@ def test_two_servers_switch_to_the_next_snapshot(browser, tmp_path):
                 assert not guard.blocked, guard.urls()
     with duckdb.connect(str(db), read_only=True) as con:     # the published catalog and its files
         assert con.execute("SELECT count(*) FROM grid_reports").fetchone()[0] == 340
-        assert con.execute("SELECT count(*) FROM etl_parts WHERE table_name = 'grid_reports'").fetchone()[0] >= 2
+        assert con.execute("SELECT count(*) FROM etl_storage.parts WHERE table_name = 'grid_reports'").fetchone()[0] >= 2
