@@ -1,5 +1,5 @@
 """The ETL command line: python -m etl demo | load | status | painpoints | watch | briefing | keys | audit
-| migrate-storage | lake-export.
+| migrate-storage | compact | lake-export.
 
 Every command works on the database named by env COCKPIT_DB (default data/cockpit.duckdb)
 unless --db is given.
@@ -155,6 +155,17 @@ def cmd_migrate_storage(args) -> int:
     return 0
 
 
+def cmd_compact(args) -> int:
+    from etl.lake import compact_all
+    db = _db(args)
+    if not db.exists():
+        print(f"no database at {db}", file=sys.stderr)
+        return 1
+    done = compact_all(db)
+    print("; ".join(f"{t}: {len(m)} months compacted" for t, m in done.items()) or "nothing to compact")
+    return 0
+
+
 def cmd_lake_export(args) -> int:
     from etl.lake import lake_export
     db = _db(args)
@@ -211,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate-storage", help="move the big tables of an older database file into Parquet parts")
     p.add_argument("--db")
     p.set_defaults(func=cmd_migrate_storage)
+    p = sub.add_parser("compact", help="rewrite months with many small files or superseded rows (nightly)")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_compact)
     p = sub.add_parser("lake-export", help="write the database as a Hive-layout Parquet lake (Spark, Trino)")
     p.add_argument("dir", help="a new folder")
     p.add_argument("--db")

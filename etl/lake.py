@@ -10,6 +10,9 @@ Trino/Hive (an external table partitioned by `month`), pyarrow.dataset and DuckD
 (`read_parquet('out/grid_reports/*/*.parquet', hive_partitioning = true)`) read it as it is:
 docs/ARCHITECTURE.md. The folder appears whole or not at all (written beside it, then renamed).
 
+`compact_all(db)`: the nightly maintenance (`python -m etl compact`): every month with too many
+files or superseded rows rewritten as one file (a load only compacts within a budget).
+
 `migrate(db)`: a database file from before the catalog layout (every table inside the file) is
 rewritten as catalog + Parquet files, like the first write would do, and packed small.
 """
@@ -36,6 +39,21 @@ def migrate(db: Path) -> tuple[int, int, list[str]]:
     with writer(db) as con:
         moved = [t for t in (*storage.PARTITIONED, *storage.WHOLE) if storage.table_type(con, t) == "VIEW"]
     return before, db.stat().st_size, moved
+
+
+def compact_all(db: Path) -> dict[str, list]:
+    """`python -m etl compact`: every month due for compaction, without a budget (nightly)."""
+    from etl.dbfile import writer
+    done: dict[str, list] = {}
+    with writer(db) as con:
+        root = storage.root_of(con)
+        for table in storage.PARTITIONED:
+            if storage.is_partitioned(con, table):
+                done[table] = storage.compact(con, table, None, root)
+                if done[table]:
+                    storage.refresh_view(con, table)
+                    storage.record_change(con, table, done[table])
+    return done
 
 
 def _link(src: str, dst: Path) -> None:

@@ -56,6 +56,11 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
 WHOLE = ("feedback_tokens", "feedback_places", "feedback_pain_points")
 COMPACT_FILES = 8           # a month with more files than this is rewritten as one
 COMPACT_DELETED = 0.25      # ... or with more than this share of its stored rows superseded
+# A load compacts at most max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR x its rows) stored rows,
+# worst months first, so its cost stays in proportion to the load; `python -m etl compact`
+# (nightly) does the rest.
+COMPACT_BUDGET_ROWS = 200_000
+COMPACT_BUDGET_FACTOR = 4
 GC_GRACE_S = 3600           # an unreferenced file younger than this may belong to a running write
 PARTS_SUFFIX = ".parts"
 _CHANGES = "etl_storage_changes"    # temp table of the writer's connection: table, month changed
@@ -318,31 +323,38 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
         written = _write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
                                f"L{load_id}", load_id)
         months = {m for m, _, _ in written} | superseded
-        compact(con, table, sorted(months), root)
+        loaded = sum(n for _, _, n in written)
+        compact(con, table, sorted(months), root,
+                budget=max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR * loaded))
         refresh_view(con, table)
         record_change(con, table, months)
-        return sum(n for _, _, n in written)
+        return loaded
     finally:
         con.execute("DROP TABLE IF EXISTS temp.etl_upsert")
         con.execute("DROP TABLE IF EXISTS temp.etl_superseded")
 
 
-def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date], root: Path,
-            force: bool = False) -> list[date]:
-    """Rewrite each of `months` with too many files or superseded rows as one file."""
-    if not months:
-        return []
+def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None, root: Path,
+            budget: int | None = None, force: bool = False) -> list[date]:
+    """Rewrite as one file each month (of `months`; None: all) with more than COMPACT_FILES
+    files or more than COMPACT_DELETED of its stored rows superseded (every one with `force`),
+    the worst first, until `budget` stored rows have been rewritten (None: no limit)."""
     stats = con.execute("""
         SELECT p.month_on, count(*) AS n, sum(p.rows) AS stored,
                (SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts q USING (path)
                 WHERE q.table_name = $t AND q.month_on = p.month_on) AS gone
-        FROM etl_storage.parts p WHERE p.table_name = $t AND list_contains($m, p.month_on)
-        GROUP BY p.month_on ORDER BY 1""", {"t": table, "m": months}).fetchall()
-    done = []
-    for month, n, stored, gone in stats:
-        if force or n > COMPACT_FILES or gone > COMPACT_DELETED * max(stored, 1):
-            _rewrite_month(con, table, month, root)
-            done.append(month)
+        FROM etl_storage.parts p WHERE p.table_name = $t AND ($m IS NULL OR list_contains($m, p.month_on))
+        GROUP BY p.month_on""", {"t": table, "m": months}).fetchall()
+    due = [(n / COMPACT_FILES + gone / max(stored, 1) / COMPACT_DELETED, month, stored)
+           for month, n, stored, gone in stats
+           if force or n > COMPACT_FILES or gone > COMPACT_DELETED * max(stored, 1)]
+    done, spent = [], 0
+    for _, month, stored in sorted(due, reverse=True):
+        if budget is not None and spent + stored > budget:
+            continue
+        _rewrite_month(con, table, month, root)
+        done.append(month)
+        spent += stored
     return done
 
 

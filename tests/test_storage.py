@@ -192,3 +192,21 @@ def test_a_dry_run_writes_its_files_where_the_live_catalog_will_find_them(tmp_pa
 def test_the_declared_columns_are_what_duckdb_reads_from_schema_sql():
     for table in (*storage.PARTITIONED, *storage.WHOLE):
         assert storage.columns(table) == storage._schema()[table][0]
+
+
+def test_a_load_compacts_within_its_budget_and_compact_does_the_rest(tmp_path, monkeypatch):
+    from etl.__main__ import main
+    monkeypatch.setattr(storage, "COMPACT_FILES", 2)
+    monkeypatch.setattr(storage, "COMPACT_BUDGET_ROWS", 0)
+    monkeypatch.setattr(storage, "COMPACT_BUDGET_FACTOR", 1)     # a load may rewrite its own size
+    db = tmp_path / "cockpit.duckdb"
+    for i in range(3):   # 30 new rows a load, spread over 3 months: a file per month per load
+        start = datetime(2026, 7, 1) - timedelta(hours=72 * i * 30)    # every load: July to September
+        load_paths([grid_csv(tmp_path / f"{i}.csv", range(i * 30, i * 30 + 30), start, step_h=72)],
+                   db, progress=None)
+    files = dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1"))
+    assert len(files) == 3
+    assert min(files.values()) == 1 and max(files.values()) == 3   # one month compacted, the others wait
+    assert main(["compact", "--db", str(db)]) == 0
+    assert set(dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1")).values()) == {1}
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(90, 90)]
