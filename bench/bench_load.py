@@ -112,7 +112,7 @@ with writer(db) as con:
     for k in range(1, 10):
         select = ("SELECT * REPLACE ('R{{k}}-' || report_id AS report_id) FROM grid_reports "
                   "WHERE NOT starts_with(report_id, 'R')").replace("{{k}}", str(k))
-        storage._write_files(con, "grid_reports", select, storage.parts_dir(db), f"X{{k}}", None)
+        storage.write_files(con, "grid_reports", select, storage.parts_dir(db), f"X{{k}}", None)
     storage.compact(con, "grid_reports", None, storage.parts_dir(db), force=True)   # one file a month
     storage.refresh_view(con, "grid_reports")
     for table, key in {KEY!r}.items():

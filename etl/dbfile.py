@@ -22,7 +22,7 @@ from typing import Iterator
 
 import duckdb
 
-from etl import storage
+from etl import storage, storage_upkeep
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -105,16 +105,16 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         con = duckdb.connect(str(nxt))
         try:
             ensure_schema(con)
-            moved = storage.ensure_layout(con, storage.parts_dir(live))
+            moved = storage_upkeep.ensure_layout(con, storage.parts_dir(live))
             storage.bind_root(con, storage.parts_dir(live))
             yield con
-            moved += storage.ensure_layout(con, storage.parts_dir(live))   # what a pain-point run wrote
+            moved += storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # what a pain-point run wrote
             build_marts(con, None if moved else storage.changes(con))
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             con.close()
             if moved and live.exists():       # the moved tables' space: rebuild the catalog small
-                storage.vacuum_copy(nxt, packed)
+                storage_upkeep.vacuum_copy(nxt, packed)
                 os.replace(packed, nxt)
             versions.keep(live)
             os.replace(nxt, live)
@@ -166,7 +166,7 @@ def collect_garbage(live: Path, every_s: float = storage.GC_GRACE_S / 4) -> list
     if not root.is_dir():
         return []
     stamp.touch()
-    return storage.collect_garbage(live, catalogs(live))
+    return storage_upkeep.collect_garbage(live, catalogs(live))
 
 
 def _refuse_scratch_objects(con: duckdb.DuckDBPyConnection) -> None:

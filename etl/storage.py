@@ -11,9 +11,11 @@ Writes go through `upsert`: the staged rows become new files, one per month they
 a key already stored is *superseded*, not rewritten: its (file, key) goes into
 `etl_storage.deletes` and the view leaves it out (merge on read, as Iceberg's delete files).
 A month is compacted into one file when it has more than COMPACT_FILES files or more than
-COMPACT_DELETED of its stored rows superseded. Files are never changed after they are
-written; one that no kept catalog (live, versions, pending dry runs) references any more is
-deleted by `collect_garbage` after GC_GRACE_S. docs/ARCHITECTURE.md says why.
+COMPACT_DELETED of its stored rows superseded (a load within its budget, `python -m etl
+compact` for the rest). Files are never changed after they are written; one that no kept
+catalog (live, versions, pending dry runs) references any more is deleted after GC_GRACE_S
+(etl/storage_upkeep.py, which also moves tables out of the catalog). docs/ARCHITECTURE.md
+says why.
 
 Table and column names come from PARTITIONED and etl/schema.sql only. File paths are
 bound ($files) everywhere but in the view DDL, which cannot take parameters: there they are
@@ -24,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def _schema() -> dict[str, tuple[tuple[tuple[str, str], ...], str]]:
                       for c in cs), ddl[t]) for t, cs in cols}
 
 
-def _declared(table: str) -> tuple[tuple[tuple[str, str], ...], str]:
+def declared(table: str) -> tuple[tuple[tuple[str, str], ...], str]:
     if table not in PARTITIONED and table not in WHOLE:
         raise ValueError(f"not a stored table: {table!r}")
     return _schema()[table]
@@ -143,7 +144,7 @@ def columns(table: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _names(table: str) -> str:
+def column_list(table: str) -> str:
     return ", ".join(n for n, _ in columns(table))
 
 
@@ -191,7 +192,7 @@ def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
         if not paths:
             typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns(table))
             return f"CREATE OR REPLACE VIEW {table} AS SELECT {typed} WHERE FALSE"
-        return (f"CREATE OR REPLACE VIEW {table} AS SELECT {_names(table)} FROM "
+        return (f"CREATE OR REPLACE VIEW {table} AS SELECT {column_list(table)} FROM "
                 f"read_parquet([{', '.join(map(_literal, paths))}], hive_partitioning = false)")
     spec = PARTITIONED[table]
     rows = con.execute("""
@@ -199,7 +200,7 @@ def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
         FROM etl_storage.parts p WHERE p.table_name = $t ORDER BY p.path""", {"t": table}).fetchall()
     clean = [p for p, dirty in rows if not dirty]
     dirty = [p for p, d in rows if d]
-    names = _names(table)
+    names = column_list(table)
     parts = []
     if clean:
         parts.append(f"SELECT {names} FROM read_parquet([{', '.join(map(_literal, clean))}], "
@@ -228,7 +229,7 @@ def _month_of(path: str) -> date:
     return date(int(m.group(1)), int(m.group(2)), 1)
 
 
-def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path,
+def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path,
                  tag: str, load_id: int | None, params: dict | None = None) -> list[tuple[date, str, int]]:
     """Write the rows of `select` (a SELECT of the table's columns) as one file per month;
     record them in etl_storage.parts; return (month, path, rows) per file."""
@@ -319,8 +320,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
             superseded = {r[0] for r in con.execute(
                 "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
                 "(SELECT path FROM temp.etl_superseded)").fetchall()}
-        names = _names(table)
-        written = _write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
+        names = column_list(table)
+        written = write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
                                f"L{load_id}", load_id)
         months = {m for m, _, _ in written} | superseded
         loaded = sum(n for _, _, n in written)
@@ -361,122 +362,11 @@ def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | Non
 def _rewrite_month(con: duckdb.DuckDBPyConnection, table: str, month: date, root: Path) -> None:
     spec = PARTITIONED[table]
     old = files(con, table, [month])
-    names = _names(table)
+    names = column_list(table)
     select = (f"SELECT {', '.join('f.' + n for n, _ in columns(table))} "
               f"FROM read_parquet($files, hive_partitioning = false) f ANTI JOIN etl_storage.deletes d "
               f"ON d.path = f.filename AND d.key = f.{spec.key}")
     con.execute("DELETE FROM etl_storage.parts WHERE list_contains($files, path)", {"files": old})
-    _write_files(con, table, f"SELECT {names} FROM ({select})", root, f"C{int(time.time())}", None,
+    write_files(con, table, f"SELECT {names} FROM ({select})", root, f"C{int(time.time())}", None,
                  {"files": old})
     con.execute("DELETE FROM etl_storage.deletes WHERE list_contains($files, path)", {"files": old})
-
-
-# ---- layout: migrating a table into files -------------------------------------------------
-
-def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
-    """Every table of PARTITIONED and WHOLE as files + view (a table still stored in the
-    catalog, as in a file from before this layout, a fresh one, or one a pain-point run wrote,
-    is moved out); returns the tables moved."""
-    for statement in MANIFEST_DDL:
-        con.execute(statement)
-    moved = []
-    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
-                             "WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall())
-    for table in (*PARTITIONED, *WHOLE):
-        if kinds.get(table) == "BASE TABLE":
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            if table in WHOLE:
-                _write_whole(con, table, root, count)
-            elif count:
-                _write_files(con, table, f"SELECT {_names(table)} FROM main.{table}", root, "M", None)
-            con.execute(f"DROP TABLE main.{table}")
-            refresh_view(con, table)
-            moved.append(table)
-    return moved
-
-
-def _write_whole(con: duckdb.DuckDBPyConnection, table: str, root: Path, count: int) -> None:
-    """Replace the files of a WHOLE table by one file of its catalog rows."""
-    con.execute("DELETE FROM etl_storage.parts WHERE table_name = $t", {"t": table})
-    if not count:
-        return
-    folder = root / table
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"W{time.time_ns()}-{os.getpid()}.parquet"
-    con.execute(f"COPY (SELECT {_names(table)} FROM main.{table}) TO $path (FORMAT parquet)",
-                {"path": str(path)})
-    con.execute("INSERT INTO etl_storage.parts VALUES ($t, NULL, $root, $path, $rows, NULL, $at)",
-                {"t": table, "root": str(root), "path": str(path), "rows": count, "at": datetime.now()})
-
-
-def writable(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Bring a WHOLE table back into the writer's catalog as a table (its rows, its schema.sql
-    DDL with keys), so the pain-point engine can DELETE/INSERT/UPDATE it; the writer moves it
-    out again when it finishes (ensure_layout). A no-op when it is a table already."""
-    if table not in WHOLE or table_type(con, table) != "VIEW":
-        return
-    paths = files(con, table)
-    con.execute(f"DROP VIEW main.{table}")
-    con.execute(_declared(table)[1])
-    if paths:
-        con.execute(f"INSERT INTO main.{table} SELECT {_names(table)} "
-                    "FROM read_parquet($files, hive_partitioning = false)", {"files": paths})
-
-
-def vacuum_copy(src: Path, dst: Path) -> None:
-    """Copy the catalog `src` into a new file `dst` holding only its live blocks (after a
-    migration the old file keeps the moved tables' space until it is rebuilt)."""
-    with contextlib.suppress(FileNotFoundError):
-        dst.unlink()
-    with duckdb.connect() as con:
-        con.execute("ATTACH $src AS src (READ_ONLY)", {"src": str(src)})
-        con.execute("ATTACH $dst AS dst", {"dst": str(dst)})
-        con.execute("COPY FROM DATABASE src TO dst")
-        con.execute("DETACH dst")
-
-
-# ---- garbage ------------------------------------------------------------------------------
-
-def referenced(catalog: Path) -> set[str]:
-    """The files a catalog file references (empty when it has no manifest or cannot be read)."""
-    try:
-        with duckdb.connect() as con:
-            con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(catalog)})
-            return {r[0] for r in con.execute("SELECT path FROM c.etl_storage.parts").fetchall()}
-    except duckdb.Error:
-        return set()
-
-
-def collect_garbage(live: Path, catalogs: list[Path], grace_s: float = GC_GRACE_S) -> list[Path]:
-    """Delete files under `live`'s parts folder that none of `catalogs` (the live file, the kept
-    versions, the pending dry runs) references, once older than grace_s; returns them."""
-    root = Path(live).with_name(Path(live).name + PARTS_SUFFIX)
-    if not root.is_dir():
-        return []
-    keep: set[str] = set()
-    for catalog in catalogs:
-        refs = referenced(catalog)
-        if not refs and catalog.exists() and _has_manifest_error(catalog):
-            return []          # a catalog we could not read: delete nothing this time
-        keep |= refs
-    now = time.time()
-    removed = []
-    for path in root.rglob("*.parquet"):
-        if str(path) in keep:
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            if now - path.stat().st_mtime >= grace_s:
-                path.unlink()
-                removed.append(path)
-    return sorted(removed)
-
-
-def _has_manifest_error(catalog: Path) -> bool:
-    """True when the catalog exists but could not be opened (locked by a writer, damaged)."""
-    try:
-        with duckdb.connect() as con:
-            con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(catalog)})
-            con.execute("SELECT count(*) FROM information_schema.tables").fetchall()
-        return False
-    except duckdb.Error:
-        return True

@@ -27,7 +27,7 @@ from typing import Iterator
 
 import duckdb
 
-from etl import aliases, storage
+from etl import aliases, storage, storage_upkeep
 from etl.dbfile import build_marts, collect_garbage, db_path, ensure_schema, file_identity
 
 KEEP_ENV = "COCKPIT_KEEP_VERSIONS"
@@ -211,7 +211,7 @@ def rollback(plan: RollbackPlan, by: str, live: Path | None = None) -> int:
         try:
             with contextlib.closing(duckdb.connect(str(nxt))) as con:
                 ensure_schema(con)       # a version kept before a schema change gets it now
-                storage.ensure_layout(con, storage.parts_dir(live))   # ... and the storage layout
+                storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # ... and the storage layout
                 build_marts(con, None)   # ... and the current marts layer (etl/marts)
                 con.execute("ATTACH $path AS cur (READ_ONLY)", {"path": str(live)})
                 con.begin()

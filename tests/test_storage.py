@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from etl import dbfile, storage, versions
+from etl import dbfile, storage, storage_upkeep, versions
 from etl.dbfile import ensure_schema, writer
 from etl.load import load_paths
 
@@ -93,7 +93,7 @@ def test_a_failed_write_leaves_the_live_catalog_and_its_files(tmp_path):
     assert rows(db, "SELECT count(*) FROM grid_reports") == [(10,)]
     orphans = set(parquet_files(db)) - set(files)
     assert len(orphans) == 1                                    # written, never published
-    assert storage.collect_garbage(db, dbfile.catalogs(db), grace_s=0) == sorted(orphans)
+    assert storage_upkeep.collect_garbage(db, dbfile.catalogs(db), grace_s=0) == sorted(orphans)
     assert set(parquet_files(db)) == set(files)
 
 
@@ -107,9 +107,9 @@ def test_undo_restores_a_kept_catalog_and_its_files_stay(tmp_path):
     versions.rollback(plan, "tester", db)
     assert rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1") == [("处置中", 10)]
     # garbage collection keeps what the kept catalogs reference (the undone load's file too)
-    storage.collect_garbage(db, dbfile.catalogs(db), grace_s=0)
+    storage_upkeep.collect_garbage(db, dbfile.catalogs(db), grace_s=0)
     for catalog in dbfile.catalogs(db):
-        for path in storage.referenced(catalog):
+        for path in storage_upkeep.referenced(catalog):
             assert Path(path).exists()
 
 
