@@ -1,8 +1,11 @@
 """A load's cost against the size of the database (issue 14): the same 35k-row slice of the demo's
 own grid export, loaded in a new process into an empty database, the 1M-report demo and a 10M one.
 
-    python bench/bench_load.py [--repeat 3] [--db1m /work/bench-data/demo1m.duckdb]
-                               [--db10m PATH | --synthetic10m] [--write-doc]
+    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--no-write]
+
+Defaults: the lead's /work/bench-data/demo1m.duckdb and its inbox's update export when they are
+there; otherwise the 1M demo is built once into bench/out/demo-33.4.duckdb (as bench_pages does)
+and the slice is the update export the demo generator writes at that scale.
 
 Each database (an old single-file one is migrated first, `python -m etl migrate-storage`, timed)
 is restored before every run by copying its catalog only: its Parquet parts are immutable, so the
@@ -34,6 +37,9 @@ sys.path.insert(0, str(REPO))
 from bench.report import machine, write_section  # noqa: E402
 
 DEFAULT_SLICE = Path("/work/bench-data/inbox1m/网格事件_更新_20261122.csv")
+DEFAULT_1M = Path("/work/bench-data/demo1m.duckdb")
+SCALE_1M = 33.4                       # demo scale of ~0.99M grid reports (bench_pages.REPORTS)
+END = date(2026, 11, 22)
 CATALOG_X10 = ("evaluations", "fund_transactions", "usability_ratings", "redemptions", "etl_rejects")
 KEY = {"evaluations": "evaluation_id", "fund_transactions": "txn_id", "usability_ratings": "rating_id",
        "redemptions": "redemption_id"}
@@ -68,6 +74,29 @@ while not stop.exists():
     time.sleep(0.02)
 print(json.dumps({"seen": sorted(set(seen)), "reads": len(seen), "errors": errors[:3]}))
 """
+
+
+def default_1m() -> Path:
+    """The lead's 1M demo, else one built once by the real ETL (bench/out, git-ignored)."""
+    if DEFAULT_1M.exists():
+        return DEFAULT_1M
+    db = REPO / "bench" / "out" / f"demo-{SCALE_1M:g}.duckdb"
+    if not db.exists():
+        from bench.report import build_demo
+        build_demo(db, SCALE_1M, END)
+    return db
+
+
+def default_slice(work: Path) -> Path:
+    """The demo's own update export at the 1M scale (generated when the lead's inbox is absent)."""
+    if DEFAULT_SLICE.exists():
+        return DEFAULT_SLICE
+    from etl import demo
+    inbox = work.with_name(work.name + "-inbox")
+    if not list(inbox.glob("网格事件_更新_*.csv")):
+        shutil.rmtree(inbox, ignore_errors=True)
+        demo.generate(inbox, seed=7, scale=SCALE_1M, end=END)
+    return sorted(inbox.glob("网格事件_更新_*.csv"))[-1]
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -181,15 +210,17 @@ def fmt(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--slice", type=Path, default=DEFAULT_SLICE)
-    ap.add_argument("--db1m", type=Path, default=Path("/work/bench-data/demo1m.duckdb"))
+    ap.add_argument("--slice", type=Path)
+    ap.add_argument("--db1m", type=Path)
     ap.add_argument("--db10m", type=Path, help="an old single-file 10M demo database (migrated first)")
     ap.add_argument("--synthetic10m", action="store_true", help="build the 10M database from the 1M one")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_load")
-    ap.add_argument("--write-doc", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--reuse", action="store_true", help="keep the databases prepared in --work by a previous run")
     args = ap.parse_args(argv)
     started = machine()
+    args.db1m = args.db1m or default_1m()
+    args.slice = args.slice or default_slice(args.work)
     facts_file = args.work / "facts.json"
     if args.reuse and facts_file.exists():
         return measure(args, started, json.loads(facts_file.read_text()))
@@ -229,7 +260,7 @@ def measure(args, started: str, facts: dict[str, dict]) -> int:
             print(name, json.dumps(r), flush=True)
     section = report(runs, facts, started, args)
     print(section)
-    if args.write_doc:
+    if not args.no_write:
         write_section("<!-- bench_load:start -->", "<!-- bench_load:end -->", section)
     return 0
 
