@@ -191,7 +191,7 @@ def remove_stale_next_files(live: Path) -> list[Path]:
         return removed
     prefix = f"{live.name}.next-"
     for path in live.parent.glob(f"{glob.escape(live.name)}.next-*"):
-        pid_text = path.name[len(prefix):].removesuffix(".wal")
+        pid_text = path.name[len(prefix):].removesuffix(".wal").removesuffix(".packed")
         if not pid_text.isdigit() or _alive(int(pid_text)):
             continue
         _remove(path)
