@@ -309,12 +309,16 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
         superseded: set[date] = set()
         if current:
             # scan only the key column (and the file name) of the current files
+            # file_index (the file's position in $files), not filename: a number per scanned row
+            # is cheaper than a path string; the path is looked up for the matches only
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE etl_superseded AS
-                SELECT f.filename AS path, f.{spec.key} AS key
-                FROM read_parquet($files, hive_partitioning = false) f
-                SEMI JOIN temp.etl_upsert u ON u.{spec.key} = f.{spec.key}
-                ANTI JOIN etl_storage.deletes d ON d.path = f.filename AND d.key = f.{spec.key}""",
+                WITH hit AS (
+                    SELECT list_extract($files, f.file_index::BIGINT + 1) AS path, f.{spec.key} AS key
+                    FROM read_parquet($files, hive_partitioning = false) f
+                    SEMI JOIN temp.etl_upsert u ON u.{spec.key} = f.{spec.key})
+                SELECT hit.path, hit.key FROM hit
+                ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""",
                         {"files": current})
             con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
             superseded = {r[0] for r in con.execute(

@@ -210,3 +210,21 @@ def test_a_load_compacts_within_its_budget_and_compact_does_the_rest(tmp_path, m
     assert main(["compact", "--db", str(db)]) == 0
     assert set(dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1")).values()) == {1}
     assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(90, 90)]
+
+
+def test_updates_find_their_keys_in_whichever_file_holds_them(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(0, 60), datetime(2026, 9, 20), step_h=24)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", range(60, 120), datetime(2026, 8, 1), step_h=24)], db, progress=None)
+    assert rows(db, "SELECT count(*) FROM etl_storage.parts")[0][0] >= 5
+    # every 7th key of both loads, spread over all their files, moves to 已办结
+    changed = tmp_path / "c.csv"
+    lines = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()[1:] + \
+        (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()[1:]
+    picked = [line.replace("处置中", "已办结") for line in lines if int(line[2:7]) % 7 == 0]
+    changed.write_text(HEADER + "\n".join(picked) + "\n", encoding="utf-8")
+    load_paths([changed], db, progress=None)
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(120, 120)]
+    assert rows(db, "SELECT count(*) FROM grid_reports WHERE status = '已办结'") == [(len(picked),)]
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts p USING (path)") == [
+        (len(picked),)]
