@@ -365,4 +365,3 @@ CROSS JOIN (SELECT max(value) FILTER (WHERE rule = 'votes.valid_share') AS valid
 CREATE OR REPLACE VIEW participation_points AS
 SELECT p.*, COALESCE(r.points, 0) AS points
 FROM participation p LEFT JOIN points_rules r USING (activity);
-
