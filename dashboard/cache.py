@@ -31,7 +31,6 @@ from dashboard import db
 from dashboard.filters import Filters
 from dashboard.queries.base import Scope, current_scope, use_scope
 from dashboard.results_cache import ResultCache
-from dashboard.db import READ_CONFIG
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -62,7 +61,7 @@ def _close(con: duckdb.DuckDBPyConnection) -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=2, on_release=_close)
 def _connect(path: str, identity: tuple[int, int, int]) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(path, read_only=True, config=dict(READ_CONFIG))
+    return db.open_read_only(path)
 
 
 _open_identity: dict[str, tuple[int, int, int]] = {}

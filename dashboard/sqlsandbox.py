@@ -1,7 +1,8 @@
 """The SQL console's sandbox: the connection and the statement check (runs inside the worker).
 
 Defence in depth, each layer enough on its own for its threat:
-1. the connection: a fresh in-memory DuckDB that ATTACHes the cockpit file READ_ONLY and
+1. the connection: a fresh in-memory DuckDB that ATTACHes the cockpit file READ_ONLY, allows
+   only the folders of its Parquet parts (the big tables' views read them), and
    then turns external access off and locks the configuration before any user SQL runs, so
    no statement - whatever the checks below miss - can write files, load extensions,
    ATTACH, or turn the sandbox off. The only writable place is the throwaway in-memory
@@ -108,12 +109,25 @@ def open_sandbox(path: Path | str, *, memory_limit: str = "1GB", threads: int | 
     try:
         con.execute(_ATTACH, {"path": str(p)})
         con.execute(_USE)
+        dirs = _part_roots(con)
+        if dirs:                          # the Parquet parts of the big tables (etl/storage.py)
+            con.execute("SET allowed_directories = $dirs", {"dirs": dirs})
         for statement in LOCKDOWN:
             con.execute(statement)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _part_roots(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The folders of the catalog's Parquet files (as etl.storage.roots; not imported here:
+    the worker must start fast)."""
+    try:
+        rows = con.execute(f"SELECT DISTINCT root FROM {CATALOG}.etl_storage.parts ORDER BY 1").fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [r[0].rstrip("/") + "/" for r in rows]
 
 
 def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> str:

@@ -1,4 +1,5 @@
-"""The ETL command line: python -m etl demo | load | status | painpoints | watch | briefing | keys | audit.
+"""The ETL command line: python -m etl demo | load | status | painpoints | watch | briefing | keys | audit
+| migrate-storage | compact | lake-export.
 
 Every command works on the database named by env COCKPIT_DB (default data/cockpit.duckdb)
 unless --db is given.
@@ -67,9 +68,11 @@ def cmd_demo(args) -> int:
     build = db.with_name(db.name + ".demo-build")
     with contextlib.suppress(FileNotFoundError):
         build.unlink()
-    results = load_paths([inbox], build)
-    if not args.no_painpoints:
-        _painpoints(build)
+    from etl import storage
+    with storage.publish_to(db):           # the build's Parquet parts go where `db` will find them
+        results = load_paths([inbox], build)
+        if not args.no_painpoints:
+            _painpoints(build)
     db.parent.mkdir(parents=True, exist_ok=True)
     os.replace(build, db)
     shutil.rmtree(build.with_name(build.name + ".versions"), ignore_errors=True)   # the build's own swaps
@@ -140,6 +143,44 @@ def cmd_watch(args) -> int:
                  settle=args.settle)
 
 
+def cmd_migrate_storage(args) -> int:
+    from etl.lake import migrate
+    db = _db(args)
+    if not db.exists():
+        print(f"no database at {db}", file=sys.stderr)
+        return 1
+    before, after, moved = migrate(db)
+    print(f"{db.name}: catalog {before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB; "
+          f"stored as Parquet files: {', '.join(moved)}")
+    return 0
+
+
+def cmd_compact(args) -> int:
+    from etl.lake import compact_all
+    db = _db(args)
+    if not db.exists():
+        print(f"no database at {db}", file=sys.stderr)
+        return 1
+    done = compact_all(db)
+    print("; ".join(f"{t}: {len(m)} months compacted" for t, m in done.items()) or "nothing to compact")
+    return 0
+
+
+def cmd_lake_export(args) -> int:
+    from etl.lake import lake_export
+    db = _db(args)
+    if not db.exists():
+        print(f"no database at {db}", file=sys.stderr)
+        return 1
+    try:
+        counts = lake_export(db, Path(args.dir).resolve())
+    except FileExistsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{args.dir}: {sum(counts.values())} Parquet files, {len(counts)} tables (Hive layout)")
+    return 0
+
+
 def cmd_briefing(argv: list[str]) -> int:
     from etl import briefing
     return briefing.main(argv)
@@ -178,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settle", type=float, default=5, help="with --once: seconds between the looks")
     p.add_argument("--db")
     p.set_defaults(func=cmd_watch)
+    p = sub.add_parser("migrate-storage", help="move the big tables of an older database file into Parquet parts")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_migrate_storage)
+    p = sub.add_parser("compact", help="rewrite months with many small files or superseded rows (nightly)")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_compact)
+    p = sub.add_parser("lake-export", help="write the database as a Hive-layout Parquet lake (Spark, Trino)")
+    p.add_argument("dir", help="a new folder")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_lake_export)
     sub.add_parser("briefing", help="export the weekly briefing as PNG + PDF (see --help)", add_help=False)
     access_cli.add_parsers(sub)
     return parser

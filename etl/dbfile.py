@@ -3,7 +3,8 @@
 DuckDB allows one writer *or* many readers per file. The dashboard holds read-only
 connections all day, so a writer never opens the live file: it copies it to a sibling
 "next" file, writes there, checkpoints, and swaps it in with `os.replace` (atomic on
-POSIX). Open readers keep the old inode until they reconnect; `file_identity` changes
+POSIX). The file is a small catalog: the big record tables are immutable Parquet files
+beside it (etl/storage.py), so the copy costs little whatever the database holds. Open readers keep the old inode until they reconnect; `file_identity` changes
 so the dashboard notices. A lock file serialises concurrent writers.
 """
 from __future__ import annotations
@@ -11,13 +12,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import inspect
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
+
+from etl import storage, storage_upkeep
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -76,14 +81,16 @@ def pseudonym_salt(db: Path | None = None) -> str:
 
 @contextlib.contextmanager
 def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to the next version of the database file.
+    """A read-write connection to the next version of the database's catalog.
 
-    On normal exit the marts layer is rebuilt (etl.marts.build), the next file is
-    checkpointed and atomically swapped in; on an
-    exception it is deleted and the live file is untouched. The file it replaces is kept
-    as a restorable version (etl/versions.py, env COCKPIT_KEEP_VERSIONS).
+    The big record tables live as Parquet files beside the catalog (etl/storage.py), so only
+    the small catalog is copied. On normal exit the marts layer is rebuilt (etl.marts.build,
+    told which months changed), the next catalog is checkpointed and atomically swapped in;
+    on an exception it is deleted and the live catalog (and every file it references) is
+    untouched. The catalog it replaces is kept as a restorable version (etl/versions.py, env
+    COCKPIT_KEEP_VERSIONS); files no kept catalog references any more are then removed.
     """
-    from etl import marts, versions   # versions (issue 12) keeps the replaced file
+    from etl import versions   # versions (issue 12) keeps the replaced file
     live = Path(path or db_path())
     live.parent.mkdir(parents=True, exist_ok=True)
     lock_path = live.with_name(live.name + ".lock")
@@ -91,26 +98,75 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         remove_stale_next_files(live)
         nxt = live.with_name(f"{live.name}.next-{os.getpid()}")
+        packed = live.with_name(f"{live.name}.next-{os.getpid()}.packed")
         _remove(nxt)
         if live.exists():
             shutil.copyfile(live, nxt)
         con = duckdb.connect(str(nxt))
         try:
             ensure_schema(con)
+            moved = storage_upkeep.ensure_layout(con, storage.parts_dir(live))
+            storage.bind_root(con, storage.parts_dir(live))
             yield con
-            marts.build(con)      # every write leaves the marts layer in step (cheap: views)
+            moved += storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # what a pain-point run wrote
+            build_marts(con, None if moved else storage.changes(con))
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             con.close()
+            if moved and live.exists():       # the moved tables' space: rebuild the catalog small
+                storage_upkeep.vacuum_copy(nxt, packed)
+                os.replace(packed, nxt)
             versions.keep(live)
             os.replace(nxt, live)
+            collect_garbage(live)
         except BaseException:
             with contextlib.suppress(Exception):
                 con.close()
             _remove(nxt)
             raise
         finally:
+            _remove(packed)
             _remove(Path(str(nxt) + ".wal"))
+
+
+def build_marts(con: duckdb.DuckDBPyConnection, changed: dict | None) -> None:
+    """etl.marts.build, told which months of which tables changed (None: rebuild all)."""
+    from etl import marts
+    if "changed" in inspect.signature(marts.build).parameters:
+        marts.build(con, changed=changed)
+    else:                 # a marts layer of views only: nothing to rebuild by month
+        marts.build(con)
+
+
+def catalogs(live: Path) -> list[Path]:
+    """Every catalog that may reference files of `live`'s parts folder: the live file, its
+    kept versions and the dry runs waiting for confirmation (etl/dryrun.py)."""
+    from etl import versions
+    found = [live, *sorted(versions.versions_dir(live).glob("*.duckdb"))]
+    uploads = live.parent / ".uploads"
+    if uploads.is_dir():
+        found += sorted(uploads.glob("*/*.duckdb"))
+    return found
+
+
+def collect_garbage(live: Path, every_s: float = storage.GC_GRACE_S / 4) -> list[Path]:
+    """Remove Parquet files no catalog of `live` references (call with the writers' lock held).
+
+    At most once every `every_s` seconds: a file is only removed once it is GC_GRACE_S old, so
+    looking more often finds nothing new, and opening every kept catalog costs a little."""
+    root = live.with_name(live.name + storage.PARTS_SUFFIX)
+    if storage.parts_dir(live) != root:     # a dry run or demo build writing for another catalog
+        return []
+    stamp = root / ".last-gc"
+    try:
+        if time.time() - stamp.stat().st_mtime < every_s:
+            return []
+    except FileNotFoundError:
+        pass
+    if not root.is_dir():
+        return []
+    stamp.touch()
+    return storage_upkeep.collect_garbage(live, catalogs(live))
 
 
 def _refuse_scratch_objects(con: duckdb.DuckDBPyConnection) -> None:
@@ -135,7 +191,7 @@ def remove_stale_next_files(live: Path) -> list[Path]:
         return removed
     prefix = f"{live.name}.next-"
     for path in live.parent.glob(f"{glob.escape(live.name)}.next-*"):
-        pid_text = path.name[len(prefix):].removesuffix(".wal")
+        pid_text = path.name[len(prefix):].removesuffix(".wal").removesuffix(".packed")
         if not pid_text.isdigit() or _alive(int(pid_text)):
             continue
         _remove(path)

@@ -2,8 +2,10 @@
 database, a report of what it would change, and confirming it by swapping in that very copy.
 
 1. check each file (size, format, empty, required columns, partner kinds) -> a problem code;
-2. copy the live file twice (the pristine `base`, the `next` to load) with the salt beside it;
-3. load the readable files into `next` with `load_paths`;
+2. copy the live catalog twice (the pristine `base`, the `next` to load) with the salt beside it;
+3. load the readable files into `next` with `load_paths`; its new Parquet files go into the live
+   database's parts folder already (etl/storage.py: files are immutable, and unreferenced ones
+   are only removed once no catalog, pending dry runs included, names them);
 4. compare `next` with `base` per file/sheet: new, updated (latest wins), unchanged, rejected.
 Confirming swaps `next` in if the live file is still the one copied (else StaleDatabase):
 what was previewed is exactly what is loaded.
@@ -23,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from etl import aliases, history, scoped, stage, versions
+from etl import aliases, history, scoped, stage, storage, versions
 from etl.dbfile import REPO_ROOT, db_path, ensure_schema, file_identity, pseudonym_salt
 from etl.extract import SUPPORTED, ExtractError, read_sources
 from etl.load import load_paths
@@ -189,7 +191,9 @@ def preview(files: list[Path], live: Path | None = None, *, workdir: Path, loade
         else:
             readable.append(path)
     identity, base, nxt = _copy_live(live, workdir)
-    results = load_paths(readable, nxt, progress=None, loaded_by=loaded_by, partner=partner) if readable else []
+    with storage.publish_to(live):        # the copy's new files go where the live catalog will find them
+        results = (load_paths(readable, nxt, progress=None, loaded_by=loaded_by, partner=partner)
+                   if readable else [])
     headers = {p: _headers(p) for p in readable}
     with contextlib.closing(duckdb.connect(str(nxt))) as con:
         con.execute("ATTACH $path AS base (READ_ONLY)", {"path": str(base)})
@@ -262,7 +266,8 @@ def confirm(p: Preview, *, painpoints: bool = True) -> list[SourceReport]:
         raise versions.StaleDatabase(str(p.live))
     if painpoints and any(r.kind == "feedback" for r in loaded):
         from etl import painpoints as engine
-        engine.run(db_path=p.candidate)      # as `python -m etl load` does after feedback
+        with storage.publish_to(p.live):
+            engine.run(db_path=p.candidate)  # as `python -m etl load` does after feedback
     with contextlib.suppress(FileNotFoundError):
         Path(str(p.candidate) + ".wal").unlink()
     versions.swap_in(p.live, p.candidate, p.identity)

@@ -22,7 +22,7 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from etl import aliases, history, scoped, stage, stage_participation
+from etl import aliases, history, scoped, stage, stage_participation, storage
 from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
 from etl.extract import ExtractError, RawSource, expand_paths, read_sources
 from etl.pii import mask_text
@@ -278,6 +278,23 @@ def _upsert_sql(kind: str) -> tuple[str, str]:
             f"INSERT INTO {table} ({cols}, source_load_id) SELECT {cols}, $load_id FROM _clean")
 
 
+def _write_records(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> int:
+    """Write `_clean` into the table, latest wins by key: the write step of a load.
+
+    A table kept as Parquet files (etl/storage.py) gets new files and its superseded keys
+    noted; one kept in the catalog gets DELETE + INSERT. Returns the rows written."""
+    if storage.is_partitioned(con, kind):
+        return storage.upsert(con, kind, "_clean", stage.target_columns(kind), load_id)
+    delete, insert = _upsert_sql(kind)
+    con.execute(delete)   # latest wins: a newer export replaces the records it carries
+    # the target's physical order is irrelevant; dropping it lets DuckDB write in parallel
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        return con.execute(insert, {"load_id": load_id}).fetchall()[0][0]
+    finally:
+        con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
+
+
 def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
               max_reject_share: float, salt: str, loaded_by: str | None = None,
               partner: str | None = None) -> LoadResult:
@@ -298,14 +315,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
             raise LoadRefused(f"{src.label}: refused, nothing loaded - {res.rows_rejected:,} of "
                               f"{res.rows_read:,} rows invalid ({first})")
         load_id = con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM etl_loads").fetchall()[0][0]
-        delete, insert = _upsert_sql(kind)
-        con.execute(delete)   # latest wins: a newer export replaces the records it carries
-        # the target's physical order is irrelevant; dropping it lets DuckDB write in parallel
-        con.execute("SET preserve_insertion_order = false")
-        try:
-            res.rows_loaded = con.execute(insert, {"load_id": load_id}).fetchall()[0][0]
-        finally:
-            con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
+        res.rows_loaded = _write_records(con, kind, load_id)
         _insert_rejects(con, load_id, src, rejects)
         res.seconds = time.perf_counter() - t0
         res.status = "loaded"

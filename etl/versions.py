@@ -1,9 +1,11 @@
 """Kept versions of the database file, swapping a prepared file in, and rolling back.
 
-Every swap (etl.dbfile.writer, `swap_in`, `rollback`) first keeps the file it replaces in
+Every swap (etl.dbfile.writer, `swap_in`, `rollback`) first keeps the catalog it replaces in
 `<db>.versions/` as a hard link (no copy: the swap gives the live name a new inode, the old
 inode lives on under the version's name). Only the newest N are kept: env
-COCKPIT_KEEP_VERSIONS, default 3 (0 keeps none).
+COCKPIT_KEEP_VERSIONS, default 3 (0 keeps none). The big tables' Parquet files (etl/storage.py)
+are never changed once written, and a file stays while any kept catalog references it, so a
+kept catalog is a whole version of the database.
 
 A rollback restores the newest kept version that holds none of the loads being undone. The
 history is carried forward: the loads that disappear stay in `etl_loads` with status
@@ -25,8 +27,8 @@ from typing import Iterator
 
 import duckdb
 
-from etl import aliases, marts
-from etl.dbfile import db_path, ensure_schema, file_identity
+from etl import aliases, storage, storage_upkeep
+from etl.dbfile import build_marts, collect_garbage, db_path, ensure_schema, file_identity
 
 KEEP_ENV = "COCKPIT_KEEP_VERSIONS"
 DEFAULT_KEEP = 3
@@ -209,7 +211,8 @@ def rollback(plan: RollbackPlan, by: str, live: Path | None = None) -> int:
         try:
             with contextlib.closing(duckdb.connect(str(nxt))) as con:
                 ensure_schema(con)       # a version kept before a schema change gets it now
-                marts.build(con)         # ... and the current marts layer (etl/marts)
+                storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # ... and the storage layout
+                build_marts(con, None)   # ... and the current marts layer (etl/marts)
                 con.execute("ATTACH $path AS cur (READ_ONLY)", {"path": str(live)})
                 con.begin()
                 for statement in _CARRY:
@@ -228,6 +231,7 @@ def rollback(plan: RollbackPlan, by: str, live: Path | None = None) -> int:
                 con.execute("CHECKPOINT")
             keep(live)
             os.replace(nxt, live)
+            collect_garbage(live)
         finally:
             for leftover in (nxt, Path(str(nxt) + ".wal")):
                 with contextlib.suppress(FileNotFoundError):

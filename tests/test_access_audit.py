@@ -139,11 +139,11 @@ def test_concurrent_appends_keep_one_chain(log_path):
 
 def test_the_dashboard_connection_cannot_write_the_audit_log(log_path, demo_db):
     """It is not in DuckDB at all, and the read-only sandbox cannot write files."""
-    from dashboard.db import READ_CONFIG
+    from dashboard.db import open_read_only
 
     fill(2)
     before = log_path.read_bytes()
-    con = duckdb.connect(str(demo_db), read_only=True, config=dict(READ_CONFIG))
+    con = open_read_only(demo_db)       # the dashboard's sandboxed connection (dashboard/db.py)
     try:
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}

@@ -30,6 +30,21 @@ def build_db(path: Path, feedback: pd.DataFrame) -> Path:
     return path
 
 
+def write_feedback(path: Path, rows: pd.DataFrame, load_id: int = 2) -> None:
+    """Upsert `rows` into the feedback of a database the engine has written, as a load does:
+    through the writer and the storage layer (feedback is Parquet parts, etl/storage.py)."""
+    from etl import stage, storage
+    from etl.dbfile import writer
+    frame = rows.reindex(columns=stage.target_columns("feedback"))   # absent columns: NULL, not NaN
+    frame = frame.astype(object).where(frame.notna(), None)
+    with writer(path) as con:
+        con.register("fb_rows", frame)
+        con.execute("CREATE TEMP VIEW _clean AS SELECT * FROM fb_rows")
+        storage.upsert(con, "feedback", "_clean", stage.target_columns("feedback"), load_id)
+        con.execute("DROP VIEW _clean")
+        con.unregister("fb_rows")
+
+
 def dump(path: Path) -> dict[str, list]:
     """Every result table, sorted, as plain rows: equal dumps = byte-identical results."""
     con = duckdb.connect(str(path), read_only=True)
@@ -105,10 +120,7 @@ def test_new_month_clusters_only_that_month(tmp_path, synthetic_feedback):
     last = fb["submitted_at"].max().replace(day=1, hour=0, minute=0)
     incremental = build_db(tmp_path / "inc.duckdb", fb[fb["submitted_at"] < last])
     painpoints.run(db_path=incremental)
-    con = duckdb.connect(str(incremental))
-    new = fb[fb["submitted_at"] >= last]  # noqa: F841
-    con.execute("INSERT INTO feedback BY NAME SELECT *, 1 AS source_load_id FROM new")
-    con.close()
+    write_feedback(incremental, fb[fb["submitted_at"] >= last])
     summary = painpoints.run(db_path=incremental)
     assert summary["months"] == 1 and summary["segmented"] == len(fb[fb["submitted_at"] >= last])
     full = build_db(tmp_path / "full.duckdb", fb)
@@ -121,10 +133,8 @@ def test_changed_text_resegments_and_reclusters_from_its_month(tmp_path, synthet
     db = build_db(tmp_path / "c.duckdb", synthetic_feedback)
     painpoints.run(db_path=db)
     first = synthetic_feedback.sort_values("feedback_id").iloc[0]
-    con = duckdb.connect(str(db))
-    con.execute("UPDATE feedback SET text = '小区流浪猫太多' WHERE feedback_id = $id",
-                {"id": first["feedback_id"]})
-    con.close()
+    write_feedback(db, synthetic_feedback[synthetic_feedback["feedback_id"] == first["feedback_id"]]
+                   .assign(text="小区流浪猫太多"))
     summary = painpoints.run(db_path=db)
     assert summary["segmented"] == 1 and summary["months"] == 4
     tokens = query(db, f"SELECT tokens FROM feedback_tokens WHERE feedback_id = '{first['feedback_id']}'")

@@ -8,6 +8,10 @@
 - feedback_pain_points, pain_point_clusters, pain_points: written per month;
   pain_point_catalog: rebuilt from pain_point_clusters at the end of a run.
 All writes happen on the connection of `etl.dbfile.writer()` (a copy swapped in atomically).
+The per-message tables (feedback_tokens, feedback_places, feedback_pain_points) are kept as
+Parquet files outside the catalog between runs (etl/storage.py WHOLE): each function that
+writes one first brings it back into the writer's catalog (`storage_upkeep.writable`); the writer
+moves it out again when the run ends.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from etl import storage_upkeep
 from etl.painpoints.hotspots import HotSpotRanker
 from etl.painpoints import normalise as norm
 from etl.painpoints.identity import Known
@@ -54,6 +59,7 @@ class PlaceSync:
 
 
 def _write_places(con: duckdb.DuckDBPyConnection, part: pd.DataFrame, found: list[list[str]]) -> None:
+    storage_upkeep.writable(con, "feedback_places")
     rows = pd.DataFrame({"feedback_id": part["feedback_id"], "text_hash": part["place_hash"],
                          "mentions": found})
     con.register("_pp_places", rows)
@@ -67,6 +73,7 @@ def sync_tokens(con: duckdb.DuckDBPyConnection, tokenizer: Tokenizer, batch: int
                 places: PlaceSync | None = None) -> int:
     """Segment messages that are new or whose text changed; drop tokens of deleted messages.
     With `places`, the same cleaned texts also give those messages' place mentions."""
+    storage_upkeep.writable(con, "feedback_tokens")
     con.execute("DELETE FROM feedback_tokens WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
     todo = con.execute(_TODO["feedback_tokens"],
                        {"version": tokenizer.version}).df()
@@ -130,6 +137,7 @@ def clear_from(con: duckdb.DuckDBPyConnection, start: date | None) -> None:
     """Delete every stored result of `start` and later months (they are about to be redone)."""
     if start is None:
         return
+    storage_upkeep.writable(con, "feedback_pain_points")
     for table in RESULT_TABLES:
         con.execute(_CLEAR_FROM[table], {"start": start})
 
@@ -173,6 +181,7 @@ def history(con: duckdb.DuckDBPyConnection, month: date, memory_months: int) -> 
 
 def write_month(con: duckdb.DuckDBPyConnection, result: MonthResult, input_hash: str) -> None:
     stats = pd.DataFrame([{**result.stats, "input_hash": input_hash}])
+    storage_upkeep.writable(con, "feedback_pain_points")
     frames = {"pain_point_months": stats, "feedback_pain_points": result.assignments,
               "pain_point_clusters": result.clusters, "pain_points": result.top}
     for table, df in frames.items():
@@ -203,6 +212,7 @@ def sync_places(con: duckdb.DuckDBPyConnection, places: PlaceSync, batch: int = 
     """Extract the places of messages whose text or the extractor changed since (those
     sync_tokens just segmented are done already); drop those of deleted messages."""
     t0 = time.perf_counter()
+    storage_upkeep.writable(con, "feedback_places")
     con.execute("DELETE FROM feedback_places WHERE feedback_id NOT IN (SELECT feedback_id FROM feedback)")
     todo = con.execute(_TODO["feedback_places"],
                        {"version": places.version}).df().rename(columns={"text_hash": "place_hash"})
@@ -226,6 +236,7 @@ def hot_spots_version(con: duckdb.DuckDBPyConnection) -> str | None:
 def rebuild_hot_spots(con: duckdb.DuckDBPyConnection, ranker: HotSpotRanker, version: str) -> int:
     """Canonical places for every message (aliases learnt over all of them), then every
     month's hot spots from scratch; returns the number of rows stored."""
+    storage_upkeep.writable(con, "feedback_places")
     mentions = con.execute("""SELECT feedback_id, mentions, places FROM feedback_places
                               WHERE len(mentions) > 0 ORDER BY feedback_id""").df()
     normaliser = PlaceNormaliser().fit(mentions["mentions"])

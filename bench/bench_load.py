@@ -1,0 +1,316 @@
+"""A load's cost against the size of the database (issue 14): the same 35k-row slice of the demo's
+own grid export, loaded in a new process into an empty database, the 1M-report demo and a 10M one.
+
+    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--no-write]
+
+Defaults: the lead's /work/bench-data/demo1m.duckdb and its inbox's update export when they are
+there; otherwise the 1M demo is built once into bench/out/demo-33.4.duckdb (as bench_pages does)
+and the slice is the update export the demo generator writes at that scale.
+
+Each database (an old single-file one is migrated first, `python -m etl migrate-storage`, timed)
+is restored before every run by copying its catalog only: its Parquet parts are immutable, so the
+copy's catalog reads the same files and the load writes its own. A run is `load_paths` of the
+slice in a fresh Python process (its own time, and the process's wall clock and peak memory);
+the extra disk is the catalog copy plus the new Parquet files. While each 10M run loads, a reader
+process counts grid_reports over and over through the dashboard's sandboxed connection: every
+count must be the one before or the one after, never an error. `--synthetic10m` builds the 10M
+database from the migrated 1M one: grid reports x10 (new keys, same months) as Parquet, and the
+catalog's record tables x10, when no real 10M demo is at hand. Section in docs/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.report import machine, write_section  # noqa: E402
+
+DEFAULT_SLICE = Path("/work/bench-data/inbox1m/网格事件_更新_20261122.csv")
+DEFAULT_1M = Path("/work/bench-data/demo1m.duckdb")
+SCALE_1M = 33.4                       # demo scale of ~0.99M grid reports (bench_pages.REPORTS)
+END = date(2026, 11, 22)
+CATALOG_X10 = ("evaluations", "fund_transactions", "usability_ratings", "redemptions", "etl_rejects")
+KEY = {"evaluations": "evaluation_id", "fund_transactions": "txn_id", "usability_ratings": "rating_id",
+       "redemptions": "redemption_id"}
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from etl.load import load_paths
+t1 = time.perf_counter()
+res = load_paths([Path(sys.argv[2])], Path(sys.argv[1]), progress=None)
+t2 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "rows": [r.rows_loaded for r in res],
+                  "status": [r.status for r in res],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+READER = r"""
+import json, sys, time
+from pathlib import Path
+import os
+os.environ["COCKPIT_DB"] = sys.argv[1]
+from dashboard import db
+seen, errors, stop = [], [], Path(sys.argv[2])
+while not stop.exists():
+    try:
+        con = db.connect()
+        seen.append(tuple(con.execute("SELECT count(*), max(source_load_id) FROM grid_reports").fetchall()[0]))
+        con.close()
+    except Exception as exc:
+        errors.append(str(exc).splitlines()[0])
+    time.sleep(0.02)
+print(json.dumps({"seen": sorted(set(seen)), "reads": len(seen), "errors": errors[:3]}))
+"""
+
+
+def default_1m() -> Path:
+    """The lead's 1M demo, else one built once by the real ETL (bench/out, git-ignored)."""
+    if DEFAULT_1M.exists():
+        return DEFAULT_1M
+    db = REPO / "bench" / "out" / f"demo-{SCALE_1M:g}.duckdb"
+    if not db.exists():
+        from bench.report import build_demo
+        build_demo(db, SCALE_1M, END)
+    return db
+
+
+def default_slice(work: Path) -> Path:
+    """The demo's own update export at the 1M scale (generated when the lead's inbox is absent)."""
+    if DEFAULT_SLICE.exists():
+        return DEFAULT_SLICE
+    from etl import demo
+    inbox = work.with_name(work.name + "-inbox")
+    if not list(inbox.glob("网格事件_更新_*.csv")):
+        shutil.rmtree(inbox, ignore_errors=True)
+        demo.generate(inbox, seed=7, scale=SCALE_1M, end=END)
+    return sorted(inbox.glob("网格事件_更新_*.csv"))[-1]
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
+
+
+def prepare_empty(folder: Path, salt: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "cockpit.duckdb"
+    shutil.copyfile(salt, folder / ".cockpit_salt")
+    run([sys.executable, "-c", "from pathlib import Path; from etl.dbfile import writer\n"
+         f"with writer(Path({str(db)!r})): pass"])
+    return db
+
+
+def migrate(src: Path, folder: Path) -> tuple[Path, dict]:
+    """Copy an old single-file database and migrate it; (catalog, facts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "cockpit.duckdb"
+    shutil.copyfile(src, db)
+    shutil.copyfile(src.parent / ".cockpit_salt", folder / ".cockpit_salt")
+    before = db.stat().st_size
+    t0 = time.perf_counter()
+    run(["nice", "-n", "10", sys.executable, "-m", "etl", "migrate-storage", "--db", str(db)])
+    return db, {"file_mb": before / 1e6, "migrate_s": time.perf_counter() - t0}
+
+
+def synthesize_10m(src_db: Path, folder: Path) -> Path:
+    """x10 grid reports (as Parquet) and x10 catalog record tables, from a migrated database."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "cockpit.duckdb"
+    shutil.copyfile(src_db, db)
+    shutil.copyfile(src_db.parent / ".cockpit_salt", folder / ".cockpit_salt")
+    code = f"""
+from pathlib import Path
+from etl import storage
+from etl.dbfile import writer
+db = Path({str(db)!r})
+with writer(db) as con:
+    names = ", ".join(n for n, _ in storage.columns("grid_reports"))
+    for k in range(1, 10):
+        select = ("SELECT * REPLACE ('R{{k}}-' || report_id AS report_id) FROM grid_reports "
+                  "WHERE NOT starts_with(report_id, 'R')").replace("{{k}}", str(k))
+        storage.write_files(con, "grid_reports", select, storage.parts_dir(db), f"X{{k}}", None)
+    storage.compact(con, "grid_reports", None, storage.parts_dir(db), force=True)   # one file a month
+    storage.refresh_view(con, "grid_reports")
+    for table, key in {KEY!r}.items():
+        con.execute(f"CREATE TEMP TABLE x AS SELECT * FROM {{table}}")
+        for k in range(1, 10):
+            con.execute(f"INSERT INTO {{table}} SELECT * REPLACE ('R{{k}}-' || {{key}} AS {{key}}) FROM temp.x")
+        con.execute("DROP TABLE temp.x")
+    con.execute("CREATE TEMP TABLE x AS SELECT * FROM etl_rejects")
+    for k in range(1, 10):
+        con.execute("INSERT INTO etl_rejects SELECT * FROM temp.x")
+    con.execute("DROP TABLE temp.x")
+"""
+    run(["nice", "-n", "10", sys.executable, "-c", code])
+    packed = db.with_name("packed.duckdb")
+    run([sys.executable, "-c", f"from pathlib import Path; from etl.storage import vacuum_copy\n"
+         f"vacuum_copy(Path({str(db)!r}), Path({str(packed)!r}))"])
+    os.replace(packed, db)
+    return db
+
+
+def parts_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.parquet")) if root.is_dir() else 0
+
+
+def one_run(base: Path, slice_csv: Path, scratch: Path, with_reader: bool) -> dict:
+    """Restore `base` (its catalog) into a fresh folder, load the slice in a new process."""
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    db = folder / "cockpit.duckdb"
+    shutil.copyfile(base, db)
+    shutil.copyfile(base.parent / ".cockpit_salt", folder / ".cockpit_salt")
+    catalog = db.stat().st_size
+    # garbage collection runs at most every 15 minutes (etl.dbfile.collect_garbage): not in a run
+    gc_stamp = db.with_name(db.name + ".parts") / ".last-gc"
+    gc_stamp.parent.mkdir()
+    gc_stamp.touch()
+    reader = stop = None
+    if with_reader:
+        stop = folder / "stop"
+        reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop)], cwd=REPO,
+                                  stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        time.sleep(3)                     # it has read the old snapshot a few times
+    t0 = time.perf_counter()
+    out = last_json(run([sys.executable, "-c", CHILD, str(db), str(slice_csv)]).stdout)
+    out["process_s"] = time.perf_counter() - t0
+    out["extra_mb"] = (catalog + parts_bytes(gc_stamp.parent)) / 1e6
+    out["catalog_mb"] = catalog / 1e6
+    if reader:
+        time.sleep(1.5)
+        stop.touch()
+        said = reader.communicate(timeout=60)[0]
+        out["reader"] = (last_json(said) if "{" in said
+                         else {"seen": [], "reads": 0, "errors": [f"reader exited {reader.returncode}"]})
+    shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def last_json(stdout: str) -> dict:
+    """The child's answer: its last line (DuckDB's progress bar may print before it)."""
+    return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+
+
+def fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s ({min(values):.2f}–{max(values):.2f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--slice", type=Path)
+    ap.add_argument("--db1m", type=Path)
+    ap.add_argument("--db10m", type=Path, help="an old single-file 10M demo database (migrated first)")
+    ap.add_argument("--synthetic10m", action="store_true", help="build the 10M database from the 1M one")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_load")
+    ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
+    ap.add_argument("--reuse", action="store_true", help="keep the databases prepared in --work by a previous run")
+    args = ap.parse_args(argv)
+    started = machine()
+    args.db1m = args.db1m or default_1m()
+    args.slice = args.slice or default_slice(args.work)
+    facts_file = args.work / "facts.json"
+    if args.reuse and facts_file.exists():
+        return measure(args, started, json.loads(facts_file.read_text()))
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    # a slice the databases have not loaded: the demo's own update export, one byte different
+    slice_csv = args.work / "网格事件_切片.csv"
+    slice_csv.write_bytes(args.slice.read_bytes() + b"\n")
+    bases: dict[str, Path] = {"empty": prepare_empty(args.work / "empty", args.db1m.parent / ".cockpit_salt")}
+    facts: dict[str, dict] = {"empty": {}}
+    bases["1M"], facts["1M"] = migrate(args.db1m, args.work / "1m")
+    if args.db10m:
+        bases["10M"], facts["10M"] = migrate(args.db10m, args.work / "10m")
+    elif args.synthetic10m:
+        bases["10M"], facts["10M"] = synthesize_10m(bases["1M"], args.work / "10m"), {"synthetic": True}
+    for name, db in bases.items():
+        facts[name]["db"] = str(db)
+        out = run([sys.executable, "-c", "import duckdb,sys; c=duckdb.connect(sys.argv[1], read_only=True);"
+                   "print(c.execute('SELECT count(*) FROM grid_reports').fetchall()[0][0])", str(db)])
+        facts[name].update(reports=int(out.stdout), catalog_mb=db.stat().st_size / 1e6,
+                           parts_mb=parts_bytes(db.with_name(db.name + ".parts")) / 1e6)
+    facts_file.write_text(json.dumps(facts))
+    return measure(args, started, facts)
+
+
+def measure(args, started: str, facts: dict[str, dict]) -> int:
+    bases = {name: Path(f["db"]) for name, f in facts.items()}
+    slice_csv = args.work / "网格事件_切片.csv"
+    scratch = args.work / "runs"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    runs: dict[str, list[dict]] = {n: [] for n in bases}
+    for i in range(args.repeat):
+        for name in (list(bases) if i % 2 == 0 else list(reversed(bases))):
+            r = one_run(bases[name], slice_csv, scratch, with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
+            runs[name].append(r)
+            print(name, json.dumps(r), flush=True)
+    section = report(runs, facts, started, args)
+    print(section)
+    if not args.no_write:
+        write_section("<!-- bench_load:start -->", "<!-- bench_load:end -->", section)
+    return 0
+
+
+def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, args) -> str:
+    base = statistics.median(r["load_s"] for r in runs["empty"])
+    lines = [f"## 7. A load's cost against the database's size (issue 14) — `bench/bench_load.py`",
+             f"{date.today().isoformat()}, {started}.",
+             f"The demo's own update export `{args.slice.name}` ({runs['empty'][0]['rows'][0]:,} rows, keys in "
+             "all 24 months) loaded with `load_paths` in a new process into each database, restored "
+             f"before each of {args.repeat} runs (alternating order). Load = `load_paths` alone; process = "
+             "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files. "
+             "Garbage collection (at most every 15 minutes, after a swap) is not part of a run.",
+             "",
+             "| database | grid reports | catalog | Parquet parts | load (median, min–max) | × empty (median) | "
+             "× empty (min) | process | peak memory | extra disk |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    base_min = min(r["load_s"] for r in runs["empty"])
+    for name, rs in runs.items():
+        f = facts[name]
+        load = [r["load_s"] for r in rs]
+        label = name + (" (synthetic ×10 of 1M)" if f.get("synthetic") else "")
+        lines.append(f"| {label} | {f['reports']:,} | {f['catalog_mb']:.1f} MB | {f['parts_mb']:.0f} MB | "
+                     f"{fmt(load)} | {statistics.median(load) / base:.2f} | {min(load) / base_min:.2f} | "
+                     f"{fmt([r['process_s'] for r in rs])} | {max(r['peak_mb'] for r in rs):.0f} MB | "
+                     f"{statistics.median(r['extra_mb'] for r in rs):.1f} MB |")
+    lines.append("")
+    for name, f in facts.items():
+        if "migrate_s" in f:
+            lines.append(f"- Migration of the {name} single-file database (`python -m etl migrate-storage`, "
+                         f"nice 10): {f['file_mb']:.0f} MB file → {f['catalog_mb']:.1f} MB catalog + "
+                         f"{f['parts_mb']:.0f} MB Parquet in {f['migrate_s']:.0f} s (once).")
+    for name, rs in runs.items():
+        checked = [r["reader"] for r in rs if "reader" in r]
+        if checked:
+            reads = sum(c["reads"] for c in checked)
+            errors = sum(len(c["errors"]) for c in checked)
+            counts = [c["seen"] for c in checked]
+            lines.append(f"- Readers during the {name} loads: {reads} reads through the dashboard's "
+                         f"sandboxed connection, {errors} errors; (count, last load id) seen per run: "
+                         f"{counts} (the snapshot before and the one after, never a half-load).")
+    lines.append("- Issue 14's figure before this layout (whole-file copy, another day's machine load): the "
+                 "same 36k-row load took 1.14 s into the 1M database and 2.26 s into the 10M one, and needed "
+                 "the whole file again in extra disk.")
+    lines.append("- Goal: 10M within 1.5× of empty. The database's share of a load is the scan of the key "
+                 "column (all 24 months: the export's keys are in every month) and the catalog copy; the "
+                 "rest of the spread is this shared machine (other work running, see the load average): "
+                 "docs/ARCHITECTURE.md section 3.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The database as a plain Parquet lake another engine reads unchanged, and the storage migration.
+
+`lake_export(db, out)` writes, into a new folder `out`:
+    <table>/month=YYYY-MM/part-NNNN.parquet   each table of etl.storage.PARTITIONED (Hive layout)
+    <table>/part-0000.parquet                 every other table of the catalog (not etl_meta and
+                                              the storage manifest), and the WHOLE tables
+Months without superseded rows are hard links to the database's own immutable files (no copy);
+a month with superseded rows is written merged. Spark (`spark.read.parquet(out + "/grid_reports")`),
+Trino/Hive (an external table partitioned by `month`), pyarrow.dataset and DuckDB
+(`read_parquet('out/grid_reports/*/*.parquet', hive_partitioning = true)`) read it as it is:
+docs/ARCHITECTURE.md. The folder appears whole or not at all (written beside it, then renamed).
+
+`compact_all(db)`: the nightly maintenance (`python -m etl compact`): every month with too many
+files or superseded rows rewritten as one file (a load only compacts within a budget).
+
+`migrate(db)`: a database file from before the catalog layout (every table inside the file) is
+rewritten as catalog + Parquet files, like the first write would do, and packed small.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from etl import storage
+
+INTERNAL = ("etl_meta",)    # settings stay home (the manifest is in schema etl_storage, never exported)
+
+
+def migrate(db: Path) -> tuple[int, int, list[str]]:
+    """(catalog bytes before, after, tables moved out) for the database at `db`."""
+    from etl.dbfile import writer
+    before = db.stat().st_size
+    moved: list[str] = []
+    with writer(db) as con:
+        moved = [t for t in (*storage.PARTITIONED, *storage.WHOLE) if storage.table_type(con, t) == "VIEW"]
+    return before, db.stat().st_size, moved
+
+
+def compact_all(db: Path) -> dict[str, list]:
+    """`python -m etl compact`: every month due for compaction, without a budget (nightly)."""
+    from etl.dbfile import writer
+    done: dict[str, list] = {}
+    with writer(db) as con:
+        root = storage.root_of(con)
+        for table in storage.PARTITIONED:
+            if storage.is_partitioned(con, table):
+                done[table] = storage.compact(con, table, None, root)
+                if done[table]:
+                    storage.refresh_view(con, table)
+                    storage.record_change(con, table, done[table])
+    return done
+
+
+def _link(src: str, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:                 # another file system: copy
+        shutil.copyfile(src, dst)
+
+
+def _export_partitioned(con: duckdb.DuckDBPyConnection, table: str, out: Path) -> int:
+    spec = storage.PARTITIONED[table]
+    months = con.execute("""
+        SELECT p.month_on, list(p.path ORDER BY p.path),
+               bool_or(EXISTS (SELECT 1 FROM etl_storage.deletes d WHERE d.path = p.path))
+        FROM etl_storage.parts p WHERE p.table_name = $t GROUP BY 1 ORDER BY 1""", {"t": table}).fetchall()
+    names = ", ".join(f"f.{n}" for n, _ in storage.columns(table))
+    written = 0
+    for month, paths, dirty in months:
+        folder = out / table / f"month={month:%Y-%m}"
+        if not dirty:
+            for i, path in enumerate(paths):
+                _link(path, folder / f"part-{i:04d}.parquet")
+            written += len(paths)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY (SELECT {names} FROM read_parquet($files, hive_partitioning = false) f "
+                    f"ANTI JOIN etl_storage.deletes d ON d.path = f.filename AND d.key = f.{spec.key} "
+                    f"ORDER BY f.{spec.key}) TO $path (FORMAT parquet)",
+                    {"files": paths, "path": str(folder / "part-0000.parquet")})
+        written += 1
+    return written
+
+
+def _catalog_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+                       "AND table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()
+    names = [r[0] for r in rows if r[0] not in INTERNAL and re.fullmatch(r"[a-z][a-z0-9_]*", r[0])]
+    return names + [t for t in storage.WHOLE if t not in names]
+
+
+def lake_export(db: Path, out: Path) -> dict[str, int]:
+    """Write the lake into the new folder `out`; returns files written per table."""
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists: give a new folder")
+    tmp = out.with_name(out.name + ".writing")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    counts: dict[str, int] = {}
+    try:
+        with contextlib.closing(duckdb.connect()) as con:
+            con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(db)})
+            con.execute("USE c")
+            for table in storage.PARTITIONED:
+                if storage.table_type(con, table) == "VIEW":
+                    counts[table] = _export_partitioned(con, table, tmp)
+            for table in _catalog_tables(con):
+                if table in storage.PARTITIONED and table in counts:
+                    continue
+                folder = tmp / table
+                folder.mkdir()
+                # table names come from the catalog's own information_schema, quoted as identifiers
+                con.execute(f'COPY (SELECT * FROM "{table}") TO $path (FORMAT parquet)',
+                            {"path": str(folder / "part-0000.parquet")})
+                counts[table] = 1
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return counts

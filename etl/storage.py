@@ -1,0 +1,376 @@
+"""Big record tables as immutable monthly Parquet files under a small catalog file.
+
+The DuckDB file is the *catalog*: small tables, marts, etl_* history, and the manifest
+`etl_storage.parts` (one row per Parquet file: table, month, path, rows). Each table of PARTITIONED
+lives in files under `<db>.parts/<table>/month=YYYY-MM/<load>-<uuid>.parquet` and is read
+through a VIEW of the same name and columns (etl/schema.sql), so every query, mart and the
+row-level scope (dashboard/queries/base.py) reads it unchanged. A writer copies only the
+catalog (etl.dbfile.writer), so a load costs what it writes, not what the database holds.
+
+Writes go through `upsert`: the staged rows become new files, one per month they touch;
+a key already stored is *superseded*, not rewritten: its (file, key) goes into
+`etl_storage.deletes` and the view leaves it out (merge on read, as Iceberg's delete files).
+A month is compacted into one file when it has more than COMPACT_FILES files or more than
+COMPACT_DELETED of its stored rows superseded (a load within its budget, `python -m etl
+compact` for the rest). Files are never changed after they are written; one that no kept
+catalog (live, versions, pending dry runs) references any more is deleted after GC_GRACE_S
+(etl/storage_upkeep.py, which also moves tables out of the catalog). docs/ARCHITECTURE.md
+says why.
+
+Table and column names come from PARTITIONED and etl/schema.sql only. File paths are
+bound ($files) everywhere but in the view DDL, which cannot take parameters: there they are
+written as quoted SQL literals of paths this module made (`_literal`).
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import re
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+
+
+@dataclass(frozen=True)
+class Partitioned:
+    """A record table kept as monthly Parquet files: one key column, one time column."""
+    table: str
+    key: str          # unique: upserts replace by it
+    time: str         # the TIMESTAMP/DATE column whose month names the partition
+
+
+PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
+    Partitioned("grid_reports", "report_id", "reported_at"),
+    Partitioned("feedback", "feedback_id", "submitted_at"),
+    Partitioned("participation", "record_id", "occurred_on"),
+)}
+# Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
+# Parquet file each, rewritten by the run that changes them (`writable` brings one back into
+# the catalog for that run), so a load never copies them.
+WHOLE = ("feedback_tokens", "feedback_places", "feedback_pain_points")
+COMPACT_FILES = 8           # a month with more files than this is rewritten as one
+COMPACT_DELETED = 0.25      # ... or with more than this share of its stored rows superseded
+# A load compacts at most max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR x its rows) stored rows,
+# worst months first, so its cost stays in proportion to the load; `python -m etl compact`
+# (nightly) does the rest.
+COMPACT_BUDGET_ROWS = 200_000
+COMPACT_BUDGET_FACTOR = 4
+GC_GRACE_S = 3600           # an unreferenced file younger than this may belong to a running write
+PARTS_SUFFIX = ".parts"
+_CHANGES = "etl_storage_changes"    # temp table of the writer's connection: table, month changed
+
+# The manifest lives in its own schema of the catalog: storage bookkeeping, not a table of the
+# analysts' `main` namespace (dashboard/queries/base.py cannot name it, so no page reads it).
+MANIFEST_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS etl_storage",
+    # one row per Parquet file holding rows of a table kept outside the catalog
+    """CREATE TABLE IF NOT EXISTS etl_storage.parts (
+        table_name VARCHAR NOT NULL,
+        month_on   DATE,                 -- first day of the month of the file's rows; NULL: a table kept whole
+        root       VARCHAR NOT NULL,     -- the <db>.parts folder the file is in
+        path       VARCHAR PRIMARY KEY,  -- absolute path; a file is never changed after it is written
+        rows       BIGINT NOT NULL,      -- rows in the file, superseded ones included
+        load_id    BIGINT,               -- the load that wrote it; NULL for a migration or compaction
+        added_at   TIMESTAMP NOT NULL)""",
+    # one row per stored row superseded by a later load (merge on read: the view leaves it out)
+    """CREATE TABLE IF NOT EXISTS etl_storage.deletes (
+        path       VARCHAR NOT NULL,     -- a file of etl_storage.parts
+        key        VARCHAR NOT NULL)""",  # the row's key (report_id / feedback_id / record_id)
+)
+
+_target: contextvars.ContextVar[Path | None] = contextvars.ContextVar("parts_target", default=None)
+
+
+def parts_dir(db: Path) -> Path:
+    """Where new files of `db`'s tables go: `<db>.parts`, or the live database's folder while
+    a dry run writes its copy (publish_to)."""
+    override = _target.get()
+    return override if override is not None else Path(db).with_name(Path(db).name + PARTS_SUFFIX)
+
+
+@contextlib.contextmanager
+def publish_to(live: Path) -> Iterator[None]:
+    """Writes inside write their files into `live`'s parts folder: a dry run loads a copy of
+    the catalog that is later swapped in as `live`, so its files must already be there."""
+    token = _target.set(Path(live).with_name(Path(live).name + PARTS_SUFFIX))
+    try:
+        yield
+    finally:
+        _target.reset(token)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, tuple[tuple[tuple[str, str], ...], str]]:
+    """table -> ((name, type) in order, CREATE TABLE text) for the stored tables, as
+    etl/schema.sql declares them (read once per process)."""
+    wanted = [*PARTITIONED, *WHOLE]
+    with duckdb.connect() as con:
+        con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        cols = con.execute("SELECT table_name, list((column_name, data_type) ORDER BY ordinal_position) "
+                           "FROM information_schema.columns WHERE list_contains($t, table_name) GROUP BY 1",
+                           {"t": wanted}).fetchall()
+        ddl = dict(con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE list_contains($t, table_name)",
+                               {"t": wanted}).fetchall())
+    return {t: (tuple((c[0], c[1]) if isinstance(c, tuple) else (c["column_name"], c["data_type"])
+                      for c in cs), ddl[t]) for t, cs in cols}
+
+
+def declared(table: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    if table not in PARTITIONED and table not in WHOLE:
+        raise ValueError(f"not a stored table: {table!r}")
+    return _schema()[table]
+
+
+@functools.lru_cache(maxsize=None)
+def columns(table: str) -> tuple[tuple[str, str], ...]:
+    """(name, type) of `table` as etl/schema.sql declares it, in order (read from the DDL text:
+    cheaper than running it, and tests/test_storage.py checks it against DuckDB's reading)."""
+    if table not in PARTITIONED and table not in WHOLE:
+        raise ValueError(f"not a stored table: {table!r}")
+    text = SCHEMA_SQL.read_text(encoding="utf-8")
+    body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", text, re.S).group(1)
+    out = []
+    for line in body.splitlines():
+        m = re.match(r"\s+([a-z_][a-z0-9_]*)\s+([A-Z]+(?:\(\d+,\d+\))?(?:\[\])?)", line)
+        if m and m.group(1) not in ("primary",):
+            out.append((m.group(1), m.group(2)))
+    return tuple(out)
+
+
+def column_list(table: str) -> str:
+    return ", ".join(n for n, _ in columns(table))
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal of a path made by this module (DDL cannot bind parameters)."""
+    if "\x00" in text:
+        raise ValueError("NUL in a path")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def table_type(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """'BASE TABLE', 'VIEW' or None for a table of the main catalog."""
+    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                       "AND table_schema = 'main' AND table_name = $t", {"t": table}).fetchall()
+    return rows[0][0] if rows else None
+
+
+def is_partitioned(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return table in PARTITIONED and table_type(con, table) == "VIEW"
+
+
+def files(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None = None) -> list[str]:
+    """The current files of `table` (of `months` only, when given)."""
+    rows = con.execute("SELECT path FROM etl_storage.parts WHERE table_name = $t "
+                       "AND ($m IS NULL OR list_contains($m, month_on)) ORDER BY path",
+                       {"t": table, "m": months}).fetchall()
+    return [r[0] for r in rows]
+
+
+def roots(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The folders the catalog's files are in (what a sandboxed reader must be allowed)."""
+    try:
+        rows = con.execute("SELECT DISTINCT root FROM etl_storage.parts ORDER BY 1").fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [r[0].rstrip("/") + "/" for r in rows]
+
+
+# ---- the view ---------------------------------------------------------------------------
+
+def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """CREATE OR REPLACE VIEW <table> over its current files, superseded keys left out."""
+    if table in WHOLE:
+        paths = files(con, table)
+        if not paths:
+            typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns(table))
+            return f"CREATE OR REPLACE VIEW {table} AS SELECT {typed} WHERE FALSE"
+        return (f"CREATE OR REPLACE VIEW {table} AS SELECT {column_list(table)} FROM "
+                f"read_parquet([{', '.join(map(_literal, paths))}], hive_partitioning = false)")
+    spec = PARTITIONED[table]
+    rows = con.execute("""
+        SELECT p.path, EXISTS (SELECT 1 FROM etl_storage.deletes d WHERE d.path = p.path) AS dirty
+        FROM etl_storage.parts p WHERE p.table_name = $t ORDER BY p.path""", {"t": table}).fetchall()
+    clean = [p for p, dirty in rows if not dirty]
+    dirty = [p for p, d in rows if d]
+    names = column_list(table)
+    parts = []
+    if clean:
+        parts.append(f"SELECT {names} FROM read_parquet([{', '.join(map(_literal, clean))}], "
+                     "hive_partitioning = false)")
+    if dirty:
+        prefixed = ", ".join(f"f.{n}" for n, _ in columns(table))
+        parts.append(f"SELECT {prefixed} FROM read_parquet([{', '.join(map(_literal, dirty))}], "
+                     f"hive_partitioning = false) f ANTI JOIN etl_storage.deletes d "
+                     f"ON d.path = f.filename AND d.key = f.{spec.key}")
+    if not parts:
+        typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns(table))
+        parts.append(f"SELECT {typed} WHERE FALSE")
+    return f"CREATE OR REPLACE VIEW {table} AS\n" + "\nUNION ALL\n".join(parts)
+
+
+def refresh_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(view_sql(con, table))
+
+
+# ---- writing files ----------------------------------------------------------------------
+
+def _month_of(path: str) -> date:
+    m = re.search(r"/month=(\d{4})-(\d{2})/", path)
+    if m is None:
+        raise ValueError(f"not a monthly file: {path}")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path,
+                 tag: str, load_id: int | None, params: dict | None = None) -> list[tuple[date, str, int]]:
+    """Write the rows of `select` (a SELECT of the table's columns) as one file per month;
+    record them in etl_storage.parts; return (month, path, rows) per file."""
+    spec = PARTITIONED[table]
+    folder = root / table
+    folder.mkdir(parents=True, exist_ok=True)
+    typed = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns(table))
+    out = con.execute(
+        f"COPY (SELECT {typed}, strftime({spec.time}, '%Y-%m') AS month FROM ({select}) "
+        f"ORDER BY month, {spec.key}) TO $folder (FORMAT parquet, PARTITION_BY (month), APPEND true, "
+        f"FILENAME_PATTERN $pattern, RETURN_STATS true)",
+        {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
+    written = [(_month_of(r[0]), r[0], int(r[1])) for r in out if int(r[1]) > 0]
+    if written:
+        con.execute("INSERT INTO etl_storage.parts SELECT $t, unnest($months), $root, unnest($paths), "
+                    "unnest($rows), $load, $at",
+                    {"t": table, "months": [m for m, _, _ in written], "root": str(root),
+                     "paths": [p for _, p, _ in written], "rows": [n for _, _, n in written],
+                     "load": load_id, "at": datetime.now()})
+    return written
+
+
+def record_change(con: duckdb.DuckDBPyConnection, table: str, months) -> None:
+    """Note that `table` changed in `months` (for the marts: etl.marts.build(changed=...))."""
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_CHANGES} (table_name VARCHAR, month_on DATE)")
+    con.execute(f"INSERT INTO {_CHANGES} SELECT $t, unnest($m)",
+                {"t": table, "m": sorted(months) or [None]})
+
+
+def changes(con: duckdb.DuckDBPyConnection) -> dict[str, set[date]] | None:
+    """table -> months changed by this connection's writes; None when nothing was noted."""
+    try:
+        rows = con.execute(f"SELECT table_name, month_on FROM temp.{_CHANGES}").fetchall()
+    except duckdb.CatalogException:
+        return None
+    out: dict[str, set[date]] = {}
+    for table, month in rows:
+        out.setdefault(table, set())
+        if month is not None:
+            out[table].add(month)
+    return out
+
+
+def bind_root(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Tell this (writer's) connection where its new files go."""
+    con.execute("CREATE OR REPLACE TEMP TABLE etl_storage_root AS SELECT $r AS root", {"r": str(root)})
+
+
+def root_of(con: duckdb.DuckDBPyConnection) -> Path:
+    try:
+        return Path(con.execute("SELECT root FROM temp.etl_storage_root").fetchall()[0][0])
+    except duckdb.CatalogException:
+        raise RuntimeError("not a writer's connection (etl.dbfile.writer binds the parts folder)") from None
+
+
+def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_columns: list[str],
+           load_id: int) -> int:
+    """Write the rows of `source` (a relation name of this module's callers, e.g. `_clean`)
+    with source_load_id = load_id: latest wins by key. Returns the rows written.
+
+    Runs inside the caller's transaction: if it rolls back, the manifest forgets the new files
+    (collect_garbage removes them later) and the live catalog never saw them.
+    """
+    spec = PARTITIONED[table]
+    root = root_of(con)
+    cols = ", ".join(source_columns)
+    # the rows' order is irrelevant here (files are sorted by key); dropping it lets DuckDB
+    # stage in parallel
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE etl_upsert AS SELECT {cols}, $load_id AS source_load_id "
+                    f"FROM {source}", {"load_id": load_id})
+    finally:
+        con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
+    try:
+        current = files(con, table)
+        superseded: set[date] = set()
+        if current:
+            # scan only the key column (and the file name) of the current files
+            # file_index (the file's position in $files), not filename: a number per scanned row
+            # is cheaper than a path string; the path is looked up for the matches only
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE etl_superseded AS
+                WITH hit AS (
+                    SELECT list_extract($files, f.file_index::BIGINT + 1) AS path, f.{spec.key} AS key
+                    FROM read_parquet($files, hive_partitioning = false) f
+                    SEMI JOIN temp.etl_upsert u ON u.{spec.key} = f.{spec.key})
+                SELECT hit.path, hit.key FROM hit
+                ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""",
+                        {"files": current})
+            con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
+            superseded = {r[0] for r in con.execute(
+                "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
+                "(SELECT path FROM temp.etl_superseded)").fetchall()}
+        names = column_list(table)
+        written = write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
+                               f"L{load_id}", load_id)
+        months = {m for m, _, _ in written} | superseded
+        loaded = sum(n for _, _, n in written)
+        compact(con, table, sorted(months), root,
+                budget=max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR * loaded))
+        refresh_view(con, table)
+        record_change(con, table, months)
+        return loaded
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.etl_upsert")
+        con.execute("DROP TABLE IF EXISTS temp.etl_superseded")
+
+
+def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None, root: Path,
+            budget: int | None = None, force: bool = False) -> list[date]:
+    """Rewrite as one file each month (of `months`; None: all) with more than COMPACT_FILES
+    files or more than COMPACT_DELETED of its stored rows superseded (every one with `force`),
+    the worst first, until `budget` stored rows have been rewritten (None: no limit)."""
+    stats = con.execute("""
+        SELECT p.month_on, count(*) AS n, sum(p.rows) AS stored,
+               (SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts q USING (path)
+                WHERE q.table_name = $t AND q.month_on = p.month_on) AS gone
+        FROM etl_storage.parts p WHERE p.table_name = $t AND ($m IS NULL OR list_contains($m, p.month_on))
+        GROUP BY p.month_on""", {"t": table, "m": months}).fetchall()
+    due = [(n / COMPACT_FILES + gone / max(stored, 1) / COMPACT_DELETED, month, stored)
+           for month, n, stored, gone in stats
+           if force or n > COMPACT_FILES or gone > COMPACT_DELETED * max(stored, 1)]
+    done, spent = [], 0
+    for _, month, stored in sorted(due, reverse=True):
+        if budget is not None and spent + stored > budget:
+            continue
+        _rewrite_month(con, table, month, root)
+        done.append(month)
+        spent += stored
+    return done
+
+
+def _rewrite_month(con: duckdb.DuckDBPyConnection, table: str, month: date, root: Path) -> None:
+    spec = PARTITIONED[table]
+    old = files(con, table, [month])
+    names = column_list(table)
+    select = (f"SELECT {', '.join('f.' + n for n, _ in columns(table))} "
+              f"FROM read_parquet($files, hive_partitioning = false) f ANTI JOIN etl_storage.deletes d "
+              f"ON d.path = f.filename AND d.key = f.{spec.key}")
+    con.execute("DELETE FROM etl_storage.parts WHERE list_contains($files, path)", {"files": old})
+    write_files(con, table, f"SELECT {names} FROM ({select})", root, f"C{int(time.time())}", None,
+                 {"files": old})
+    con.execute("DELETE FROM etl_storage.deletes WHERE list_contains($files, path)", {"files": old})

@@ -1,0 +1,132 @@
+"""Upkeep of the storage layout (etl/storage.py): moving tables out of the catalog and back,
+packing the catalog, and deleting Parquet files no catalog references any more.
+
+- `ensure_layout`: every table of storage.PARTITIONED and storage.WHOLE stored as files + view
+  (a file from before this layout, a fresh one, or tables a pain-point run wrote);
+- `writable`: a WHOLE table back into the writer's catalog for the pain-point engine;
+- `vacuum_copy`: the catalog rewritten with only its live blocks after tables moved out;
+- `collect_garbage`: files older than GC_GRACE_S that no catalog (live, kept versions, pending
+  dry runs) references.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from etl import storage
+
+
+# ---- layout: migrating a table into files -------------------------------------------------
+
+def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
+    """Every table of storage.PARTITIONED and storage.WHOLE as files + view (a table still stored in the
+    catalog, as in a file from before this layout, a fresh one, or one a pain-point run wrote,
+    is moved out); returns the tables moved."""
+    for statement in storage.MANIFEST_DDL:
+        con.execute(statement)
+    moved = []
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                             "WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall())
+    for table in (*storage.PARTITIONED, *storage.WHOLE):
+        if kinds.get(table) == "BASE TABLE":
+            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            if table in storage.WHOLE:
+                _write_whole(con, table, root, count)
+            elif count:
+                storage.write_files(con, table, f"SELECT {storage.column_list(table)} FROM main.{table}", root, "M", None)
+            con.execute(f"DROP TABLE main.{table}")
+            storage.refresh_view(con, table)
+            moved.append(table)
+    return moved
+
+
+def _write_whole(con: duckdb.DuckDBPyConnection, table: str, root: Path, count: int) -> None:
+    """Replace the files of a storage.WHOLE table by one file of its catalog rows."""
+    con.execute("DELETE FROM etl_storage.parts WHERE table_name = $t", {"t": table})
+    if not count:
+        return
+    folder = root / table
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"W{time.time_ns()}-{os.getpid()}.parquet"
+    con.execute(f"COPY (SELECT {storage.column_list(table)} FROM main.{table}) TO $path (FORMAT parquet)",
+                {"path": str(path)})
+    con.execute("INSERT INTO etl_storage.parts VALUES ($t, NULL, $root, $path, $rows, NULL, $at)",
+                {"t": table, "root": str(root), "path": str(path), "rows": count, "at": datetime.now()})
+
+
+def writable(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Bring a storage.WHOLE table back into the writer's catalog as a table (its rows, its schema.sql
+    DDL with keys), so the pain-point engine can DELETE/INSERT/UPDATE it; the writer moves it
+    out again when it finishes (ensure_layout). A no-op when it is a table already."""
+    if table not in storage.WHOLE or storage.table_type(con, table) != "VIEW":
+        return
+    paths = storage.files(con, table)
+    con.execute(f"DROP VIEW main.{table}")
+    con.execute(storage.declared(table)[1])
+    if paths:
+        con.execute(f"INSERT INTO main.{table} SELECT {storage.column_list(table)} "
+                    "FROM read_parquet($files, hive_partitioning = false)", {"files": paths})
+
+
+def vacuum_copy(src: Path, dst: Path) -> None:
+    """Copy the catalog `src` into a new file `dst` holding only its live blocks (after a
+    migration the old file keeps the moved tables' space until it is rebuilt)."""
+    with contextlib.suppress(FileNotFoundError):
+        dst.unlink()
+    with duckdb.connect() as con:
+        con.execute("ATTACH $src AS src (READ_ONLY)", {"src": str(src)})
+        con.execute("ATTACH $dst AS dst", {"dst": str(dst)})
+        con.execute("COPY FROM DATABASE src TO dst")
+        con.execute("DETACH dst")
+
+
+# ---- garbage ------------------------------------------------------------------------------
+
+def referenced(catalog: Path) -> set[str]:
+    """The files a catalog file references (empty when it has no manifest or cannot be read)."""
+    try:
+        with duckdb.connect() as con:
+            con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(catalog)})
+            return {r[0] for r in con.execute("SELECT path FROM c.etl_storage.parts").fetchall()}
+    except duckdb.Error:
+        return set()
+
+
+def collect_garbage(live: Path, catalogs: list[Path], grace_s: float = storage.GC_GRACE_S) -> list[Path]:
+    """Delete files under `live`'s parts folder that none of `catalogs` (the live file, the kept
+    versions, the pending dry runs) references, once older than grace_s; returns them."""
+    root = Path(live).with_name(Path(live).name + storage.PARTS_SUFFIX)
+    if not root.is_dir():
+        return []
+    keep: set[str] = set()
+    for catalog in catalogs:
+        refs = referenced(catalog)
+        if not refs and catalog.exists() and _has_manifest_error(catalog):
+            return []          # a catalog we could not read: delete nothing this time
+        keep |= refs
+    now = time.time()
+    removed = []
+    for path in root.rglob("*.parquet"):
+        if str(path) in keep:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if now - path.stat().st_mtime >= grace_s:
+                path.unlink()
+                removed.append(path)
+    return sorted(removed)
+
+
+def _has_manifest_error(catalog: Path) -> bool:
+    """True when the catalog exists but could not be opened (locked by a writer, damaged)."""
+    try:
+        with duckdb.connect() as con:
+            con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(catalog)})
+            con.execute("SELECT count(*) FROM information_schema.tables").fetchall()
+        return False
+    except duckdb.Error:
+        return True

@@ -1,0 +1,230 @@
+"""etl/storage.py: big tables as monthly Parquet files under a small catalog (real files, real
+DuckDB, the real loader)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl import dbfile, storage, storage_upkeep, versions
+from etl.dbfile import ensure_schema, writer
+from etl.load import load_paths
+
+HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
+
+
+def grid_csv(path: Path, ids: range, at: datetime, status: str = "处置中", step_h: int = 1) -> Path:
+    rows = [f"S-{i:05d},{(at + timedelta(hours=step_h * i)):%Y-%m-%d %H:%M:%S},清河街道,毛纺北社区,"
+            f"QH-01-01,噪音扰民,夜间施工,{status}\n" for i in ids]
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+def rows(db: Path, sql: str, params: dict | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or {}).fetchall()
+
+
+def parquet_files(db: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(storage.parts_dir(db).rglob("*.parquet"))}
+
+
+def test_a_load_writes_monthly_files_and_a_view_of_the_same_columns(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    res = load_paths([grid_csv(tmp_path / "a.csv", range(100), datetime(2026, 10, 29))], db, progress=None)
+    assert [r.rows_loaded for r in res] == [100]
+    assert rows(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'grid_reports'") == [("VIEW",)]
+    months = sorted({p.parent.name for p in parquet_files(db)})
+    assert months == ["month=2026-10", "month=2026-11"]
+    assert all(p.parent.parent.name == "grid_reports" for p in parquet_files(db))
+    with duckdb.connect() as con:               # the view has the types of etl/schema.sql
+        con.execute(dbfile.SCHEMA_SQL.read_text(encoding="utf-8"))
+        expected = con.execute("SELECT column_name, column_type FROM (DESCRIBE grid_reports)").fetchall()
+    assert rows(db, "SELECT column_name, column_type FROM (DESCRIBE grid_reports)") == expected
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(100, 100)]
+
+
+def test_an_update_supersedes_keys_without_touching_stored_files(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", range(100), at)], db, progress=None)
+    before = parquet_files(db)
+    # 20 stored keys move to 已办结, 30 new keys arrive
+    load_paths([grid_csv(tmp_path / "b.csv", range(80, 130), at, status="已办结")], db, progress=None)
+    after = parquet_files(db)
+    assert all(after[p] == content for p, content in before.items())      # immutable files
+    assert len(after) == len(before) + 1
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(130, 130)]
+    assert rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1") == [
+        ("处置中", 80), ("已办结", 50)]
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes") == [(20,)]
+    assert rows(db, "SELECT source_load_id, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1") == [(1, 80), (2, 50)]
+
+
+def test_the_same_rows_in_another_file_change_no_row(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", range(50), at)], db, progress=None)
+    first = rows(db, "SELECT * EXCLUDE (source_load_id) FROM grid_reports ORDER BY report_id")
+    copy = tmp_path / "copy.csv"
+    copy.write_text((tmp_path / "a.csv").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    load_paths([copy], db, progress=None)
+    assert rows(db, "SELECT * EXCLUDE (source_load_id) FROM grid_reports ORDER BY report_id") == first
+
+
+def test_a_failed_write_leaves_the_live_catalog_and_its_files(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), datetime(2026, 11, 1))], db, progress=None)
+    identity, files = dbfile.file_identity(db), parquet_files(db)
+    with pytest.raises(RuntimeError, match="crash"):
+        with writer(db) as con:
+            con.execute("CREATE TEMP VIEW _clean AS SELECT 'S-99999' AS report_id, "
+                        "TIMESTAMP '2026-12-01 08:00' AS reported_at, NULL::VARCHAR AS street, "
+                        "'毛纺北社区' AS community, 'QH' AS grid_id, NULL::VARCHAR AS reporter, "
+                        "'噪音扰民' AS category, NULL::VARCHAR AS subcategory, NULL::VARCHAR AS description, "
+                        "NULL::VARCHAR AS location_text, NULL::VARCHAR AS responsible_party, "
+                        "'处置中' AS status, NULL::TIMESTAMP AS resolved_at, NULL::TINYINT AS satisfaction")
+            from etl import stage
+            storage.upsert(con, "grid_reports", "_clean", stage.target_columns("grid_reports"), 99)
+            raise RuntimeError("crash")
+    assert dbfile.file_identity(db) == identity
+    assert rows(db, "SELECT count(*) FROM grid_reports") == [(10,)]
+    orphans = set(parquet_files(db)) - set(files)
+    assert len(orphans) == 1                                    # written, never published
+    assert storage_upkeep.collect_garbage(db, dbfile.catalogs(db), grace_s=0) == sorted(orphans)
+    assert set(parquet_files(db)) == set(files)
+
+
+def test_undo_restores_a_kept_catalog_and_its_files_stay(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), at)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", range(5, 20), at, status="已办结")], db, progress=None)
+    plan = versions.plan_rollback(2, db)
+    assert plan.table_rows["grid_reports"] == (20, 10)
+    versions.rollback(plan, "tester", db)
+    assert rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1") == [("处置中", 10)]
+    # garbage collection keeps what the kept catalogs reference (the undone load's file too)
+    storage_upkeep.collect_garbage(db, dbfile.catalogs(db), grace_s=0)
+    for catalog in dbfile.catalogs(db):
+        for path in storage_upkeep.referenced(catalog):
+            assert Path(path).exists()
+
+
+def test_many_small_loads_into_one_month_are_compacted(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 1)
+    for i in range(storage.COMPACT_FILES + 1):
+        load_paths([grid_csv(tmp_path / f"{i}.csv", range(i * 10, i * 10 + 10), at, step_h=0)], db, progress=None)
+    assert rows(db, "SELECT count(*) FROM etl_storage.parts") == [(1,)]
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [
+        ((storage.COMPACT_FILES + 1) * 10,) * 2]
+
+
+def test_a_single_file_database_is_migrated_by_its_next_write(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    with duckdb.connect(str(db)) as con:
+        ensure_schema(con)
+        con.execute("""INSERT INTO grid_reports (report_id, reported_at, community, grid_id, category,
+                       status, description, source_load_id)
+                       SELECT 'OLD-' || i, TIMESTAMP '2025-01-01' + to_days(i::INT), '毛纺北社区', 'QH',
+                       '噪音扰民', '已办结', repeat('长描述', 50), 1 FROM range(20000) t(i)""")
+        con.execute("CHECKPOINT")
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), datetime(2026, 11, 1))], db, progress=None)
+    assert rows(db, "SELECT count(*) FROM grid_reports") == [(20010,)]
+    assert rows(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'grid_reports'") == [("VIEW",)]
+    assert rows(db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'grid_reports'") == [(0,)]
+    months = {p.parent.name for p in parquet_files(db)}
+    assert "month=2025-01" in months and "month=2026-11" in months
+
+
+def test_a_write_notes_the_months_it_changed(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), datetime(2026, 10, 1))], db, progress=None)
+    seen = {}
+    with writer(db) as con:
+        con.execute("CREATE TEMP VIEW _clean AS SELECT * EXCLUDE (source_load_id) REPLACE "
+                    "(TIMESTAMP '2026-11-05 08:00' AS reported_at) FROM grid_reports WHERE report_id = 'S-00003'")
+        from etl import stage
+        storage.upsert(con, "grid_reports", "_clean", stage.target_columns("grid_reports"), 2)
+        con.execute("DROP VIEW _clean")
+        seen = storage.changes(con)
+    # the row moved from October to November: both months changed
+    assert seen == {"grid_reports": {date(2026, 10, 1), date(2026, 11, 1)}}
+    assert rows(db, "SELECT reported_at::DATE FROM grid_reports WHERE report_id = 'S-00003'") == [(date(2026, 11, 5),)]
+
+
+def test_the_dashboard_reader_reads_parts_and_nothing_else(tmp_path, monkeypatch):
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), datetime(2026, 11, 1))], db, progress=None)
+    monkeypatch.setenv("COCKPIT_DB", str(db))
+    from dashboard import db as dashboard_db
+    con = dashboard_db.connect()
+    try:
+        assert con.execute("SELECT count(*) FROM grid_reports").fetchone()[0] == 10
+        for sql in ("SELECT * FROM read_csv('/etc/passwd')", "SET enable_external_access = true",
+                    f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'"):
+            with pytest.raises(duckdb.Error):
+                con.execute(sql)
+    finally:
+        con.close()
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_dry_run_writes_its_files_where_the_live_catalog_will_find_them(tmp_path):
+    from etl import dryrun
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), datetime(2026, 11, 1))], db, progress=None)
+    work = dryrun.new_workdir(db)
+    upload = grid_csv(work / "files" / "b.csv", range(5, 25), datetime(2026, 11, 1), status="已办结")
+    preview = dryrun.preview([upload], db, workdir=work)
+    assert rows(db, "SELECT count(*) FROM grid_reports") == [(10,)]         # nothing published yet
+    assert not (preview.candidate.parent / (preview.candidate.name + storage.PARTS_SUFFIX)).exists()
+    dryrun.confirm(preview, painpoints=False)
+    assert not work.exists()
+    assert rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1") == [
+        ("处置中", 5), ("已办结", 20)]
+    assert all(p.startswith(str(storage.parts_dir(db))) for (p,) in rows(db, "SELECT path FROM etl_storage.parts"))
+
+
+def test_the_declared_columns_are_what_duckdb_reads_from_schema_sql():
+    for table in (*storage.PARTITIONED, *storage.WHOLE):
+        assert storage.columns(table) == storage._schema()[table][0]
+
+
+def test_a_load_compacts_within_its_budget_and_compact_does_the_rest(tmp_path, monkeypatch):
+    from etl.__main__ import main
+    monkeypatch.setattr(storage, "COMPACT_FILES", 2)
+    monkeypatch.setattr(storage, "COMPACT_BUDGET_ROWS", 0)
+    monkeypatch.setattr(storage, "COMPACT_BUDGET_FACTOR", 1)     # a load may rewrite its own size
+    db = tmp_path / "cockpit.duckdb"
+    for i in range(3):   # 30 new rows a load, spread over 3 months: a file per month per load
+        start = datetime(2026, 7, 1) - timedelta(hours=72 * i * 30)    # every load: July to September
+        load_paths([grid_csv(tmp_path / f"{i}.csv", range(i * 30, i * 30 + 30), start, step_h=72)],
+                   db, progress=None)
+    files = dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1"))
+    assert len(files) == 3
+    assert min(files.values()) == 1 and max(files.values()) == 3   # one month compacted, the others wait
+    assert main(["compact", "--db", str(db)]) == 0
+    assert set(dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1")).values()) == {1}
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(90, 90)]
+
+
+def test_updates_find_their_keys_in_whichever_file_holds_them(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(0, 60), datetime(2026, 9, 20), step_h=24)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", range(60, 120), datetime(2026, 8, 1), step_h=24)], db, progress=None)
+    assert rows(db, "SELECT count(*) FROM etl_storage.parts")[0][0] >= 5
+    # every 7th key of both loads, spread over all their files, moves to 已办结
+    changed = tmp_path / "c.csv"
+    lines = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()[1:] + \
+        (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()[1:]
+    picked = [line.replace("处置中", "已办结") for line in lines if int(line[2:7]) % 7 == 0]
+    changed.write_text(HEADER + "\n".join(picked) + "\n", encoding="utf-8")
+    load_paths([changed], db, progress=None)
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(120, 120)]
+    assert rows(db, "SELECT count(*) FROM grid_reports WHERE status = '已办结'") == [(len(picked),)]
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts p USING (path)") == [
+        (len(picked),)]
