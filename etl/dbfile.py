@@ -109,7 +109,9 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
             storage.bind_root(con, storage.parts_dir(live))
             yield con
             moved += storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # what a pain-point run wrote
-            build_marts(con, None if moved else storage.changes(con))
+            # nothing noted = no record table changed (a projects-only load, a pain-point run):
+            # the summary marts stay as they are ({}), instead of a full rebuild (22 s at 10M)
+            build_marts(con, None if moved else (storage.changes(con) or {}))
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             con.close()

@@ -228,3 +228,20 @@ def test_updates_find_their_keys_in_whichever_file_holds_them(tmp_path):
     assert rows(db, "SELECT count(*) FROM grid_reports WHERE status = '已办结'") == [(len(picked),)]
     assert rows(db, "SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts p USING (path)") == [
         (len(picked),)]
+
+
+def test_a_write_that_changes_no_record_table_leaves_the_summary_marts_alone(tmp_path):
+    """A write to small tables only (a projects load, a pain-point run) notes no changed months: the summary marts are not rebuilt (a full
+    rebuild costs ~20 s at 10M reports). A planted mark in grid_daily survives such a write and
+    is recomputed away by a write that changes its month."""
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 2)
+    load_paths([grid_csv(tmp_path / "a.csv", range(30), at)], db, progress=None)
+    total = rows(db, "SELECT sum(reports) FROM grid_daily")[0][0]
+    assert total == 30
+    with writer(db) as con:
+        con.execute("UPDATE grid_daily SET reports = reports + 1000 WHERE day_on = $d", {"d": at.date()})
+        con.execute("INSERT INTO etl_meta VALUES ('test_mark', '1')")     # a small table only
+    assert rows(db, "SELECT sum(reports) FROM grid_daily")[0][0] == total + 1000   # not rebuilt
+    load_paths([grid_csv(tmp_path / "b.csv", range(30, 40), at)], db, progress=None)
+    assert rows(db, "SELECT sum(reports) FROM grid_daily")[0][0] == 40             # month rebuilt
