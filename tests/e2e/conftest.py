@@ -21,7 +21,8 @@ IDLE_JS = """() => {
   if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   // stSkeleton: an element whose code Streamlit is still fetching (e.g. the first chart)
   if (document.querySelector(
-    '[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"]')) return false;
+    '[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"], ' +
+    '[data-testid="stAppSkeleton"]')) return false;
   if (document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]'))
     return true;
   const undrawn = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
