@@ -200,6 +200,30 @@ def test_message_pages_and_counts_match_pandas(demo_db):
     assert second["feedback_id"].tolist() == want["feedback_id"][3:6].tolist()
 
 
+def test_keyword_counts_match_pandas(demo_db):
+    """For each keyword of the month's top-3: the pain point's messages whose tokens hold it,
+    counted in pandas from the raw tables (the query counts each message once)."""
+    from dashboard.queries import painpoints as q
+    con = reader(demo_db)
+    try:
+        f = Filters()
+        month = con.execute("SELECT max(month_on) FROM pain_points WHERE scope = '全街道'").fetchone()[0]
+        got = q.keyword_counts(con, f, month)
+        top = con.execute("""SELECT rank, pain_point_id, keywords[1:8] AS kws FROM pain_points
+            WHERE scope = '全街道' AND month_on = $m""", {"m": month}).df()
+        msgs = con.execute("""SELECT p.pain_point_id, t.tokens FROM feedback_pain_points p
+            JOIN feedback_tokens t USING (feedback_id) WHERE p.month_on = $m""", {"m": month}).df()
+    finally:
+        con.close()
+    want = {}
+    for _, row in top.iterrows():
+        own = msgs[msgs["pain_point_id"] == row["pain_point_id"]]["tokens"].map(set)
+        for kw in row["kws"]:
+            want[(row["rank"], kw)] = int(sum(kw in toks for toks in own))
+    seen = {(r.rank, r.keyword): int(r.messages) for r in got.itertuples()}
+    assert seen == want and len(want) >= 3 and max(want.values()) > 0
+
+
 @pytest.mark.slow
 def test_recluster_on_demand(demo_db, use_db):
     use_db(demo_db)

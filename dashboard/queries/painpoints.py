@@ -85,16 +85,22 @@ HOT_SPOT_MESSAGES = sql("""
 
 HOT_SPOT_MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_HOT_SPOT_ROWS)
 
+# the month's messages of the top-3 first, then their tokens once (one row per message and
+# token), joined to the keywords by equality: testing every keyword against every message's
+# token list read the whole tokens table per keyword (10M demo: 1.1-1.3 s -> 0.5 s)
 KEYWORD_COUNTS = sql("""
     WITH kw AS (
         SELECT rank, pain_point_id, label, unnest(keywords[1:8]) AS keyword
-        FROM {pain_points} WHERE scope = $scope AND month_on = $month)
-    SELECT kw.rank, kw.label, kw.keyword, count(t.feedback_id) AS messages
-    FROM kw
-    JOIN {feedback_enriched} e ON e.pain_point_id = kw.pain_point_id AND e.month_on = $month
-    LEFT JOIN {feedback_tokens} t
-           ON t.feedback_id = e.feedback_id AND list_contains(t.tokens, kw.keyword)
-    WHERE {where}
+        FROM {pain_points} WHERE scope = $scope AND month_on = $month),
+    msgs AS (
+        SELECT e.feedback_id, e.pain_point_id
+        FROM {feedback_enriched} e
+        WHERE e.month_on = $month AND e.pain_point_id IN (SELECT pain_point_id FROM kw) AND {where}),
+    used AS (
+        SELECT DISTINCT m.pain_point_id, m.feedback_id, u.token
+        FROM msgs m JOIN {feedback_tokens} t USING (feedback_id), unnest(t.tokens) AS u(token))
+    SELECT kw.rank, kw.label, kw.keyword, count(u.feedback_id) AS messages
+    FROM kw LEFT JOIN used u ON u.pain_point_id = kw.pain_point_id AND u.token = kw.keyword
     GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""", where=_FB)
 
 _MESSAGE_ROWS = sql("""
