@@ -24,6 +24,15 @@ def _db(args) -> Path:
     return Path(args.db).resolve() if getattr(args, "db", None) else db_path()
 
 
+def _existing_db(args) -> Path | None:
+    """The database file, or None after saying on stderr that there is none."""
+    db = _db(args)
+    if db.exists():
+        return db
+    print(f"no database at {db}", file=sys.stderr)
+    return None
+
+
 def cmd_load(args) -> int:
     from etl.load import explain, load_paths
     db = _db(args)
@@ -129,9 +138,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_painpoints(args) -> int:
-    db = _db(args)
-    if not db.exists():
-        print(f"no database at {db}", file=sys.stderr)
+    db = _existing_db(args)
+    if db is None:
         return 1
     _painpoints(db)
     return 0
@@ -145,9 +153,8 @@ def cmd_watch(args) -> int:
 
 def cmd_migrate_storage(args) -> int:
     from etl.lake import migrate
-    db = _db(args)
-    if not db.exists():
-        print(f"no database at {db}", file=sys.stderr)
+    db = _existing_db(args)
+    if db is None:
         return 1
     before, after, moved = migrate(db)
     print(f"{db.name}: catalog {before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB; "
@@ -157,9 +164,8 @@ def cmd_migrate_storage(args) -> int:
 
 def cmd_compact(args) -> int:
     from etl.lake import compact_all
-    db = _db(args)
-    if not db.exists():
-        print(f"no database at {db}", file=sys.stderr)
+    db = _existing_db(args)
+    if db is None:
         return 1
     done = compact_all(db)
     print("; ".join(f"{t}: {len(m)} months compacted" for t, m in done.items()) or "nothing to compact")
@@ -168,9 +174,8 @@ def cmd_compact(args) -> int:
 
 def cmd_lake_export(args) -> int:
     from etl.lake import lake_export
-    db = _db(args)
-    if not db.exists():
-        print(f"no database at {db}", file=sys.stderr)
+    db = _existing_db(args)
+    if db is None:
         return 1
     try:
         counts = lake_export(db, Path(args.dir).resolve())

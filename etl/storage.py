@@ -51,6 +51,17 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("feedback", "feedback_id", "submitted_at"),
     Partitioned("participation", "record_id", "occurred_on"),
 )}
+# The stored rows whose key arrives again (path, key), not yet superseded: one statement per
+# table, composed once from its key column. Only the key column (and the file's position, a
+# number per row, cheaper than its path) of the current files is scanned.
+_SUPERSEDE = {t: f"""
+    CREATE OR REPLACE TEMP TABLE etl_superseded AS
+    WITH hit AS (
+        SELECT list_extract($files, f.file_index::BIGINT + 1) AS path, f.{p.key} AS key
+        FROM read_parquet($files, hive_partitioning = false) f
+        SEMI JOIN temp.etl_upsert u ON u.{p.key} = f.{p.key})
+    SELECT hit.path, hit.key FROM hit
+    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""" for t, p in PARTITIONED.items()}
 # Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
 # Parquet file each, rewritten by the run that changes them (`writable` brings one back into
 # the catalog for that run), so a load never copies them.
@@ -64,7 +75,10 @@ COMPACT_BUDGET_ROWS = 200_000
 COMPACT_BUDGET_FACTOR = 4
 GC_GRACE_S = 3600           # an unreferenced file younger than this may belong to a running write
 PARTS_SUFFIX = ".parts"
-_CHANGES = "etl_storage_changes"    # temp table of the writer's connection: table, month changed
+# the writer's connection notes which months each write changed (for etl.marts.build)
+_CHANGES_DDL = "CREATE TEMP TABLE IF NOT EXISTS etl_storage_changes (table_name VARCHAR, month_on DATE)"
+_CHANGES_INSERT = "INSERT INTO etl_storage_changes SELECT $t, unnest($m)"
+_CHANGES_READ = "SELECT table_name, month_on FROM temp.etl_storage_changes"
 
 # The manifest lives in its own schema of the catalog: storage bookkeeping, not a table of the
 # analysts' `main` namespace (dashboard/queries/base.py cannot name it, so no page reads it).
@@ -254,15 +268,14 @@ def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: P
 
 def record_change(con: duckdb.DuckDBPyConnection, table: str, months) -> None:
     """Note that `table` changed in `months` (for the marts: etl.marts.build(changed=...))."""
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_CHANGES} (table_name VARCHAR, month_on DATE)")
-    con.execute(f"INSERT INTO {_CHANGES} SELECT $t, unnest($m)",
-                {"t": table, "m": sorted(months) or [None]})
+    con.execute(_CHANGES_DDL)
+    con.execute(_CHANGES_INSERT, {"t": table, "m": sorted(months) or [None]})
 
 
 def changes(con: duckdb.DuckDBPyConnection) -> dict[str, set[date]] | None:
     """table -> months changed by this connection's writes; None when nothing was noted."""
     try:
-        rows = con.execute(f"SELECT table_name, month_on FROM temp.{_CHANGES}").fetchall()
+        rows = con.execute(_CHANGES_READ).fetchall()
     except duckdb.CatalogException:
         return None
     out: dict[str, set[date]] = {}
@@ -308,18 +321,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
         current = files(con, table)
         superseded: set[date] = set()
         if current:
-            # scan only the key column (and the file name) of the current files
-            # file_index (the file's position in $files), not filename: a number per scanned row
-            # is cheaper than a path string; the path is looked up for the matches only
-            con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE etl_superseded AS
-                WITH hit AS (
-                    SELECT list_extract($files, f.file_index::BIGINT + 1) AS path, f.{spec.key} AS key
-                    FROM read_parquet($files, hive_partitioning = false) f
-                    SEMI JOIN temp.etl_upsert u ON u.{spec.key} = f.{spec.key})
-                SELECT hit.path, hit.key FROM hit
-                ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""",
-                        {"files": current})
+            con.execute(_SUPERSEDE[table], {"files": current})
             con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
             superseded = {r[0] for r in con.execute(
                 "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
