@@ -14,7 +14,8 @@ docs/ARCHITECTURE.md. The folder appears whole or not at all (written beside it,
 files or superseded rows rewritten as one file (a load only compacts within a budget).
 
 `migrate(db)`: a database file from before the catalog layout (every table inside the file) is
-rewritten as catalog + Parquet files, like the first write would do, and packed small.
+rewritten as catalog + Parquet files, like the first write would do, and packed small; the
+key sidecars (etl/storage_keys.py) a catalog from before them lacks are written.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl import storage
+from etl import storage, storage_keys
 
 INTERNAL = ("etl_meta",)    # settings stay home (the manifest is in schema etl_storage, never exported)
 
@@ -38,6 +39,10 @@ def migrate(db: Path) -> tuple[int, int, list[str]]:
     moved: list[str] = []
     with writer(db) as con:
         moved = [t for t in (*storage.PARTITIONED, *storage.WHOLE) if storage.table_type(con, t) == "VIEW"]
+        for table in storage.PARTITIONED:      # the key sidecars a catalog made before them lacks
+            if table in moved:
+                storage_keys.ensure(con, storage.PARTITIONED[table].key, con.execute(
+                    "SELECT path, rows FROM etl_storage.parts WHERE table_name = $t", {"t": table}).fetchall())
     return before, db.stat().st_size, moved
 
 

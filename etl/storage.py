@@ -35,6 +35,8 @@ from typing import Iterator
 
 import duckdb
 
+from etl import storage_keys
+
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
@@ -51,17 +53,14 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("feedback", "feedback_id", "submitted_at"),
     Partitioned("participation", "record_id", "occurred_on"),
 )}
-# The stored rows whose key arrives again (path, key), not yet superseded: one statement per
-# table, composed once from its key column. Only the key column (and the file's position, a
-# number per row, cheaper than its path) of the current files is scanned.
-_SUPERSEDE = {t: f"""
+# The stored rows whose key arrives again, as (path, key) pairs found in the files' key sidecars
+# (etl/storage_keys.py), less the ones already superseded.
+_SUPERSEDE = """
     CREATE OR REPLACE TEMP TABLE etl_superseded AS
-    WITH hit AS (
-        SELECT list_extract($files, f.file_index::BIGINT + 1) AS path, f.{p.key} AS key
-        FROM read_parquet($files, hive_partitioning = false) f
-        SEMI JOIN temp.etl_upsert u ON u.{p.key} = f.{p.key})
-    SELECT hit.path, hit.key FROM hit
-    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""" for t, p in PARTITIONED.items()}
+    SELECT hit.path, hit.key FROM (SELECT unnest($paths) AS path, unnest($keys) AS key) hit
+    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key"""
+_INCOMING = {t: f"SELECT {p.key} AS key, {storage_keys.HASH_SQL.format(column=p.key)} AS h FROM temp.etl_upsert"
+             for t, p in PARTITIONED.items()}
 # Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
 # Parquet file each, rewritten by the run that changes them (`writable` brings one back into
 # the catalog for that run), so a load never copies them.
@@ -263,6 +262,7 @@ def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: P
                     {"t": table, "months": [m for m, _, _ in written], "root": str(root),
                      "paths": [p for _, p, _ in written], "rows": [n for _, _, n in written],
                      "load": load_id, "at": datetime.now()})
+        storage_keys.write(con, spec.key, [p for _, p, _ in written])
     return written
 
 
@@ -318,14 +318,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
     finally:
         con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
     try:
-        current = files(con, table)
-        superseded: set[date] = set()
-        if current:
-            con.execute(_SUPERSEDE[table], {"files": current})
-            con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
-            superseded = {r[0] for r in con.execute(
-                "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
-                "(SELECT path FROM temp.etl_superseded)").fetchall()}
+        superseded = find_superseded(con, table)
         names = column_list(table)
         written = write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
                                f"L{load_id}", load_id)
@@ -339,6 +332,21 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
     finally:
         con.execute("DROP TABLE IF EXISTS temp.etl_upsert")
         con.execute("DROP TABLE IF EXISTS temp.etl_superseded")
+
+
+def find_superseded(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
+    """Note in etl_storage.deletes the stored rows of `table` whose key is in temp.etl_upsert;
+    leave them in temp.etl_superseded (path, key); return the months they are in."""
+    current = con.execute("SELECT path, rows FROM etl_storage.parts WHERE table_name = $t ORDER BY path",
+                          {"t": table}).fetchall()
+    incoming = con.execute(_INCOMING[table]).fetchnumpy()
+    paths, keys = storage_keys.matches(con, PARTITIONED[table].key, current,
+                                       incoming["key"], incoming["h"])
+    con.execute(_SUPERSEDE, {"paths": paths, "keys": keys})
+    con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
+    return {r[0] for r in con.execute(
+        "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
+        "(SELECT path FROM temp.etl_superseded)").fetchall()}
 
 
 def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None, root: Path,

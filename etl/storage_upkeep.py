@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl import storage
+from etl import storage, storage_keys
 
 
 # ---- layout: migrating a table into files -------------------------------------------------
@@ -118,6 +118,13 @@ def collect_garbage(live: Path, catalogs: list[Path], grace_s: float = storage.G
             if now - path.stat().st_mtime >= grace_s:
                 path.unlink()
                 removed.append(path)
+    # a file's key sidecar (etl/storage_keys.py) goes with it, or once its file is gone
+    for side in root.rglob("*" + storage_keys.SUFFIX):
+        if side.name.endswith(".parquet" + storage_keys.SUFFIX) and str(side)[:-len(storage_keys.SUFFIX)] in keep:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if not Path(str(side)[:-len(storage_keys.SUFFIX)]).exists() or now - side.stat().st_mtime >= grace_s:
+                side.unlink()
     return sorted(removed)
 
 
