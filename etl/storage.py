@@ -52,6 +52,12 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("grid_reports", "report_id", "reported_at"),
     Partitioned("feedback", "feedback_id", "submitted_at"),
     Partitioned("participation", "record_id", "occurred_on"),
+    # the other record tables that grow with every month: kept in the catalog they made it
+    # 124 MB at 10M reports (mostly their primary-key indexes), copied by every load
+    Partitioned("evaluations", "evaluation_id", "submitted_at"),
+    Partitioned("fund_transactions", "txn_id", "txn_on"),
+    Partitioned("usability_ratings", "rating_id", "submitted_at"),
+    Partitioned("redemptions", "redemption_id", "redeemed_on"),
 )}
 # The stored rows whose key arrives again, as (path, key) pairs found in the files' key sidecars
 # (etl/storage_keys.py), less the ones already superseded.

@@ -1,0 +1,241 @@
+"""etl/storage_keys.py: superseded keys found through the files' key sidecars, exactly (real
+loads, real DuckDB catalogs, real Parquet files and sidecars); and the record tables kept as
+Parquet parts so the catalog a load copies stays small."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from etl import dbfile, storage, storage_keys, storage_upkeep, versions
+from etl.dbfile import ensure_schema, writer
+from etl.load import load_paths
+
+HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
+START = datetime(2025, 11, 3, 8)
+
+
+def grid_csv(path: Path, records: dict[int, tuple[datetime, str]]) -> Path:
+    """A grid export: key number -> (reported_at, status)."""
+    lines = [f"S-{k:05d},{at:%Y-%m-%d %H:%M:%S},清河街道,毛纺北社区,QH-01-01,噪音扰民,夜间施工,{status}\n"
+             for k, (at, status) in records.items()]
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+    return path
+
+
+def rows(db: Path, sql: str, params: dict | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or {}).fetchall()
+
+
+def view(db: Path) -> list[tuple]:
+    return rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY report_id")
+
+
+def expected(model: dict[int, tuple[datetime, str, int]]) -> list[tuple]:
+    return [(f"S-{k:05d}", at, status, load) for k, (at, status, load) in sorted(model.items())]
+
+
+def sidecars(db: Path) -> list[Path]:
+    return sorted(storage.parts_dir(db).rglob("*" + storage_keys.SUFFIX))
+
+
+def test_the_hash_is_md5_as_python_defines_it_for_any_key():
+    keys = ["SJ202611220000001", "S-00001", "", "网格-清河-001", "a'b", "x" * 300]
+    with duckdb.connect() as con:
+        got = con.execute(f"SELECT {storage_keys.HASH_SQL.format(column='k')} FROM unnest($keys) t(k)",
+                          {"keys": keys}).fetchall()
+    assert [g[0] for g in got] == [storage_keys.key_hash(k) for k in keys]
+    assert len(set(g[0] for g in got)) == len(keys)
+
+
+def test_every_file_gets_a_sidecar_of_its_sorted_key_hashes(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", {k: (START + timedelta(days=k), "处置中") for k in range(60)})],
+               db, progress=None)
+    parts = rows(db, "SELECT path, rows FROM etl_storage.parts WHERE table_name = 'grid_reports'")
+    assert len(parts) == 3                                          # Nov, Dec, Jan
+    assert sidecars(db) == sorted(storage_keys.sidecar(p) for p, _ in parts)
+    for path, n in parts:
+        hashes = np.load(storage_keys.sidecar(path))
+        keys = [r[0] for r in rows(db, "SELECT report_id FROM read_parquet($p)", {"p": path})]
+        assert len(hashes) == n == len(keys)
+        assert hashes.tolist() == sorted(storage_keys.key_hash(k) for k in keys)
+
+
+def test_random_overlapping_loads_give_latest_wins_by_key(tmp_path):
+    """Eight loads of random keys (new ones, re-sent ones, ones whose date moves to another
+    month, duplicates of one key across months in the history): the view equals a plain
+    latest-wins model after every load, with compaction rewriting months in between."""
+    db = tmp_path / "cockpit.duckdb"
+    rng = random.Random(14)
+    model: dict[int, tuple[datetime, str, int]] = {}
+    for load in range(1, 9):
+        keys = rng.sample(range(400), 120)
+        records = {k: (START + timedelta(days=rng.randrange(120), hours=rng.randrange(24)),
+                       rng.choice(["待受理", "处置中", "已办结"])) for k in keys}
+        load_paths([grid_csv(tmp_path / f"{load}.csv", records)], db, progress=None)
+        model.update({k: (at, status, load) for k, (at, status) in records.items()})
+        assert view(db) == expected(model), f"after load {load}"
+        if load == 4:
+            storage_upkeep_compact(db)
+    moved = rows(db, "SELECT count(DISTINCT key) FROM etl_storage.deletes")[0][0]
+    assert moved > 0
+    # every file in the manifest has its sidecar, and no superseded row is left in the view
+    assert {storage_keys.sidecar(p) for (p,) in rows(db, "SELECT path FROM etl_storage.parts")} <= set(sidecars(db))
+
+
+def storage_upkeep_compact(db: Path) -> None:
+    """Every month of grid_reports rewritten as one file (as `python -m etl compact` does)."""
+    with writer(db) as con:
+        done = storage.compact(con, "grid_reports", None, storage.root_of(con), force=True)
+        assert done
+        storage.refresh_view(con, "grid_reports")
+        storage.record_change(con, "grid_reports", done)
+
+
+def test_a_key_whose_date_moves_to_another_month_leaves_its_old_month(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    january = {k: (datetime(2026, 1, 10 + k), "处置中") for k in range(1, 11)}   # 1 in 10 moves: no compaction
+    load_paths([grid_csv(tmp_path / "a.csv", january)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", {1: (datetime(2026, 3, 2), "已办结")})], db, progress=None)
+    assert view(db) == [("S-00001", datetime(2026, 3, 2), "已办结", 2)] + [
+        (f"S-{k:05d}", at, status, 1) for k, (at, status) in january.items() if k != 1]
+    assert rows(db, "SELECT p.month_on::VARCHAR, d.key FROM etl_storage.deletes d JOIN etl_storage.parts p USING (path)") == [
+        ("2026-01-01", "S-00001")]
+
+
+def test_keys_rewritten_by_compaction_are_found_in_the_new_file(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    for i in range(3):
+        load_paths([grid_csv(tmp_path / f"{i}.csv", {k: (datetime(2026, 5, 1 + k % 20), "处置中")
+                                                    for k in range(i * 10, i * 10 + 10)})], db, progress=None)
+    storage_upkeep_compact(db)
+    (path,), = rows(db, "SELECT path FROM etl_storage.parts")
+    assert storage_keys.sidecar(path).exists()
+    load_paths([grid_csv(tmp_path / "u.csv", {5: (datetime(2026, 5, 6), "已办结"),
+                                              25: (datetime(2026, 5, 6), "已办结")})], db, progress=None)
+    assert rows(db, "SELECT key FROM etl_storage.deletes WHERE path = $p ORDER BY 1", {"p": path}) == [
+        ("S-00005",), ("S-00025",)]
+    assert rows(db, "SELECT count(*), count(*) FILTER (WHERE status = '已办结') FROM grid_reports") == [(30, 2)]
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage"])
+def test_a_database_without_whole_sidecars_gets_them_rebuilt_and_misses_no_key(tmp_path, damage):
+    """A database made before sidecars (or a write that died between a file and its sidecar):
+    the next load rebuilds them from the files; a sidecar is never trusted unless it has one
+    hash per row of the manifest."""
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", {k: (START + timedelta(days=3 * k), "处置中") for k in range(40)})],
+               db, progress=None)
+    for side in sidecars(db):
+        if damage == "missing":
+            side.unlink()
+        elif damage == "truncated":
+            np.save(side, np.load(side)[:-1])
+        else:
+            side.write_bytes(b"not a numpy file")
+    load_paths([grid_csv(tmp_path / "b.csv", {k: (START + timedelta(days=3 * k), "已办结") for k in range(0, 40, 3)})],
+               db, progress=None)
+    assert rows(db, "SELECT count(*), count(*) FILTER (WHERE status = '已办结') FROM grid_reports") == [(40, 14)]
+    for (path, n) in rows(db, "SELECT path, rows FROM etl_storage.parts"):
+        assert len(np.load(storage_keys.sidecar(path))) == n
+
+
+def test_migrate_storage_writes_the_sidecars_an_older_catalog_lacks(tmp_path):
+    from etl import lake
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", {k: (START + timedelta(days=k), "处置中") for k in range(30)})],
+               db, progress=None)
+    for side in sidecars(db):
+        side.unlink()
+    lake.migrate(db)
+    assert sidecars(db) == sorted(storage_keys.sidecar(p) for (p,) in rows(db, "SELECT path FROM etl_storage.parts"))
+
+
+def test_undo_then_a_new_load_supersedes_against_the_restored_files_only(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 6, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", {k: (at + timedelta(days=k), "处置中") for k in range(10)})], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", {k: (at + timedelta(days=k), "已办结") for k in range(5, 15)})], db, progress=None)
+    versions.rollback(versions.plan_rollback(2, db), "tester", db)
+    assert rows(db, "SELECT count(*), count(*) FILTER (WHERE status = '处置中') FROM grid_reports") == [(10, 10)]
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes") == [(0,)]
+    # the undone load's files (and their sidecars) are still on disk, but not in this catalog
+    load_paths([grid_csv(tmp_path / "c.csv", {k: (at + timedelta(days=k), "待受理") for k in range(8, 12)})], db, progress=None)
+    assert rows(db, "SELECT report_id, status FROM grid_reports WHERE report_id >= 'S-00007' ORDER BY 1") == [
+        ("S-00007", "处置中"), ("S-00008", "待受理"), ("S-00009", "待受理"), ("S-00010", "待受理"), ("S-00011", "待受理")]
+    live = {p for (p,) in rows(db, "SELECT path FROM etl_storage.parts")}
+    assert all(p in live for (p,) in rows(db, "SELECT DISTINCT path FROM etl_storage.deletes"))
+
+
+def test_garbage_collection_removes_a_sidecar_with_its_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(versions.KEEP_ENV, "0")          # no kept catalog holds the old files
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 6, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", {k: (at, "处置中") for k in range(5)})], db, progress=None)
+    first = sidecars(db)
+    storage_upkeep_compact(db)                          # the month is rewritten: the first file is garbage
+    removed = storage_upkeep.collect_garbage(db, dbfile.catalogs(db), grace_s=0)
+    assert [storage_keys.sidecar(p) for p in removed] == first
+    assert not any(s.exists() for s in first)
+    assert sidecars(db) == [storage_keys.sidecar(p) for (p,) in rows(db, "SELECT path FROM etl_storage.parts")]
+
+
+# ---- the record tables that grow with the months, as Parquet parts ---------------------------
+
+EVAL_COLUMNS = ["evaluation_id", "project_id", "submitted_at", "rating", "comment", "resident_pseudonym"]
+
+
+def upsert_evaluations(db: Path, ids: range, rating: int, load_id: int) -> None:
+    with writer(db) as con:
+        con.execute("CREATE TEMP TABLE _clean AS SELECT 'E-' || i AS evaluation_id, 'P-1' AS project_id, "
+                    "TIMESTAMP '2026-01-15' + to_days(CAST(i * 7 AS INTEGER)) AS submitted_at, "
+                    "CAST($r AS TINYINT) AS rating, NULL AS comment, 'anon' AS resident_pseudonym "
+                    "FROM range($a, $b) t(i)", {"r": rating, "a": ids.start, "b": ids.stop})
+        storage.upsert(con, "evaluations", "temp._clean", EVAL_COLUMNS, load_id)
+        con.execute("DROP TABLE temp._clean")
+
+
+def test_record_tables_that_grow_are_parts_and_leave_the_catalog(tmp_path):
+    db = tmp_path / "cockpit.duckdb"
+    upsert_evaluations(db, range(0, 30), 5, 1)
+    upsert_evaluations(db, range(20, 40), 2, 2)
+    for table in ("evaluations", "fund_transactions", "usability_ratings", "redemptions"):
+        assert rows(db, "SELECT table_type FROM information_schema.tables WHERE table_name = $t",
+                    {"t": table}) == [("VIEW",)]
+        assert rows(db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": table}) == [(0,)]
+    assert rows(db, "SELECT rating, count(*) FROM evaluations GROUP BY 1 ORDER BY 1") == [(2, 20), (5, 20)]
+    assert rows(db, "SELECT count(*), count(DISTINCT evaluation_id) FROM evaluations") == [(40, 40)]
+    assert rows(db, "SELECT evaluation_id, rating, source_load_id FROM evaluations WHERE evaluation_id IN "
+                    "('E-19', 'E-20', 'E-29', 'E-30') ORDER BY 1") == [
+        ("E-19", 5, 1), ("E-20", 2, 2), ("E-29", 2, 2), ("E-30", 2, 2)]
+    with duckdb.connect() as con:               # the view has the types of etl/schema.sql
+        con.execute(dbfile.SCHEMA_SQL.read_text(encoding="utf-8"))
+        declared = con.execute("SELECT column_name, column_type FROM (DESCRIBE evaluations)").fetchall()
+    assert rows(db, "SELECT column_name, column_type FROM (DESCRIBE evaluations)") == declared
+
+
+def test_an_older_catalog_with_record_tables_inside_is_moved_out_by_its_next_write(tmp_path, monkeypatch):
+    db = tmp_path / "cockpit.duckdb"
+    with duckdb.connect(str(db)) as con:
+        ensure_schema(con)
+        con.execute("INSERT INTO fund_transactions (txn_id, txn_on, project_id, direction, amount_yuan, in_kind, "
+                    "source_load_id) SELECT 'T-' || i, DATE '2025-01-01' + CAST(i AS INTEGER), 'P-1', 'out', "
+                    "i * 1.5, FALSE, 1 FROM range(500) t(i)")
+        before = con.execute("SELECT * FROM fund_transactions ORDER BY txn_id").fetchall()
+    load_paths([grid_csv(tmp_path / "a.csv", {1: (START, "处置中")})], db, progress=None)
+    assert rows(db, "SELECT * FROM fund_transactions ORDER BY txn_id") == before
+    assert rows(db, "SELECT count(DISTINCT month_on) FROM etl_storage.parts WHERE table_name = 'fund_transactions'") == [(17,)]
+    monkeypatch.setenv("COCKPIT_DB", str(db))
+    from dashboard import db as dashboard_db
+    con = dashboard_db.connect()                        # the sandboxed reader reads the new parts
+    try:
+        assert con.execute("SELECT count(*), sum(amount_yuan) FROM fund_transactions").fetchone() == (
+            500, sum(r[7] for r in before))
+    finally:
+        con.close()
