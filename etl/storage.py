@@ -59,13 +59,18 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("usability_ratings", "rating_id", "submitted_at"),
     Partitioned("redemptions", "redemption_id", "redeemed_on"),
 )}
-# The stored rows whose key arrives again, as (path, key) pairs found in the files' key sidecars
-# (etl/storage_keys.py), less the ones already superseded.
-_SUPERSEDE = """
+# The stored rows whose key arrives again, as (path, key) pairs: the files' key sidecars
+# (etl/storage_keys.py) say which file may hold which incoming row (by its rowid in
+# temp.etl_upsert), less the pairs already superseded.
+_SUPERSEDE = {t: f"""
     CREATE OR REPLACE TEMP TABLE etl_superseded AS
-    SELECT hit.path, hit.key FROM (SELECT unnest($paths) AS path, unnest($keys) AS key) hit
-    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key"""
-_INCOMING = {t: f"SELECT {p.key} AS key, {storage_keys.HASH_SQL.format(column=p.key)} AS h FROM temp.etl_upsert"
+    WITH hit AS (
+        SELECT list_extract($files, h.file_no) AS path, u.{p.key} AS key
+        FROM (SELECT unnest($numbers) AS file_no, unnest($rows) AS row_id) h
+        JOIN temp.etl_upsert u ON u.rowid = h.row_id)
+    SELECT hit.path, hit.key FROM hit
+    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""" for t, p in PARTITIONED.items()}
+_INCOMING = {t: f"SELECT rowid AS r, {storage_keys.HASH_SQL.format(column=p.key)} AS h FROM temp.etl_upsert"
              for t, p in PARTITIONED.items()}
 # Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
 # Parquet file each, rewritten by the run that changes them (`writable` brings one back into
@@ -346,9 +351,8 @@ def find_superseded(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
     current = con.execute("SELECT path, rows FROM etl_storage.parts WHERE table_name = $t ORDER BY path",
                           {"t": table}).fetchall()
     incoming = con.execute(_INCOMING[table]).fetchnumpy()
-    paths, keys = storage_keys.matches(con, PARTITIONED[table].key, current,
-                                       incoming["key"], incoming["h"])
-    con.execute(_SUPERSEDE, {"paths": paths, "keys": keys})
+    numbers, row_ids = storage_keys.matches(con, PARTITIONED[table].key, current, incoming["r"], incoming["h"])
+    con.execute(_SUPERSEDE[table], {"files": [p for p, _ in current], "numbers": numbers, "rows": row_ids})
     con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
     return {r[0] for r in con.execute(
         "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "

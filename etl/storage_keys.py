@@ -112,20 +112,23 @@ def ensure(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]
 
 
 def matches(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]],
-            keys: np.ndarray, hashes: np.ndarray) -> tuple[list[str], list[str]]:
-    """(paths, keys) of the incoming `keys` (with their `hashes`) found in `files`
-    ((path, rows) pairs of one table): one pair per file that may hold the key."""
+            rows: np.ndarray, hashes: np.ndarray) -> tuple[list[int], list[int]]:
+    """The incoming keys (their `hashes`, and `rows`: the caller's ids for them) found in
+    `files` ((path, rows) pairs of one table), as (file numbers, 1-based into `files`; row ids):
+    one pair per file that may hold the key."""
     stored = ensure(con, key, files)
     order = np.argsort(hashes, kind="stable")
-    q, k = hashes[order], keys[order]
-    out_paths: list[str] = []
-    out_keys: list[str] = []
-    for path, h in stored.items():
+    q, r = np.asarray(hashes)[order], np.asarray(rows)[order]
+    numbers, found = [], []
+    for number, (path, _) in enumerate(files, start=1):
+        h = stored[path]
         if not len(h) or not len(q):
             continue
         pos = np.searchsorted(h, q)
         hit = np.flatnonzero(h[np.minimum(pos, len(h) - 1)] == q)
         if len(hit):
-            out_paths.extend([path] * len(hit))
-            out_keys.extend(k[hit].tolist())
-    return out_paths, out_keys
+            numbers.append(np.full(len(hit), number, dtype=np.int64))
+            found.append(hit)
+    if not found:
+        return [], []
+    return np.concatenate(numbers).tolist(), r[np.concatenate(found)].tolist()
