@@ -8,8 +8,10 @@ row-level scope (dashboard/queries/base.py) reads it unchanged. A writer copies 
 catalog (etl.dbfile.writer), so a load costs what it writes, not what the database holds.
 
 Writes go through `upsert`: the staged rows become new files, one per month they touch;
-a key already stored is *superseded*, not rewritten: its (file, key) goes into
-`etl_storage.deletes` and the view leaves it out (merge on read, as Iceberg's delete files).
+a key already stored is *superseded*, not rewritten: its (file, key), found by a binary search
+in the files' key sidecars (etl/storage_keys.py, in time that follows the load, not the
+database), goes into `etl_storage.deletes` and the view leaves it out (merge on read, as
+Iceberg's delete files).
 A month is compacted into one file when it has more than COMPACT_FILES files or more than
 COMPACT_DELETED of its stored rows superseded (a load within its budget, `python -m etl
 compact` for the rest). Files are never changed after they are written; one that no kept
