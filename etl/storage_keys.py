@@ -35,6 +35,7 @@ SUFFIX = ".keys.npy"
 # 64 bits of MD5: DuckDB's md5_number is the digest as a little-endian 128-bit number
 HASH_SQL = "CAST(md5_number(CAST({column} AS VARCHAR)) & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT)"
 _CANARY = "SJ202611220000001"
+BATCH_ROWS = 4_000_000      # sidecars rebuilt at once: 16 bytes a row in memory while sorting
 
 
 def key_hash(text: str) -> int:
@@ -107,7 +108,16 @@ def ensure(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]
     whole (a database from before sidecars, a write that died after its file) is rebuilt."""
     check_hash(con)
     stored = {path: _load(path, rows) for path, rows in files}
-    stored.update(write(con, key, [path for path, h in stored.items() if h is None]))
+    batch, batch_rows = [], 0
+    for path, rows in files:                 # a few million keys at a time: bounded memory
+        if stored[path] is not None:
+            continue
+        batch.append(path)
+        batch_rows += rows
+        if batch_rows >= BATCH_ROWS:
+            stored.update(write(con, key, batch))
+            batch, batch_rows = [], 0
+    stored.update(write(con, key, batch))
     return stored
 
 

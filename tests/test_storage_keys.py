@@ -125,10 +125,11 @@ def test_keys_rewritten_by_compaction_are_found_in_the_new_file(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "garbage"])
-def test_a_database_without_whole_sidecars_gets_them_rebuilt_and_misses_no_key(tmp_path, damage):
+def test_a_database_without_whole_sidecars_gets_them_rebuilt_and_misses_no_key(tmp_path, damage, monkeypatch):
     """A database made before sidecars (or a write that died between a file and its sidecar):
-    the next load rebuilds them from the files; a sidecar is never trusted unless it has one
-    hash per row of the manifest."""
+    the next load rebuilds them from the files (a few files at a time); a sidecar is never
+    trusted unless it has one hash per row of the manifest."""
+    monkeypatch.setattr(storage_keys, "BATCH_ROWS", 12)
     db = tmp_path / "cockpit.duckdb"
     load_paths([grid_csv(tmp_path / "a.csv", {k: (START + timedelta(days=3 * k), "处置中") for k in range(40)})],
                db, progress=None)
