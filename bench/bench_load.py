@@ -164,7 +164,8 @@ with writer(db) as con:
 
 
 def parts_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*.parquet")) if root.is_dir() else 0
+    """Parquet files and their key sidecars (`<file>.parquet.keys.npy`, etl/storage_keys.py)."""
+    return sum(p.stat().st_size for p in root.rglob("*.parquet*")) if root.is_dir() else 0
 
 
 def one_run(base: Path, slice_csv: Path, scratch: Path, with_reader: bool) -> dict:
@@ -273,7 +274,7 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
              f"The demo's own update export `{args.slice.name}` ({runs['empty'][0]['rows'][0]:,} rows, keys in "
              "all 24 months) loaded with `load_paths` in a new process into each database, restored "
              f"before each of {args.repeat} runs (alternating order). Load = `load_paths` alone; process = "
-             "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files. "
+             "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files and their key sidecars. "
              "Garbage collection (at most every 15 minutes, after a swap) is not part of a run.",
              "",
              "| database | grid reports | catalog | Parquet parts | load (median, min–max) | × empty (median) | "
