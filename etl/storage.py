@@ -67,7 +67,7 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
 _SUPERSEDE = {t: f"""
     CREATE OR REPLACE TEMP TABLE etl_superseded AS
     WITH hit AS (
-        SELECT list_extract($files, h.file_no) AS path, u.{p.key} AS key
+        SELECT DISTINCT list_extract($files, h.file_no) AS path, u.{p.key} AS key
         FROM (SELECT unnest($numbers) AS file_no, unnest($rows) AS row_id) h
         JOIN temp.etl_upsert u ON u.rowid = h.row_id)
     SELECT hit.path, hit.key FROM hit
