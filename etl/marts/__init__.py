@@ -31,6 +31,7 @@ import duckdb
 
 from etl import codes
 from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
+from etl.marts import delta
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
@@ -166,13 +167,20 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         changed = None              # a business rule changed: every summary is recomputed
     for ddl in FUNCTIONS.values():
         con.execute(ddl)
+    try:
+        _build_models(con, changed)
+    finally:
+        delta.clear(con)        # used, or superseded by a rebuild: never applied twice
+
+
+def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None) -> None:
     for name in MODELS:
         m = model(name)
         if m.kind != "table" or changed is None or not _exists(con, m.name):
             con.execute(m.ddl())
             continue
         months = sorted(changed.get(m.source) or ())
-        if months:
+        if months and not delta.apply(con, m, months):   # the write's delta, else the months whole
             delete, insert = m.refresh()
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],
