@@ -77,15 +77,15 @@ def differences(db: Path) -> dict[str, int]:
 
 @pytest.fixture
 def applied(monkeypatch):
-    """Which summaries each build merged from the noted delta (the real apply, observed)."""
+    """Which summaries each build found up to date by the loads' deltas (the real check, observed)."""
     seen: list[tuple[str, bool]] = []
-    real = delta.apply
+    real = delta.up_to_date
 
     def observed(con, m, months):
         done = real(con, m, months)
         seen.append((m.name, done))
         return done
-    monkeypatch.setattr(delta, "apply", observed)
+    monkeypatch.setattr(delta, "up_to_date", observed)
     return seen
 
 

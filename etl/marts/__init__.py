@@ -180,7 +180,7 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
             con.execute(m.ddl())
             continue
         months = sorted(changed.get(m.source) or ())
-        if months and not delta.apply(con, m, months):   # the write's delta, else the months whole
+        if months and not delta.up_to_date(con, m, months):   # merged by the load, else rebuilt
             delete, insert = m.refresh()
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],

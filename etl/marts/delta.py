@@ -1,4 +1,4 @@
-"""Delta maintenance of the summary marts: apply a write's change instead of rebuilding months.
+"""Delta maintenance of the summary marts: merge a write's change instead of rebuilding months.
 
 Every column of a summary table (grid_daily, feedback_daily) is either part of its grain
 (dates, names) or a count that each source row adds to on its own: a case adds 1 to
@@ -8,11 +8,12 @@ effect is exact arithmetic: the contributions of the rows it adds, minus those o
 it supersedes (the old version of an updated case, closed later, moved to another community
 or category), computed by the model's own SQL over just those rows.
 
-The writer's connection collects both as signed, already aggregated rows in a temporary
-table per summary (`note`), inside the load's transaction, so a refused file leaves nothing
-behind. `apply` merges them into the summary (the groups they touch: old + delta, rows
-that fall to zero removed) when they cover every month the storage layer says changed;
-otherwise etl.marts.build rebuilds those months from the records, as before. A full build
+Each write (a file's upsert, in the load's transaction, so a refused file leaves nothing
+behind) merges its delta at once (`tracking` around etl.storage.upsert, `note`): the groups
+it touches become old + delta, groups that fall to zero are removed. etl.marts.build then
+leaves a summary alone when every month the storage layer says changed was merged this way
+(`up_to_date`), and otherwise rebuilds those months from the records, as before (a
+compaction run, a writer that does not go through the loader). A full build
 (changed=None) stays the reference: tests/test_marts_delta.py compares the two.
 Table names come from etl/marts MODELS; column names from the summary tables' own schema.
 """
@@ -28,10 +29,6 @@ import duckdb
 MONTHS_TABLE = "etl_marts_delta_months"
 _MONTHS_DDL = f"CREATE TEMP TABLE IF NOT EXISTS {MONTHS_TABLE} (table_name VARCHAR, month_on DATE)"
 _MARKER = re.compile(r"from (\w+) /\* months \*/")
-
-
-def _delta_table(name: str) -> str:
-    return f"etl_marts_delta_{name}"
 
 
 def summaries(source: str) -> list:
@@ -77,28 +74,46 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
-    """Add the summary contributions of the rows of `relation` (columns of `source`) with
-    `sign` +1 (rows written) or -1 (rows superseded), and the months they fall in."""
+    """Merge into each summary of `source` the contributions of the rows of `relation`
+    (columns of `source`) with `sign` +1 (rows written) or -1 (rows superseded), and note the
+    months they fall in. Runs in the caller's transaction: a refused file undoes it."""
     from etl.storage import PARTITIONED
-    models = summaries(source)
+    models = [m for m in summaries(source) if _exists(con, m.name)]
     if not models:
-        return
+        return          # the first build creates them whole
     time_col = PARTITIONED[source].time
     con.execute(_MONTHS_DDL)
     con.execute(f"INSERT INTO {MONTHS_TABLE} SELECT DISTINCT $t, date_trunc('month', {time_col})::DATE "
                 f"FROM {relation}", {"t": source})
     for m in models:
-        if not _exists(con, m.name):
-            continue        # the first build creates it whole
-        keys, sums, lists = _columns(con, m.name)
-        signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
-                            *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
-        target = _delta_table(m.name)
-        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {target} AS SELECT * FROM {m.name} LIMIT 0")
-        con.execute(f"INSERT INTO {target} BY NAME SELECT {signed} FROM ({contributions_sql(m, relation)})")
+        _merge(con, m, contributions_sql(m, relation), sign)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str, sign: int) -> None:
+    """Add `sign` x the rows of `contributions` (unique by the summary's grain, as the model
+    groups) to the summary: the groups they touch are replaced by the sums, groups whose
+    counts all fall to zero removed. Row by row, no aggregate: a write's delta is as many
+    rows as the groups it touches, and only those are rewritten."""
+    keys, sums, lists = _columns(con, m.name)
+    same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
+    sign = int(sign)
+    summed = ", ".join([*(f"d.{k}" for k in keys),
+                        *(f"coalesce(s.{c}, 0) + {sign} * d.{c} AS {c}" for c in sums),
+                        *(f"CASE WHEN s.{c} IS NULL THEN list_transform(d.{c}, lambda x: {sign} * x) "
+                          f"ELSE list_transform(range(1, len(d.{c}) + 1), lambda i: s.{c}[i] + {sign} * d.{c}[i]) "
+                          f"END AS {c}" for c in lists)])
+    alive = " OR ".join(f"{c} <> 0" for c in sums)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
+                f"FROM etl_marts_note d LEFT JOIN {m.name} s ON {same}")
+    con.execute(f"DELETE FROM {m.name} s USING etl_marts_note d WHERE {same}")
+    con.execute(f"INSERT INTO {m.name} BY NAME SELECT * FROM etl_marts_merged WHERE {alive}")
+    con.execute("DROP TABLE temp.etl_marts_note")
+    con.execute("DROP TABLE temp.etl_marts_merged")
 
 
 def covered(con: duckdb.DuckDBPyConnection, source: str) -> set[date]:
+    """The months of `source` whose changes this connection merged into the summaries."""
     if not _temp_exists(con, MONTHS_TABLE):
         return set()
     return {r[0] for r in con.execute(f"SELECT DISTINCT month_on FROM {MONTHS_TABLE} WHERE table_name = $t",
@@ -110,43 +125,15 @@ def _temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                             {"t": table}).fetchone()[0])
 
 
-def apply(con: duckdb.DuckDBPyConnection, m, months: list[date]) -> bool:
-    """Merge the noted delta into summary `m` if it covers every month in `months`; False
-    when it does not (the caller rebuilds those months from the records)."""
-    target = _delta_table(m.name)
-    if not _temp_exists(con, target) or not set(months) <= covered(con, m.source):
-        return False
-    keys, sums, lists = _columns(con, m.name)
-    width = con.execute(f"SELECT max(len({lists[0]})) FROM {target}").fetchone()[0] if lists else 0
-    if width is None:       # no rows noted: nothing to merge
-        return True
-    grain = ", ".join(keys)
-    totals = ", ".join([*(f"sum({c})::BIGINT AS {c}" for c in sums),
-                        *("list_value(" + ", ".join(f"sum({c}[{k}])" for k in range(1, int(width) + 1))
-                          + f")::BIGINT[] AS {c}" for c in lists)])
-    same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    alive = " OR ".join(f"{c} <> 0" for c in sums)
-    cols = ", ".join([*keys, *sums, *lists])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_touched AS SELECT DISTINCT {grain} FROM {target}")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE etl_marts_merged AS
-        SELECT {grain}, {totals} FROM (
-            SELECT {', '.join('s.' + c for c in cols.split(', '))} FROM {m.name} s
-            JOIN etl_marts_touched d ON {same}
-            UNION ALL SELECT {cols} FROM {target})
-        GROUP BY ALL""")
-    con.execute(f"DELETE FROM {m.name} s USING etl_marts_touched d WHERE {same}")
-    con.execute(f"INSERT INTO {m.name} BY NAME SELECT {cols} FROM etl_marts_merged WHERE {alive}")
-    con.execute("DROP TABLE temp.etl_marts_touched")
-    con.execute("DROP TABLE temp.etl_marts_merged")
-    return True
+def up_to_date(con: duckdb.DuckDBPyConnection, m, months: list[date]) -> bool:
+    """Whether summary `m` already holds this connection's changes of `months` (every one
+    merged by `note`); False: the caller rebuilds those months from the records."""
+    return set(months) <= covered(con, m.source)
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
-    """Forget every noted delta (after a build used or superseded them)."""
-    from etl.marts import MODELS
-    for name in (MONTHS_TABLE, *map(_delta_table, MODELS)):
-        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    """Forget the noted months (after a build used them or rebuilt the summaries)."""
+    con.execute(f"DROP TABLE IF EXISTS temp.{MONTHS_TABLE}")
 
 
 @contextlib.contextmanager
