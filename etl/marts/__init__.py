@@ -10,12 +10,13 @@ each file says how it is built:
                                                      month by month (summary marts)
 
 Views and table macros cost nothing to build (no data is copied). Summary tables are where a
-full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time, and only for
-the months a write changed. `build(con, changed)` runs at the end of every write of the
-database file (etl.dbfile.writer: every load, every `python -m etl painpoints`). `changed` is
-None (rebuild everything) or {source table: {first-of-month dates whose rows changed}}; a
-summary table is then rebuilt for the changed months of its source only (delete + insert),
-and left alone when its source did not change. Before the models it re-seeds the rule tables:
+full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time. A load
+merges each write's delta into them as it writes (etl/marts/delta.py). `build(con, changed)`
+runs at the end of every write of the database file (etl.dbfile.writer: every load, every
+`python -m etl painpoints`). `changed` is None (rebuild everything) or {source table:
+{first-of-month dates whose rows changed}}; a summary table is then left alone when those
+months' deltas were merged, else rebuilt for the changed months of its source only (delete +
+insert), and left alone when its source did not change. Before the models it re-seeds the rule tables:
 `sla_rules` from etl/seeds/sla_rules.csv, `named_codes` and `warning_rules` from etl/codes.py;
 when a seeded rule changed, every summary table is rebuilt whole. Columns are documented in
 docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
