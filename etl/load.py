@@ -24,6 +24,7 @@ import pandas as pd
 
 from etl import aliases, history, scoped, stage, stage_participation, storage
 from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
+from etl.marts import delta as marts_delta
 from etl.extract import ExtractError, RawSource, expand_paths, read_sources
 from etl.pii import mask_text
 
@@ -284,7 +285,8 @@ def _write_records(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> i
     A table kept as Parquet files (etl/storage.py) gets new files and its superseded keys
     noted; one kept in the catalog gets DELETE + INSERT. Returns the rows written."""
     if storage.is_partitioned(con, kind):
-        return storage.upsert(con, kind, "_clean", stage.target_columns(kind), load_id)
+        with marts_delta.tracking(con, kind, "_clean"):   # the summary marts' delta (etl/marts/delta.py)
+            return storage.upsert(con, kind, "_clean", stage.target_columns(kind), load_id)
     delete, insert = _upsert_sql(kind)
     con.execute(delete)   # latest wins: a newer export replaces the records it carries
     # the target's physical order is irrelevant; dropping it lets DuckDB write in parallel

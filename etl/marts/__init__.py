@@ -10,12 +10,13 @@ each file says how it is built:
                                                      month by month (summary marts)
 
 Views and table macros cost nothing to build (no data is copied). Summary tables are where a
-full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time, and only for
-the months a write changed. `build(con, changed)` runs at the end of every write of the
-database file (etl.dbfile.writer: every load, every `python -m etl painpoints`). `changed` is
-None (rebuild everything) or {source table: {first-of-month dates whose rows changed}}; a
-summary table is then rebuilt for the changed months of its source only (delete + insert),
-and left alone when its source did not change. Before the models it re-seeds the rule tables:
+full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time. A load
+merges each write's delta into them as it writes (etl/marts/delta.py). `build(con, changed)`
+runs at the end of every write of the database file (etl.dbfile.writer: every load, every
+`python -m etl painpoints`). `changed` is None (rebuild everything) or {source table:
+{first-of-month dates whose rows changed}}; a summary table is then left alone when those
+months' deltas were merged, else rebuilt for the changed months of its source only (delete +
+insert), and left alone when its source did not change. Before the models it re-seeds the rule tables:
 `sla_rules` from etl/seeds/sla_rules.csv, `named_codes` and `warning_rules` from etl/codes.py;
 when a seeded rule changed, every summary table is rebuilt whole. Columns are documented in
 docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
@@ -31,6 +32,7 @@ import duckdb
 
 from etl import codes
 from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
+from etl.marts import delta
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
@@ -166,13 +168,20 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         changed = None              # a business rule changed: every summary is recomputed
     for ddl in FUNCTIONS.values():
         con.execute(ddl)
+    try:
+        _build_models(con, changed)
+    finally:
+        delta.clear(con)        # used, or superseded by a rebuild: never applied twice
+
+
+def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None) -> None:
     for name in MODELS:
         m = model(name)
         if m.kind != "table" or changed is None or not _exists(con, m.name):
             con.execute(m.ddl())
             continue
         months = sorted(changed.get(m.source) or ())
-        if months:
+        if months and not delta.up_to_date(con, m, months):   # merged by the load, else rebuilt
             delete, insert = m.refresh()
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],

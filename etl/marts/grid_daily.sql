@@ -28,27 +28,20 @@ with cases as (
                 then least(h.days, greatest(0, date_diff('day', c.reported_on,
                                                          c.resolved_at::DATE))) end as met_lag
     from cases c cross join horizon h
-), reported as (
-    -- the lags as plain lists (a group holds a few reports): counting them per k is 2.6x faster
-    -- than histogram maps and map_entries
-    select month_on, reported_on as day_on, street, community, grid_id, category,
-           count(*) as reports, count(*) filter (where ever_open) as opened, 0 as closed,
-           list(due_lag) as due_lags, list(met_lag) filter (where met_lag is not null) as met_lags
-    from measured
-    group by all
-), closures as (
-    select month_on, resolved_on as day_on, street, community, grid_id, category,
-           0 as reports, 0 as opened, count(*) as closed,
-           NULL::INTEGER[] as due_lags, NULL::INTEGER[] as met_lags
-    from measured
-    where ever_open and resolved_on is not null
-    group by all
 ), merged as (
-    select month_on, day_on, street, community, grid_id, category,
-           sum(reports)::BIGINT as reports, sum(opened)::BIGINT as opened,
-           sum(closed)::BIGINT as closed, any_value(due_lags) as due_lags,
-           any_value(met_lags) as met_lags
-    from (select * from reported union all select * from closures)
+    -- one pass over the cases: each counts on the day it was reported and, when it was open at
+    -- the end of some day and closed later, on the day it closed (one grouping instead of a
+    -- grouping per kind of day and a third over their union); the lags as plain lists (a
+    -- group holds a few reports): counting them per k is 2.6x faster than histogram maps
+    select month_on, case when is_report then reported_on else resolved_on end as day_on,
+           street, community, grid_id, category,
+           count(*) filter (where is_report) as reports,
+           count(*) filter (where is_report and ever_open) as opened,
+           count(*) filter (where not is_report) as closed,
+           list(due_lag) filter (where is_report) as due_lags,
+           list(met_lag) filter (where is_report and met_lag is not null) as met_lags
+    from measured cross join (values (true), (false)) as day_kind(is_report)
+    where is_report or (ever_open and resolved_on is not null)
     group by all
 ), final as (
     select m.month_on, m.day_on, m.street, m.community, m.grid_id, m.category,

@@ -1,0 +1,187 @@
+"""Delta maintenance of the summary marts (etl/marts/delta.py): after every load of a sequence
+(new rows, updates of stored keys that change category, status, community or close a case in
+a later month, repeated keys within a file, a refused file in the same command, compaction, an
+undo), grid_daily and feedback_daily equal a full rebuild of the same catalog, whole table
+against whole table (EXCEPT ALL both ways), and the delta - not a month rebuild - produced them."""
+from __future__ import annotations
+
+import random
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl import marts, storage, versions
+from etl.load import load_paths
+from etl.marts import delta
+
+SUMMARIES = ("grid_daily", "feedback_daily")
+GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
+FEEDBACK_HEADER = "留言编号,提交时间,街道,社区,网格编号,渠道,留言内容,评分,回复内容,回复时间\n"
+COMMUNITIES = ("清河一社区", "美和园社区", "毛纺北社区", None)
+CATEGORIES = ("噪音扰民", "消防安全", "环境卫生", "违规停车", "没有规则的类别")
+STATUSES = ("待受理", "处置中", "已办结", "已关闭")
+START = datetime(2026, 3, 1)
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+def grid_row(rng: random.Random, key: str, reported: datetime | None = None) -> str:
+    reported = reported or START + timedelta(minutes=rng.randrange(0, 90 * 24 * 60))
+    status = rng.choice(STATUSES)
+    resolved = ""
+    if status == "已办结" or (status == "已关闭" and rng.random() < 0.5):   # some close without a time
+        resolved = (reported + timedelta(hours=rng.choice((2, 20, 30, 60, 200, 900)))).strftime("%Y-%m-%d %H:%M:%S")
+    community = rng.choice(COMMUNITIES)
+    return ",".join(map(_cell, (key, reported.strftime("%Y/%m/%d %H:%M:%S"), "清河街道", community or "清河一社区",
+                                f"QH-0{rng.randrange(1, 4)}-01", rng.choice(CATEGORIES), "描述", status,
+                                resolved, rng.choice(("", 3, 5)))))
+
+
+def feedback_row(rng: random.Random, key: str) -> str:
+    submitted = START + timedelta(minutes=rng.randrange(0, 90 * 24 * 60))
+    replied = rng.random() < 0.5
+    return ",".join(map(_cell, (key, submitted.strftime("%Y-%m-%d %H:%M:%S"), "清河街道",
+                                rng.choice(COMMUNITIES[:3]), f"QH-0{rng.randrange(1, 4)}-01",
+                                rng.choice(("公众号", "民意直通车", "")), "楼道灯坏了", rng.choice(("", 1, 4, 5)),
+                                "已转物业" if replied else "",
+                                (submitted + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S") if replied else "")))
+
+
+def write(folder: Path, name: str, header: str, rows: list[str]) -> Path:
+    path = folder / name
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def differences(db: Path) -> dict[str, int]:
+    """Rows of each summary that differ from a full rebuild (changed=None) of a copy of `db`."""
+    ref = db.with_name("reference.duckdb")
+    shutil.copyfile(db, ref)
+    with duckdb.connect(str(ref)) as con:
+        marts.build(con)
+        con.execute("ATTACH $p AS live (READ_ONLY)", {"p": str(db)})
+        out = {}
+        for t in SUMMARIES:   # names from the constant above
+            out[t] = con.execute(f"SELECT count(*) FROM (SELECT * FROM main.{t} EXCEPT ALL SELECT * FROM live.{t})"
+                                 ).fetchone()[0] + con.execute(
+                f"SELECT count(*) FROM (SELECT * FROM live.{t} EXCEPT ALL SELECT * FROM main.{t})").fetchone()[0]
+            out[t + " rows"] = con.execute(f"SELECT count(*) FROM live.{t}").fetchone()[0]
+    ref.unlink()
+    return out
+
+
+@pytest.fixture
+def applied(monkeypatch):
+    """Which summaries each build found up to date by the loads' deltas (the real check, observed)."""
+    seen: list[tuple[str, bool]] = []
+    real = delta.up_to_date
+
+    def observed(con, m, months):
+        done = real(con, m, months)
+        seen.append((m.name, done))
+        return done
+    monkeypatch.setattr(delta, "up_to_date", observed)
+    return seen
+
+
+def load(db: Path, *paths: Path) -> list:
+    results = load_paths(list(paths), db, progress=None)
+    return [r.status for r in results]
+
+
+def assert_same_as_rebuild(db: Path) -> None:
+    diff = differences(db)
+    assert diff["grid_daily"] == 0 and diff["feedback_daily"] == 0, diff
+    assert diff["grid_daily rows"] > 20 and diff["feedback_daily rows"] > 20, diff
+
+
+def test_a_sequence_of_loads_keeps_the_summaries_equal_to_a_full_rebuild(tmp_path, applied):
+    rng = random.Random(7)
+    db = tmp_path / "cockpit.duckdb"
+    grid_keys = [f"G{i:05d}" for i in range(600)]
+    fb_keys = [f"F{i:05d}" for i in range(400)]
+    first = write(tmp_path, "grid1.csv", GRID_HEADER, [grid_row(rng, k) for k in grid_keys])
+    fb1 = write(tmp_path, "fb1.csv", FEEDBACK_HEADER, [feedback_row(rng, k) for k in fb_keys])
+    assert load(db, first, fb1) == ["loaded", "loaded"]
+    assert_same_as_rebuild(db)                      # the first build: whole tables
+
+    # updates of stored keys (new category, status, community; open cases closed later),
+    # a key repeated within the file (the last line wins) and new keys
+    updates = [grid_row(rng, k) for k in rng.sample(grid_keys, 250)]
+    updates += [grid_row(rng, "G00001"), grid_row(rng, "G00001")]
+    updates += [grid_row(rng, f"N{i:04d}") for i in range(120)]
+    fb2 = write(tmp_path, "fb2.csv", FEEDBACK_HEADER,
+                [feedback_row(rng, k) for k in rng.sample(fb_keys, 150)] + [feedback_row(rng, "F99999")])
+    applied.clear()
+    assert load(db, write(tmp_path, "grid2.csv", GRID_HEADER, updates), fb2) == ["loaded", "loaded"]
+    assert sorted(set(applied)) == [("feedback_daily", True), ("grid_daily", True)]
+    assert_same_as_rebuild(db)
+
+    # a file refused in the same command (most rows invalid): its delta must not count
+    bad = write(tmp_path, "grid3.csv", GRID_HEADER,
+                [grid_row(rng, k).replace("2026/", "20x6/") for k in grid_keys[:50]] + [grid_row(rng, "G00002")])
+    good = write(tmp_path, "grid4.csv", GRID_HEADER, [grid_row(rng, k) for k in rng.sample(grid_keys, 40)])
+    assert sorted(load(db, bad, good)) == ["loaded", "refused"]
+    assert_same_as_rebuild(db)
+
+    # a case updated in one load after another of the same command, and both files' deltas
+    a = write(tmp_path, "grid5.csv", GRID_HEADER, [grid_row(rng, k) for k in grid_keys[100:160]])
+    b = write(tmp_path, "grid6.csv", GRID_HEADER, [grid_row(rng, k) for k in grid_keys[130:190]])
+    assert load(db, a, b) == ["loaded", "loaded"]
+    assert_same_as_rebuild(db)
+
+
+def test_compaction_and_undo_keep_the_summaries_exact(tmp_path, applied, monkeypatch):
+    """Small updates of one month until its files are compacted (the superseded rows are then
+    read from the files the compaction replaced), then an undo of the last load and one more."""
+    monkeypatch.setattr(storage, "COMPACT_FILES", 3)
+    rng = random.Random(11)
+    db = tmp_path / "cockpit.duckdb"
+    keys = [f"G{i:05d}" for i in range(300)]
+    assert load(db, write(tmp_path, "base.csv", GRID_HEADER, [grid_row(rng, k) for k in keys]),
+                write(tmp_path, "fb.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(80)])
+                ) == ["loaded", "loaded"]
+    march = [k for k in keys if _month_of(db, k) == 3]
+    compacted = 0
+    for i in range(5):
+        applied.clear()
+        files_before = _parts(db)
+        rows = [grid_row(rng, k, START + timedelta(days=rng.randrange(0, 28), hours=3)) for k in rng.sample(march, 25)]
+        assert load(db, write(tmp_path, f"u{i}.csv", GRID_HEADER, rows)) == ["loaded"]
+        compacted += bool(files_before - _parts(db) - {None})
+        assert ("grid_daily", True) in applied
+        assert_same_as_rebuild(db)
+    assert compacted, "no load compacted a month: the compaction branch was not exercised"
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        last = con.execute("SELECT max(load_id) FROM etl_loads").fetchone()[0]
+    versions.rollback(versions.plan_rollback(last, db), by="test", live=db)
+    assert_same_as_rebuild(db)
+    rows = [grid_row(rng, k) for k in rng.sample(keys, 60)]
+    assert load(db, write(tmp_path, "after-undo.csv", GRID_HEADER, rows)) == ["loaded"]
+    assert_same_as_rebuild(db)
+
+
+def _month_of(db: Path, key: str) -> int:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT month(reported_at) FROM grid_reports WHERE report_id = $k", {"k": key}).fetchone()[0]
+
+
+def _parts(db: Path) -> set:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {r[0] for r in con.execute("SELECT path FROM etl_storage.parts").fetchall()}
+
+
+def test_contributions_are_the_model_over_other_rows():
+    """The delta SQL is the model's own body over another relation (no second definition)."""
+    m = marts.model("grid_daily")
+    sql = delta.contributions_sql(m, "temp.some_rows")
+    assert "/* months */" not in sql and "from temp.some_rows" in sql and "grid_reports" not in sql
+    assert marts.model("grid_cases").body.split("from grid_reports")[1][:40] in sql
+    f = delta.contributions_sql(marts.model("feedback_daily"), "temp.some_rows")
+    assert "from temp.some_rows" in f and " feedback " not in f
