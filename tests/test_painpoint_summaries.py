@@ -192,3 +192,22 @@ def test_fresh_compares_against_the_newest_load_the_reader_sees(engine_db):
         assert bool(fetch(con, counts.FRESH, min_group=())["fresh"].iloc[0])
     finally:
         con.close()
+
+
+def test_a_file_from_before_the_summaries_reads_the_messages(engine_db, tmp_path):
+    import shutil
+    old = Path(shutil.copy(engine_db, tmp_path / "old.duckdb"))
+    con = duckdb.connect(str(old))
+    for table in ("pain_point_summaries", *summaries.TABLES):
+        con.execute(f"DROP TABLE {table}")
+    pid = con.execute("SELECT pain_point_id FROM pain_points ORDER BY month_on DESC, rank LIMIT 1"
+                      ).fetchone()[0]
+    con.close()
+    con = read_only(old)
+    try:
+        assert not q.summaries_fresh(con)
+        got = q.message_count(con, Filters(), pid)
+        assert _same(got, _raw(con, Filters(), "message_count", pid))
+        assert int(got["messages"].iloc[0]) > 0
+    finally:
+        con.close()

@@ -175,8 +175,12 @@ def _month_end(month: date) -> date:
 
 
 def summaries_fresh(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when the pain-point summaries count the feedback this reader sees (counts.FRESH)."""
-    return bool(fetch(con, counts.FRESH, min_group=())["fresh"].iloc[0])
+    """True when the pain-point summaries count the feedback this reader sees (counts.FRESH);
+    False in a file written before they existed (until its next write)."""
+    try:
+        return bool(fetch(con, counts.FRESH, min_group=())["fresh"].iloc[0])
+    except duckdb.CatalogException:
+        return False
 
 
 def months(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
