@@ -230,6 +230,45 @@ CREATE TABLE IF NOT EXISTS hot_spots (
     representative_texts VARCHAR[] NOT NULL,
     PRIMARY KEY (month_on, scope, rank)
 );
+-- pain-point summaries (etl/painpoints/summaries.py): counts the pain-point page reads instead of
+-- every message, rebuilt whole by every pain-point run that writes; exact while no feedback was
+-- loaded since (pain_point_summaries.built_at_load), the page reads the messages otherwise
+CREATE TABLE IF NOT EXISTS pain_point_summaries (
+    built_at_load        BIGINT NOT NULL     -- max(feedback.source_load_id) the summaries were built from; 0 = none
+);
+
+-- one row per (month, day, street, community, grid, pain point): messages submitted that day
+CREATE TABLE IF NOT EXISTS pain_point_daily (
+    month_on             DATE NOT NULL,
+    day_on               DATE NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR,
+    grid_id              VARCHAR,
+    pain_point_id        VARCHAR NOT NULL,
+    messages             BIGINT NOT NULL
+);
+
+-- one row per (month, pain point, street, community, grid, place): the pain point's messages naming the place
+CREATE TABLE IF NOT EXISTS pain_point_places (
+    month_on             DATE NOT NULL,
+    pain_point_id        VARCHAR NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR,
+    grid_id              VARCHAR,
+    place                VARCHAR,
+    messages             BIGINT NOT NULL
+);
+
+-- one row per (month, pain point, street, community, grid, keyword): the pain point's messages using the keyword
+CREATE TABLE IF NOT EXISTS pain_point_keywords (
+    month_on             DATE NOT NULL,
+    pain_point_id        VARCHAR NOT NULL,
+    street               VARCHAR,
+    community            VARCHAR,
+    grid_id              VARCHAR,
+    keyword              VARCHAR NOT NULL,
+    messages             BIGINT NOT NULL
+);
 -- ---- deliberation and participation (issue 15) ------------------------------------------
 
 -- one row per community: the reference sizes that turn counts into rates per 1,000 households

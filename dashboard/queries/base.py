@@ -71,8 +71,8 @@ STREET_SCOPE = codes.WHOLE_STREET   # pain_points.scope of the street-wide ranki
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
                            "feedback_places", "grid_cases", "grid_cases_at", "grid_daily",
-                           "feedback_enriched", "feedback_daily",
-                           "usability_ratings"})
+                           "feedback_enriched", "feedback_daily", "pain_point_daily",
+                           "pain_point_places", "pain_point_keywords", "usability_ratings"})
 
 
 class ScopeError(PermissionError):
@@ -187,6 +187,12 @@ RULES: dict[str, dict[str, Rule]] = {
     "feedback_daily": {"leader": FULL, "analyst": FULL,             # counts only
                        "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                        "partner": FULL, "public": FULL},
+    # the pain-point run's summaries (etl/painpoints/summaries.py): counts of messages, read as
+    # feedback_enriched would be; the one-row state table holds no resident data
+    **{t: {"leader": FULL, "analyst": FULL, "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+           "partner": FULL, "public": FULL}
+       for t in ("pain_point_daily", "pain_point_places", "pain_point_keywords")},
+    "pain_point_summaries": {r: FULL for r in ROLES},
     "sla_rules": {r: FULL for r in ROLES},           # seeded business rules, no data rows
     "named_codes": {r: FULL for r in ROLES},
     "warning_rules": {r: FULL for r in ROLES},

@@ -111,6 +111,21 @@ DATASETS: dict[str, Dataset] = {
 }
 MEASURES = ("count", "sum", "median", "share")
 
+# The rows of a dataset per day under the sidebar filters alone, from its daily summary (one
+# grid_cases row per report, one feedback_enriched row per message; day_on is the day of the
+# dataset's date column, so the date filter selects the same rows): how many rows a question
+# without conditions has, and the newest day whose rows and the later ones make a screenful
+# (its rows are read from that day on, not from every month).
+DAILY_SINCE = {dataset: f"""
+    WITH days AS (
+        SELECT g.day_on, sum(g.{count}) AS n FROM {{{summary}}} g WHERE {where} GROUP BY g.day_on),
+    newer AS (
+        SELECT day_on, sum(n) OVER (ORDER BY day_on DESC ROWS UNBOUNDED PRECEDING) AS n FROM days)
+    SELECT max(day_on) FILTER (WHERE n >= $wanted) AS since_on, coalesce(max(n), 0)::BIGINT AS rows
+    FROM newer""" for dataset, summary, count, where in (
+    ("grid_cases", "grid_daily", "reports", filter_sql("g", "day_on", grid=True, category="category")),
+    ("feedback_enriched", "feedback_daily", "messages", filter_sql("g", "day_on", grid=True)))}
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -180,15 +195,20 @@ def global_sql(ds: Dataset) -> str:
 
 
 def build_sql(spec: Spec, filters: Filters, cap: int | None = None,
-              records: bool = False, as_of: dt.date | None = None) -> tuple[str, dict]:
+              records: bool = False, as_of: dt.date | None = None,
+              since: dt.date | None = None) -> tuple[str, dict]:
     """(SQL with {table} placeholders, bound params) for the spec; at most cap + 1 rows.
 
     records: grouped results also count each group's rows (column RECORDS), so small groups
-    can be hidden from an aggregate-only role. as_of: the day project_status is measured at."""
+    can be hidden from an aggregate-only role. as_of: the day project_status is measured at.
+    since: a day before which none of the rows asked for lies (see `since_day`)."""
     cap = RESULT_CAP if cap is None else cap
     ds = DATASETS[spec.dataset]
     params = {**filters.params(), "cap": cap + 1, "as_of": as_of or filters.date_to}
     where = f"{global_sql(ds)} AND {where_sql(ds, spec.groups, params)}"
+    if since is not None:
+        params["since_on"] = since
+        where += f" AND s.{ds.date_col} >= $since_on"
     source = f"FROM {{{ds.table}}} s WHERE {where}"
     if not spec.group_by:
         cols = ", ".join(f"{c.sql} AS {c.name}" for c in ds.columns if c.kind != "period")
@@ -222,9 +242,36 @@ def run(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec,
     and groups under the minimum are hidden; the matching rows themselves are refused."""
     cap = RESULT_CAP if cap is None else cap
     counted = bool(spec.group_by) and aggregates_only(DATASETS[spec.dataset].table)
-    sql, params = build_sql(spec, filters, cap, records=counted, as_of=as_of(con, filters))
+    since = None if spec.group_by else since_day(con, filters, spec, cap + 1)
+    sql, params = build_sql(spec, filters, cap, records=counted, as_of=as_of(con, filters),
+                            since=since)
     df = fetch(con, sql, params, min_group=RECORDS if counted else None)
     return df.head(cap), len(df) > cap
+
+
+def _daily(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec, wanted: int) -> pd.DataFrame | None:
+    """DAILY_SINCE's row for a question without conditions on a dataset with a daily summary."""
+    if spec.dataset not in DAILY_SINCE or any(c.is_active() for g in spec.groups for c in g):
+        return None
+    return fetch(con, DAILY_SINCE[spec.dataset], {**filters.params(), "wanted": wanted},
+                 min_group=())
+
+
+def since_day(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec,
+              wanted: int) -> dt.date | None:
+    """The newest day whose rows, with the later ones, make at least `wanted` rows of the
+    question (newest first), or None when unknown or when the question has fewer rows."""
+    found = _daily(con, filters, spec, wanted)
+    if found is None or pd.isna(found["since_on"].iloc[0]):
+        return None
+    return pd.Timestamp(found["since_on"].iloc[0]).date()
+
+
+def row_count(con: duckdb.DuckDBPyConnection, filters: Filters, spec: Spec) -> int | None:
+    """How many rows the question (without group-by) has, from the daily summary; None when it
+    has conditions the summary does not know (count them with `run` grouped instead)."""
+    found = _daily(con, filters, spec, 1)
+    return None if found is None else int(found["rows"].iloc[0])
 
 
 def _measured_at(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict:

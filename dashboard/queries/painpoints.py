@@ -3,16 +3,22 @@
 The scope of a pain-point ranking is the filters' community, or '全街道' when none is set.
 Message-level reads (trend, drill-down, keyword counts, re-clustering) read the
 feedback_enriched mart (each message with its pain point) and also honour the date, street and
-grid filters through `filter_sql`. Queries are module constants (see dashboard/queries/base.py).
+grid filters through `filter_sql`. The counts among them (trend, totals, places, keywords) read
+the summaries the pain-point run writes instead (dashboard/queries/painpoint_counts.py: the
+same numbers from a few hundred thousand rows) while those are fresh, and a drill-down page of
+the newest messages starts its scan at the day the summary says it needs; a read of one month
+bounds submitted_at to that month, so the scan skips the other months' Parquet files. Queries
+are module constants (see dashboard/queries/base.py).
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
+from dashboard.queries import painpoint_counts as counts
 from dashboard.queries.base import fetch, filter_sql, params_of, sql
 from etl import codes
 
@@ -24,6 +30,8 @@ TREND_MONTHS = 12
 # message reads go through the feedback_enriched mart (each message with its pain point), alias e
 _FB = filter_sql("e", "submitted_at", grid=True)
 _FB_NO_DATE = filter_sql("e", None, grid=True)
+# e.month_on = $month, restated on the stored column: the scan reads that month's files only
+_IN_MONTH = "e.submitted_at >= $month AND e.submitted_at < $month_end"
 
 MONTHS = """
     SELECT DISTINCT month_on FROM {pain_points}
@@ -31,6 +39,9 @@ MONTHS = """
       AND ($date_from IS NULL OR month_on >= date_trunc('month', $date_from::DATE))
       AND ($date_to_excl IS NULL OR month_on < $date_to_excl)
     ORDER BY month_on DESC"""
+
+TOP_IDS = """
+    SELECT DISTINCT pain_point_id FROM {pain_points} WHERE scope = $scope AND month_on = $month"""
 
 TOP3 = """
     SELECT rank, pain_point_id, label, keywords, size, share, growth, heat, unresolved_share,
@@ -66,15 +77,15 @@ PLACES = sql("""
     SELECT place, count(*) AS messages FROM (
         SELECT fp.places
         FROM {feedback_enriched} e JOIN {feedback_places} fp USING (feedback_id)
-        WHERE e.pain_point_id = $pid AND e.month_on = $month AND {where}) m,
+        WHERE e.pain_point_id = $pid AND e.month_on = $month AND {in_month} AND {where}) m,
         unnest(m.places) AS u(place)
-    GROUP BY place ORDER BY messages DESC, place LIMIT $limit""", where=_FB_NO_DATE)
+    GROUP BY place ORDER BY messages DESC, place LIMIT $limit""", where=_FB_NO_DATE, in_month=_IN_MONTH)
 
 _HOT_SPOT_ROWS = sql("""
     FROM {feedback_enriched} e
     JOIN {feedback_places} fp USING (feedback_id)
-    WHERE e.pain_point_id = $pid AND e.month_on = $month AND list_contains(fp.places, $place)
-      AND {where}""", where=_FB_NO_DATE)
+    WHERE e.pain_point_id = $pid AND e.month_on = $month AND {in_month}
+      AND list_contains(fp.places, $place) AND {where}""", where=_FB_NO_DATE, in_month=_IN_MONTH)
 
 HOT_SPOT_MESSAGES = sql("""
     SELECT e.submitted_at, e.community, e.channel, e.subject, e.text, e.likes, e.replied,
@@ -95,22 +106,24 @@ KEYWORD_COUNTS = sql("""
     msgs AS (
         SELECT e.feedback_id, e.pain_point_id
         FROM {feedback_enriched} e
-        WHERE e.month_on = $month AND e.pain_point_id IN (SELECT pain_point_id FROM kw) AND {where}),
+        WHERE e.month_on = $month AND {in_month}
+          AND e.pain_point_id IN (SELECT pain_point_id FROM kw) AND {where}),
     used AS (
         SELECT DISTINCT m.pain_point_id, m.feedback_id, u.token
         FROM msgs m JOIN {feedback_tokens} t USING (feedback_id), unnest(t.tokens) AS u(token))
     SELECT kw.rank, kw.label, kw.keyword, count(u.feedback_id) AS messages
     FROM kw LEFT JOIN used u ON u.pain_point_id = kw.pain_point_id AND u.token = kw.keyword
-    GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""", where=_FB)
+    GROUP BY ALL ORDER BY kw.rank, messages DESC, kw.keyword""", where=_FB, in_month=_IN_MONTH)
 
 _MESSAGE_ROWS = sql("""
     FROM {feedback_enriched} e
     WHERE e.pain_point_id = $pid AND {where}""", where=_FB)
 
+# $since_on: NULL, or a day before which no message of the page lies (counts.MESSAGES_SINCE)
 MESSAGES = sql("""
     SELECT e.submitted_at, e.community, e.channel, e.subject, e.text, e.rating, e.likes,
            e.replied, e.feedback_id
-    {rows}
+    {rows} AND ($since_on IS NULL OR e.submitted_at >= $since_on)
     ORDER BY e.submitted_at DESC, e.feedback_id
     LIMIT $limit OFFSET $offset""", rows=_MESSAGE_ROWS)
 
@@ -156,6 +169,20 @@ def scope_of(f: Filters) -> str:
     return f.community or STREET_SCOPE
 
 
+def _month_end(month: date) -> date:
+    """The first day of the month after `month` (a first of month)."""
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def summaries_fresh(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the pain-point summaries count the feedback this reader sees (counts.FRESH);
+    False in a file written before they existed (until its next write)."""
+    try:
+        return bool(fetch(con, counts.FRESH, min_group=())["fresh"].iloc[0])
+    except duckdb.CatalogException:
+        return False
+
+
 def months(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per month with a ranking for the scope inside the date filter, newest first."""
     return fetch(con, MONTHS, params_of(f, scope=scope_of(f)))
@@ -171,7 +198,8 @@ def trend(con: duckdb.DuckDBPyConnection, f: Filters, ids: tuple[str, ...], mont
     `month` - whatever the date filter (one dot for one month says nothing); the other
     filters apply. One row per (month, pain point), 0 for a month without messages; each
     pain point labelled as in `month` (ids come from that month's ranking)."""
-    return fetch(con, TREND, params_of(f, ids=list(ids), month=month, n=TREND_MONTHS),
+    query = counts.TREND if summaries_fresh(con) else TREND
+    return fetch(con, query, params_of(f, ids=list(ids), month=month, n=TREND_MONTHS),
                  min_group="messages")
 
 
@@ -185,7 +213,9 @@ def places(con: duckdb.DuckDBPyConnection, f: Filters, month: date, pain_point_i
            limit: int = 8) -> pd.DataFrame:
     """Where a pain point's messages of `month` come from: one row per place named, most
     messages first (the map-less "where" list), under the filters but the date."""
-    return fetch(con, PLACES, params_of(f, pid=pain_point_id, month=month, limit=limit),
+    query = counts.PLACES if summaries_fresh(con) else PLACES
+    return fetch(con, query, params_of(f, pid=pain_point_id, month=month,
+                                       month_end=_month_end(month), limit=limit),
                  min_group="messages")
 
 
@@ -193,33 +223,54 @@ def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, p
                       pain_point_id: str, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
     """One page of the messages behind one hot spot (its pain point, its month, naming its
     place): most liked first, then newest, ties by feedback_id; `limit` rows from `offset`."""
-    return fetch(con, HOT_SPOT_MESSAGES, params_of(f, pid=pain_point_id, month=month, place=place,
+    return fetch(con, HOT_SPOT_MESSAGES, params_of(f, pid=pain_point_id, month=month,
+                                                   month_end=_month_end(month), place=place,
                                                    limit=limit, offset=offset))
 
 
 def hot_spot_message_count(con: duckdb.DuckDBPyConnection, f: Filters, month: date, place: str,
                            pain_point_id: str) -> pd.DataFrame:
     """One row: how many messages `hot_spot_messages` pages through (column `messages`)."""
-    return fetch(con, HOT_SPOT_MESSAGE_COUNT,
-                 params_of(f, pid=pain_point_id, month=month, place=place), min_group="messages")
+    query = counts.HOT_SPOT_MESSAGE_COUNT if summaries_fresh(con) else HOT_SPOT_MESSAGE_COUNT
+    return fetch(con, query, params_of(f, pid=pain_point_id, month=month,
+                                       month_end=_month_end(month), place=place),
+                 min_group="messages")
 
 
 def keyword_counts(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
-    """For each keyword of the month's top-3: how many of the pain point's messages use it."""
-    return fetch(con, KEYWORD_COUNTS, params_of(f, scope=scope_of(f), month=month),
-                 min_group="messages")
+    """For each keyword of the month's top-3: how many of the pain point's messages use it.
+
+    From the month-grain summary when it is fresh and the date filter holds every message of
+    the month of these pain points (else the messages' tokens are read)."""
+    params = params_of(f, scope=scope_of(f), month=month, month_end=_month_end(month))
+    query = KEYWORD_COUNTS
+    if summaries_fresh(con):
+        ids = fetch(con, TOP_IDS, params)["pain_point_id"].tolist()
+        outside = fetch(con, counts.OUTSIDE_PERIOD, {**params, "ids": ids}, min_group=())
+        if int(outside["messages"].iloc[0]) == 0:
+            query = counts.KEYWORD_COUNTS
+    return fetch(con, query, params, min_group="messages")
 
 
 def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str,
              limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
     """One page of the messages of one pain point (all months) under the global filters:
     newest first, ties by feedback_id; `limit` rows from `offset` (see message_count)."""
-    return fetch(con, MESSAGES, params_of(f, pid=pain_point_id, limit=limit, offset=offset))
+    since = None
+    if summaries_fresh(con):
+        found = fetch(con, counts.MESSAGES_SINCE,
+                      params_of(f, pid=pain_point_id, wanted=offset + limit), min_group=())
+        day = found["since_on"].iloc[0]
+        # no day: the pain point has no message under the filters; date.max reads no file
+        since = date.max if pd.isna(day) else pd.Timestamp(day).date()
+    return fetch(con, MESSAGES, params_of(f, pid=pain_point_id, limit=limit, offset=offset,
+                                          since_on=since))
 
 
 def message_count(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
     """One row: how many messages `messages` pages through (column `messages`)."""
-    return fetch(con, MESSAGE_COUNT, params_of(f, pid=pain_point_id), min_group="messages")
+    query = counts.MESSAGE_COUNT if summaries_fresh(con) else MESSAGE_COUNT
+    return fetch(con, query, params_of(f, pid=pain_point_id), min_group="messages")
 
 
 def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:

@@ -12,6 +12,7 @@
         7. rank        HeatRanker       heat per scope (全街道 + communities), top-3
     run(db_path, months)                        the ETL job: tokens -> months -> tables
         8. hot spots   HotSpotRanker    (place, pain point) pairs by burst, every month
+        9. summaries   summaries.rebuild  the counts the pain-point page reads
 
 Every stage is a small object passed into PainPointModel; a test can swap any of them for
 a pass-through. docs/PAINPOINTS.md explains each choice.
@@ -30,7 +31,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from etl.dbfile import writer
-from etl.painpoints import store
+from etl.painpoints import store, summaries
 from etl.painpoints.cluster import ClusterResult, KMeansClusterer
 from etl.painpoints.hotspots import VERSION as HOT_SPOTS_VERSION, HotSpotRanker
 from etl.painpoints.identity import HungarianMatcher
@@ -160,7 +161,8 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
             hot_version = f"{HOT_SPOTS_VERSION}:{place_version}:{ranker!r}"
             stale_hot = summary["places"] or (store.hot_spots_version(con) != hot_version
                                               and store.has_pain_points(con))
-            if todo.start is None and not summary["segmented"] and not stale_hot:
+            if todo.start is None and not summary["segmented"] and not stale_hot \
+                    and not summaries.stale(con):
                 raise _Unchanged
             store.clear_from(con, todo.start)
             for month, input_hash in todo.months:
@@ -173,6 +175,7 @@ def run(db_path: Path | str | None = None, months: list[date] | None = None,
             store.rebuild_catalog(con)
             t1 = time.perf_counter()
             summary["hot_spots"] = store.rebuild_hot_spots(con, ranker, hot_version)
+            summaries.rebuild(con)      # step 9: the counts the page reads (etl/painpoints/summaries.py)
             summary["hot_spot_seconds"] = round(places.seconds + time.perf_counter() - t1, 2)
     except _Unchanged:
         pass

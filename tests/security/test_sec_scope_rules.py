@@ -199,6 +199,7 @@ def _args(name: str, truth, con, module: str = "") -> list[tuple]:
         "column_range": [(d, c) for d, ds in explore.DATASETS.items() for c in ds.names("date", "num")][:6],
         "distinct_values": [(d, c) for d, ds in explore.DATASETS.items() for c in ds.names("cat")],
         "run": [(s,) for s in specs],
+        "row_count": [(s,) for s in specs], "since_day": [(s, 10) for s in specs],
     }
     return args.get(f"{module}.{name}", args.get(name, [()]))
 
