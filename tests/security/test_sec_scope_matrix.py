@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pages_fixture
 import pytest
 from scope_truth import Harvest, column_values, contained, harvest, read_truth, small_groups
 from sweep import case
@@ -48,11 +49,7 @@ def open_page(page: str, scope, **query):
     at.query_params["from"] = FROM
     for k, v in query.items():
         at.query_params[k] = v
-    at.run()
-    if page != "overview":
-        at.switch_page(f"../pages/{page}.py")
-        at.run()
-    return at
+    return pages_fixture.open_page(at, page)
 
 
 def settled(at, where: str, resident_counts: bool = True) -> Harvest:
