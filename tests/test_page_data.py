@@ -100,6 +100,7 @@ def test_partner_sees_its_scope_and_only_its_own_loads(shared):
     assert at.dataframe[0].value["By"].tolist() == ["boss"]
 
 
+@pytest.mark.slow   # its own loads, then an undo
 def test_leader_undoes_the_last_load_after_confirming_what_disappears(live):
     at = data_page(lang="en")
     last = int(at.dataframe[0].value["Load"].iloc[0])
@@ -120,6 +121,7 @@ def test_leader_undoes_the_last_load_after_confirming_what_disappears(live):
     assert at.dataframe[1].value["By"].tolist() == ["leader"]
 
 
+@pytest.mark.slow   # its own loads, a dry run and a concurrent load
 def test_report_shows_counts_mapping_and_a_concurrent_load_asks_for_a_new_dry_run(live, tmp_path):
     from etl import dryrun
     up = tmp_path / "up"

@@ -184,6 +184,7 @@ def test_every_console_key_is_translated():
         assert STRINGS[k]["zh"] and STRINGS[k]["en"]
 
 
+@pytest.mark.slow   # every saved example in its own worker
 def test_saved_examples_all_run(tiny_db):
     for _, sql in sqlconsole.EXAMPLES:
         sqlconsole.run(sql)

@@ -104,6 +104,7 @@ def test_the_defaults_are_the_documented_ones():
 
 
 # --- each attack from the issue ends within its limit + 5 s with its message ---------------
+@pytest.mark.slow   # waits for the wall-clock limit
 def test_levenshtein_per_row_work_is_killed_at_the_wall_clock(use_console_db):
     err, took = _refused(LEVENSHTEIN, timeout_s=3, cpu_s=60)
     assert err.key == "sql.err.timeout" and err.values == {"seconds": "3"}
@@ -111,6 +112,7 @@ def test_levenshtein_per_row_work_is_killed_at_the_wall_clock(use_console_db):
     _assert_translated(err)
 
 
+@pytest.mark.slow   # burns CPU up to the limit
 def test_levenshtein_is_stopped_by_the_cpu_limit(use_console_db):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     err, took = _refused(LEVENSHTEIN, timeout_s=60, cpu_s=2)
