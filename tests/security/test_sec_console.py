@@ -20,6 +20,7 @@ from dashboard import db, sqlconsole, sqlsandbox
 from dashboard.i18n import STRINGS
 from dashboard.queries.base import fetch
 from tests.pages_fixture import app, build
+from tests.sweep import case
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_PAGE = str(REPO / "pages" / "sql_console.py")
@@ -126,7 +127,8 @@ def test_levenshtein_is_stopped_by_the_cpu_limit(use_console_db):
     _assert_translated(err)
 
 
-@pytest.mark.parametrize("memory_mb", [768, sqlconsole.MEMORY_MB])
+@pytest.mark.parametrize("memory_mb", [case(768, fast=True, id="768"),           # full run: both
+                                       case(sqlconsole.MEMORY_MB, fast=False, id=str(sqlconsole.MEMORY_MB))])
 def test_regexp_memory_bomb_hits_the_memory_limit_not_the_server(use_console_db, memory_mb):
     # a long wall clock, so that on a busy machine the memory limit is what stops it
     with PeakRss() as rss:
