@@ -127,6 +127,23 @@ def release_connections():
         cache.clear()
 
 
+def pytest_configure(config):
+    """Every AppTest scans all installed packages for Streamlit components on its first run
+    (a seventh of a page test's time); the installed packages do not change during a test
+    session, so the real scan runs once and its result is reused."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found: list = []
+
+    def scan_once(max_workers=None):
+        if not found:
+            found.append(scan(max_workers))
+        return list(found[0])
+
+    manifest_scanner.scan_component_manifests = scan_once
+
+
 def pytest_collection_modifyitems(items):
     """Everything under tests/e2e/ drives a real browser: marked e2e whether or not the module
     says so, so the fast loop (-m "not slow and not e2e") never starts Chromium."""

@@ -215,10 +215,20 @@ def app(page: str = "overview", timeout: float = 60, **query: str):
     at = AppTest.from_file(APP, default_timeout=timeout)
     for k, v in query.items():
         at.query_params[k] = v
+    return open_page(at, page)
+
+
+def open_page(at, page: str):
+    """Run `at` opened on `page` the way a link to the page does: the page is the first run (no
+    detour through the overview). Asserts the page that ran is `page`: a page the session may
+    not open is not registered, and the app would show its default page instead. (The
+    overview is the app's first run as it always was: it may stop at the sign-in form.)"""
+    if page == "overview":
+        return at.run()
+    at.switch_page(f"../pages/{page}.py")
     at.run()
-    if page != "overview":
-        at.switch_page(f"../pages/{page}.py")
-        at.run()
+    ran = at._registered_pages.get(at._finished_page_script_hash, {}).get("script_path")
+    assert ran is not None and Path(str(ran)).stem == page, f"opened {ran}, not {page}"
     return at
 
 

@@ -162,6 +162,7 @@ def run_cli(*args: str, env_db: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow   # CLI runs in subprocesses
 def test_keys_cli_add_list_revoke_rotate(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     out = run_cli("keys", "add", "--role", "community", "--community", "阳光社区",

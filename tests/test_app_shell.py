@@ -8,12 +8,17 @@ from datetime import date
 import duckdb
 import pytest
 from pages_fixture import AS_OF, CJK, PAGE_FILES, app, cjk_leftovers, data_values, page_strings
+from sweep import case
 
 from dashboard.filters import Filters
 from etl.dbfile import ensure_schema
 
 ALL_PAGES = ("overview", "projects", "funds", "grid", "linkage", "painpoints", "explore",
              "sql_console", "briefing", "data")
+EN_PAGES = (*PAGE_FILES, "explore", "sql_console")
+# the fast loop renders each page once across the two per-page sweeps: English for every other
+# page, the Chinese placeholders for the rest; the full run sweeps every page in both
+EN_FAST = set(EN_PAGES[::2])
 
 
 def test_url_restores_filters(db):
@@ -87,7 +92,7 @@ def test_a_failing_panel_shows_an_error_and_the_page_goes_on(cockpit_db, tmp_pat
     assert [s.value for s in at.subheader][-2] == "预警"   # so did the panel after the failing one
 
 
-@pytest.mark.parametrize("page", (*PAGE_FILES, "explore", "sql_console"))
+@pytest.mark.parametrize("page", [case(p, fast=p in EN_FAST, id=p) for p in EN_PAGES])
 def test_english_pages_have_no_chinese_ui_strings(page, db):
     at = app(page, **{"from": "2026-01-01", "to": "2026-06-30", "lang": "en"})
     assert not at.exception
@@ -98,7 +103,7 @@ def test_english_pages_have_no_chinese_ui_strings(page, db):
     assert cjk_leftovers(page_strings(at), allowed) == []
 
 
-@pytest.mark.parametrize("page", ALL_PAGES)
+@pytest.mark.parametrize("page", [case(p, fast=p not in EN_FAST, id=p) for p in ALL_PAGES])
 def test_chinese_pages_show_no_streamlit_default_placeholders(page, db):
     """An empty select shows our placeholder, never Streamlit's English 'Choose an option'."""
     at = app(page, **{"from": "2026-01-01", "to": "2026-06-30"})

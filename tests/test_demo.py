@@ -63,6 +63,7 @@ def _all_tables(manifest: dict) -> dict[str, pd.DataFrame]:
     return {k: v for f in manifest["files"] for k, v in _tables(Path(f)).items()}
 
 
+@pytest.mark.slow   # three demo generations
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, small):
     root, manifest = small
     again = _gen(tmp_path / "again")
@@ -133,6 +134,7 @@ def test_headers_map_to_the_intended_kind(small):
     assert spellings == {"上报时间", "登记时间", "发现时间"}
 
 
+@pytest.mark.slow   # the full-scale demo
 def test_planted_top3_is_what_the_messages_say(full):
     root, manifest = full
     truth = pd.read_csv(root / "truth" / "feedback_topics.csv", dtype=str, keep_default_na=False)
@@ -206,6 +208,7 @@ def test_bad_rows_are_where_the_manifest_says(small):
     assert {"待定", "搁置中", "9", "XM-9999", "-3,500.00"} <= {b["value"] for b in manifest["bad_rows"]}
 
 
+@pytest.mark.slow   # the full-scale demo
 def test_update_export_moves_cases_to_done(full):
     _, manifest = full
     files = [Path(f) for f in manifest["files"] if Path(f).name.startswith("网格事件_")]
@@ -220,6 +223,7 @@ def test_update_export_moves_cases_to_done(full):
     assert (repeated["办结时间"] != "").all()
 
 
+@pytest.mark.slow   # the full-scale demo
 def test_planted_project_warnings_exist_and_most_projects_are_healthy(full):
     root, manifest = full
     warnings = pd.read_csv(root / "truth" / "project_warnings.csv")
@@ -242,6 +246,7 @@ def test_vocabulary_is_gbk_safe():
         s.translate(T.TRAD).encode("gbk")
 
 
+@pytest.mark.slow   # a whole demo through the ETL
 def test_loads_through_the_etl_with_exactly_the_planted_rejects(small, tmp_path):
     from etl.load import load_paths
     import duckdb

@@ -96,6 +96,7 @@ def test_confirm_loads_exactly_the_dry_run_which_equals_a_cli_load(tmp_path, liv
     assert not p.workdir.exists()
 
 
+@pytest.mark.slow   # a dry run and a concurrent load
 def test_confirm_after_a_concurrent_load_asks_to_preview_again(tmp_path, live):
     p = run_preview(live, [staged(tmp_path, "g.csv", GRID.replace("G-2", "G-5"))])
     load_paths([write(tmp_path / "other.csv", GRID.replace("G-1", "G-8"))], live, progress=None)
@@ -143,6 +144,7 @@ def test_partner_cannot_upload_grid_reports_and_bad_files_get_one_problem(tmp_pa
     assert not p.changes
 
 
+@pytest.mark.slow   # several loads and an undo
 def test_undo_restores_the_exact_previous_contents_and_keeps_later_history(tmp_path, live, monkeypatch):
     monkeypatch.setenv("COCKPIT_KEEP_VERSIONS", "3")
     before = checksums(live)
@@ -174,6 +176,7 @@ def test_undo_restores_the_exact_previous_contents_and_keeps_later_history(tmp_p
         assert con.execute("SELECT max(load_id) FROM etl_loads").fetchall()[0][0] == second_id + 1
 
 
+@pytest.mark.slow   # several loads
 def test_versions_are_pruned_to_the_configured_count(tmp_path, live, monkeypatch):
     monkeypatch.setenv("COCKPIT_KEEP_VERSIONS", "2")
     for i in range(4):

@@ -52,6 +52,7 @@ def test_encodings_are_detected_not_configured(tmp_path):
         assert src.headers[:3] == ["事件编号", "上报时间", "街道"]
 
 
+@pytest.mark.slow   # three loads of every kind
 def test_gbk_utf8_bom_and_xlsx_load_the_same_records(tmp_path):
     results = {}
     for enc in ("utf-8", "utf-8-sig", "gbk"):
@@ -214,6 +215,7 @@ def test_folder_loads_recursively_unknown_files_skipped_missing_path_refused(tmp
     assert (missing.status, "nope" in missing.message) == ("refused", True)
 
 
+@pytest.mark.slow   # the real sample file
 def test_real_sample_loads_completely_with_both_date_formats(real_messages, db):
     [res] = load_paths([real_messages], db, progress=None)
     assert (res.status, res.rows_read, res.rows_loaded, res.rows_rejected) == ("loaded", 2816, 2816, 0)

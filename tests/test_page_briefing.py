@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -106,13 +107,23 @@ def _build(path: Path, frames: dict[str, pd.DataFrame], pain: bool) -> None:
     con.close()
 
 
-@pytest.fixture()
-def briefing_db(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def briefing_template(tmp_path_factory) -> tuple[Path, dict[str, pd.DataFrame]]:
+    """Built once per module; each test gets its own copy of the file (briefing_db)."""
     frames = _frames(np.random.default_rng(11))
-    path = tmp_path / "cockpit.duckdb"
+    path = tmp_path_factory.mktemp("briefing") / "cockpit.duckdb"
     _build(path, frames, pain=True)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]    # one file to copy
+    return path, frames
+
+
+@pytest.fixture()
+def briefing_db(briefing_template, tmp_path, monkeypatch):
+    template, frames = briefing_template
+    path = tmp_path / "cockpit.duckdb"
+    shutil.copyfile(template, path)
     monkeypatch.setenv("COCKPIT_DB", str(path))
-    return frames
+    return {name: df.copy() for name, df in frames.items()}
 
 
 def _page(**params) -> AppTest:

@@ -18,16 +18,38 @@ GRID = ("事件编号,上报时间,街道,社区,网格编号,事件类型,事�
         "G-3,2026-11-03 08:00:00,清河街道,清河一社区,QH-01-02,违规停车,占用通道,待受理\n")
 
 
+def _two_loads(folder: Path) -> Path:
+    """A database with two loads by the real ETL (clerk's, then boss's)."""
+    db = folder / "cockpit.duckdb"
+    (folder / "a.csv").write_text(GRID, encoding="utf-8")
+    (folder / "b.csv").write_text(GRID.replace("G-", "H-"), encoding="utf-8")
+    load_paths([folder / "a.csv"], db, progress=None, loaded_by="clerk")
+    load_paths([folder / "b.csv"], db, progress=None, loaded_by="boss")
+    return db
+
+
 @pytest.fixture
 def live(tmp_path, monkeypatch) -> Path:
-    db = tmp_path / "cockpit.duckdb"
-    monkeypatch.setenv("COCKPIT_DB", str(db))
+    """Its own loaded database, for a test that writes (undo, a concurrent load)."""
     monkeypatch.setenv("COCKPIT_KEEP_VERSIONS", "3")
-    (tmp_path / "a.csv").write_text(GRID, encoding="utf-8")
-    (tmp_path / "b.csv").write_text(GRID.replace("G-", "H-"), encoding="utf-8")
-    load_paths([tmp_path / "a.csv"], db, progress=None, loaded_by="clerk")
-    load_paths([tmp_path / "b.csv"], db, progress=None, loaded_by="boss")
+    db = _two_loads(tmp_path)
+    monkeypatch.setenv("COCKPIT_DB", str(db))
     return db
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> Path:
+    """The same database built once per module, for the tests that only read it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COCKPIT_KEEP_VERSIONS", "3")
+        return _two_loads(tmp_path_factory.mktemp("data_page"))
+
+
+@pytest.fixture
+def shared(loaded, monkeypatch) -> Path:
+    monkeypatch.setenv("COCKPIT_DB", str(loaded))
+    monkeypatch.setenv("COCKPIT_KEEP_VERSIONS", "3")
+    return loaded
 
 
 def data_page(scope: Scope | None = None, lang: str = "zh") -> AppTest:
@@ -45,7 +67,7 @@ def texts(at) -> str:
                     for e in getattr(at, kind))
 
 
-def test_leader_sees_upload_limit_history_and_a_loads_rejects(live):
+def test_leader_sees_upload_limit_history_and_a_loads_rejects(shared):
     at = data_page()
     assert not at.exception and [t.label for t in at.tabs] == ["上传", "加载记录", "撤销加载"]
     assert "50 MB" in texts(at) or "200 MB" in texts(at)
@@ -57,7 +79,7 @@ def test_leader_sees_upload_limit_history_and_a_loads_rejects(live):
 
 
 @pytest.mark.parametrize("role", ["analyst", "community", "public"])
-def test_other_roles_are_refused_and_do_not_see_the_page(live, role):
+def test_other_roles_are_refused_and_do_not_see_the_page(shared, role):
     scope = Scope(role=role, communities=("清河一社区",) if role == "community" else None)
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["scope"] = scope
@@ -71,13 +93,14 @@ def test_other_roles_are_refused_and_do_not_see_the_page(live, role):
     assert [e.value for e in direct.error] == ["您的账号无权使用数据管理。"] and not direct.tabs
 
 
-def test_partner_sees_its_scope_and_only_its_own_loads(live):
+def test_partner_sees_its_scope_and_only_its_own_loads(shared):
     at = data_page(Scope(role="partner", party="boss"), lang="en")
     assert not at.exception and [t.label for t in at.tabs] == ["Upload", "Load history"]
     assert 'partner organisation "boss"' in " ".join(i.value for i in at.info)
     assert at.dataframe[0].value["By"].tolist() == ["boss"]
 
 
+@pytest.mark.slow   # its own loads, then an undo
 def test_leader_undoes_the_last_load_after_confirming_what_disappears(live):
     at = data_page(lang="en")
     last = int(at.dataframe[0].value["Load"].iloc[0])
@@ -98,6 +121,7 @@ def test_leader_undoes_the_last_load_after_confirming_what_disappears(live):
     assert at.dataframe[1].value["By"].tolist() == ["leader"]
 
 
+@pytest.mark.slow   # its own loads, a dry run and a concurrent load
 def test_report_shows_counts_mapping_and_a_concurrent_load_asks_for_a_new_dry_run(live, tmp_path):
     from etl import dryrun
     up = tmp_path / "up"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -41,9 +42,10 @@ def _reports(n: int = 400) -> pd.DataFrame:
     })
 
 
-@pytest.fixture()
-def explore_db(tmp_path, monkeypatch) -> tuple[Path, pd.DataFrame]:
-    path = tmp_path / "cockpit.duckdb"
+@pytest.fixture(scope="module")
+def explore_template(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """Built once per module; each test gets its own copy of the file (explore_db)."""
+    path = tmp_path_factory.mktemp("explore") / "cockpit.duckdb"
     reports = _reports()
     con = duckdb.connect(str(path))
     ensure_schema(con)
@@ -51,8 +53,17 @@ def explore_db(tmp_path, monkeypatch) -> tuple[Path, pd.DataFrame]:
     con.execute("INSERT INTO grid_reports BY NAME SELECT * FROM r")
     marts.build(con)          # as every ETL write ends
     con.close()
-    monkeypatch.setenv("COCKPIT_DB", str(path))
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]    # one file to copy
     return path, reports
+
+
+@pytest.fixture()
+def explore_db(explore_template, tmp_path, monkeypatch) -> tuple[Path, pd.DataFrame]:
+    template, reports = explore_template
+    path = tmp_path / "cockpit.duckdb"
+    shutil.copyfile(template, path)
+    monkeypatch.setenv("COCKPIT_DB", str(path))
+    return path, reports.copy()
 
 
 # --- query builder ---

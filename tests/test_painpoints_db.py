@@ -141,6 +141,7 @@ def test_changed_text_resegments_and_reclusters_from_its_month(tmp_path, synthet
     assert list(tokens["tokens"][0]) == ["流浪猫"]
 
 
+@pytest.mark.slow   # a second engine run
 def test_forced_months_recluster(synthetic_db, tmp_path):
     db = Path(shutil.copy(synthetic_db, tmp_path / "copy.duckdb"))
     before = dump(db)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only
+from sweep import case
 
 from tests.conftest import DEMO_END
 from dashboard import ui
@@ -52,8 +53,14 @@ def zh(demo_build):
     return open_
 
 
-@pytest.mark.parametrize("section,charts", [("votes", 1), ("meetings", 2), ("usage", 1), ("concentration", 4),
-                                            ("evaluations", 1)])
+# the fast loop opens each section once across the two per-section sweeps (EN_FAST in English,
+# the rest in Chinese); the full run opens every section in both
+EN_FAST = ("concentration", "evaluations")
+
+
+@pytest.mark.parametrize("section,charts", [
+    case(s, n, fast=s not in EN_FAST, id=f"{s}-{n}")
+    for s, n in (("votes", 1), ("meetings", 2), ("usage", 1), ("concentration", 4), ("evaluations", 1))])
 def test_every_section_runs_under_the_cards(zh, section, charts):
     at = zh(section)
     assert not at.exception
@@ -151,7 +158,8 @@ def test_the_badly_rated_project_is_an_early_warning(zh, truth):
     assert ev.loc[ev["low_rated"], "project_id"].tolist() == [pid]
 
 
-@pytest.mark.parametrize("section", ["votes", "meetings", "usage", "concentration", "evaluations"])
+@pytest.mark.parametrize("section", [case(s, fast=s in EN_FAST, id=s) for s in
+                                     ("votes", "meetings", "usage", "concentration", "evaluations")])
 def test_english_page(demo, section):
     at = app("participation", lang="en", section=section, **PERIOD)
     assert not at.exception

@@ -1,6 +1,7 @@
 """SQL console: the sandbox itself refuses escapes, the checker refuses non-reads, time and rows are capped."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -16,9 +17,10 @@ from etl.dbfile import ensure_schema
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sql_console.py")
 
 
-@pytest.fixture()
-def tiny_db(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "cockpit.duckdb"
+@pytest.fixture(scope="module")
+def tiny_template(tmp_path_factory) -> Path:
+    """Built once per module; each test gets its own copy (tiny_db)."""
+    path = tmp_path_factory.mktemp("tiny") / "cockpit.duckdb"
     con = duckdb.connect(str(path))
     ensure_schema(con)
     con.execute("""INSERT INTO grid_reports (report_id, reported_at, community, grid_id, category,
@@ -28,6 +30,14 @@ def tiny_db(tmp_path, monkeypatch) -> Path:
                           '处置中', 1 FROM range(30) t(i)""")
     marts.build(con)          # as every ETL write ends: the examples read the marts
     con.close()
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]    # one file to copy
+    return path
+
+
+@pytest.fixture()
+def tiny_db(tiny_template, tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "cockpit.duckdb"
+    shutil.copyfile(tiny_template, path)
     monkeypatch.setenv("COCKPIT_DB", str(path))
     return path
 
@@ -174,6 +184,7 @@ def test_every_console_key_is_translated():
         assert STRINGS[k]["zh"] and STRINGS[k]["en"]
 
 
+@pytest.mark.slow   # every saved example in its own worker
 def test_saved_examples_all_run(tiny_db):
     for _, sql in sqlconsole.EXAMPLES:
         sqlconsole.run(sql)

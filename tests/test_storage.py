@@ -113,6 +113,7 @@ def test_undo_restores_a_kept_catalog_and_its_files_stay(tmp_path):
             assert Path(path).exists()
 
 
+@pytest.mark.slow   # many small loads
 def test_many_small_loads_into_one_month_are_compacted(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     at = datetime(2026, 11, 1)
@@ -123,6 +124,7 @@ def test_many_small_loads_into_one_month_are_compacted(tmp_path):
         ((storage.COMPACT_FILES + 1) * 10,) * 2]
 
 
+@pytest.mark.slow   # builds and migrates a single-file database
 def test_a_single_file_database_is_migrated_by_its_next_write(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -194,6 +196,7 @@ def test_the_declared_columns_are_what_duckdb_reads_from_schema_sql():
         assert storage.columns(table) == storage._schema()[table][0]
 
 
+@pytest.mark.slow   # several loads and compactions
 def test_a_load_compacts_within_its_budget_and_compact_does_the_rest(tmp_path, monkeypatch):
     from etl.__main__ import main
     monkeypatch.setattr(storage, "COMPACT_FILES", 2)
@@ -212,6 +215,7 @@ def test_a_load_compacts_within_its_budget_and_compact_does_the_rest(tmp_path, m
     assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(90, 90)]
 
 
+@pytest.mark.slow   # several loads
 def test_updates_find_their_keys_in_whichever_file_holds_them(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     load_paths([grid_csv(tmp_path / "a.csv", range(0, 60), datetime(2026, 9, 20), step_h=24)], db, progress=None)

@@ -70,6 +70,7 @@ def test_clean_months_are_hard_links_of_the_database_files(db, tmp_path):
     assert inodes and inodes <= exported
 
 
+@pytest.mark.slow   # several real loads and a migration
 def test_migrate_storage_moves_the_big_tables_out_and_keeps_every_row(tmp_path, capsys):
     db = tmp_path / "old.duckdb"
     with duckdb.connect(str(db)) as con:

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
@@ -30,6 +31,7 @@ def ids(db: Path) -> list[str]:
         return [r[0] for r in con.execute("SELECT report_id FROM grid_reports ORDER BY report_id").fetchall()]
 
 
+@pytest.mark.slow   # two CLI runs in subprocesses
 def test_watch_loads_good_refuses_bad_and_waits_for_a_growing_file(tmp_path):
     inbox, db = tmp_path / "inbox", tmp_path / "db" / "cockpit.duckdb"
     inbox.mkdir()

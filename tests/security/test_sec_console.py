@@ -20,6 +20,7 @@ from dashboard import db, sqlconsole, sqlsandbox
 from dashboard.i18n import STRINGS
 from dashboard.queries.base import fetch
 from tests.pages_fixture import app, build
+from tests.sweep import case
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_PAGE = str(REPO / "pages" / "sql_console.py")
@@ -104,6 +105,7 @@ def test_the_defaults_are_the_documented_ones():
 
 
 # --- each attack from the issue ends within its limit + 5 s with its message ---------------
+@pytest.mark.slow   # waits for the wall-clock limit
 def test_levenshtein_per_row_work_is_killed_at_the_wall_clock(use_console_db):
     err, took = _refused(LEVENSHTEIN, timeout_s=3, cpu_s=60)
     assert err.key == "sql.err.timeout" and err.values == {"seconds": "3"}
@@ -111,6 +113,7 @@ def test_levenshtein_per_row_work_is_killed_at_the_wall_clock(use_console_db):
     _assert_translated(err)
 
 
+@pytest.mark.slow   # burns CPU up to the limit
 def test_levenshtein_is_stopped_by_the_cpu_limit(use_console_db):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     err, took = _refused(LEVENSHTEIN, timeout_s=60, cpu_s=2)
@@ -124,7 +127,8 @@ def test_levenshtein_is_stopped_by_the_cpu_limit(use_console_db):
     _assert_translated(err)
 
 
-@pytest.mark.parametrize("memory_mb", [768, sqlconsole.MEMORY_MB])
+@pytest.mark.parametrize("memory_mb", [case(768, fast=True, id="768"),           # full run: both
+                                       case(sqlconsole.MEMORY_MB, fast=False, id=str(sqlconsole.MEMORY_MB))])
 def test_regexp_memory_bomb_hits_the_memory_limit_not_the_server(use_console_db, memory_mb):
     # a long wall clock, so that on a busy machine the memory limit is what stops it
     with PeakRss() as rss:

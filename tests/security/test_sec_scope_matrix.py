@@ -10,8 +10,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pages_fixture
 import pytest
 from scope_truth import Harvest, column_values, contained, harvest, read_truth, small_groups
+from sweep import case
 
 from dashboard.access.permissions import may_view
 from dashboard.queries.base import RECORD_TABLES, ROLES
@@ -47,11 +49,7 @@ def open_page(page: str, scope, **query):
     at.query_params["from"] = FROM
     for k, v in query.items():
         at.query_params[k] = v
-    at.run()
-    if page != "overview":
-        at.switch_page(f"../pages/{page}.py")
-        at.run()
-    return at
+    return pages_fixture.open_page(at, page)
 
 
 def settled(at, where: str, resident_counts: bool = True) -> Harvest:
@@ -216,8 +214,17 @@ def test_every_page_and_role_is_covered():
     assert sorted(ROLES) == sorted(CHECKS), "every role needs its check"
 
 
-@pytest.mark.parametrize("page", PAGES)
-@pytest.mark.parametrize("role", ROLES)
+# the fast loop's slice: each page once, under a full, a community and an aggregate-only role
+# (a page missing here runs under community); the full run covers every role x page
+FAST_ROLE = {"overview": "leader", "sql_console": "leader", "audit": "leader",
+             "grid": "community", "projects": "community", "painpoints": "community",
+             "explore": "community", "funds": "public", "linkage": "public",
+             "participation": "public", "briefing": "public", "data": "public"}
+MATRIX = [case(role, page, fast=FAST_ROLE.get(page, "community") == role, id=f"{role}-{page}")
+          for role in ROLES for page in PAGES]
+
+
+@pytest.mark.parametrize("role, page", MATRIX)
 def test_scope_matrix(role, page, truth, use_db, demo_db):
     use_db(demo_db)
     if page not in DRIVERS or role not in CHECKS:

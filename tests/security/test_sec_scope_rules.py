@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 from scope_truth import RECORD_COUNT_COLUMNS, read_truth
+from sweep import case
 
 from dashboard.filters import Filters
 from dashboard.queries import (briefing, common, explore, funds, grid, linkage, overview,
@@ -172,8 +173,9 @@ def test_small_groups_are_dropped_or_blanked():
 
 
 # --- every query function under every role ----------------------------------------------------
-def _args(name: str, truth, con, module: str = "") -> list[tuple]:
-    """Extra arguments for the query functions that take more than (con, filters)."""
+def _args(truth, con) -> dict[str, list[tuple]]:
+    """Extra arguments for the query functions that take more than (con, filters), by name or
+    module.name (read from the database once per sweep)."""
     month = con.execute("SELECT max(month_on) FROM pain_points").fetchone()[0]
     pid = con.execute("SELECT pain_point_id FROM pain_points WHERE month_on = $m AND scope = "
                       "'全街道' ORDER BY rank LIMIT 1", {"m": month}).fetchone()[0]
@@ -201,7 +203,7 @@ def _args(name: str, truth, con, module: str = "") -> list[tuple]:
         "run": [(s,) for s in specs],
         "row_count": [(s,) for s in specs], "since_day": [(s, 10) for s in specs],
     }
-    return args.get(f"{module}.{name}", args.get(name, [()]))
+    return args
 
 
 QUERIES = [(m.__name__.rsplit(".", 1)[1], name, fn) for m in MODULES
@@ -231,13 +233,16 @@ def _sweep_filters(truth) -> list[Filters]:
             Filters(date_from=date(2026, 11, 16), date_to=end, category="噪音扰民")]
 
 
-@pytest.mark.parametrize("role", ROLES)
+# the fast loop's slice: the community role (rows of one community, names of its projects: the
+# strictest check); the full run sweeps every role
+@pytest.mark.parametrize("role", [case(r, fast=r == "community", id=r) for r in ROLES])
 def test_every_query_function_respects_the_role(con, truth, role):
     scope = truth.scope(role)
     checked = 0
+    args = _args(truth, con)
     for module, name, fn in QUERIES:
         for f in _sweep_filters(truth):
-            for extra in _args(name, truth, con, module):
+            for extra in args.get(f"{module}.{name}", args.get(name, [()])):
                 with use_scope(scope):
                     try:
                         result = fn(con, f, *extra) if takes_filters(fn) else fn(con)
