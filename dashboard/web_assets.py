@@ -136,7 +136,8 @@ class _Inject:
                 return
             body = self.body.replace(b"</head>", self.tag + b"</head>", 1)
             headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
-            await self.send({**self.start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+            headers.append((b"content-length", str(len(body)).encode()))
+            await self.send({**self.start, "headers": headers})
             await self.send({"type": "http.response.body", "body": body})
             return
         await self.send(message)
