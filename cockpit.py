@@ -60,7 +60,7 @@ def ensure_browser() -> None:
 
 
 def streamlit_cmd(port: str = "8501") -> list[str]:
-    return [str(PY), "-m", "streamlit", "run", "dashboard/app.py", "--server.port", port,
+    return [str(PY), "-m", "streamlit", "run", "dashboard/web.py", "--server.port", port,
             "--browser.gatherUsageStats", "false", "--server.headless", "true"]
 
 

@@ -21,10 +21,11 @@ Three measures per page (issue 14), each the median over several samples with th
 - cold: a NEW Python process per sample (bench/pages_child.py) runs the page's full script
   (dashboard/app.py + the page) once under Streamlit's AppTest; its first run's wall time;
 - warm: the second run of the same session inside that process;
-- browser: the real cockpit in Debian's chromium, from page.goto to fully rendered, every
-  element's code loaded and every chart drawn (bench/pages_browser.py), one new browser context
-  per load: the first load of the page on a freshly started server (query caches cold) and a
-  second load right after (caches warm), over --browser-reps servers.
+- browser: the real cockpit in Debian's chromium, from the navigation to fully rendered, every
+  element's code loaded and every chart drawn (bench/pages_browser.py): the page's first load on
+  a freshly started server and a first visit (both an empty browser cache), a returning visit
+  (the browser's cache from a previous visit) and the move from the sidebar within a session,
+  over --browser-reps servers.
 Pages are interleaved across the process rounds so load from other work hits them alike.
 Budgets (issue 14): cold <= 1.5 s, warm <= 0.3 s, browser <= 2.5 s. The figures are written
 into docs/BENCHMARKS.md between the bench_pages markers (replacing the previous run's section)
@@ -145,30 +146,35 @@ def cell(xs: list[float], budget: float | None = None) -> str:
 def table(data: str, rows: dict[str, int], procs: int, times: dict,
           browser: dict | None, load: str) -> tuple[list[str], list[str]]:
     """The Markdown lines of one data size's table, and what is over budget in it."""
+    from bench.pages_browser import COLUMNS
     head = ["| page | cold, new process (s) | warm (s) | process incl. Python start (s) |"
-            + (" browser, first load (s) | browser, again (s) |" if browser else ""),
-            "|---|---:|---:|---:|" + ("---:|---:|" if browser else "")]
+            + "".join(f" {h} |" for h in COLUMNS.values() if browser),
+            "|---|---:|---:|---:|" + ("---:|" * len(COLUMNS) if browser else "")]
     over = []
     for page, t in times.items():
         line = f"| {page} | {cell(t['cold'], BUDGET['cold'])} | {cell(t['warm'], BUDGET['warm'])} | " \
                f"{cell(t['process'])} |"
         if browser:
             b = browser[page]
-            line += f" {cell(b['first'], BUDGET['browser'])} | {cell(b['again'], BUDGET['browser'])} |"
+            line += "".join(f" {cell(b[k], BUDGET['browser'])} |" for k in COLUMNS)
         head.append(line)
         for key in ("cold", "warm"):
             if statistics.median(t[key]) > BUDGET[key]:
                 over.append(f"{page} {key}")
-        for key in ("first", "again") if browser else ():
+        for key in COLUMNS if browser else ():
             if statistics.median(browser[page][key]) > BUDGET["browser"]:
-                over.append(f"{page} browser ({key} load)")
+                over.append(f"{page} browser ({key})")
     intro = [f"**Data:** {data}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
              + f". Median of {procs} processes; {load}.", ""]
+    if browser:
+        from bench.pages_browser import verdict
+        head += ["", verdict(browser, BUDGET["browser"])]
     return intro + head, over
 
 
 def section(view: str, procs: int, reps: int, started: str, parts: list[tuple[str, list[str], list[str]]]) -> str:
     """The whole bench_pages section: how it was measured, then one table per data size."""
+    from bench.pages_browser import describe
     lines = [
         "## 2. Pages (issues 3 and 14) — `bench/bench_pages.py`",
         "",
@@ -178,12 +184,7 @@ def section(view: str, procs: int, reps: int, started: str, parts: list[tuple[st
         f"**View:** {view}.",
         f"Cold = the page's first full script run (app.py + page) under AppTest in a new Python process, "
         f"warm = the second run in that process; median of {procs} processes with the spread "
-        f"(min–max) in brackets. Browser = the real cockpit in Debian chromium, from `page.goto` to "
-        f"fully rendered (the e2e harness's idle test, made strict: no element still waiting for its "
-        f"code, so every chart and table is drawn), each load in a new browser context (nothing "
-        f"cached), over {reps} freshly started servers: the page's first load on that server (its "
-        f"query caches cold; the server's start-up excluded) and a second load right after (caches "
-        f"warm); median and spread. Budgets (issue 14): cold ≤ {BUDGET['cold']} s, warm ≤ "
+        f"(min–max) in brackets. {describe(reps)} Budgets (issue 14): cold ≤ {BUDGET['cold']} s, warm ≤ "
         f"{BUDGET['warm']} s, browser ≤ {BUDGET['browser']} s.",
     ]
     for title, body, over in parts:

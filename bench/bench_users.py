@@ -185,6 +185,8 @@ def summarise(run: dict) -> dict:
         "users": run["users"], "loads": len(loads), "rendered": len(done),
         "per_page": per_page, "all": [x.seconds for x in done],
         "by_how": {how: [x.seconds for x in done if x.how == how] for how in ("open", "navigate")},
+        "first_visit": [x.seconds for x in done if x.first_visit],
+        "open_returning": [x.seconds for x in done if x.how == "open" and not x.first_visit],
         "alone": {x.page: x.seconds for x in run["alone"] if x.seconds is not None},
         "alone_errors": [(x, e) for x in run["alone"] for e in x.errors],
         "errors": [(x, e) for x in loads for e in x.errors],
@@ -251,6 +253,8 @@ def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, ma
                                                  for n in counts) + " |" for p in pages]
     blank = " | ".join("" for _ in counts)
     for label, pick in (("opened at its URL", lambda s: s["by_how"]["open"]),
+                        ("… a user's first visit (empty browser cache)", lambda s: s["first_visit"]),
+                        ("… later (browser cache warm)", lambda s: s["open_returning"]),
                         ("reached from the sidebar", lambda s: s["by_how"]["navigate"]),
                         ("**every page**", lambda s: s["all"])):
         rows.append(f"| {label} | {blank} | " + " | ".join(stats_cell(pick(sums[n])) for n in counts) + " |")
@@ -267,7 +271,9 @@ def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, ma
         f"chromium with a browser context and tab per user, all on this machine's cores. Each user "
         f"loops over the {len(pages)} pages for {minutes:g} min: every round it draws its own "
         f"filters (date range, street or community, category, language), opens the round's first "
-        f"page at the URL carrying them and reaches the others from the sidebar, reading each page "
+        f"page at the URL carrying them and reaches the others from the sidebar (each user's browser "
+        f"context lives for the whole run: its first load is a first visit with an empty browser "
+        f"cache, every later one finds Streamlit's static files in that cache), reading each page "
         f"for {think_s / 2:g}–{think_s * 1.5:g} s (with the default `--think-s 20` a user sees "
         f"every page about once in five minutes); the users arrive spread over the first {think_s:g} s. A page load = from the "
         f"navigation (goto or click) to fully rendered (the e2e idle test, confirmed 300 ms later). "

@@ -7,8 +7,11 @@ followed) and reaches the other pages through the sidebar's links (the same sess
 filters kept), reading each page for a while (think time) before the next. A page load is
 timed from the goto or the click to fully rendered: the e2e harness's idle test
 (tests/e2e/conftest.py IDLE_JS), confirmed 300 ms later as bench/pages_browser.py does; the
-recorded time is the idle check that held. A user's browser context lives for the whole run (a
-returning user: the browser's cache of Streamlit's static files kept).
+recorded time is the idle check that held. A user's browser context lives for the whole run: the
+user's very first load is a first visit (an empty browser cache: Streamlit's static files and
+plotly.js fetched and compiled), every later one a returning visit (those files from the
+browser's cache, as for a street-office user who opened the cockpit before); Load.first_visit
+tells them apart, and bench_users reports the opens at a URL of both kinds apart.
 
 Errors, each attributed to the load it happened in: Streamlit exception or error elements on
 the rendered page, HTTP responses >= 400 from the cockpit, console errors and uncaught page
@@ -55,6 +58,7 @@ class Load:
     seconds: float | None                # None: not rendered (see errors)
     errors: list[str] = field(default_factory=list)
     probes: int = 0                      # Streamlit's own 404 probes (see PROBE)
+    first_visit: bool = False            # the user's first load: an empty browser cache
 
 
 def draw_filters(rng: random.Random, dims: Dimensions) -> dict[str, str]:
@@ -198,7 +202,8 @@ async def user(browser, base: str, number: int, pages: list[str], dims: Dimensio
                     how, (seconds, errors) = "navigate", await navigate(tab, base, page)
                 failed = seconds is None
                 seen, probes = watch.take()
-                loads.append(Load(number, page, query, how, started, seconds, errors + seen, probes))
+                loads.append(Load(number, page, query, how, started, seconds, errors + seen, probes,
+                                  first_visit=not any(x.user == number for x in loads)))
                 pause = rng.uniform(0.5, 1.5) * think_s
                 await asyncio.sleep(max(min(pause, deadline - time.perf_counter()), 0))
     finally:

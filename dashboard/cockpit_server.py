@@ -1,7 +1,9 @@
 """The real cockpit on a free localhost port, for the briefing export and the browser tests.
 
-`with cockpit(db) as server:` runs `python -m streamlit run dashboard/app.py` against that
-database file until the block ends; `server.url` is its base URL.
+`with cockpit(db) as server:` runs `python -m streamlit run dashboard/web.py` (the cockpit's web
+server: Streamlit running dashboard/app.py with dashboard/web_assets.py's middleware, as
+`cockpit.py run` starts it) against that database file until the block ends; `server.url` is its
+base URL.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Iterator
 from etl.dbfile import REPO_ROOT
 
 START_TIMEOUT_S = 60
+ENTRY = "dashboard/web.py"            # what `streamlit run` starts (cockpit.py uses the same)
 
 
 class CockpitError(RuntimeError):
@@ -65,7 +68,7 @@ def cockpit(db: Path, port: int | None = None, wait: bool = True, *,
     port = port or free_port()
     env = {**os.environ, "COCKPIT_DB": str(db), "PYTHONUNBUFFERED": "1", **(env or {})}
     log = tempfile.NamedTemporaryFile(prefix="cockpit-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+    cmd = [sys.executable, "-m", "streamlit", "run", ENTRY,
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", *args]

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
+from playwright.sync_api import expect
 
 from dashboard.cockpit_server import cockpit
 from dashboard.request_guard import RequestGuard
@@ -62,15 +63,44 @@ def metric(page, label: str) -> str:
     return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def file_report(page, name: str):
+    """The dry-run report's box of one file: the innermost block with its bold name and counts."""
+    return page.locator('[data-testid="stVerticalBlock"]').filter(
+        has=page.locator("strong", has_text=name)).filter(
+        has=page.locator('[data-testid="stMetric"]')).last
+
+
 def upload_and_preview(page, url: str, *files: Path) -> None:
+    """Upload `files`, wait until the upload has reached the server, dry-run them, and wait for
+    the report of exactly these files (not a report or an uploader state from before)."""
     page.goto(url + "/data")
     wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(f) for f in files])
-    page.get_by_text(files[-1].name).first.wait_for()
+    for f in files:
+        page.locator('[data-testid="stFileChip"]', has_text=f.name).wait_for()
+    # a chip shows a spinner until its file is on the server; the widget's value (and the
+    # button's enabled state) arrives with the rerun after that
+    page.locator('[data-testid="stFileChipIconSpinner"]').wait_for(state="detached", timeout=60_000)
+    button = page.get_by_role("button", name="试运行")
+    expect(button).to_be_enabled(timeout=60_000)
     wait_idle(page)
-    page.get_by_role("button", name="试运行").click()
-    page.get_by_text("试运行结果（尚未写入）").wait_for(timeout=60_000)
+    button.click()
+    for f in files:
+        file_report(page, f.name).wait_for(timeout=60_000)
     wait_idle(page)
+    # the report is of these files and no other: each named once (a workbook as file[sheet]),
+    # one row of counts each
+    bold = page.locator('[data-testid="stMain"] strong').all_inner_texts()
+    assert all(sum(b == f.name or b.startswith(f.name + "[") for b in bold) == 1 for f in files), bold
+    assert page.locator('[data-testid="stMetricLabel"]', has_text="读取行数").count() == len(files)
+
+
+def counts(page, name: str) -> dict[str, str]:
+    """{count label: value} in the dry-run report of the file `name`."""
+    box = file_report(page, name)
+    labels = box.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = box.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    return {label.strip(): value.strip() for label, value in zip(labels, values)}
 
 
 def confirm(page) -> None:
@@ -89,7 +119,8 @@ def test_upload_dry_run_confirm_and_the_project_appears(page, server, writable, 
     upload_and_preview(page, server, good)
     report = page.locator('[data-testid="stMain"]').inner_text()
     assert "项目（projects）" in report and "gb18030" in report and "项目名称 → name" in report
-    assert metric(page, "新增") == "1" and metric(page, "拒收") == "0"
+    c = counts(page, good.name)
+    assert (c["新增"], c["拒收"]) == ("1", "0"), c
     with duckdb.connect(str(db), read_only=True) as con:   # nothing written by the dry run
         assert con.execute("SELECT count(*) FROM projects WHERE project_id = 'E2E-P1'").fetchall() == [(0,)]
     confirm(page)
@@ -104,7 +135,8 @@ def test_bad_row_is_named_downloaded_fixed_and_loaded(page, server, writable, tm
     bad = tmp_path / "网格事件.csv"
     bad.write_text(GRID.format(street=street, community=community), encoding="utf-8")
     upload_and_preview(page, server, bad)
-    assert metric(page, "新增") == "2" and metric(page, "拒收") == "1"
+    c = counts(page, bad.name)
+    assert (c["新增"], c["拒收"]) == ("2", "1"), c
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "拒收 1 行" in main
     with page.expect_download() as download:
@@ -121,7 +153,8 @@ def test_bad_row_is_named_downloaded_fixed_and_loaded(page, server, writable, tm
     wb.save(fixed_path)
     confirm(page)                     # the two good rows
     upload_and_preview(page, server, fixed_path)
-    assert metric(page, "新增") == "1" and metric(page, "拒收") == "0"
+    c = counts(page, fixed_path.name)
+    assert (c["新增"], c["拒收"]) == ("1", "0"), c
     confirm(page)
     assert errors_on(page) == []
     with duckdb.connect(str(db), read_only=True) as con:

@@ -1,0 +1,13 @@
+"""The cockpit's web server: `python -m streamlit run dashboard/web.py [options]` from the repo root.
+
+Streamlit's own server (st.App) running dashboard/app.py, with dashboard/web_assets.py's
+middleware in front for faster page loads in the browser (plotly.js started early on chart
+pages, gzip for Streamlit's static files). `streamlit run` finds `app` below and serves it with
+the same options as `streamlit run dashboard/app.py`; app.py alone still runs without them.
+"""
+import streamlit as st
+from starlette.middleware import Middleware
+
+from dashboard.web_assets import FastAssets
+
+app = st.App("app.py", middleware=[Middleware(FastAssets)])

@@ -1,0 +1,143 @@
+"""Faster page loads in the browser: ASGI middleware in front of Streamlit's own server.
+
+dashboard/web.py runs the cockpit as `st.App("app.py", middleware=[Middleware(FastAssets)])`;
+everything else (pages, websocket, uploads, caching headers) stays Streamlit's.
+
+Streamlit 1.67 already sends the right caching headers: its content-hashed files under
+/static/ are `public, immutable, max-age=31536000` and index.html is `no-cache` with an ETag
+(tests/test_static_cache.py checks both). What a chart page's first load costs is plotly.js
+(Streamlit's PlotlyChart chunk, 4.7 MB): the browser asks for it only when the first chart
+element arrives over the websocket, then parses and runs it on the main thread before
+drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Two changes:
+
+1. Start plotly.js early on chart pages. A page's HTML (index.html, served for "/" and for
+   every page path such as /grid) gets `<script type="module">import("./static/js/
+   PlotlyChart.<hash>.js")</script>`, so the browser fetches, compiles and runs the chunk
+   while it connects the websocket and the server runs the page's script, instead of after.
+   Pages without a chart (PAGES_WITHOUT_CHARTS) do not get it: there it would only cost.
+2. gzip for Streamlit's static JavaScript and CSS, compressed once per file and kept in
+   memory (4.7 MB of plotly.js travel as 1.4 MB). Streamlit leaves /static/ uncompressed
+   because its middleware would compress on every request; here each file is compressed once,
+   and the content-hashed names mean the bytes never change while the process runs.
+"""
+from __future__ import annotations
+
+import gzip
+import threading
+from pathlib import Path
+
+from streamlit import file_util
+
+STATIC = Path(file_util.get_static_dir())          # Streamlit's built frontend (index.html)
+JS = STATIC / "static" / "js"
+# pages (url paths) that draw no plotly chart: no early plotly.js there
+# (tests/test_static_cache.py checks this against pages/*.py)
+PAGES_WITHOUT_CHARTS = frozenset({"sql_console", "data", "audit"})
+# server paths that are not a page's HTML
+NOT_PAGES = ("/_stcore", "/static", "/media", "/component", "/app", "/favicon")
+IMMUTABLE = b"public, immutable, max-age=31536000"      # as Streamlit sends for /static/
+GZIP_LEVEL = 6
+# chunks compressed at start-up (in a thread) so the first visitor does not wait for them
+WARM = ("index", "protobuf", "react-dom", "PlotlyChart", "DataFrame", "arrowFormatUtils",
+        "StreamlitMarkdown")
+
+
+def chunk(prefix: str) -> Path | None:
+    """Streamlit's built JS chunk named `<prefix>.<hash>.js`, or None if this version has none."""
+    found = sorted(JS.glob(f"{prefix}.*.js"))
+    return found[0] if len(found) == 1 else None
+
+
+def early_plotly_tag() -> bytes:
+    """The script that imports the PlotlyChart chunk; empty if Streamlit has no such chunk."""
+    found = chunk("PlotlyChart")
+    if found is None:
+        return b""
+    return f'<script type="module">import("./static/js/{found.name}")</script>'.encode()
+
+
+def page_name(path: str) -> str | None:
+    """The page a request path is the HTML of ('' for the start page), or None (an asset, API)."""
+    if path.startswith(NOT_PAGES):
+        return None
+    name = path.strip("/")
+    return None if "/" in name or "." in name else name
+
+
+class FastAssets:
+    """ASGI middleware: early plotly.js on chart pages, gzip (cached) for /static/*.js|css."""
+
+    def __init__(self, app, warm: bool = True):
+        self.app = app
+        self.tag = early_plotly_tag()
+        self.files = {"/static/" + p.relative_to(STATIC / "static").as_posix(): p
+                      for p in (STATIC / "static").rglob("*")
+                      if p.suffix in (".js", ".css") and p.is_file()}
+        self.gz: dict[str, bytes] = {}
+        if warm:
+            threading.Thread(target=self._warm, daemon=True, name="gzip-warm").start()
+
+    def _warm(self) -> None:
+        for prefix in WARM:
+            found = chunk(prefix)
+            if found is not None:
+                self.compressed("/static/js/" + found.name)
+
+    def compressed(self, path: str) -> bytes:
+        body = self.gz.get(path)
+        if body is None:            # two first requests may both compress: same bytes, harmless
+            body = self.gz[path] = gzip.compress(self.files[path].read_bytes(), GZIP_LEVEL, mtime=0)
+        return body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        path, headers = scope["path"], dict(scope["headers"])
+        if (path in self.files and b"gzip" in headers.get(b"accept-encoding", b"")
+                and b"range" not in headers):
+            await self._send_gzip(scope, path, send)
+            return
+        page = page_name(path)
+        if page is None or page in PAGES_WITHOUT_CHARTS or not self.tag or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        # index.html (7.9 kB) uncompressed, so the tag can go in: Streamlit gzips /grid but not /
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
+        await self.app(scope, receive, _Inject(send, self.tag))
+
+    async def _send_gzip(self, scope, path: str, send) -> None:
+        body = self.compressed(path)
+        kind = b"text/javascript" if path.endswith(".js") else b"text/css"
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", kind + b"; charset=utf-8"), (b"content-encoding", b"gzip"),
+            (b"vary", b"Accept-Encoding"), (b"cache-control", IMMUTABLE),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+class _Inject:
+    """An ASGI `send` that puts `tag` before </head> of a 200 text/html response."""
+
+    def __init__(self, send, tag: bytes):
+        self.send, self.tag = send, tag
+        self.start: dict | None = None
+        self.body = b""
+
+    async def __call__(self, message) -> None:
+        if message["type"] == "http.response.start":
+            ctype = dict(message.get("headers", [])).get(b"content-type", b"")
+            if message["status"] == 200 and ctype.startswith(b"text/html"):
+                self.start = message            # held until the whole body is here
+                return
+        elif message["type"] == "http.response.body" and self.start is not None:
+            self.body += message.get("body", b"")
+            if message.get("more_body"):
+                return
+            body = self.body.replace(b"</head>", self.tag + b"</head>", 1)
+            headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await self.send({**self.start, "headers": headers})
+            await self.send({"type": "http.response.body", "body": body})
+            return
+        await self.send(message)

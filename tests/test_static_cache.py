@@ -1,0 +1,75 @@
+"""The cockpit's web server (dashboard/web.py) as a browser meets it: a real server on the
+hand-built page database, asked over HTTP for its page HTML and Streamlit's static files.
+
+Caching: hashed static files may be kept a year (immutable), the page HTML must be revalidated
+(no-cache + ETag). Speed: chart pages start plotly.js early (dashboard/web_assets.py), pages
+without charts do not, and static JS/CSS travel gzipped, byte for byte the file when unpacked.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dashboard import cockpit_server
+from dashboard.web_assets import PAGES_WITHOUT_CHARTS, STATIC, chunk
+
+REPO = Path(__file__).resolve().parents[1]
+PLOTLY = chunk("PlotlyChart")
+
+
+@pytest.fixture(scope="module")
+def base(cockpit_db, tmp_path_factory) -> str:
+    env = {"COCKPIT_ACCESS_DIR": str(tmp_path_factory.mktemp("access"))}
+    with cockpit_server.cockpit(cockpit_db, env=env) as server:
+        yield server.url
+
+
+def get(url: str, gzip_ok: bool = False) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"} if gzip_ok else {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+
+
+def test_the_cockpit_runs_through_the_web_entry():
+    assert cockpit_server.ENTRY == "dashboard/web.py"
+    assert PLOTLY is not None, "Streamlit no longer has one PlotlyChart.<hash>.js chunk"
+
+
+def test_page_html_is_revalidated_and_chart_pages_start_plotly_early(base):
+    tag = f'import("./static/js/{PLOTLY.name}")'.encode()
+    for path in ("/", "/grid", "/painpoints"):
+        status, headers, body = get(base + path, gzip_ok=True)
+        assert status == 200 and headers["cache-control"] == "no-cache" and headers.get("etag")
+        assert "content-encoding" not in headers
+        assert body.count(tag) == 1 and body.index(tag) < body.index(b"</head>")
+        assert int(headers["content-length"]) == len(body)
+    for path in ("/sql_console", "/data"):
+        status, headers, body = get(base + path, gzip_ok=True)
+        if headers.get("content-encoding") == "gzip":          # Streamlit's own, left as it is
+            body = gzip.decompress(body)
+        assert status == 200 and b"PlotlyChart" not in body and b'id="root"' in body
+
+
+def test_hashed_static_files_are_immutable_and_gzipped(base):
+    css = next((STATIC / "static" / "css").glob("index.*.css"))
+    for file in (PLOTLY, css):
+        url = f"{base}/static/{file.parent.name}/{file.name}"
+        status, headers, body = get(url, gzip_ok=True)
+        assert status == 200 and headers["content-encoding"] == "gzip"
+        assert headers["cache-control"] == "public, immutable, max-age=31536000"
+        assert gzip.decompress(body) == file.read_bytes() and len(body) < file.stat().st_size / 2
+        status, headers, body = get(url)               # a client without gzip: Streamlit's own
+        assert status == 200 and "content-encoding" not in headers and body == file.read_bytes()
+        assert headers["cache-control"] == "public, immutable, max-age=31536000"
+
+
+def test_pages_without_charts_are_the_pages_that_draw_none():
+    pages = {p.stem: p.read_text("utf-8") for p in (REPO / "pages").glob("*.py")}
+    assert PAGES_WITHOUT_CHARTS <= pages.keys()
+    for name, src in pages.items():
+        draws = bool(re.search(r"plotly_chart|\bchart\(", src))
+        assert draws == (name not in PAGES_WITHOUT_CHARTS), name
