@@ -136,6 +136,7 @@ def test_a_sequence_of_loads_keeps_the_summaries_equal_to_a_full_rebuild(tmp_pat
     assert_same_as_rebuild(db)
 
 
+@pytest.mark.slow   # many loads, forced compactions and an undo (the fast loop keeps the load sequence)
 def test_compaction_and_undo_keep_the_summaries_exact(tmp_path, applied, monkeypatch):
     """Small updates of one month until its files are compacted (the superseded rows are then
     read from the files the compaction replaced), then an undo of the last load and one more."""

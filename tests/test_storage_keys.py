@@ -67,6 +67,7 @@ def test_every_file_gets_a_sidecar_of_its_sorted_key_hashes(tmp_path):
         assert hashes.tolist() == sorted(storage_keys.key_hash(k) for k in keys)
 
 
+@pytest.mark.slow   # many random loads against a model
 def test_random_overlapping_loads_give_latest_wins_by_key(tmp_path):
     """Eight loads of random keys (new ones, re-sent ones, ones whose date moves to another
     month, duplicates of one key across months in the history): the view equals a plain
