@@ -169,6 +169,8 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
     for ddl in FUNCTIONS.values():
         con.execute(ddl)
     try:
+        if changed is not None:
+            delta.flush(con)        # this command's deltas, merged once
         _build_models(con, changed)
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
