@@ -188,3 +188,26 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],
                                  "end_on": _next_month(months[-1])})
+
+
+def rebuild(db) -> dict[str, tuple[int, int]]:
+    """`python -m etl marts --rebuild`: every mart rebuilt whole from the records (drift
+    repair, e.g. after a catalog was edited by hand), as one write of the database (swapped
+    in atomically; the catalog it replaces is kept as a version). Returns summary table -> (rows now, rows that
+    differed from what it held before: the drift repaired)."""
+    from etl.dbfile import writer
+    out: dict[str, tuple[int, int]] = {}
+    with writer(db) as con:
+        tables = [m.name for m in map(model, MODELS) if m.kind == "table" and _exists(con, m.name)]
+        for name in tables:   # names from MODELS only
+            con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_before_{name} AS SELECT * FROM main.{name}")
+        build(con)            # changed=None: every summary recomputed from the records
+        for name in tables:
+            now = con.execute(f"SELECT count(*) FROM main.{name}").fetchone()[0]
+            drift = con.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT * FROM main.{name} EXCEPT ALL "
+                f"SELECT * FROM temp.etl_marts_before_{name})) + (SELECT count(*) FROM "
+                f"(SELECT * FROM temp.etl_marts_before_{name} EXCEPT ALL SELECT * FROM main.{name}))").fetchone()[0]
+            con.execute(f"DROP TABLE temp.etl_marts_before_{name}")
+            out[name] = (now, drift)
+    return out
