@@ -23,6 +23,8 @@ docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 from datetime import date
 from dataclasses import dataclass
@@ -174,6 +176,34 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         _build_models(con, changed)
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
+    _stamp(con)
+
+
+VERSION_KEY = "marts_version"   # etl_meta: the models the summaries were last made with
+
+
+def version() -> str:
+    """A fingerprint of every model's SQL (a changed model changes it)."""
+    digest = hashlib.sha256()
+    for name in MODELS:
+        digest.update(name.encode() + b"\0" + (MARTS_DIR / f"{name}.sql").read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _stamp(con: duckdb.DuckDBPyConnection) -> None:
+    """Note in etl_meta that the summaries now match the records by these models."""
+    with contextlib.suppress(duckdb.CatalogException):   # a bare connection (tests) has no etl_meta
+        con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": VERSION_KEY, "v": version()})
+
+
+def current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this catalog's summaries were made by the models of this code (a catalog kept
+    by a build of the same models holds summaries that match its records)."""
+    try:
+        row = con.execute("SELECT value FROM etl_meta WHERE key = $k", {"k": VERSION_KEY}).fetchone()
+    except duckdb.CatalogException:
+        return False
+    return row is not None and row[0] == version()
 
 
 def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None) -> None:
