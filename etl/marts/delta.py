@@ -91,8 +91,12 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
                 f"FROM {relation}", {"t": source})
     for m in models:
         pending = _pending(m)
+        keys, sums, lists = _columns(con, m.name)
+        signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
+                            *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
         con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{m.name} LIMIT 0")
-        _merge(con, m, f"temp.{pending}", contributions_sql(m, relation), sign, drop_zero=False)
+        # appended as is: the command's deltas are summed once, by `flush`
+        con.execute(f"INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions_sql(m, relation)})")
 
 
 def _pending(m) -> str:
@@ -109,44 +113,52 @@ def flush(con: duckdb.DuckDBPyConnection) -> None:
             continue
         pending = f"temp.{_pending(m)}"
         if _exists(con, m.name):
-            _merge(con, m, m.name, f"SELECT * FROM {pending}", +1, drop_zero=True)
+            _merge(con, m, _summed(con, m, pending))
         con.execute(f"DROP TABLE {pending}")
 
 
-def _merge(con: duckdb.DuckDBPyConnection, m, target: str, contributions: str, sign: int,
-           drop_zero: bool) -> None:
-    """Add `sign` x the rows of `contributions` (unique by the summary's grain, as the model
-    groups) to `target` (the summary, or its pending delta): the groups they touch are
-    replaced by the sums; with `drop_zero`, groups whose counts all fall to zero are removed
-    (a pending delta keeps them: its lists may not be zero). Row by row, no aggregate: a
-    delta is as many rows as the groups it touches, and only those are rewritten. Groups of
-    months `target` does not hold yet (a load into a new month) are simply inserted."""
+def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
+    """The rows of `pending` (signed contributions, a group possibly several times) summed
+    into one row per group of the summary's grain; a count list element by element (its
+    length is the SLA horizon, the same for every row while the seeded rules stay the same:
+    a change of them rebuilds every summary)."""
+    keys, sums, lists = _columns(con, m.name)
+    lengths = con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists) or '0'} "
+                          f"FROM {pending}").fetchone()
+    elements = [f"[{', '.join(f'coalesce(sum({c}[{i}]), 0)::BIGINT' for i in range(1, n + 1))}]::BIGINT[] AS {c}"
+                for c, n in zip(lists, lengths)]
+    columns = ", ".join([*keys, *(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in sums), *elements])
+    return f"SELECT {columns} FROM {pending} GROUP BY {', '.join(keys)}"
+
+
+def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
+    """Add the rows of `contributions` (signed, unique by the summary's grain) to summary `m`:
+    the groups they touch are replaced by the sums, groups whose counts all fall to zero are
+    removed. Row by row, no aggregate over the summary: a delta is as many rows as the groups
+    it touches, and only those are rewritten. Groups of months the summary does not hold yet
+    (a load into a new month) are simply inserted."""
     keys, sums, lists = _columns(con, m.name)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    sign = int(sign)
     summed = ", ".join([*(f"d.{k}" for k in keys),
-                        *(f"coalesce(s.{c}, 0) + {sign} * d.{c} AS {c}" for c in sums),
-                        *(f"CASE WHEN s.{c} IS NULL THEN list_transform(d.{c}, lambda x: {sign} * x) "
-                          f"ELSE list_transform(range(1, len(d.{c}) + 1), lambda i: s.{c}[i] + {sign} * d.{c}[i]) "
-                          f"END AS {c}" for c in lists)])
-    alive = " OR ".join(f"{c} <> 0" for c in sums) if drop_zero else "TRUE"
+                        *(f"coalesce(s.{c}, 0) + d.{c} AS {c}" for c in sums),
+                        *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
+                          f"ELSE list_transform(list_zip(s.{c}, d.{c}), lambda x: x[1] + x[2]) END AS {c}"
+                          for c in lists)])
+    alive = " OR ".join(f"{c} <> 0" for c in sums)
     month = m.month_column
     con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}")
     # only the months the delta touches are compared (the summary's other months are not read
     # beyond their month column)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_old AS SELECT * FROM {target} "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_old AS SELECT * FROM main.{m.name} "
                 f"WHERE {month} IN (SELECT DISTINCT {month} FROM temp.etl_marts_note)")
     if con.execute("SELECT count(*) FROM temp.etl_marts_old").fetchone()[0]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
                     f"FROM temp.etl_marts_note d LEFT JOIN temp.etl_marts_old s ON {same}")
-        con.execute(f"DELETE FROM {target} s USING temp.etl_marts_note d WHERE {same}")
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM temp.etl_marts_merged WHERE {alive}")
+        con.execute(f"DELETE FROM main.{m.name} s USING temp.etl_marts_note d WHERE {same}")
+        con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * FROM temp.etl_marts_merged WHERE {alive}")
         con.execute("DROP TABLE temp.etl_marts_merged")
     else:                                   # nothing stored in these months yet: an insert
-        plain = ", ".join([*(f"d.{k}" for k in keys), *(f"{sign} * d.{c} AS {c}" for c in sums),
-                           *(f"list_transform(d.{c}, lambda x: {sign} * x) AS {c}" for c in lists)])
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM (SELECT {plain} FROM temp.etl_marts_note d) "
-                    f"WHERE {alive}")
+        con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * FROM temp.etl_marts_note WHERE {alive}")
     con.execute("DROP TABLE temp.etl_marts_note")
     con.execute("DROP TABLE temp.etl_marts_old")
 
