@@ -37,7 +37,6 @@ from typing import Iterator
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from etl import storage_keys
 
@@ -63,21 +62,6 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("usability_ratings", "rating_id", "submitted_at"),
     Partitioned("redemptions", "redemption_id", "redeemed_on"),
 )}
-# The stored rows whose key arrives again, as (path, key) pairs: the files' key sidecars
-# (etl/storage_keys.py) say which stored file may hold which incoming key hash (temp.etl_hits:
-# file number, hash); the key text comes from the write's own new files (their key column,
-# hashed again: a semi join on the few hits), less the pairs already superseded.
-_SUPERSEDE = {t: f"""
-    CREATE OR REPLACE TEMP TABLE etl_superseded AS
-    WITH new AS (
-        SELECT {p.key} AS key, {storage_keys.HASH_SQL.format(column=p.key)} AS h
-        FROM read_parquet($new, hive_partitioning = false)),
-    hit AS (
-        SELECT DISTINCT list_extract($files, CAST(h.file_no AS INTEGER)) AS path, n.key
-        FROM temp.etl_hits h JOIN new n ON n.h = h.h)
-    SELECT hit.path, hit.key FROM hit
-    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""" for t, p in PARTITIONED.items()}
-_NO_SUPERSEDED = "CREATE OR REPLACE TEMP TABLE etl_superseded (path VARCHAR, key VARCHAR)"
 # Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
 # Parquet file each, rewritten by the run that changes them (`writable` brings one back into
 # the catalog for that run), so a load never copies them.
@@ -268,7 +252,7 @@ def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: P
 
 def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path, tag: str,
                  load_id: int | None, params: dict | None = None
-                 ) -> tuple[list[tuple[date, str, int]], dict[str, "np.ndarray"]]:
+                 ) -> tuple[list[tuple[date, str, int]], dict[str, np.ndarray]]:
     """write_files, and the new files' key hashes (path -> sorted hashes, their sidecars)."""
     spec = PARTITIONED[table]
     folder = root / table
@@ -358,27 +342,11 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
 
 
 def find_superseded(con: duckdb.DuckDBPyConnection, table: str, current: list[tuple[str, int]],
-                    incoming: dict[str, "np.ndarray"]) -> set[date]:
+                    incoming: dict[str, np.ndarray]) -> set[date]:
     """Note in etl_storage.deletes the stored rows of `table`'s files `current` ((path, rows),
     those before this write) whose key is in the new files `incoming` (path -> their sorted key
     hashes); leave them in temp.etl_superseded (path, key); return the months they are in."""
-    new = sorted(incoming)
-    hashes = (np.concatenate([incoming[p] for p in new]) if new
-              else np.zeros(0, dtype=np.uint64))
-    numbers, found = storage_keys.matches(con, PARTITIONED[table].key, current,
-                                          np.arange(len(hashes)), hashes)
-    if not numbers:
-        con.execute(_NO_SUPERSEDED)
-        return set()
-    hits = pd.DataFrame({"file_no": np.asarray(numbers, dtype=np.int64),
-                         "h": hashes[np.asarray(found, dtype=np.int64)]})
-    con.register("etl_hits_frame", hits)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE etl_hits AS SELECT file_no, h FROM etl_hits_frame")
-    finally:
-        con.unregister("etl_hits_frame")
-    con.execute(_SUPERSEDE[table], {"files": [p for p, _ in current], "new": new})
-    con.execute("DROP TABLE temp.etl_hits")
+    storage_keys.superseded(con, PARTITIONED[table].key, current, incoming)
     con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
     return {r[0] for r in con.execute(
         "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
