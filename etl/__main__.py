@@ -172,6 +172,20 @@ def cmd_compact(args) -> int:
     return 0
 
 
+def cmd_marts(args) -> int:
+    from etl import marts
+    if not args.rebuild:
+        print("nothing to do: use --rebuild to recompute every mart from the records", file=sys.stderr)
+        return 2
+    db = _existing_db(args)
+    if db is None:
+        return 1
+    done = marts.rebuild(db)
+    print("; ".join(f"{t}: {rows:,} rows rebuilt, {drift:,} differed" for t, (rows, drift) in done.items())
+          or "no summary mart in this database: the views are rebuilt")
+    return 0
+
+
 def cmd_lake_export(args) -> int:
     from etl.lake import lake_export
     db = _existing_db(args)
@@ -230,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compact", help="rewrite months with many small files or superseded rows (nightly)")
     p.add_argument("--db")
     p.set_defaults(func=cmd_compact)
+    p = sub.add_parser("marts", help="the marts layer: --rebuild recomputes every mart from the records")
+    p.add_argument("--rebuild", action="store_true",
+                   help="rebuild every mart whole (drift repair; one atomic write)")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_marts)
     p = sub.add_parser("lake-export", help="write the database as a Hive-layout Parquet lake (Spark, Trino)")
     p.add_argument("dir", help="a new folder")
     p.add_argument("--db")

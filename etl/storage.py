@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import numpy as np
 
 from etl import storage_keys
 
@@ -61,19 +62,6 @@ PARTITIONED: dict[str, Partitioned] = {p.table: p for p in (
     Partitioned("usability_ratings", "rating_id", "submitted_at"),
     Partitioned("redemptions", "redemption_id", "redeemed_on"),
 )}
-# The stored rows whose key arrives again, as (path, key) pairs: the files' key sidecars
-# (etl/storage_keys.py) say which file may hold which incoming row (by its rowid in
-# temp.etl_upsert), less the pairs already superseded.
-_SUPERSEDE = {t: f"""
-    CREATE OR REPLACE TEMP TABLE etl_superseded AS
-    WITH hit AS (
-        SELECT DISTINCT list_extract($files, h.file_no) AS path, u.{p.key} AS key
-        FROM (SELECT unnest($numbers) AS file_no, unnest($rows) AS row_id) h
-        JOIN temp.etl_upsert u ON u.rowid = h.row_id)
-    SELECT hit.path, hit.key FROM hit
-    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key""" for t, p in PARTITIONED.items()}
-_INCOMING = {t: f"SELECT rowid AS r, {storage_keys.HASH_SQL.format(column=p.key)} AS h FROM temp.etl_upsert"
-             for t, p in PARTITIONED.items()}
 # Per-message tables the pain-point engine writes (etl/painpoints/store.py): kept whole as one
 # Parquet file each, rewritten by the run that changes them (`writable` brings one back into
 # the catalog for that run), so a load never copies them.
@@ -259,24 +247,39 @@ def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: P
                  tag: str, load_id: int | None, params: dict | None = None) -> list[tuple[date, str, int]]:
     """Write the rows of `select` (a SELECT of the table's columns) as one file per month;
     record them in etl_storage.parts; return (month, path, rows) per file."""
+    return _write_files(con, table, select, root, tag, load_id, params)[0]
+
+
+def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path, tag: str,
+                 load_id: int | None, params: dict | None = None
+                 ) -> tuple[list[tuple[date, str, int]], dict[str, np.ndarray]]:
+    """write_files, and the new files' key hashes (path -> sorted hashes, their sidecars)."""
     spec = PARTITIONED[table]
     folder = root / table
     folder.mkdir(parents=True, exist_ok=True)
     typed = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns(table))
-    out = con.execute(
-        f"COPY (SELECT {typed}, strftime({spec.time}, '%Y-%m') AS month FROM ({select}) "
-        f"ORDER BY month, {spec.key}) TO $folder (FORMAT parquet, PARTITION_BY (month), APPEND true, "
-        f"FILENAME_PATTERN $pattern, RETURN_STATS true)",
-        {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
+    # rows sorted by key within each month's file: row-group statistics of the key then prune
+    # a page's or the console's lookups by key; the rows' order within a write is otherwise
+    # irrelevant, so DuckDB may stage them in parallel (preserve_insertion_order off)
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        out = con.execute(
+            f"COPY (SELECT {typed}, strftime({spec.time}, '%Y-%m') AS month FROM ({select}) "
+            f"ORDER BY month, {spec.key}) TO $folder (FORMAT parquet, PARTITION_BY (month), APPEND true, "
+            f"FILENAME_PATTERN $pattern, RETURN_STATS true)",
+            {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
+    finally:
+        con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
     written = [(_month_of(r[0]), r[0], int(r[1])) for r in out if int(r[1]) > 0]
+    hashes = {}
     if written:
         con.execute("INSERT INTO etl_storage.parts SELECT $t, unnest($months), $root, unnest($paths), "
                     "unnest($rows), $load, $at",
                     {"t": table, "months": [m for m, _, _ in written], "root": str(root),
                      "paths": [p for _, p, _ in written], "rows": [n for _, _, n in written],
                      "load": load_id, "at": datetime.now()})
-        storage_keys.write(con, spec.key, [p for _, p, _ in written])
-    return written
+        hashes = storage_keys.write(con, spec.key, [p for _, p, _ in written])
+    return written, hashes
 
 
 def record_change(con: duckdb.DuckDBPyConnection, table: str, months) -> None:
@@ -316,49 +319,38 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
     """Write the rows of `source` (a relation name of this module's callers, e.g. `_clean`)
     with source_load_id = load_id: latest wins by key. Returns the rows written.
 
+    `source` is read once, straight into the new files (no copy of it first). The stored rows
+    it supersedes are left in temp.etl_superseded (path, key) until the next upsert, for the
+    summary marts' delta (etl/marts/delta.py); the pairs are also in etl_storage.deletes.
     Runs inside the caller's transaction: if it rolls back, the manifest forgets the new files
     (collect_garbage removes them later) and the live catalog never saw them.
     """
-    spec = PARTITIONED[table]
     root = root_of(con)
-    cols = ", ".join(source_columns)
-    # the rows' order is irrelevant here (files are sorted by key); dropping it lets DuckDB
-    # stage in parallel
-    con.execute("SET preserve_insertion_order = false")
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE etl_upsert AS SELECT {cols}, $load_id AS source_load_id "
-                    f"FROM {source}", {"load_id": load_id})
-    finally:
-        con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
-    try:
-        superseded = find_superseded(con, table)
-        names = column_list(table)
-        written = write_files(con, table, f"SELECT {names} FROM temp.etl_upsert", root,
-                               f"L{load_id}", load_id)
-        months = {m for m, _, _ in written} | superseded
-        loaded = sum(n for _, _, n in written)
-        compact(con, table, sorted(months), root,
-                budget=max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR * loaded))
-        refresh_view(con, table)
-        record_change(con, table, months)
-        return loaded
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.etl_upsert")
-        con.execute("DROP TABLE IF EXISTS temp.etl_superseded")
-
-
-def find_superseded(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
-    """Note in etl_storage.deletes the stored rows of `table` whose key is in temp.etl_upsert;
-    leave them in temp.etl_superseded (path, key); return the months they are in."""
     current = con.execute("SELECT path, rows FROM etl_storage.parts WHERE table_name = $t ORDER BY path",
                           {"t": table}).fetchall()
-    incoming = con.execute(_INCOMING[table]).fetchnumpy()
-    numbers, row_ids = storage_keys.matches(con, PARTITIONED[table].key, current, incoming["r"], incoming["h"])
-    con.execute(_SUPERSEDE[table], {"files": [p for p, _ in current], "numbers": numbers, "rows": row_ids})
+    cols = ", ".join(source_columns)
+    written, hashes = _write_files(con, table, f"SELECT {cols}, $load_id AS source_load_id FROM {source}",
+                                   root, f"L{load_id}", load_id, {"load_id": load_id})
+    superseded = find_superseded(con, table, current, hashes)
+    months = {m for m, _, _ in written} | superseded
+    loaded = sum(n for _, _, n in written)
+    compact(con, table, sorted(months), root,
+            budget=max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR * loaded))
+    refresh_view(con, table)
+    record_change(con, table, months)
+    return loaded
+
+
+def find_superseded(con: duckdb.DuckDBPyConnection, table: str, current: list[tuple[str, int]],
+                    incoming: dict[str, np.ndarray]) -> set[date]:
+    """Note in etl_storage.deletes the stored rows of `table`'s files `current` ((path, rows),
+    those before this write) whose key is in the new files `incoming` (path -> their sorted key
+    hashes); leave them in temp.etl_superseded (path, key); return the months they are in."""
+    storage_keys.superseded(con, PARTITIONED[table].key, current, incoming)
     con.execute("INSERT INTO etl_storage.deletes SELECT path, key FROM temp.etl_superseded")
     return {r[0] for r in con.execute(
         "SELECT DISTINCT month_on FROM etl_storage.parts WHERE path IN "
-        "(SELECT path FROM temp.etl_superseded)").fetchall()}
+        "(SELECT DISTINCT path FROM temp.etl_superseded)").fetchall()}
 
 
 def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None, root: Path,

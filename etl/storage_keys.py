@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 SUFFIX = ".keys.npy"
 # 64 bits of MD5: DuckDB's md5_number is the digest as a little-endian 128-bit number
@@ -142,3 +143,42 @@ def matches(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int
     if not found:
         return [], []
     return np.concatenate(numbers).tolist(), r[np.concatenate(found)].tolist()
+
+
+# The stored rows whose key arrives again, as (path, key) pairs: the sidecars say which stored
+# file may hold which incoming key hash (temp.etl_hits: file number, hash); the key text comes
+# from the write's own new files (their key column, hashed again and joined with the few
+# hits), less the pairs already superseded. {key}: a column name of storage.PARTITIONED.
+_SUPERSEDED_SQL = """
+    CREATE OR REPLACE TEMP TABLE etl_superseded AS
+    WITH new AS (
+        SELECT {key} AS key, {hash} AS h FROM read_parquet($new, hive_partitioning = false)),
+    hit AS (
+        SELECT DISTINCT list_extract($files, CAST(h.file_no AS INTEGER)) AS path, n.key
+        FROM temp.etl_hits h JOIN new n ON n.h = h.h)
+    SELECT hit.path, hit.key FROM hit
+    ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key"""
+_NO_SUPERSEDED = "CREATE OR REPLACE TEMP TABLE etl_superseded (path VARCHAR, key VARCHAR)"
+
+
+def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str, int]],
+               incoming: dict[str, np.ndarray]) -> None:
+    """temp.etl_superseded (path, key): the rows of the stored files `current` ((path, rows))
+    whose key (column `key`) is in the new files `incoming` (path -> their sorted hashes), not
+    superseded before."""
+    new = sorted(incoming)
+    hashes = np.concatenate([incoming[p] for p in new]) if new else np.zeros(0, dtype=np.uint64)
+    numbers, found = matches(con, key, current, np.arange(len(hashes)), hashes)
+    if not numbers:
+        con.execute(_NO_SUPERSEDED)
+        return
+    hits = pd.DataFrame({"file_no": np.asarray(numbers, dtype=np.int64),
+                         "h": hashes[np.asarray(found, dtype=np.int64)]})
+    con.register("etl_hits_frame", hits)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE etl_hits AS SELECT file_no, h FROM etl_hits_frame")
+    finally:
+        con.unregister("etl_hits_frame")
+    con.execute(_SUPERSEDED_SQL.format(key=key, hash=HASH_SQL.format(column=key)),
+                {"files": [p for p, _ in current], "new": new})
+    con.execute("DROP TABLE temp.etl_hits")

