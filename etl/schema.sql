@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS etl_meta (
     key   VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 );
-COMMENT ON TABLE etl_meta IS 'one row per setting of this database file (schema_version, hot_spots_version)';
+COMMENT ON TABLE etl_meta IS 'one row per setting of this database file (schema_version, hot_spots_version, marts_version)';
 
 -- one row per incident reported by a grid worker; latest export wins by report_id
 CREATE TABLE IF NOT EXISTS grid_reports (
