@@ -310,7 +310,7 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
     lines.append("- Goal: 10M within 1.5× of empty. The storage's share of a load that grows with the database: "
                  "the binary search of the load's keys in each current file's key sidecar, and the copy of the "
                  "catalog (record tables are Parquet parts; what is left is mostly the summary marts); the load "
-                 "figure includes rebuilding the summary marts of the months the load changed (etl/marts): "
+                 "figure includes keeping the summary marts by delta: its rows added, the rows it superseded subtracted (etl/marts/delta.py): "
                  "docs/ARCHITECTURE.md section 3.")
     return "\n".join(lines) + "\n"
 
