@@ -24,6 +24,7 @@ answer with Python's hashlib once per process). Sidecars are deleted with their 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -45,13 +46,22 @@ def key_hash(text: str) -> int:
 
 
 _checked: list[bool] = []
+_CANARY_SQL = f"SELECT {HASH_SQL.format(column='$k')}"
+
+
+@functools.cache
+def _hashes_sql(key: str) -> str:
+    """Each file's key hashes, composed once per key column (a name of storage.PARTITIONED,
+    never data)."""
+    return (f"SELECT file_index::INTEGER AS f, {HASH_SQL.format(column=key)} AS h "
+            "FROM read_parquet($files, hive_partitioning = false) ORDER BY f, h")
 
 
 def check_hash(con: duckdb.DuckDBPyConnection) -> None:
     """Refuse to use sidecars if this DuckDB hashes differently from the definition (once)."""
     if _checked:
         return
-    got = con.execute(f"SELECT {HASH_SQL.format(column='$k')}", {"k": _CANARY}).fetchall()[0][0]
+    got = con.execute(_CANARY_SQL, {"k": _CANARY}).fetchall()[0][0]
     if got != key_hash(_CANARY):
         raise RuntimeError("DuckDB's md5_number differs from the key sidecars' hash: sidecars unusable")
     _checked.append(True)
@@ -80,10 +90,7 @@ def write(con: duckdb.DuckDBPyConnection, key: str, paths: list[str]) -> dict[st
     if not paths:
         return {}
     check_hash(con)
-    # `key` is a column name of storage.PARTITIONED, never data
-    got = con.execute(f"SELECT file_index::INTEGER AS f, {HASH_SQL.format(column=key)} AS h "
-                      "FROM read_parquet($files, hive_partitioning = false) ORDER BY f, h",
-                      {"files": paths}).fetchnumpy()
+    got = con.execute(_hashes_sql(key), {"files": paths}).fetchnumpy()
     f, h = np.asarray(got["f"], dtype=np.int64), np.asarray(got["h"], dtype=np.uint64)
     bounds = np.searchsorted(f, np.arange(len(paths) + 1))
     out = {}

@@ -21,22 +21,26 @@ FRESH = """
     SELECT coalesce((SELECT max(source_load_id) FROM {feedback}), 0)
            <= coalesce((SELECT max(built_at_load) FROM {pain_point_summaries}), -1) AS fresh"""
 
-TREND = sql("""
+# the trend's months x pain points frame; `counts` (one row per month_on, pain_point_id with
+# messages) comes from the summary here and from feedback_enriched in painpoints.py
+TREND_FRAME = """
     WITH m AS (
         SELECT unnest(range($month::DATE - to_months($n - 1), $month::DATE + INTERVAL 1 MONTH,
                             INTERVAL 1 MONTH))::DATE AS month_on),
     ids AS (SELECT pain_point_id, label FROM {pain_point_clusters}    -- labelled as on the cards
             WHERE month_on = $month AND pain_point_id IN (SELECT unnest($ids))),
-    counts AS (
+    counts AS ({counts})
+    SELECT m.month_on, ids.pain_point_id, ids.label, coalesce(c.messages, 0) AS messages
+    FROM m CROSS JOIN ids
+    LEFT JOIN counts c ON c.month_on = m.month_on AND c.pain_point_id = ids.pain_point_id
+    ORDER BY list_position($ids, ids.pain_point_id), m.month_on"""
+
+TREND = sql(TREND_FRAME, counts=sql("""
         SELECT d.month_on, d.pain_point_id, sum(d.messages)::BIGINT AS messages
         FROM {pain_point_daily} d
         WHERE d.pain_point_id IN (SELECT unnest($ids)) AND {where}
           AND d.month_on >= $month::DATE - to_months($n - 1) AND d.month_on <= $month::DATE
-        GROUP BY ALL)
-    SELECT m.month_on, ids.pain_point_id, ids.label, coalesce(c.messages, 0) AS messages
-    FROM m CROSS JOIN ids
-    LEFT JOIN counts c ON c.month_on = m.month_on AND c.pain_point_id = ids.pain_point_id
-    ORDER BY list_position($ids, ids.pain_point_id), m.month_on""", where=_DAILY_NO_DATE)
+        GROUP BY ALL""", where=_DAILY_NO_DATE))
 
 MESSAGE_COUNT = sql("""
     SELECT coalesce(sum(d.messages), 0)::BIGINT AS messages

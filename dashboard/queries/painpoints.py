@@ -48,22 +48,12 @@ TOP3 = """
            avg_rating, likes, months_in_top3, representative_ids, representative_texts
     FROM {pain_points} WHERE scope = $scope AND month_on = $month ORDER BY rank"""
 
-TREND = sql("""
-    WITH m AS (
-        SELECT unnest(range($month::DATE - to_months($n - 1), $month::DATE + INTERVAL 1 MONTH,
-                            INTERVAL 1 MONTH))::DATE AS month_on),
-    ids AS (SELECT pain_point_id, label FROM {pain_point_clusters}    -- labelled as on the cards
-            WHERE month_on = $month AND pain_point_id IN (SELECT unnest($ids))),
-    counts AS (
+TREND = sql(counts.TREND_FRAME, counts=sql("""
         SELECT e.month_on, e.pain_point_id, count(*) AS messages
         FROM {feedback_enriched} e
         WHERE e.pain_point_id IN (SELECT unnest($ids)) AND {where}
           AND e.month_on >= $month::DATE - to_months($n - 1) AND e.month_on <= $month::DATE
-        GROUP BY ALL)
-    SELECT m.month_on, ids.pain_point_id, ids.label, coalesce(c.messages, 0) AS messages
-    FROM m CROSS JOIN ids
-    LEFT JOIN counts c ON c.month_on = m.month_on AND c.pain_point_id = ids.pain_point_id
-    ORDER BY list_position($ids, ids.pain_point_id), m.month_on""", where=_FB_NO_DATE)
+        GROUP BY ALL""", where=_FB_NO_DATE))
 
 HOT_SPOTS = """
     SELECT rank, place, pain_point_id, label, size, baseline, growth, share, burst, likes,

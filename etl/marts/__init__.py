@@ -124,10 +124,24 @@ def model(name: str) -> Model:
     return Model(name, kind, header.group(3) or "", body)
 
 
+_SEEDED_SQL = {t: f"SELECT * FROM {t} ORDER BY ALL" for t in SEEDS}
+
+
+def _drift_sql(name: str) -> tuple[str, str, str, str]:
+    """(keep a copy, count now, count rows that differ both ways, drop the copy) for summary
+    table `name` (a name of MODELS, never data)."""
+    before = f"temp.etl_marts_before_{name}"
+    return (f"CREATE OR REPLACE TEMP TABLE etl_marts_before_{name} AS SELECT * FROM main.{name}",
+            f"SELECT count(*) FROM main.{name}",
+            f"SELECT (SELECT count(*) FROM (SELECT * FROM main.{name} EXCEPT ALL SELECT * FROM {before}))"
+            f" + (SELECT count(*) FROM (SELECT * FROM {before} EXCEPT ALL SELECT * FROM main.{name}))",
+            f"DROP TABLE {before}")
+
+
 def _seeded(con: duckdb.DuckDBPyConnection) -> list | None:
     """Every seeded rule row as it is in the file now (None before the first build)."""
     try:
-        return [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in SEEDS]
+        return [con.execute(_SEEDED_SQL[t]).fetchall() for t in SEEDS]
     except duckdb.CatalogException:
         return None
 
@@ -231,15 +245,14 @@ def rebuild(db) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     with writer(db) as con:
         tables = [m.name for m in map(model, MODELS) if m.kind == "table" and _exists(con, m.name)]
-        for name in tables:   # names from MODELS only
-            con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_before_{name} AS SELECT * FROM main.{name}")
+        drift_sql = {name: _drift_sql(name) for name in tables}   # names from MODELS only
+        for name in tables:
+            con.execute(drift_sql[name][0])
         build(con)            # changed=None: every summary recomputed from the records
         for name in tables:
-            now = con.execute(f"SELECT count(*) FROM main.{name}").fetchone()[0]
-            drift = con.execute(
-                f"SELECT (SELECT count(*) FROM (SELECT * FROM main.{name} EXCEPT ALL "
-                f"SELECT * FROM temp.etl_marts_before_{name})) + (SELECT count(*) FROM "
-                f"(SELECT * FROM temp.etl_marts_before_{name} EXCEPT ALL SELECT * FROM main.{name}))").fetchone()[0]
-            con.execute(f"DROP TABLE temp.etl_marts_before_{name}")
+            _, count_now, differ, drop = drift_sql[name]
+            now = con.execute(count_now).fetchone()[0]
+            drift = con.execute(differ).fetchone()[0]
+            con.execute(drop)
             out[name] = (now, drift)
     return out
