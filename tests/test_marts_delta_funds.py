@@ -189,3 +189,25 @@ def test_compaction_and_undo_keep_fund_daily_exact(tmp_path, applied, monkeypatc
     assert_same_as_rebuild(db)
     assert load(db, ledger_file(tmp_path, "after-undo.csv", [entry(rng, k) for k in rng.sample(keys, 60)])) == ["loaded"]
     assert_same_as_rebuild(db)
+
+
+def test_a_catalog_without_fund_daily_gets_it_on_its_next_write_and_by_rebuild(tmp_path):
+    """A catalog written before the summary existed: its next load (here a ledger load, whose
+    delta has no summary to go to) builds it whole; `marts --rebuild` does too."""
+    rng = random.Random(17)
+    db = tmp_path / "cockpit.duckdb"
+    assert load(db, projects_file(tmp_path, "p.csv", PROJECTS),
+                ledger_file(tmp_path, "l.csv", [entry(rng, f"T{i}") for i in range(150)])) == ["loaded", "loaded"]
+
+    def forget() -> None:
+        with duckdb.connect(str(db)) as con:
+            con.execute("DROP TABLE fund_daily")
+            con.execute("DELETE FROM etl_meta WHERE key = 'marts_lookup_fund_daily'")
+
+    forget()
+    assert load(db, ledger_file(tmp_path, "l2.csv", [entry(rng, f"T{i}") for i in range(100, 220)])) == ["loaded"]
+    assert_same_as_rebuild(db)
+    forget()
+    rows, differed = marts.rebuild(db)["fund_daily"]
+    assert rows == differed > 20          # reported: every row of the summary is new
+    assert_same_as_rebuild(db)

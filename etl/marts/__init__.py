@@ -287,21 +287,26 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
 
 def rebuild(db) -> dict[str, tuple[int, int]]:
     """`python -m etl marts --rebuild`: every mart rebuilt whole from the records (drift
-    repair, e.g. after a catalog was edited by hand), as one write of the database (swapped
-    in atomically; the catalog it replaces is kept as a version). Returns summary table -> (rows now, rows that
-    differed from what it held before: the drift repaired)."""
+    repair, e.g. after a catalog was edited by hand; or a catalog from before a summary
+    existed), as one write of the database (swapped in atomically; the catalog it replaces is
+    kept as a version). Returns summary table -> (rows now, rows that differed from what it
+    held before: the drift repaired; every row of a summary the catalog did not have)."""
     from etl.dbfile import writer
     out: dict[str, tuple[int, int]] = {}
     with writer(db) as con:
-        tables = [m.name for m in map(model, MODELS) if m.kind == "table" and _exists(con, m.name)]
-        drift_sql = {name: _drift_sql(name) for name in tables}   # names from MODELS only
-        for name in tables:
+        summaries = [m.name for m in map(model, MODELS) if m.kind == "table"]
+        drift_sql = {name: _drift_sql(name) for name in summaries}   # names from MODELS only
+        held = [name for name in summaries if _exists(con, name)]
+        for name in held:
             con.execute(drift_sql[name][0])
         build(con)            # changed=None: every summary recomputed from the records
-        for name in tables:
+        for name in summaries:
             _, count_now, differ, drop = drift_sql[name]
             now = con.execute(count_now).fetchone()[0]
-            drift = con.execute(differ).fetchone()[0]
-            con.execute(drop)
+            if name in held:
+                drift = con.execute(differ).fetchone()[0]
+                con.execute(drop)
+            else:
+                drift = now
             out[name] = (now, drift)
     return out
