@@ -12,7 +12,7 @@ from pages_fixture import AS_OF, raw, read_only
 
 from dashboard.filters import Filters
 from dashboard.queries import funds as q
-from dashboard.queries import overview
+from dashboard.queries import briefing, linkage, overview
 from dashboard.queries.base import Scope, use_scope
 
 PERIODS = [Filters(date_to=AS_OF), Filters(date_from=date(2026, 6, 1), date_to=AS_OF),
@@ -94,7 +94,7 @@ def test_monthly_matches_ledger(con, cockpit_db):
 
 # --- fund_daily against the entries it sums ----------------------------------------------------
 FUND_READS = (q.ledger_flows, q.sankey_links, q.monthly, q.execution, q.ledger_check,
-              q.government_share, q.in_kind, overview.fund_kpis)
+              q.government_share, q.in_kind, overview.fund_kpis, linkage.matrix, briefing.money_flows)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +118,9 @@ def _scopes(con) -> list[Scope]:
 
 
 @pytest.mark.parametrize("f", [Filters(), Filters(date_from=date(2026, 6, 15), date_to=date(2026, 10, 9)),
-                               Filters(date_from=date(2025, 3, 1), category="养老"),
-                               Filters(date_to=date(2026, 4, 30), street="清河街道")])
+                               Filters(date_from=date(2025, 3, 1), date_to=date(2026, 11, 22), category="养老"),
+                               Filters(date_from=date(2025, 9, 1), date_to=date(2025, 9, 7), street="清河街道"),
+                               Filters(date_from=date(2024, 1, 1), date_to=date(2026, 4, 30))])
 def test_every_fund_read_over_fund_daily_equals_the_same_read_over_the_entries(demo_db, without_summary, f):
     """The page's numbers keep their values: each read of the summary (the page) equals the same
     read of fund_flows' entries (what every read was before fund_daily, and what a catalog
