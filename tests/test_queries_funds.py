@@ -1,14 +1,19 @@
-"""Fund flows: the Sankey's flows sum to the ledger; execution and ledger check."""
+"""Fund flows: the Sankey's flows sum to the ledger; execution and ledger check; every read of
+the fund_daily summary equals the same read of the entries."""
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
+import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import AS_OF, raw
+from pages_fixture import AS_OF, raw, read_only
 
 from dashboard.filters import Filters
 from dashboard.queries import funds as q
+from dashboard.queries import briefing, linkage, overview
+from dashboard.queries.base import Scope, use_scope
 
 PERIODS = [Filters(date_to=AS_OF), Filters(date_from=date(2026, 6, 1), date_to=AS_OF),
            Filters(date_to=AS_OF, community="春晖社区")]
@@ -85,3 +90,53 @@ def test_monthly_matches_ledger(con, cockpit_db):
     m = q.monthly(con, Filters(date_to=AS_OF))
     tx = _ledger(cockpit_db, Filters(date_to=AS_OF))
     assert m["amount_yuan"].sum() == pytest.approx(tx["amount_yuan"].sum())
+
+
+# --- fund_daily against the entries it sums ----------------------------------------------------
+FUND_READS = (q.ledger_flows, q.sankey_links, q.monthly, q.execution, q.ledger_check,
+              q.government_share, q.in_kind, overview.fund_kpis, linkage.matrix, briefing.money_flows)
+
+
+@pytest.fixture(scope="module")
+def without_summary(demo_db, tmp_path_factory):
+    """A copy of the demo catalog as written before fund_daily existed (its parts shared)."""
+    copy = tmp_path_factory.mktemp("no-fund-daily") / "cockpit.duckdb"
+    shutil.copyfile(demo_db, copy)
+    with duckdb.connect(str(copy)) as c:
+        c.execute("DROP TABLE fund_daily")
+    return copy
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns)).reset_index(drop=True) if len(df) else df
+
+
+def _scopes(con) -> list[Scope]:
+    community, party = con.execute("SELECT community, lead_party FROM projects ORDER BY project_id LIMIT 1").fetchone()
+    return [Scope(), Scope(communities=(community,), role="community"), Scope(role="partner", party=party),
+            Scope(role="public")]
+
+
+@pytest.mark.parametrize("f", [Filters(), Filters(date_from=date(2026, 6, 15), date_to=date(2026, 10, 9)),
+                               Filters(date_from=date(2025, 3, 1), date_to=date(2026, 11, 22), category="养老"),
+                               Filters(date_from=date(2025, 9, 1), date_to=date(2025, 9, 7), street="清河街道"),
+                               Filters(date_from=date(2024, 1, 1), date_to=date(2026, 4, 30))])
+def test_every_fund_read_over_fund_daily_equals_the_same_read_over_the_entries(demo_db, without_summary, f):
+    """The page's numbers keep their values: each read of the summary (the page) equals the same
+    read of fund_flows' entries (what every read was before fund_daily, and what a catalog
+    without it still reads), under every kind of scope."""
+    summary, entries = read_only(demo_db), read_only(without_summary)
+    try:
+        assert summary.execute("SELECT count(*) FROM fund_daily").fetchone()[0] > 0
+        compared = 0
+        for scope in _scopes(summary):
+            with use_scope(scope):
+                for fn in FUND_READS:
+                    got, want = fn(summary, f), fn(entries, f)
+                    pd.testing.assert_frame_equal(_sorted(got), _sorted(want), check_exact=False, rtol=1e-12,
+                                                  obj=f"{fn.__name__} {scope}")
+                    compared += len(got)
+        assert compared > 50
+    finally:
+        summary.close()
+        entries.close()

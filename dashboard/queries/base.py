@@ -180,6 +180,9 @@ RULES: dict[str, dict[str, Rule]] = {
     "fund_flows": {"leader": FULL, "analyst": FULL,
                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                    "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
+    "fund_daily": {"leader": FULL, "analyst": FULL,                 # fund_flows summed by day
+                   "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                   "partner": Rule(f"s.project_id IN {_PARTY_PROJECTS}"), "public": FULL},
     "feedback_enriched": {"leader": FULL, "analyst": FULL,
                           "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                           "partner": Rule(replace=(("subject", _NULL), ("text", _NULL))),

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries import common, participation
+from dashboard.queries import common, fund_reads, participation
 from dashboard.queries import overview as ov
 from dashboard.queries import projects as pq
 from dashboard.queries.base import fetch
@@ -49,16 +49,17 @@ PROJECTS_DUE = """
       AND p.stage <> $finished AND p.planned_end_on <= $as_of
     ORDER BY overdue DESC, p.planned_end_on, p.project_id
 """
-MONEY_FLOWS = """
+# the ledger of the week summed from fund_daily (dashboard/queries/fund_reads.py)
+MONEY_FLOWS = fund_reads.summed("""
     SELECT t.direction,
            CASE WHEN t.direction = 'in' THEN COALESCE(t.source_type, '?')
                 ELSE COALESCE(t.expense_category, '?') END AS bucket,
-           sum(t.amount_yuan)::DOUBLE AS amount_yuan, count(*) AS txns
-    FROM {fund_flows} t
+           sum(t.amount_yuan)::DOUBLE AS amount_yuan, sum(t.entries)::BIGINT AS txns
+    FROM {flows} t
     WHERE ($community IS NULL OR t.community = $community)
-      AND t.txn_on BETWEEN $date_from AND $date_to
+      AND t.day_on BETWEEN $date_from AND $date_to
     GROUP BY ALL ORDER BY t.direction, amount_yuan DESC
-"""
+""")
 # grid reports and messages from the daily summaries
 DAILY_ACTIVITY = """
     WITH days AS (
@@ -183,8 +184,8 @@ def new_warnings(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 def money_flows(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (direction, bucket) in the week: in by source type, out by expense category."""
-    return fetch(con, MONEY_FLOWS,
-                 {"community": f.community, "date_from": f.date_from, "date_to": f.date_to})
+    return fund_reads.read(con, MONEY_FLOWS,
+                           {"community": f.community, "date_from": f.date_from, "date_to": f.date_to})
 
 
 def daily_activity(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

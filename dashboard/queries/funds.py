@@ -1,10 +1,15 @@
 """Fund flows: the Sankey's links, monthly in/out, execution per project, government share.
 
-Every read is over the fund_flows mart (etl/marts/fund_flows.sql: one row per ledger entry as
-an edge source -> project -> expense, with the project's community and category, in-kind and
-government / charity sources marked); amounts in yuan, always positive. Period reads use
-entries dated in the filters' period; the per-project ledger check is cumulative up to the
-as-of day (spending is compared with everything received so far). Rates are finished in SQL.
+Every read sums the fund_daily summary (etl/marts/fund_daily.sql: the fund_flows mart's ledger
+entries summed per day, project, direction, source and expense category, with the project's
+community and category and the government flag; written at load time, so a read neither scans
+the ledger's Parquet parts nor joins the projects). Amounts in yuan, always positive; sums are
+exact (DECIMAL) until the final cast. Period reads use entries dated in the filters' period;
+the per-project ledger check is cumulative up to the as-of day (spending is compared with
+everything received so far). Rates are finished in SQL.
+
+A catalog written before fund_daily existed is read through fund_flows' entries instead
+(dashboard/queries/fund_reads.py: `summed` composes each query both ways, `read` picks).
 """
 from __future__ import annotations
 
@@ -12,36 +17,34 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, filter_sql, sql
+from dashboard.queries.base import sql
 from dashboard.queries.common import period_params
+from dashboard.queries.fund_reads import FLOW_FILTERS, IN_PERIOD, read, summed
 
 SANKEY_TOP_PROJECTS = 25      # the rest are drawn as one "other projects" node
 SANKEY_TOP_SOURCES = 20       # the rest are drawn as one "other sources" node
 OTHER = "__other__"           # label sentinel, translated by the chart
 UNSPECIFIED = "__unspecified__"
 
-FLOW_FILTERS = filter_sql("t", None, category="project_category")
-IN_PERIOD = "($date_from IS NULL OR t.txn_on >= $date_from) AND t.txn_on <= $as_of"
-
-LEDGER_FLOWS = sql("""
+LEDGER_FLOWS = summed("""
     SELECT t.direction, t.source_type, t.source_name, t.project_category AS category,
            t.project_id, t.project_name AS name, t.expense_category, t.in_kind,
            sum(t.amount_yuan)::DOUBLE AS amount_yuan
-    FROM {fund_flows} t
+    FROM {flows} t
     WHERE {where} AND {in_period}
     GROUP BY ALL
 """, where=FLOW_FILTERS, in_period=IN_PERIOD)
 
-MONTHLY = sql("""
-    SELECT date_trunc('month', t.txn_on)::DATE AS month_on, t.direction,
+MONTHLY = summed("""
+    SELECT t.month_on, t.direction,
            sum(t.amount_yuan)::DOUBLE AS amount_yuan,
            COALESCE(sum(t.amount_yuan) FILTER (WHERE t.in_kind), 0)::DOUBLE AS in_kind_yuan
-    FROM {fund_flows} t
+    FROM {flows} t
     WHERE {where} AND {in_period}
     GROUP BY ALL ORDER BY month_on, direction
 """, where=FLOW_FILTERS, in_period=IN_PERIOD)
 
-EXECUTION = sql("""
+_EXECUTION = """
     WITH money AS (
         SELECT t.project_id, t.project_name AS name, t.community,
                t.project_category AS category,
@@ -51,8 +54,8 @@ EXECUTION = sql("""
                    AS spent_yuan,
                COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in' AND t.in_kind), 0)::DOUBLE
                    AS in_kind_yuan
-        FROM {fund_flows} t
-        WHERE {where} AND t.txn_on <= $as_of
+        FROM {flows} t
+        WHERE {where} AND t.day_on <= $as_of
         GROUP BY ALL)
     SELECT m.project_id, m.name, m.community, m.category, p.budget_yuan::DOUBLE AS budget_yuan,
            m.received_yuan, m.spent_yuan, m.in_kind_yuan,
@@ -61,29 +64,30 @@ EXECUTION = sql("""
            m.spent_yuan > m.received_yuan + 0.005 AS overspent
     FROM money m JOIN {projects} p USING (project_id)
     ORDER BY m.project_id
-""", where=FLOW_FILTERS)
+"""
+EXECUTION = summed(_EXECUTION, where=FLOW_FILTERS)
 
-LEDGER_CHECK = sql("""
+LEDGER_CHECK = summed(sql("""
     SELECT project_id, name, community, received_yuan, spent_yuan,
            spent_yuan - received_yuan AS gap_yuan
     FROM ({execution}) WHERE overspent
     ORDER BY project_id
-""", execution=EXECUTION)
+""", execution=_EXECUTION), where=FLOW_FILTERS)
 
-GOVERNMENT_SHARE = sql("""
+GOVERNMENT_SHARE = summed("""
     SELECT t.community, sum(t.amount_yuan)::DOUBLE AS funds_in_yuan,
            COALESCE(sum(t.amount_yuan) FILTER (WHERE t.government), 0)::DOUBLE AS government_yuan,
            COALESCE(sum(t.amount_yuan) FILTER (WHERE t.government), 0)::DOUBLE
                / NULLIF(sum(t.amount_yuan), 0)::DOUBLE AS government_share
-    FROM {fund_flows} t
+    FROM {flows} t
     WHERE {where} AND {in_period} AND t.direction = 'in'
     GROUP BY t.community ORDER BY t.community
 """, where=FLOW_FILTERS, in_period=IN_PERIOD)
 
-IN_KIND = sql("""
-    SELECT t.source_name, t.source_type, count(*) AS entries,
+IN_KIND = summed("""
+    SELECT t.source_name, t.source_type, sum(t.entries)::BIGINT AS entries,
            sum(t.amount_yuan)::DOUBLE AS amount_yuan
-    FROM {fund_flows} t
+    FROM {flows} t
     WHERE {where} AND {in_period} AND t.direction = 'in' AND t.in_kind
     GROUP BY ALL ORDER BY amount_yuan DESC
 """, where=FLOW_FILTERS, in_period=IN_PERIOD)
@@ -91,8 +95,9 @@ IN_KIND = sql("""
 
 def ledger_flows(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (direction, source type, party, project, expense category, in-kind) in the
-    period, summed in yuan: the Sankey's raw material."""
-    return fetch(con, LEDGER_FLOWS, period_params(con, f))
+    period, summed in yuan: the Sankey's raw material (party: the giver of an inflow; NULL on
+    outflows, whose payee the Sankey does not draw)."""
+    return read(con, LEDGER_FLOWS, period_params(con, f))
 
 
 def _top(values: pd.Series, weights: pd.Series, n: int) -> set:
@@ -148,25 +153,25 @@ def sankey_links(con: duckdb.DuckDBPyConnection, f: Filters,
 
 def monthly(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (month, direction): yuan in the period, in-kind part shown separately."""
-    return fetch(con, MONTHLY, period_params(con, f))
+    return read(con, MONTHLY, period_params(con, f))
 
 
 def execution(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per project with ledger entries up to as-of: budget, received, spent, rates
     (percent, one decimal), and the ledger check (spent more than received)."""
-    return fetch(con, EXECUTION, period_params(con, f))
+    return read(con, EXECUTION, period_params(con, f))
 
 
 def ledger_check(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per project whose spending up to as-of exceeds what it received; gap in yuan."""
-    return fetch(con, LEDGER_CHECK, period_params(con, f))
+    return read(con, LEDGER_CHECK, period_params(con, f))
 
 
 def government_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per community: inflow in the period, the government part (the fund_flows flag: 财政拨款), its share (0..1)."""
-    return fetch(con, GOVERNMENT_SHARE, period_params(con, f))
+    return read(con, GOVERNMENT_SHARE, period_params(con, f))
 
 
 def in_kind(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per giver of in-kind help in the period: entries and value in yuan."""
-    return fetch(con, IN_KIND, period_params(con, f))
+    return read(con, IN_KIND, period_params(con, f))

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
+from dashboard.queries import fund_reads
 from dashboard.queries.base import fetch, sql
 from dashboard.queries.common import period_params
 from dashboard.queries.projects import IN_VIEW
@@ -48,7 +49,8 @@ _IN_VIEW_MENTIONS = sql("""
             FROM p)
         WHERE length(trim(party)) > 0)""", in_view=IN_VIEW)
 
-MATRIX = sql("""
+# the inflows summed from fund_daily (dashboard/queries/fund_reads.py)
+MATRIX = fund_reads.summed("""
     WITH {in_view_mentions},
     types AS (SELECT unnest($party_types) AS party_type),
     comms AS (SELECT DISTINCT community FROM p),
@@ -62,9 +64,9 @@ MATRIX = sql("""
     partners AS (SELECT community, party_type, count(*) AS partner_appearances
                  FROM typed GROUP BY ALL),
     inflow AS (SELECT t.project_id, t.source_type, t.amount_yuan
-               FROM {fund_flows} t
-               WHERE t.direction = 'in' AND ($date_from IS NULL OR t.txn_on >= $date_from)
-                 AND t.txn_on <= $as_of),
+               FROM {flows} t
+               WHERE t.direction = 'in' AND ($date_from IS NULL OR t.day_on >= $date_from)
+                 AND t.day_on <= $as_of),
     money AS (SELECT p.community, p.lead_party_type AS party_type,
                      sum(i.amount_yuan)::DOUBLE AS led_funds_yuan
               FROM inflow i JOIN p USING (project_id) GROUP BY ALL),
@@ -106,7 +108,7 @@ def matrix(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row per (community, party type) for communities with projects in view: MEASURES."""
     params = period_params(con, f, party_types=list(PARTY_TYPES), charity_type=CHARITY_TYPE,
                            charity_sources=list(CHARITY_SOURCE_TYPES), **_pattern_params())
-    return fetch(con, MATRIX, params)
+    return fund_reads.read(con, MATRIX, params)
 
 
 def unclassified_partners(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -8,7 +8,8 @@ end of the period's last day.
   from a summary; the period bounds let the scan skip other months' row groups);
 - feedback volume / average rating: the feedback_daily summary, messages submitted in the
   period (no category filter: feedback carries none);
-- funds in / out: fund_flows, ledger entries dated in the period, in-kind help at its value.
+- funds in / out: the fund_daily summary (fund_flows' entries summed by day), ledger entries
+  dated in the period, in-kind help at its value.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
+from dashboard.queries import fund_reads
 from dashboard.queries import projects as pq
 from dashboard.queries.base import fetch, filter_sql, sql
 from dashboard.queries.common import period_params
@@ -56,14 +58,14 @@ FEEDBACK_KPIS = sql("""
     WHERE {where} AND ($date_from IS NULL OR fb.day_on >= $date_from) AND fb.day_on <= $as_of
 """, where=filter_sql("fb", None, grid=True))
 
-FUND_KPIS = sql("""
+FUND_KPIS = fund_reads.summed("""
     SELECT COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in'), 0)::DOUBLE AS funds_in_yuan,
            COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'out'), 0)::DOUBLE AS funds_out_yuan,
            COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in' AND t.in_kind), 0)::DOUBLE
                AS in_kind_yuan
-    FROM {fund_flows} t
-    WHERE {where} AND ($date_from IS NULL OR t.txn_on >= $date_from) AND t.txn_on <= $as_of
-""", where=filter_sql("t", None, category="project_category"))
+    FROM {flows} t
+    WHERE {where} AND {in_period}
+""", where=fund_reads.FLOW_FILTERS, in_period=fund_reads.IN_PERIOD)
 
 TOP_PAIN_POINTS = """
     SELECT rank, label, size, share, growth, months_in_top3, representative_texts[1] AS quote
@@ -97,7 +99,7 @@ def feedback_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 def fund_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: yuan in, out and in-kind (valued) in the period, for projects in the filters."""
-    return fetch(con, FUND_KPIS, period_params(con, f))
+    return fund_reads.read(con, FUND_KPIS, period_params(con, f))
 
 
 def project_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

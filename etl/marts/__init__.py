@@ -10,13 +10,17 @@ each file says how it is built:
                                                      month by month (summary marts)
 
 Views and table macros cost nothing to build (no data is copied). Summary tables are where a
-full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily): they are written at load time. A load
+full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily) or where a
+small ledger kept in Parquet parts would be read and joined by every query (fund_daily): they
+are written at load time. A load
 merges each write's delta into them as it writes (etl/marts/delta.py). `build(con, changed)`
 runs at the end of every write of the database file (etl.dbfile.writer: every load, every
 `python -m etl painpoints`). `changed` is None (rebuild everything) or {source table:
 {first-of-month dates whose rows changed}}; a summary table is then left alone when those
 months' deltas were merged, else rebuilt for the changed months of its source only (delete +
-insert), and left alone when its source did not change. Before the models it re-seeds the rule tables:
+insert), and left alone when its source did not change; a summary that copies columns of
+another table (LOOKUPS: fund_daily carries its project's community, name and category) is
+rebuilt whole when those columns changed since its last build. Before the models it re-seeds the rule tables:
 `sla_rules` from etl/seeds/sla_rules.csv, `named_codes` and `warning_rules` from etl/codes.py;
 when a seeded rule changed, every summary table is rebuilt whole. Columns are documented in
 docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
@@ -39,7 +43,7 @@ from etl.marts import delta
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
 MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
-          "feedback_enriched", "feedback_daily")
+          "fund_daily", "feedback_enriched", "feedback_daily")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
 # scalar macros the marts' readers share (created before the models)
 FUNCTIONS = {
@@ -56,7 +60,14 @@ _MONTHS_FILTER = {
                     " and date_trunc('month', reported_at)::DATE IN (SELECT unnest($months))",
     "feedback": "where submitted_at >= $first_on and submitted_at < $end_on"
                 " and date_trunc('month', submitted_at)::DATE IN (SELECT unnest($months))",
+    "fund_transactions": "where txn_on >= $first_on and txn_on < $end_on"
+                         " and date_trunc('month', txn_on)::DATE IN (SELECT unnest($months))",
 }
+# summary table -> (table, columns) it copies besides its source's: when those columns change
+# (a projects load renames a project or moves it to another community) the summary is rebuilt
+# whole, since its source did not change and no month would be rebuilt
+LOOKUPS = {"fund_daily": ("projects", ("project_id", "name", "street", "community", "category"))}
+LOOKUP_KEY = "marts_lookup_{}"   # etl_meta: the fingerprint of a LOOKUPS table at the last build
 _HEADER = re.compile(r"^-- materialized: (view|macro (\w+)\(([^)]*)\)"
                      r"|table by (\w+) from (\w+))\s*$", re.M)
 
@@ -184,13 +195,44 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         changed = None              # a business rule changed: every summary is recomputed
     for ddl in FUNCTIONS.values():
         con.execute(ddl)
+    lookups = _lookups(con)
+    stale = {name for name, now in lookups.items() if now is None or now != _stored_lookup(con, name)}
     try:
         if changed is not None:
             delta.flush(con)        # this command's deltas, merged once
-        _build_models(con, changed)
+        _build_models(con, changed, stale)
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
-    _stamp(con)
+    _stamp(con, lookups)
+
+
+# LOOKUPS summary -> the fingerprint of the columns it copies (letters only, as version())
+_LOOKUP_SQL = {
+    name: "SELECT translate(md5(coalesce(string_agg(r, chr(10) ORDER BY r), '')), '0123456789',"
+          f" 'ghijklmnop') FROM (SELECT to_json(struct_pack({', '.join(cols)}))::VARCHAR AS r FROM {table})"
+    for name, (table, cols) in LOOKUPS.items()}
+
+
+def _lookups(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """LOOKUPS summary -> the fingerprint of the columns it copies as they are now (None: no
+    such table yet)."""
+    out: dict[str, str | None] = {}
+    for name, query in _LOOKUP_SQL.items():
+        try:
+            out[name] = con.execute(query).fetchone()[0]
+        except duckdb.CatalogException:
+            out[name] = None
+    return out
+
+
+def _stored_lookup(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """The fingerprint summary `name` was last built with (None: unknown, so it is rebuilt)."""
+    try:
+        row = con.execute("SELECT value FROM etl_meta WHERE key = $k",
+                          {"k": LOOKUP_KEY.format(name)}).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
 
 
 VERSION_KEY = "marts_version"   # etl_meta: the models the summaries were last made with
@@ -206,10 +248,15 @@ def version() -> str:
     return digest.hexdigest()[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
 
 
-def _stamp(con: duckdb.DuckDBPyConnection) -> None:
-    """Note in etl_meta that the summaries now match the records by these models."""
+def _stamp(con: duckdb.DuckDBPyConnection, lookups: dict[str, str | None]) -> None:
+    """Note in etl_meta that the summaries now match the records by these models, and the
+    LOOKUPS columns they were built with."""
     with contextlib.suppress(duckdb.CatalogException):   # a bare connection (tests) has no etl_meta
         con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": VERSION_KEY, "v": version()})
+        for name, value in lookups.items():
+            if value is not None:
+                con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)",
+                            {"k": LOOKUP_KEY.format(name), "v": value})
 
 
 def current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -222,10 +269,12 @@ def current(con: duckdb.DuckDBPyConnection) -> bool:
     return row is not None and row[0] == version()
 
 
-def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None) -> None:
+def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None,
+                  stale: set[str] = frozenset()) -> None:
+    """stale: summaries whose LOOKUPS columns changed (rebuilt whole)."""
     for name in MODELS:
         m = model(name)
-        if m.kind != "table" or changed is None or not _exists(con, m.name):
+        if m.kind != "table" or changed is None or m.name in stale or not _exists(con, m.name):
             con.execute(m.ddl())
             continue
         months = sorted(changed.get(m.source) or ())
@@ -238,21 +287,26 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
 
 def rebuild(db) -> dict[str, tuple[int, int]]:
     """`python -m etl marts --rebuild`: every mart rebuilt whole from the records (drift
-    repair, e.g. after a catalog was edited by hand), as one write of the database (swapped
-    in atomically; the catalog it replaces is kept as a version). Returns summary table -> (rows now, rows that
-    differed from what it held before: the drift repaired)."""
+    repair, e.g. after a catalog was edited by hand; or a catalog from before a summary
+    existed), as one write of the database (swapped in atomically; the catalog it replaces is
+    kept as a version). Returns summary table -> (rows now, rows that differed from what it
+    held before: the drift repaired; every row of a summary the catalog did not have)."""
     from etl.dbfile import writer
     out: dict[str, tuple[int, int]] = {}
     with writer(db) as con:
-        tables = [m.name for m in map(model, MODELS) if m.kind == "table" and _exists(con, m.name)]
-        drift_sql = {name: _drift_sql(name) for name in tables}   # names from MODELS only
-        for name in tables:
+        summaries = [m.name for m in map(model, MODELS) if m.kind == "table"]
+        drift_sql = {name: _drift_sql(name) for name in summaries}   # names from MODELS only
+        held = [name for name in summaries if _exists(con, name)]
+        for name in held:
             con.execute(drift_sql[name][0])
         build(con)            # changed=None: every summary recomputed from the records
-        for name in tables:
+        for name in summaries:
             _, count_now, differ, drop = drift_sql[name]
             now = con.execute(count_now).fetchone()[0]
-            drift = con.execute(differ).fetchone()[0]
-            con.execute(drop)
+            if name in held:
+                drift = con.execute(differ).fetchone()[0]
+                con.execute(drop)
+            else:
+                drift = now
             out[name] = (now, drift)
     return out

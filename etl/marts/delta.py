@@ -1,7 +1,8 @@
 """Delta maintenance of the summary marts: merge a write's change instead of rebuilding months.
 
-Every column of a summary table (grid_daily, feedback_daily) is either part of its grain
-(dates, names) or a count that each source row adds to on its own: a case adds 1 to
+Every column of a summary table (grid_daily, feedback_daily, fund_daily) is either part of its
+grain (dates, names, flags) or a count or exact sum (integers, DECIMAL amounts) that each source
+row adds to on its own: a case adds 1 to
 `reports` of the day it was reported and 1 to `closed` of the day it was resolved, and 1 to
 each element of `sla_due_by` / `sla_met_by` from the day it became due / met. So a write's
 effect is exact arithmetic: the contributions of the rows it adds, minus those of the rows
@@ -60,15 +61,27 @@ def contributions_sql(m, relation: str) -> str:
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], list[str], list[str]]:
-    """(grain columns, count columns, count-list columns) of a summary table, in order."""
-    rows = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                       "WHERE table_catalog = current_database() AND table_schema = 'main' "
-                       "AND table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall()
-    counts = {"BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT"}
-    keys = [n for n, t in rows if t not in counts and not t.endswith("[]")]
-    sums = [n for n, t in rows if t in counts]
-    lists = [n for n, t in rows if t.endswith("[]")]
+    """(grain columns, count columns, count-list columns) of a summary table, in order. Counts
+    are integers or DECIMAL sums (exact: a group's amount is old + delta to the cent)."""
+    rows = _types(con, table)
+    keys = [n for n, t in rows.items() if not _summed_type(t) and not t.endswith("[]")]
+    sums = [n for n, t in rows.items() if _summed_type(t)]
+    lists = [n for n, t in rows.items() if t.endswith("[]")]
     return keys, sums, lists
+
+
+_COUNT_TYPES = {"BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT"}
+
+
+def _summed_type(data_type: str) -> bool:
+    return data_type in _COUNT_TYPES or data_type.startswith("DECIMAL")
+
+
+def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """column -> data type of a summary table, in order."""
+    return dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                            "WHERE table_catalog = current_database() AND table_schema = 'main' "
+                            "AND table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall())
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -123,11 +136,12 @@ def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
     length is the SLA horizon, the same for every row while the seeded rules stay the same:
     a change of them rebuilds every summary)."""
     keys, sums, lists = _columns(con, m.name)
+    types = _types(con, m.name)
     lengths = con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists) or '0'} "
                           f"FROM {pending}").fetchone()
     elements = [f"[{', '.join(f'coalesce(sum({c}[{i}]), 0)::BIGINT' for i in range(1, n + 1))}]::BIGINT[] AS {c}"
                 for c, n in zip(lists, lengths)]
-    columns = ", ".join([*keys, *(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in sums), *elements])
+    columns = ", ".join([*keys, *(f"CAST(sum({c}) AS {types[c]}) AS {c}" for c in sums), *elements])
     return f"SELECT {columns} FROM {pending} GROUP BY {', '.join(keys)}"
 
 
