@@ -34,12 +34,13 @@ import duckdb
 
 from etl import codes
 from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
-from etl.marts import delta
+from etl.marts import delta, residents
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
 MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
-          "feedback_enriched", "feedback_daily")
+          "feedback_enriched", "feedback_daily",
+          "grid_resolutions")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
 # scalar macros the marts' readers share (created before the models)
 FUNCTIONS = {
@@ -188,6 +189,7 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         if changed is not None:
             delta.flush(con)        # this command's deltas, merged once
         _build_models(con, changed)
+        residents.build(con, changed)   # participation_residents: by resident, not by month
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
     _stamp(con)
