@@ -71,8 +71,9 @@ STREET_SCOPE = codes.WHOLE_STREET   # pain_points.scope of the street-wide ranki
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
                            "feedback_places", "grid_cases", "grid_cases_at", "grid_daily",
-                           "grid_resolutions", "feedback_enriched", "feedback_daily", "pain_point_daily",
-                           "pain_point_places", "pain_point_keywords", "usability_ratings"})
+                           "grid_resolutions", "grid_resolution_monthly", "feedback_enriched",
+                           "feedback_daily", "pain_point_daily", "pain_point_places",
+                           "pain_point_keywords", "usability_ratings"})
 
 
 class ScopeError(PermissionError):
@@ -174,6 +175,9 @@ RULES: dict[str, dict[str, Rule]] = {
     "grid_resolutions": {"leader": FULL, "analyst": FULL,          # no text columns
                          "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                          "partner": FULL, "public": FULL},
+    "grid_resolution_monthly": {"leader": FULL, "analyst": FULL,   # counts only
+                                "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                                "partner": FULL, "public": FULL},
     "grid_daily": {"leader": FULL, "analyst": FULL,                 # counts only
                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                    "partner": FULL, "public": FULL},

@@ -40,7 +40,7 @@ MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
 MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
           "feedback_enriched", "feedback_daily",
-          "grid_resolutions")
+          "grid_resolutions", "grid_resolution_monthly")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
 # scalar macros the marts' readers share (created before the models)
 FUNCTIONS = {
@@ -48,6 +48,11 @@ FUNCTIONS = {
     # element k counts at the end of day_on + k - 1, the last one for every later day
     "count_at": "CREATE OR REPLACE MACRO count_at(counts, day_on, as_of) AS"
                 " counts[least(date_diff('day', day_on, as_of) + 1, len(counts))]",
+    # grid_resolution_monthly's duration bucket of a case resolved in `hours`: 0 up to a
+    # minute, then 8 buckets per doubling, the last (159) for everything from ~1.8 years;
+    # unsigned, so the summary delta reads it as part of the grain, not as a count
+    "resolution_bucket": "CREATE OR REPLACE MACRO resolution_bucket(hours) AS"
+                         " least(159, greatest(0, floor(8 * log2(greatest(hours * 60, 1)))))::UTINYINT",
 }
 
 MONTHS_MARKER = "/* months */"
