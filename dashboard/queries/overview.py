@@ -54,6 +54,8 @@ GRID_KPIS = sql(_GRID_KPIS, where=GRID_FILTERS, in_period=DAYS_IN_PERIOD,
                 resolution=resolution.RESOLUTION_PLAIN)
 GRID_KPIS_BRACKETED = sql(_GRID_KPIS, where=GRID_FILTERS, in_period=DAYS_IN_PERIOD,
                           resolution=resolution.RESOLUTION_BRACKETED)
+GRID_KPIS_CASES_AT = sql(_GRID_KPIS, where=GRID_FILTERS, in_period=DAYS_IN_PERIOD,
+                         resolution=resolution.RESOLUTION_CASES_AT)
 _GRID_MASK = {"reports": ("sla_due", "sla_met", "sla_share", "median_resolution_hours"),
               "open_cases": (), "sla_due": ("sla_met", "sla_share")}
 
@@ -99,7 +101,11 @@ def grid_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
         df = fetch(con, GRID_KPIS_BRACKETED, {**params, **buckets}, mask=_GRID_MASK)
         if bool(df["bracket_ok"].iloc[0]):
             return df.drop(columns="bracket_ok")
-    return fetch(con, GRID_KPIS, params, mask=_GRID_MASK).drop(columns="bracket_ok")
+    try:
+        df = fetch(con, GRID_KPIS, params, mask=_GRID_MASK)
+    except duckdb.CatalogException:     # a catalog from before grid_resolutions (until its next write)
+        df = fetch(con, GRID_KPIS_CASES_AT, params, mask=_GRID_MASK)
+    return df.drop(columns="bracket_ok")
 
 
 def feedback_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

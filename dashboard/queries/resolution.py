@@ -76,6 +76,15 @@ RESOLUTION_PLAIN = sql("""
         SELECT median(g.hours_to_resolve) AS median_resolution_hours, TRUE AS bracket_ok
         FROM {cases}""", cases=_CASES)
 
+# a catalog written before grid_resolutions existed (until its next write): the per-report mart
+# the figure was read from before, the same cases and hours
+RESOLUTION_CASES_AT = sql("""
+        SELECT median(g.hours_to_resolve) AS median_resolution_hours, TRUE AS bracket_ok
+        FROM {grid_cases_at} g
+        WHERE {where} AND ($date_from IS NULL OR g.reported_at >= $date_from)
+          AND g.reported_at < $as_of_excl AND g.resolved_by_as_of""",
+                          where=filter_sql("g", None, grid=True, category="category"))
+
 RESOLUTION_BRACKETED = sql("""
         WITH counted AS (
             SELECT count(*) AS n,
