@@ -294,14 +294,17 @@ def young_share(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 
 
 # --- evaluations -------------------------------------------------------------------------------
+# each project's ratings summed first, then joined to its project (1M evaluations at 10M
+# reports: joining every evaluation before grouping cost 4x as much)
 EVALUATIONS_SQL = sql("""
-    WITH r AS ({rules})
-    SELECT e.project_id, any_value(p.name) AS name, any_value(p.community) AS community,
-           count(*) AS ratings, avg(e.rating) AS avg_rating,
-           count(*) >= any_value(r.min_ratings) AND avg(e.rating) < any_value(r.low_rating) AS low_rated
-    FROM {evaluations} e JOIN {projects} p USING (project_id), r
-    WHERE {where} AND e.submitted_at < $as_of_excl
-    GROUP BY e.project_id ORDER BY low_rated DESC, avg_rating, e.project_id
+    WITH r AS ({rules}),
+    e AS (SELECT e.project_id, count(*) AS ratings, avg(e.rating) AS avg_rating
+          FROM {evaluations} e WHERE e.submitted_at < $as_of_excl GROUP BY e.project_id)
+    SELECT e.project_id, p.name, p.community, e.ratings, e.avg_rating,
+           e.ratings >= r.min_ratings AND e.avg_rating < r.low_rating AS low_rated
+    FROM e JOIN {projects} p USING (project_id), r
+    WHERE {where}
+    ORDER BY low_rated DESC, avg_rating, e.project_id
 """, rules=RULES, where=_where('p', None))
 
 
