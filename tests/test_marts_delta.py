@@ -1,8 +1,9 @@
 """Delta maintenance of the summary marts (etl/marts/delta.py): after every load of a sequence
 (new rows, updates of stored keys that change category, status, community or close a case in
 a later month, repeated keys within a file, a refused file in the same command, compaction, an
-undo), grid_daily and feedback_daily equal a full rebuild of the same catalog, whole table
-against whole table (EXCEPT ALL both ways), and the delta - not a month rebuild - produced them."""
+undo), grid_daily, feedback_daily and grid_resolution_monthly equal a full rebuild of the same
+catalog, whole table against whole table (EXCEPT ALL both ways), and the delta - not a month
+rebuild - produced them."""
 from __future__ import annotations
 
 import random
@@ -17,7 +18,7 @@ from etl import marts, storage, versions
 from etl.load import load_paths
 from etl.marts import delta
 
-SUMMARIES = ("grid_daily", "feedback_daily")
+SUMMARIES = ("grid_daily", "feedback_daily", "grid_resolution_monthly")
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
 FEEDBACK_HEADER = "留言编号,提交时间,街道,社区,网格编号,渠道,留言内容,评分,回复内容,回复时间\n"
 COMMUNITIES = ("清河一社区", "美和园社区", "毛纺北社区", None)
@@ -96,8 +97,8 @@ def load(db: Path, *paths: Path) -> list:
 
 def assert_same_as_rebuild(db: Path) -> None:
     diff = differences(db)
-    assert diff["grid_daily"] == 0 and diff["feedback_daily"] == 0, diff
-    assert diff["grid_daily rows"] > 20 and diff["feedback_daily rows"] > 20, diff
+    assert all(diff[t] == 0 for t in SUMMARIES), diff
+    assert all(diff[f"{t} rows"] > 20 for t in SUMMARIES), diff
 
 
 def test_a_sequence_of_loads_keeps_the_summaries_equal_to_a_full_rebuild(tmp_path, applied):
@@ -119,7 +120,8 @@ def test_a_sequence_of_loads_keeps_the_summaries_equal_to_a_full_rebuild(tmp_pat
                 [feedback_row(rng, k) for k in rng.sample(fb_keys, 150)] + [feedback_row(rng, "F99999")])
     applied.clear()
     assert load(db, write(tmp_path, "grid2.csv", GRID_HEADER, updates), fb2) == ["loaded", "loaded"]
-    assert sorted(set(applied)) == [("feedback_daily", True), ("grid_daily", True)]
+    assert sorted(set(applied)) == [("feedback_daily", True), ("grid_daily", True),
+                                    ("grid_resolution_monthly", True)]
     assert_same_as_rebuild(db)
 
     # a file refused in the same command (most rows invalid): its delta must not count

@@ -71,8 +71,9 @@ STREET_SCOPE = codes.WHOLE_STREET   # pain_points.scope of the street-wide ranki
 # aggregate-only role may run only through a query that declares its small-group column
 RECORD_TABLES = frozenset({"grid_reports", "feedback", "feedback_pain_points", "feedback_tokens",
                            "feedback_places", "grid_cases", "grid_cases_at", "grid_daily",
-                           "feedback_enriched", "feedback_daily", "pain_point_daily",
-                           "pain_point_places", "pain_point_keywords", "usability_ratings"})
+                           "grid_resolutions", "grid_resolution_monthly", "feedback_enriched",
+                           "feedback_daily", "pain_point_daily", "pain_point_places",
+                           "pain_point_keywords", "usability_ratings"})
 
 
 class ScopeError(PermissionError):
@@ -171,6 +172,12 @@ RULES: dict[str, dict[str, Rule]] = {
     "grid_cases_at": {"leader": FULL, "analyst": FULL,
                       "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                       "partner": FULL, "public": FULL},
+    "grid_resolutions": {"leader": FULL, "analyst": FULL,          # no text columns
+                         "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                         "partner": FULL, "public": FULL},
+    "grid_resolution_monthly": {"leader": FULL, "analyst": FULL,   # counts only
+                                "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                                "partner": FULL, "public": FULL},
     "grid_daily": {"leader": FULL, "analyst": FULL,                 # counts only
                    "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                    "partner": FULL, "public": FULL},
@@ -224,6 +231,11 @@ RULES: dict[str, dict[str, Rule]] = {
                              "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                              "partner": Rule(replace=_PSEUDONYM),
                              "public": Rule(replace=_PSEUDONYM)},
+    # the summary of participation by resident (etl/marts/residents.py): read as participation
+    "participation_residents": {"leader": FULL, "analyst": FULL,
+                                "community": Rule(f"s.community {_IN_COMMUNITIES}"),
+                                "partner": Rule(replace=_PSEUDONYM),
+                                "public": Rule(replace=_PSEUDONYM)},
     "redemptions": {"leader": FULL, "analyst": FULL,
                     "community": Rule(f"s.community {_IN_COMMUNITIES}"),
                     "partner": Rule(replace=_PSEUDONYM), "public": Rule(replace=_PSEUDONYM)},

@@ -4,8 +4,11 @@ Every KPI is one aggregate over one mart (etl/marts, docs/METRICS.md) for the fi
 the page calls the same function with `Filters.previous_period()` for the change. As-of = the
 end of the period's last day.
 - open cases, reports, SLA due/met and share: the grid_daily summary (written at load time);
-- median resolution hours: grid_cases_at over the period's reports (a median cannot be summed
-  from a summary; the period bounds let the scan skip other months' row groups);
+- median resolution hours: grid_resolutions over the period's reports resolved by as-of (a
+  median cannot be summed from a summary; the period bounds let the scan skip other months' row
+  groups; the view carries no SLA join, which cost a third of the scan at 10M); a long period
+  keeps only the durations in the buckets grid_resolution_monthly says hold the median
+  (dashboard/queries/resolution.py), the same figure;
 - feedback volume / average rating: the feedback_daily summary, messages submitted in the
   period (no category filter: feedback carries none);
 - funds in / out: the fund_daily summary (fund_flows' entries summed by day), ledger entries
@@ -19,6 +22,7 @@ import pandas as pd
 from dashboard.filters import Filters
 from dashboard.queries import fund_reads
 from dashboard.queries import projects as pq
+from dashboard.queries import resolution
 from dashboard.queries.base import fetch, filter_sql, sql
 from dashboard.queries.common import period_params
 from etl import codes
@@ -29,7 +33,7 @@ GRID_FILTERS = filter_sql("g", None, grid=True, category="category")
 # grid_daily rows of the period's reports ($date_from may be open)
 DAYS_IN_PERIOD = "($date_from IS NULL OR g.day_on >= $date_from) AND g.day_on <= $as_of"
 
-GRID_KPIS = sql("""
+_GRID_KPIS = """
     WITH daily AS (
         SELECT sum(g.opened - g.closed) FILTER (WHERE g.day_on <= $as_of)::BIGINT AS open_cases,
                COALESCE(sum(g.reports) FILTER (WHERE {in_period}), 0)::BIGINT AS reports,
@@ -39,17 +43,23 @@ GRID_KPIS = sql("""
                         FILTER (WHERE {in_period}), 0)::BIGINT AS sla_met
         FROM {grid_daily} g
         WHERE {where}
-    ), resolution AS (
-        SELECT median(g.hours_to_resolve) AS median_resolution_hours
-        FROM {grid_cases_at} g      -- period bounds in WHERE: other months' row groups skipped
-        WHERE {where} AND ($date_from IS NULL OR g.reported_at >= $date_from)
-          AND g.reported_at < $as_of_excl AND g.resolved_by_as_of
+    ), resolution AS ({resolution}
     )
     SELECT COALESCE(daily.open_cases, 0) AS open_cases, daily.reports, daily.sla_due,
            daily.sla_met, daily.sla_met / NULLIF(daily.sla_due, 0) AS sla_share,
-           resolution.median_resolution_hours
+           resolution.median_resolution_hours, resolution.bracket_ok
     FROM daily, resolution
-""", where=GRID_FILTERS, in_period=DAYS_IN_PERIOD)
+"""
+# the median over every case of the period, or over the durations in $b_lo..$b_hi only
+# (dashboard/queries/resolution.py): the same figure
+GRID_KPIS = sql(_GRID_KPIS, where=GRID_FILTERS, in_period=DAYS_IN_PERIOD,
+                resolution=resolution.RESOLUTION_PLAIN)
+GRID_KPIS_BRACKETED = sql(_GRID_KPIS, where=GRID_FILTERS, in_period=DAYS_IN_PERIOD,
+                          resolution=resolution.RESOLUTION_BRACKETED)
+GRID_KPIS_CASES_AT = sql(_GRID_KPIS, where=GRID_FILTERS, in_period=DAYS_IN_PERIOD,
+                         resolution=resolution.RESOLUTION_CASES_AT)
+_GRID_MASK = {"reports": ("sla_due", "sla_met", "sla_share", "median_resolution_hours"),
+              "open_cases": (), "sla_due": ("sla_met", "sla_share")}
 
 FEEDBACK_KPIS = sql("""
     SELECT COALESCE(sum(fb.messages), 0)::BIGINT AS feedback,
@@ -87,9 +97,17 @@ TOP_HOT_SPOTS = """
 
 def grid_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: open cases at as-of, reports, SLA due/met counts and share, median hours."""
-    return fetch(con, GRID_KPIS, period_params(con, f), mask={
-        "reports": ("sla_due", "sla_met", "sla_share", "median_resolution_hours"),
-        "open_cases": (), "sla_due": ("sla_met", "sla_share")})
+    params = period_params(con, f)
+    buckets = resolution.bracket(con, f, params)
+    if buckets is not None:
+        df = fetch(con, GRID_KPIS_BRACKETED, {**params, **buckets}, mask=_GRID_MASK)
+        if bool(df["bracket_ok"].iloc[0]):
+            return df.drop(columns="bracket_ok")
+    try:
+        df = fetch(con, GRID_KPIS, params, mask=_GRID_MASK)
+    except duckdb.CatalogException:     # a catalog from before grid_resolutions (until its next write)
+        df = fetch(con, GRID_KPIS_CASES_AT, params, mask=_GRID_MASK)
+    return df.drop(columns="bracket_ok")
 
 
 def feedback_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -38,12 +38,13 @@ import duckdb
 
 from etl import codes
 from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
-from etl.marts import delta
+from etl.marts import delta, residents
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
 MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
-          "fund_daily", "feedback_enriched", "feedback_daily")
+          "fund_daily", "feedback_enriched", "feedback_daily",
+          "grid_resolutions", "grid_resolution_monthly")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
 # scalar macros the marts' readers share (created before the models)
 FUNCTIONS = {
@@ -51,6 +52,11 @@ FUNCTIONS = {
     # element k counts at the end of day_on + k - 1, the last one for every later day
     "count_at": "CREATE OR REPLACE MACRO count_at(counts, day_on, as_of) AS"
                 " counts[least(date_diff('day', day_on, as_of) + 1, len(counts))]",
+    # grid_resolution_monthly's duration bucket of a case resolved in `hours`: 0 up to a
+    # minute, then 8 buckets per doubling, the last (159) for everything from ~1.8 years;
+    # unsigned, so the summary delta reads it as part of the grain, not as a count
+    "resolution_bucket": "CREATE OR REPLACE MACRO resolution_bucket(hours) AS"
+                         " least(159, greatest(0, floor(8 * log2(greatest(hours * 60, 1)))))::UTINYINT",
 }
 
 MONTHS_MARKER = "/* months */"
@@ -201,6 +207,7 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         if changed is not None:
             delta.flush(con)        # this command's deltas, merged once
         _build_models(con, changed, stale)
+        residents.build(con, changed)   # participation_residents: by resident, not by month
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
     _stamp(con, lookups)
@@ -241,7 +248,7 @@ VERSION_KEY = "marts_version"   # etl_meta: the models the summaries were last m
 def version() -> str:
     """A fingerprint of every model's SQL (a changed model changes it)."""
     digest = hashlib.sha256()
-    for name in MODELS:
+    for name in (*MODELS, residents.TABLE):    # participation_residents: built by etl/marts/residents.py
         digest.update(name.encode() + b"\0" + (MARTS_DIR / f"{name}.sql").read_bytes() + b"\0")
     # letters only: a stored setting must not look like a number (tests/security scans every
     # text value of a loaded file for digit runs)
