@@ -114,8 +114,11 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
             build_marts(con, None if moved else (storage.changes(con) or {}))
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
+            bloated = storage_upkeep.bloated(con)
             con.close()
-            if moved and live.exists():       # the moved tables' space: rebuild the catalog small
+            # the moved tables' space, or the blocks a rebuild of the marts freed: rebuild the
+            # catalog small (every later write copies it)
+            if (moved or bloated) and live.exists():
                 storage_upkeep.vacuum_copy(nxt, packed)
                 os.replace(packed, nxt)
             versions.keep(live)

@@ -73,6 +73,24 @@ def writable(con: duckdb.DuckDBPyConnection, table: str) -> None:
                     "FROM read_parquet($files, hive_partitioning = false)", {"files": paths})
 
 
+# a catalog is rewritten when this share of its blocks is free and they add up to at least
+# BLOAT_MIN_BYTES: a full marts rebuild or an undo leaves the old summaries' blocks behind
+# (10M: 36 -> 64 MB), and every write copies the file; a daily load frees far less
+BLOAT_SHARE = 0.25
+BLOAT_MIN_BYTES = 8 << 20
+
+
+def bloated(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog `con` writes (after its CHECKPOINT) holds enough free blocks to be
+    worth a vacuum_copy."""
+    row = con.execute("SELECT free_blocks, total_blocks, block_size FROM pragma_database_size()"
+                      " WHERE database_name = current_database()").fetchone()
+    if not row:
+        return False
+    free, total, size = row
+    return total > 0 and free >= BLOAT_SHARE * total and free * size >= BLOAT_MIN_BYTES
+
+
 def vacuum_copy(src: Path, dst: Path) -> None:
     """Copy the catalog `src` into a new file `dst` holding only its live blocks (after a
     migration the old file keeps the moved tables' space until it is rebuilt)."""

@@ -1,0 +1,53 @@
+"""A write compacts the catalog when it holds many free blocks: a full marts rebuild (or an undo)
+leaves the replaced summaries' blocks in the file, and every later write copies that file, so
+the writer rewrites it with its live blocks only (storage_upkeep.bloated / vacuum_copy)."""
+from __future__ import annotations
+
+import random
+
+import duckdb
+
+from etl import dbfile, marts, storage_upkeep
+from tests.test_marts_delta import GRID_HEADER, differences, grid_row, load, write
+
+
+def _free_blocks(db) -> tuple[int, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT free_blocks, total_blocks FROM pragma_database_size()"
+                           " WHERE database_name = current_database()").fetchone()
+
+
+def test_bloated_sees_the_space_a_dropped_table_leaves(tmp_path):
+    with duckdb.connect(str(tmp_path / "c.duckdb")) as con:
+        con.execute("CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(1000000)")
+        con.execute("CHECKPOINT")
+        con.execute("CREATE TABLE small AS SELECT range AS i FROM range(100000)")
+        con.execute("CHECKPOINT")
+        assert not storage_upkeep.bloated(con)
+        con.execute("DROP TABLE big")
+        con.execute("CHECKPOINT")
+        assert storage_upkeep.bloated(con)
+
+
+def test_a_marts_rebuild_leaves_a_compact_catalog_with_the_same_marts(tmp_path, monkeypatch):
+    rng = random.Random(5)
+    db = tmp_path / "cockpit.duckdb"
+    assert load(db, write(tmp_path, "g.csv", GRID_HEADER, [grid_row(rng, f"G{i}") for i in range(400)])) == ["loaded"]
+    # the demo-sized catalog is small: count any free space as worth compacting
+    monkeypatch.setattr(storage_upkeep, "BLOAT_MIN_BYTES", 0)
+    monkeypatch.setattr(storage_upkeep, "BLOAT_SHARE", 0.0001)
+    calls = []
+    real = storage_upkeep.vacuum_copy
+    monkeypatch.setattr(storage_upkeep, "vacuum_copy", lambda src, dst: (calls.append(src), real(src, dst)))
+    marts.rebuild(db)
+    assert calls, "the rebuild's freed blocks did not trigger a compaction"
+    free, total = _free_blocks(db)
+    assert free == 0 and total > 0
+    after = differences(db)
+    assert after["grid_daily"] == 0 and after["grid_daily rows"] > 10, after
+    # a write that frees nothing worth it does not compact
+    monkeypatch.setattr(storage_upkeep, "BLOAT_MIN_BYTES", 1 << 40)
+    calls.clear()
+    with dbfile.writer(db):
+        pass
+    assert not calls
