@@ -146,14 +146,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     """Everything under tests/e2e/ drives a real browser: marked e2e whether or not the module
-    says so, so the fast loop (-m "not slow and not e2e") never starts Chromium.
-
-    The tests on the demo build form one xdist group: under `-n 2 --dist loadgroup` (the fast
-    loop, README) one worker builds the demo and runs them while the other takes everything
-    else, instead of both workers building it (about 8 s of CPU each). Without xdist the
-    group mark does nothing."""
+    says so, so the fast loop (-m "not slow and not e2e") never starts Chromium."""
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
-        if "demo_build" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("demo"))
