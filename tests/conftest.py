@@ -58,11 +58,11 @@ def demo_build(tmp_path_factory) -> DemoBuild:
     run = tmp_path_factory.getbasetemp().parent        # this run's folder, shared by its workers
     with open(run / "demo-shared.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = run / "demo-shared.pickle"
-        if done.exists():
-            return pickle.loads(done.read_bytes())
-        build = _build_demo(run / "demo-shared")
-        done.write_bytes(pickle.dumps(build))
+        root, done = run / "demo-shared", run / "demo-shared.pickle"
+        if done.exists():       # the manifest and load results (conftest's class is not picklable)
+            return _demo_at(root, *pickle.loads(done.read_bytes()))
+        build = _build_demo(root)
+        done.write_bytes(pickle.dumps((build.manifest, build.results)))
         return build
 
 
@@ -73,10 +73,13 @@ def _build_demo(root: Path) -> DemoBuild:
     root.mkdir(parents=True, exist_ok=True)
     inbox = root / "inbox"
     manifest = demo.generate(inbox, seed=7, scale=0.1, end=DEMO_END, truth_dir=root / "demo_truth")
-    db = root / "cockpit.duckdb"
-    results = load_paths([inbox], db, progress=None)
-    painpoints.run(db_path=db)
-    return DemoBuild(db, inbox, root / "demo_truth", manifest, results)
+    results = load_paths([inbox], root / "cockpit.duckdb", progress=None)
+    painpoints.run(db_path=root / "cockpit.duckdb")
+    return _demo_at(root, manifest, results)
+
+
+def _demo_at(root: Path, manifest: dict, results: list) -> DemoBuild:
+    return DemoBuild(root / "cockpit.duckdb", root / "inbox", root / "demo_truth", manifest, results)
 
 
 @pytest.fixture(scope="session")
