@@ -3,7 +3,9 @@ hand-built page database (tests/pages_fixture.py). pytest finds them here; no te
 imports a fixture by name."""
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,17 +46,40 @@ def demo_build(tmp_path_factory) -> DemoBuild:
     """A small demo (scale 0.1) built by the real generator, loader and pain-point engine.
 
     Read-only for tests: copy the database file if you need to write.
+
+    Under pytest-xdist (the fast loop's `-n 2`) the workers share one build instead of each
+    spending its 8 s of CPU on the same bytes: the first worker to need it builds it in the
+    run's temp folder under a file lock, the others wait for it and read it. DuckDB lets many
+    processes read one file, and the audit log pages append beside it takes a lock per entry.
     """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return _build_demo(tmp_path_factory.mktemp("demo"))
+    run = tmp_path_factory.getbasetemp().parent        # this run's folder, shared by its workers
+    with open(run / "demo-shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        root, done = run / "demo-shared", run / "demo-shared.pickle"
+        if done.exists():       # the manifest and load results (conftest's class is not picklable)
+            return _demo_at(root, *pickle.loads(done.read_bytes()))
+        build = _build_demo(root)
+        done.write_bytes(pickle.dumps((build.manifest, build.results)))
+        return build
+
+
+def _build_demo(root: Path) -> DemoBuild:
     from etl import demo, painpoints
     from etl.load import load_paths
 
-    root = tmp_path_factory.mktemp("demo")
+    root.mkdir(parents=True, exist_ok=True)
     inbox = root / "inbox"
     manifest = demo.generate(inbox, seed=7, scale=0.1, end=DEMO_END, truth_dir=root / "demo_truth")
-    db = root / "cockpit.duckdb"
-    results = load_paths([inbox], db, progress=None)
-    painpoints.run(db_path=db)
-    return DemoBuild(db, inbox, root / "demo_truth", manifest, results)
+    results = load_paths([inbox], root / "cockpit.duckdb", progress=None)
+    painpoints.run(db_path=root / "cockpit.duckdb")
+    return _demo_at(root, manifest, results)
+
+
+def _demo_at(root: Path, manifest: dict, results: list) -> DemoBuild:
+    return DemoBuild(root / "cockpit.duckdb", root / "inbox", root / "demo_truth", manifest, results)
 
 
 @pytest.fixture(scope="session")

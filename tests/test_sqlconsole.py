@@ -13,6 +13,7 @@ from dashboard.i18n import STRINGS
 from dashboard.queries.base import Scope, use_scope
 from etl import marts
 from etl.dbfile import ensure_schema
+from sweep import case
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sql_console.py")
 
@@ -69,7 +70,18 @@ def test_sandbox_connection_refuses_on_its_own(tiny_db, sql, error):
 
 
 # --- the console: every forbidden statement gives a translated refusal ---
-@pytest.mark.parametrize("sql, key", [
+# Each case starts a console worker process. The fast loop keeps one case per refusal key plus the
+# computed table name; the full run refuses every statement (each function name's refusal is
+# one code path, and test_every_table_function_is_classified checks every name in-process).
+FORBIDDEN_FAST = {"SELECT * FROM read_csv('/etc/passwd')", "FROM '/etc/passwd'",
+                  "COPY grid_reports TO '/tmp/cockpit_leak.csv'",
+                  "SELECT 1; DROP TABLE grid_reports", "   ", "SELEC 1",
+                  "EXPLAIN ANALYZE SELECT * FROM etl_meta WHERE value LIKE 'a%'",
+                  "SELECT * FROM query_table('etl' || '_meta')"}
+
+
+@pytest.mark.parametrize("sql, key", [case(sql, key, fast=sql in FORBIDDEN_FAST)
+                                      for sql, key in [
     ("SELECT * FROM read_csv('/etc/passwd')", "sql.err.denied_function"),
     ("FROM read_text('/etc/passwd')", "sql.err.denied_function"),
     ("FROM '/etc/passwd'", "sql.err.file_table"),
@@ -99,7 +111,7 @@ def test_sandbox_connection_refuses_on_its_own(tiny_db, sql, error):
     ("EXPLAIN ANALYZE SELECT * FROM etl_meta WHERE value LIKE 'a%'", "sql.err.hidden_table"),
     ("SELECT * FROM query_table('etl' || '_meta')", "sql.err.denied_function"),
     ("SELECT * FROM query('SELECT 1')", "sql.err.denied_function"),
-])
+]])
 def test_forbidden_statements_are_refused_with_a_translated_message(tiny_db, sql, key):
     with pytest.raises(sqlconsole.ConsoleError) as info:
         sqlconsole.run(sql)
@@ -109,7 +121,14 @@ def test_forbidden_statements_are_refused_with_a_translated_message(tiny_db, sql
         assert message and "{" not in message
 
 
-@pytest.mark.parametrize("sql, rows", [
+# the fast loop runs a plain SELECT, a CTE and SUMMARIZE (a worker process each); the full run
+# every kind of read statement
+READS_FAST = {"SELECT community, count(*) AS n FROM grid_reports GROUP BY ALL ORDER BY community",
+              "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "SUMMARIZE grid_reports"}
+
+
+@pytest.mark.parametrize("sql, rows", [case(sql, rows, fast=sql in READS_FAST)
+                                       for sql, rows in [
     ("SELECT community, count(*) AS n FROM grid_reports GROUP BY ALL ORDER BY community", 2),
     ("WITH x AS (SELECT 1 AS a) SELECT * FROM x", 1),
     ("FROM grid_reports LIMIT 3", 3),
@@ -117,7 +136,7 @@ def test_forbidden_statements_are_refused_with_a_translated_message(tiny_db, sql
     ("SHOW TABLES", None),
     ("SUMMARIZE grid_reports", None),
     ("EXPLAIN SELECT * FROM grid_reports", None),
-])
+]])
 def test_read_statements_run(tiny_db, sql, rows):
     result = sqlconsole.run(sql)
     assert not result.truncated
@@ -207,13 +226,20 @@ def test_page_runs_a_query_and_shows_the_table(tiny_db):
     assert df["n"].tolist() == [15, 15]
 
 
-@pytest.mark.parametrize("sql, fragment", [
+# the fast loop shows a denied function, a write and the hidden table on the page; the full run
+# every refusal message
+PAGE_FAST = {"SELECT * FROM read_csv('/etc/passwd')", "COPY grid_reports TO '/tmp/x.csv'",
+             "SELECT * FROM etl_meta"}
+
+
+@pytest.mark.parametrize("sql, fragment", [case(sql, fragment, fast=sql in PAGE_FAST)
+                                           for sql, fragment in [
     ("SELECT * FROM read_csv('/etc/passwd')", "不允许使用函数 read\\_csv"),
     ("SELECT * FROM '/etc/passwd'", "不能把文件当作表读取"),
     ("COPY grid_reports TO '/tmp/x.csv'", "只允许只读查询"),
     ("ATTACH '/tmp/x.duckdb'", "只允许只读查询"),
     ("SELECT * FROM etl_meta", "假名化盐值"),
-])
+]])
 def test_page_refuses_forbidden_statements_with_a_message(tiny_db, sql, fragment):
     at = _run_page(sql)
     assert not at.exception

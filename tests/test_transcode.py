@@ -99,6 +99,9 @@ def test_a_bad_byte_deep_in_a_gbk_file_names_file_row_and_column(tmp_path, monke
     import etl.extract as extract
     monkeypatch.setattr(extract, "SAMPLE_BYTES", 2048)        # found while streaming, not in the sample
     monkeypatch.setattr(transcode, "BLOCK_BYTES", 4096)      # the bad byte is many blocks in
+    # and many iconv pieces in: pieces of a block, not codec()'s 97 bytes (one iconv process
+    # per line would start 2,000 of them; the split characters are the test above's)
+    monkeypatch.setattr(transcode, "ICONV_PIECE_BYTES", 4096)
     calls = []
     real = transcode.undecodable
     monkeypatch.setattr(transcode, "undecodable", lambda *a: calls.append(a) or real(*a))
