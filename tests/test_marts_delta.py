@@ -213,3 +213,18 @@ def test_a_load_into_months_the_summaries_do_not_hold_yet_is_inserted_exactly(tm
                           + [grid_row(rng, f"G{i}") for i in range(0, 200, 7)])) == ["loaded"]
     assert ("grid_daily", True) in applied
     assert_same_as_rebuild(db)
+
+
+def test_a_load_of_only_open_cases_leaves_a_summary_without_count_lists_alone(tmp_path, applied):
+    """grid_resolution_monthly counts resolved cases only and has no count lists: a later file
+    of open cases gives it an empty delta, which must merge as nothing (it once failed the
+    whole load)."""
+    rng = random.Random(11)
+    db = tmp_path / "cockpit.duckdb"
+    assert load(db, write(tmp_path, "g.csv", GRID_HEADER, [grid_row(rng, f"G{i}") for i in range(120)])) == ["loaded"]
+    open_rows = [row for row in (grid_row(rng, f"N{i}") for i in range(60)) if row.split(",")[7] in ("待受理", "处置中")]
+    assert open_rows
+    assert load(db, write(tmp_path, "open.csv", GRID_HEADER, open_rows)) == ["loaded"]
+    diff = differences(db)
+    assert diff["grid_daily"] == 0 and diff["grid_resolution_monthly"] == 0, diff
+    assert diff["grid_resolution_monthly rows"] > 5, diff

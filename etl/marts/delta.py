@@ -137,8 +137,10 @@ def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
     a change of them rebuilds every summary)."""
     keys, sums, lists = _columns(con, m.name)
     types = _types(con, m.name)
-    lengths = con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists) or '0'} "
-                          f"FROM {pending}").fetchone()
+    # no count lists (fund_daily, grid_resolution_monthly): nothing to measure, even when the
+    # pending delta has no rows
+    lengths = con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists)} "
+                          f"FROM {pending}").fetchone() if lists else ()
     elements = [f"[{', '.join(f'coalesce(sum({c}[{i}]), 0)::BIGINT' for i in range(1, n + 1))}]::BIGINT[] AS {c}"
                 for c, n in zip(lists, lengths)]
     columns = ", ".join([*keys, *(f"CAST(sum({c}) AS {types[c]}) AS {c}" for c in sums), *elements])
