@@ -203,20 +203,26 @@ class _Keys:
         return self.column[i].as_py()
 
 
-def spans(con: duckdb.DuckDBPyConnection, key: str, files: list[str],
-          keys) -> list[tuple[int, int] | None]:
-    """Per file of `files`, the slice of `keys` (sorted incoming keys: an Arrow string column)
-    within the file's key range, or None when the file has no usable statistics."""
+def ranges(con: duckdb.DuckDBPyConnection, key: str, files: list[str]) -> dict[str, tuple[str, str]]:
+    """path -> (min, max) of the key column, for the files of `files` with usable statistics."""
     if not files:
-        return []
-    ranges = {f: (lo, hi) for f, lo, hi in con.execute(_RANGES_SQL, {"files": files, "key": key}).fetchall()}
+        return {}
+    return {f: (lo, hi) for f, lo, hi in con.execute(_RANGES_SQL, {"files": files, "key": key}).fetchall()}
+
+
+def spans(con: duckdb.DuckDBPyConnection, key: str, files: list[str], keys,
+          known: dict[str, tuple[str, str]] | None = None) -> list[tuple[int, int] | None]:
+    """Per file of `files`, the slice of `keys` (sorted incoming keys: an Arrow string column)
+    within the file's key range, or None when the file has no usable statistics. `known`: the
+    files' ranges, when the caller has read them already."""
+    found = known if known is not None else ranges(con, key, files)
     seq = _Keys(keys)
     out: list[tuple[int, int] | None] = []
     for path in files:
-        if path not in ranges:
+        if path not in found:
             out.append(None)
             continue
-        lo, hi = ranges[path]
+        lo, hi = found[path]
         out.append((bisect.bisect_left(seq, lo), bisect.bisect_right(seq, hi)))
     return out
 
@@ -235,6 +241,15 @@ _SUPERSEDED_SQL = """
 _NO_SUPERSEDED = "CREATE OR REPLACE TEMP TABLE etl_superseded (path VARCHAR, key VARCHAR)"
 
 
+def _disjoint(known: dict[str, tuple[str, str]], current: list[str], new: list[str]) -> bool:
+    """Whether no key of the files `new` can be in the files `current` (every range known, and
+    none of the current ones meets the new ones'): e.g. a load of the next month's cases."""
+    if any(p not in known for p in (*current, *new)):
+        return False
+    lo, hi = min(known[p][0] for p in new), max(known[p][1] for p in new)
+    return all(known[p][1] < lo or known[p][0] > hi for p in current)
+
+
 def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str, int]],
                incoming: dict[str, np.ndarray]) -> None:
     """temp.etl_superseded (path, key): the rows of the stored files `current` ((path, rows))
@@ -242,12 +257,14 @@ def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str
     superseded before. Each stored file is searched only for the incoming keys within its key
     range (`spans`)."""
     new = sorted(incoming)
-    if not new or not current:
+    paths = [p for p, _ in current]
+    known = ranges(con, key, paths + new)
+    if not new or not current or _disjoint(known, paths, new):
         con.execute(_NO_SUPERSEDED)
         return
     got = con.sql(_incoming_sql(key), params={"new": new}).to_arrow_table()
     hashes = np.asarray(got.column("h").to_numpy(), dtype=np.uint64)
-    within = spans(con, key, [p for p, _ in current], got.column("key").combine_chunks())
+    within = spans(con, key, paths, got.column("key").combine_chunks(), known)
     numbers, found = matches(con, key, current, np.arange(len(hashes)), hashes, within)
     if not numbers:
         con.execute(_NO_SUPERSEDED)

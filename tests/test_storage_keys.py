@@ -329,3 +329,23 @@ def test_keys_too_long_for_exact_statistics_are_searched_in_every_file(tmp_path)
         assert storage_keys.spans(con, "report_id", files, keys.combine_chunks()) == [None] * len(files)
     got = rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1")
     assert got == sorted([("处置中", 40 - len(second)), ("已办结", len(second))])
+
+
+def test_a_load_whose_key_range_meets_no_stored_file_searches_no_sidecar(tmp_path, monkeypatch):
+    """Next month's cases (dated numbers past every stored one): the ranges alone show that no
+    stored row is superseded, so no sidecar is searched; a later re-sent case is still found."""
+    db = tmp_path / "cockpit.duckdb"
+    november = {f"SJ202511{d:02d}{i:04d}": (datetime(2025, 11, d, 9), "处置中") for d in range(1, 29, 3) for i in range(3)}
+    load_paths([dated_csv(tmp_path / "a.csv", november)], db, progress=None)
+    searched = []
+    real = storage_keys.matches
+    monkeypatch.setattr(storage_keys, "matches", lambda *a, **k: searched.append(1) or real(*a, **k))
+    december = {f"SJ202512{d:02d}{i:04d}": (datetime(2025, 12, d, 9), "待受理") for d in range(1, 29, 3) for i in range(3)}
+    load_paths([dated_csv(tmp_path / "b.csv", december)], db, progress=None)
+    assert searched == []
+    assert rows(db, "SELECT count(*) FROM grid_reports")[0][0] == len(november) + len(december)
+    again = dict(list(november.items())[:2])
+    load_paths([dated_csv(tmp_path / "c.csv", {k: (at, "已办结") for k, (at, _) in again.items()})], db, progress=None)
+    assert searched == [1]
+    assert rows(db, "SELECT report_id FROM grid_reports WHERE status = '已办结' ORDER BY 1") == [(k,) for k in sorted(again)]
+    assert rows(db, "SELECT count(*) FROM grid_reports")[0][0] == len(november) + len(december)
