@@ -250,19 +250,16 @@ def write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: P
     return _write_files(con, table, select, root, tag, load_id, params, sort=True)[0]
 
 
-# DuckDB's Parquet row group (COPY's default ROW_GROUP_SIZE): readers prune by the min/max of
-# a whole row group, so the order of the rows inside one makes no difference to any query
-ROW_GROUP_ROWS = 122_880
+ROW_GROUP_ROWS = 122_880   # COPY's default row group: readers prune by a whole group's min/max
 
 
 def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: Path, tag: str,
                  load_id: int | None, params: dict | None = None, sort: bool | None = None
                  ) -> tuple[list[tuple[date, str, int]], dict[str, np.ndarray]]:
     """write_files, and the new files' key hashes (path -> sorted hashes, their sidecars).
-
-    sort: rows sorted by key within each month's file (True), or None: only when some month
-    of the write fills more than one row group; a file of one row group is read the same
-    whatever its order, and the sort was a third of the write's CPU for a daily export."""
+    sort: rows sorted by key within each month's file (True), or None: only when a month fills
+    more than one row group (a file of one is read the same in any order; the sort was a third
+    of the write's CPU for the demo's exports)."""
     spec = PARTITIONED[table]
     folder = root / table
     folder.mkdir(parents=True, exist_ok=True)
@@ -295,7 +292,6 @@ def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: 
 
 
 def _largest_month(con: duckdb.DuckDBPyConnection, spec: Partitioned, select: str, params: dict | None) -> int:
-    """The rows of the write's fullest month (`select` as _write_files gets it)."""
     return con.execute(f"SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM ({select}) "
                        f"GROUP BY strftime({spec.time}, '%Y-%m'))", params or {}).fetchall()[0][0]
 
