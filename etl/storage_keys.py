@@ -185,9 +185,10 @@ _RANGES_SQL = """
 
 @functools.cache
 def _incoming_sql(key: str) -> str:
-    """The new files' keys in key order with their hashes (a name of storage.PARTITIONED)."""
+    """The new files' keys in key order with their hashes (a name of storage.PARTITIONED); a
+    NULL key equals no key, so it supersedes nothing."""
     return (f"SELECT CAST({key} AS VARCHAR) AS key, {HASH_SQL.format(column=key)} AS h "
-            f"FROM read_parquet($new, hive_partitioning = false) ORDER BY key")
+            f"FROM read_parquet($new, hive_partitioning = false) WHERE {key} IS NOT NULL ORDER BY key")
 
 
 class _Keys:
