@@ -4,8 +4,11 @@ Every Parquet file of a table of storage.PARTITIONED gets, when it is written, a
 `<file>.keys.npy`: the 64-bit hashes of its keys, sorted (numpy, one row per row of the file).
 A file never changes, so neither does its sidecar. An upsert hashes its incoming keys and
 binary-searches them in the sidecar of each current file (memory-mapped: only the pages the
-searches touch are read), instead of reading the key column of every file. A hit gives the
-pair (file, incoming key) that `etl_storage.deletes` records.
+searches touch are read), instead of reading the key column of every file; each file only for
+the incoming keys inside its key range (its Parquet statistics: with dated case numbers, the
+files of the months the load touches), so a load into a database of many months searches what
+it brings, not every sidecar. A hit gives the pair (file, incoming key) that
+`etl_storage.deletes` records.
 
 Exact by construction:
 - no superseded row is missed: equal keys have equal hashes, and a file whose sidecar is
@@ -23,6 +26,7 @@ answer with Python's hashlib once per process). Sidecars are deleted with their 
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
@@ -130,62 +134,150 @@ def ensure(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]
 
 
 def matches(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]],
-            rows: np.ndarray, hashes: np.ndarray) -> tuple[list[int], list[int]]:
+            rows: np.ndarray, hashes: np.ndarray,
+            spans: list[tuple[int, int] | None] | None = None) -> tuple[list[int], list[int]]:
     """The incoming keys (their `hashes`, and `rows`: the caller's ids for them) found in
     `files` ((path, rows) pairs of one table), as (file numbers, 1-based into `files`; row ids):
-    one pair per file that may hold the key."""
+    one pair per file that may hold the key.
+
+    spans: per file, the slice (start, stop) of `rows`/`hashes` that may be in it (the others
+    lie outside its key range), or None for all of them; None: every file gets all of them."""
     stored = ensure(con, key, files)
-    order = np.argsort(hashes, kind="stable")
-    q, r = np.asarray(hashes)[order], np.asarray(rows)[order]
+    rows, hashes = np.asarray(rows), np.asarray(hashes)
+    everything: tuple[np.ndarray, np.ndarray] | None = None
     numbers, found = [], []
     for number, (path, _) in enumerate(files, start=1):
         h = stored[path]
+        span = spans[number - 1] if spans is not None else None
+        if span is None:
+            if everything is None:       # sorted once, for every file searched in full
+                order = np.argsort(hashes, kind="stable")
+                everything = hashes[order], rows[order]
+            q, r = everything
+        else:
+            order = np.argsort(hashes[span[0]:span[1]], kind="stable")
+            q, r = hashes[span[0]:span[1]][order], rows[span[0]:span[1]][order]
         if not len(h) or not len(q):
             continue
         pos = np.searchsorted(h, q)
         hit = np.flatnonzero(h[np.minimum(pos, len(h) - 1)] == q)
         if len(hit):
             numbers.append(np.full(len(hit), number, dtype=np.int64))
-            found.append(hit)
+            found.append(r[hit])
     if not found:
         return [], []
-    return np.concatenate(numbers).tolist(), r[np.concatenate(found)].tolist()
+    return np.concatenate(numbers).tolist(), np.concatenate(found).tolist()
+
+
+# Each stored file's key range, from its Parquet statistics (every row group's exact min and max
+# of the key; DuckDB marks a truncated one inexact): a file is searched only for the incoming
+# keys inside its range. Keys that carry a date (工单号 SJ20261122...) put each month's files
+# in their own range, so a load searches the files of the months its keys fall in and not every
+# file of the table: the search follows the load. A file without exact statistics, or whose
+# key is not stored as text, is searched for every key.
+_RANGES_SQL = """
+    SELECT file_name, min(stats_min_value), max(stats_max_value)
+    FROM parquet_metadata($files) WHERE path_in_schema = $key
+    GROUP BY file_name
+    HAVING bool_and(type = 'BYTE_ARRAY' AND min_is_exact AND max_is_exact
+                    AND stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL)"""
+
+
+@functools.cache
+def _incoming_sql(key: str) -> str:
+    """The new files' keys in key order with their hashes (a name of storage.PARTITIONED); a
+    NULL key equals no key, so it supersedes nothing."""
+    return (f"SELECT CAST({key} AS VARCHAR) AS key, {HASH_SQL.format(column=key)} AS h "
+            f"FROM read_parquet($new, hive_partitioning = false) WHERE {key} IS NOT NULL ORDER BY key")
+
+
+class _Keys:
+    """A sorted Arrow string column as a sequence `bisect` can search (no Python list of it)."""
+
+    def __init__(self, column):
+        self.column = column
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, i: int) -> str:
+        return self.column[i].as_py()
+
+
+def ranges(con: duckdb.DuckDBPyConnection, key: str, files: list[str]) -> dict[str, tuple[str, str]]:
+    """path -> (min, max) of the key column, for the files of `files` with usable statistics."""
+    if not files:
+        return {}
+    return {f: (lo, hi) for f, lo, hi in con.execute(_RANGES_SQL, {"files": files, "key": key}).fetchall()}
+
+
+def spans(con: duckdb.DuckDBPyConnection, key: str, files: list[str], keys,
+          known: dict[str, tuple[str, str]] | None = None) -> list[tuple[int, int] | None]:
+    """Per file of `files`, the slice of `keys` (sorted incoming keys: an Arrow string column)
+    within the file's key range, or None when the file has no usable statistics. `known`: the
+    files' ranges, when the caller has read them already."""
+    found = known if known is not None else ranges(con, key, files)
+    seq = _Keys(keys)
+    out: list[tuple[int, int] | None] = []
+    for path in files:
+        if path not in found:
+            out.append(None)
+            continue
+        lo, hi = found[path]
+        out.append((bisect.bisect_left(seq, lo), bisect.bisect_right(seq, hi)))
+    return out
 
 
 # The stored rows whose key arrives again, as (path, key) pairs: the sidecars say which stored
 # file may hold which incoming key hash (temp.etl_hits: file number, hash); the key text comes
-# from the write's own new files (their key column, hashed again and joined with the few
-# hits), less the pairs already superseded. {key}: a column name of storage.PARTITIONED.
+# from the write's own new keys (etl_incoming: key, hash, read once from its new files), joined
+# with the few hits, less the pairs already superseded.
 _SUPERSEDED_SQL = """
     CREATE OR REPLACE TEMP TABLE etl_superseded AS
-    WITH new AS (
-        SELECT {key} AS key, {hash} AS h FROM read_parquet($new, hive_partitioning = false)),
-    hit AS (
+    WITH hit AS (
         SELECT DISTINCT list_extract($files, CAST(h.file_no AS INTEGER)) AS path, n.key
-        FROM temp.etl_hits h JOIN new n ON n.h = h.h)
+        FROM temp.etl_hits h JOIN etl_incoming n ON n.h = h.h)
     SELECT hit.path, hit.key FROM hit
     ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key"""
 _NO_SUPERSEDED = "CREATE OR REPLACE TEMP TABLE etl_superseded (path VARCHAR, key VARCHAR)"
+
+
+def _disjoint(known: dict[str, tuple[str, str]], current: list[str], new: list[str]) -> bool:
+    """Whether no key of the files `new` can be in the files `current` (every range known, and
+    none of the current ones meets the new ones'): e.g. a load of the next month's cases."""
+    if any(p not in known for p in (*current, *new)):
+        return False
+    lo, hi = min(known[p][0] for p in new), max(known[p][1] for p in new)
+    return all(known[p][1] < lo or known[p][0] > hi for p in current)
 
 
 def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str, int]],
                incoming: dict[str, np.ndarray]) -> None:
     """temp.etl_superseded (path, key): the rows of the stored files `current` ((path, rows))
     whose key (column `key`) is in the new files `incoming` (path -> their sorted hashes), not
-    superseded before."""
+    superseded before. Each stored file is searched only for the incoming keys within its key
+    range (`spans`)."""
     new = sorted(incoming)
-    hashes = np.concatenate([incoming[p] for p in new]) if new else np.zeros(0, dtype=np.uint64)
-    numbers, found = matches(con, key, current, np.arange(len(hashes)), hashes)
+    paths = [p for p, _ in current]
+    known = ranges(con, key, paths + new)
+    if not new or not current or _disjoint(known, paths, new):
+        con.execute(_NO_SUPERSEDED)
+        return
+    got = con.sql(_incoming_sql(key), params={"new": new}).to_arrow_table()
+    hashes = np.asarray(got.column("h").to_numpy(), dtype=np.uint64)
+    within = spans(con, key, paths, got.column("key").combine_chunks(), known)
+    numbers, found = matches(con, key, current, np.arange(len(hashes)), hashes, within)
     if not numbers:
         con.execute(_NO_SUPERSEDED)
         return
     hits = pd.DataFrame({"file_no": np.asarray(numbers, dtype=np.int64),
                          "h": hashes[np.asarray(found, dtype=np.int64)]})
     con.register("etl_hits_frame", hits)
+    con.register("etl_incoming", got)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE etl_hits AS SELECT file_no, h FROM etl_hits_frame")
+        con.execute(_SUPERSEDED_SQL, {"files": [p for p, _ in current]})
     finally:
         con.unregister("etl_hits_frame")
-    con.execute(_SUPERSEDED_SQL.format(key=key, hash=HASH_SQL.format(column=key)),
-                {"files": [p for p, _ in current], "new": new})
+        con.unregister("etl_incoming")
     con.execute("DROP TABLE temp.etl_hits")

@@ -2,6 +2,7 @@
 DuckDB, the real loader)."""
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -253,3 +254,24 @@ def test_a_write_that_changes_no_record_table_leaves_the_summary_marts_alone(tmp
     with writer(db) as con:
         marts.build(con)                                                            # the reference
     assert rows(db, "SELECT sum(reports) FROM grid_daily")[0][0] == 40
+
+
+def test_a_month_over_one_row_group_is_written_sorted_by_key_and_a_smaller_one_as_it_came(tmp_path, monkeypatch):
+    """Readers prune by a row group's key range, so a month's rows are sorted by key only when
+    they fill more than one row group; either way the table holds the same rows."""
+    keys = [f"S-{k:03d}" for k in random.Random(3).sample(range(200), 40)]   # not in key order
+    csv = tmp_path / "grid.csv"
+    csv.write_text("事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n" + "".join(
+        f"{k},2025-11-{1 + i % 20:02d} 08:00:00,清河街道,毛纺北社区,QH-01-01,噪音扰民,夜间施工,处置中\n"
+        for i, k in enumerate(keys)), encoding="utf-8")
+    stored = {}
+    for label, rows_per_group in (("as it came", storage.ROW_GROUP_ROWS), ("sorted", 10)):
+        monkeypatch.setattr(storage, "ROW_GROUP_ROWS", rows_per_group)
+        db = tmp_path / label / "cockpit.duckdb"
+        load_paths([csv], db, progress=None)
+        with duckdb.connect(str(db), read_only=True) as con:
+            (path,) = con.execute("SELECT path FROM etl_storage.parts WHERE table_name = 'grid_reports'").fetchone()
+            stored[label] = [r[0] for r in con.execute("SELECT report_id FROM read_parquet($p)", {"p": path}).fetchall()]
+            assert sorted(r[0] for r in con.execute("SELECT report_id FROM grid_reports").fetchall()) == sorted(keys)
+    assert stored["sorted"] == sorted(keys)
+    assert sorted(stored["as it came"]) == sorted(keys)

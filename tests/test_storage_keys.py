@@ -271,3 +271,81 @@ def test_an_upsert_writes_straight_from_its_source_and_leaves_what_it_superseded
         assert {k for p, k in left if owner[p] == 1} == {f"E-{i}" for i in range(100, 150)}
         con.execute("DROP TABLE temp._clean")
     assert rows(db, "SELECT count(*), count(*) FILTER (WHERE rating = 5) FROM evaluations") == [(260, 80)]
+
+
+def dated_csv(path: Path, records: dict[str, tuple[datetime, str]]) -> Path:
+    """A grid export keyed by the office's dated case numbers: key -> (reported_at, status)."""
+    lines = [f"{k},{at:%Y-%m-%d %H:%M:%S},清河街道,毛纺北社区,QH-01-01,噪音扰民,夜间施工,{status}\n"
+             for k, (at, status) in records.items()]
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+    return path
+
+
+def test_each_stored_file_is_searched_only_for_the_keys_in_its_key_range(tmp_path):
+    """Dated case numbers put each month's file in its own key range: a load of November's
+    cases searches October's file for none of them, and still supersedes every re-sent case,
+    also one whose date moved into a month with no file of its key range."""
+    db = tmp_path / "cockpit.duckdb"
+    first = {f"SJ{at:%Y%m%d}{i:04d}": (at, "处置中")
+             for i, at in enumerate(START + timedelta(days=d, hours=h) for d in range(0, 60, 3) for h in (1, 5))}
+    load_paths([dated_csv(tmp_path / "a.csv", first)], db, progress=None)
+    model = {k: (at, s, 1) for k, (at, s) in first.items()}
+    november = {k: (at, "已办结") for k, (at, _) in list(first.items())[:3]}   # few: no compaction
+    moved = next(k for k, (at, _) in first.items() if at.month == 12)       # its date moves to January
+    second = {**november, moved: (datetime(2026, 1, 20, 9), "已办结"),
+              "SJ202511309999": (datetime(2025, 11, 30, 9), "待受理")}
+    load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
+    model.update({k: (at, s, 2) for k, (at, s) in second.items()})
+    assert rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY 1") == \
+        [(k, at, s, n) for k, (at, s, n) in sorted(model.items())]
+    # the spans the search used: November's keys are outside December's file's range
+    with duckdb.connect(str(db), read_only=True) as con:
+        current = con.execute("SELECT path, month_on FROM etl_storage.parts WHERE load_id = 1 "
+                              "ORDER BY month_on").fetchall()
+        keys = con.sql("SELECT report_id AS key FROM grid_reports WHERE source_load_id = 2 "
+                       "ORDER BY key").to_arrow_table().column("key").combine_chunks()
+        spans = storage_keys.spans(con, "report_id", [p for p, _ in current], keys)
+    assert len(current) == 2 and None not in spans
+    for (_, month), (start, stop) in zip(current, spans):
+        stored = [k for k, (at, _) in first.items() if at.month == month.month]
+        assert stop - start == sum(min(stored) <= k <= max(stored) for k in second)
+    # November: the 3 re-sent (the new case's number lies past the file's last); December: the
+    # moved one; instead of all 5 incoming keys in each file
+    assert [stop - start for start, stop in spans] == [3, 1]
+
+
+def test_keys_too_long_for_exact_statistics_are_searched_in_every_file(tmp_path):
+    """A key over 256 bytes gets inexact (truncated) Parquet statistics: no range is trusted,
+    the file is searched for every incoming key, and the re-sent case is still superseded."""
+    db = tmp_path / "cockpit.duckdb"
+    long = "长" * 100   # 300 bytes of UTF-8
+    first = {f"{long}{i:03d}": (START + timedelta(days=i), "处置中") for i in range(40)}
+    load_paths([dated_csv(tmp_path / "a.csv", first)], db, progress=None)
+    second = {f"{long}{i:03d}": (START + timedelta(days=i), "已办结") for i in range(0, 40, 7)}
+    load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
+    with duckdb.connect(str(db), read_only=True) as con:
+        files = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 1").fetchall()]
+        keys = con.sql("SELECT report_id AS key FROM grid_reports ORDER BY key").to_arrow_table().column("key")
+        assert storage_keys.spans(con, "report_id", files, keys.combine_chunks()) == [None] * len(files)
+    got = rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1")
+    assert got == sorted([("处置中", 40 - len(second)), ("已办结", len(second))])
+
+
+def test_a_load_whose_key_range_meets_no_stored_file_searches_no_sidecar(tmp_path, monkeypatch):
+    """Next month's cases (dated numbers past every stored one): the ranges alone show that no
+    stored row is superseded, so no sidecar is searched; a later re-sent case is still found."""
+    db = tmp_path / "cockpit.duckdb"
+    november = {f"SJ202511{d:02d}{i:04d}": (datetime(2025, 11, d, 9), "处置中") for d in range(1, 29, 3) for i in range(3)}
+    load_paths([dated_csv(tmp_path / "a.csv", november)], db, progress=None)
+    searched = []
+    real = storage_keys.matches
+    monkeypatch.setattr(storage_keys, "matches", lambda *a, **k: searched.append(1) or real(*a, **k))
+    december = {f"SJ202512{d:02d}{i:04d}": (datetime(2025, 12, d, 9), "待受理") for d in range(1, 29, 3) for i in range(3)}
+    load_paths([dated_csv(tmp_path / "b.csv", december)], db, progress=None)
+    assert searched == []
+    assert rows(db, "SELECT count(*) FROM grid_reports")[0][0] == len(november) + len(december)
+    again = dict(list(november.items())[:2])
+    load_paths([dated_csv(tmp_path / "c.csv", {k: (at, "已办结") for k, (at, _) in again.items()})], db, progress=None)
+    assert searched == [1]
+    assert rows(db, "SELECT report_id FROM grid_reports WHERE status = '已办结' ORDER BY 1") == [(k,) for k in sorted(again)]
+    assert rows(db, "SELECT count(*) FROM grid_reports")[0][0] == len(november) + len(december)

@@ -155,7 +155,7 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
     (a load into a new month) are simply inserted."""
     keys, sums, lists = _columns(con, m.name)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    summed = ", ".join([*(f"d.{k}" for k in keys),
+    summed = ", ".join(["s._rid", *(f"d.{k}" for k in keys),
                         *(f"coalesce(s.{c}, 0) + d.{c} AS {c}" for c in sums),
                         *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
                           f"ELSE list_transform(list_zip(s.{c}, d.{c}), lambda x: x[1] + x[2]) END AS {c}"
@@ -164,19 +164,17 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
     month = m.month_column
     con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}")
     # only the months the delta touches are compared (the summary's other months are not read
-    # beyond their month column)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_old AS SELECT * FROM main.{m.name} "
-                f"WHERE {month} IN (SELECT DISTINCT {month} FROM temp.etl_marts_note)")
-    if con.execute("SELECT count(*) FROM temp.etl_marts_old").fetchone()[0]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
-                    f"FROM temp.etl_marts_note d LEFT JOIN temp.etl_marts_old s ON {same}")
-        con.execute(f"DELETE FROM main.{m.name} s USING temp.etl_marts_note d WHERE {same}")
-        con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * FROM temp.etl_marts_merged WHERE {alive}")
-        con.execute("DROP TABLE temp.etl_marts_merged")
-    else:                                   # nothing stored in these months yet: an insert
-        con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * FROM temp.etl_marts_note WHERE {alive}")
+    # beyond their month column); each stored group found keeps its rowid, so the groups
+    # replaced are deleted by rowid, without joining the summary a second time
+    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
+                f"FROM temp.etl_marts_note d LEFT JOIN (SELECT rowid AS _rid, * FROM main.{m.name} "
+                f"WHERE {month} IN (SELECT DISTINCT {month} FROM temp.etl_marts_note)) s ON {same}")
+    con.execute(f"DELETE FROM main.{m.name} WHERE rowid IN "
+                f"(SELECT _rid FROM temp.etl_marts_merged WHERE _rid IS NOT NULL)")
+    con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * EXCLUDE (_rid) FROM temp.etl_marts_merged "
+                f"WHERE {alive}")
+    con.execute("DROP TABLE temp.etl_marts_merged")
     con.execute("DROP TABLE temp.etl_marts_note")
-    con.execute("DROP TABLE temp.etl_marts_old")
 
 
 def covered(con: duckdb.DuckDBPyConnection, source: str) -> set[date]:

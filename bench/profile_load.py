@@ -1,0 +1,100 @@
+"""Where a load's time goes: wall and CPU per phase and per SQL statement, for one load.
+
+    nice -n 10 python -m bench.profile_load DB FILE...    # load FILEs into DB (a copy you may write)
+
+Wraps the loader's phase functions (staging, rejects, the Parquet write, key sidecars, the
+supersede search, the summary marts' delta and build, the catalog copy, swap and garbage
+collection) with timers, and times every statement the writer's connection executes.
+CPU = user + system seconds of the whole process (all DuckDB threads) during the call: on a
+shared machine steadier than wall time, but a background thread (GBK transcoding) counts in
+whatever phase it overlaps. Nested phases count in each (run_stage is inside _stage_source).
+Not a benchmark (bench/bench_etl.py is): a profile, to find the next thing to make faster.
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from etl import dbfile, extract, load, stage, storage, storage_keys, transcode, versions
+from etl.marts import delta
+
+WALL: dict[str, float] = collections.defaultdict(float)
+CPU: dict[str, float] = collections.defaultdict(float)
+CALLS: collections.Counter = collections.Counter()
+PHASES = [(load, ["_stage_source", "_reject_rows", "_write_records", "_insert_rejects", "_loaded_hashes"]),
+          (stage, ["run_stage"]),
+          (storage, ["_write_files", "find_superseded", "compact", "refresh_view"]),
+          (storage_keys, ["write", "ensure", "matches", "superseded"]),
+          (extract, ["read_sources"]), (transcode, ["to_utf8"]), (delta, ["note", "flush"]),
+          (dbfile, ["build_marts", "collect_garbage", "ensure_schema"]),
+          (dbfile.storage_upkeep, ["ensure_layout", "vacuum_copy"]), (versions, ["keep"])]
+
+
+def _cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def _timed(label: str, fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        t0, c0 = time.perf_counter(), _cpu()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            WALL[label] += time.perf_counter() - t0
+            CPU[label] += _cpu() - c0
+            CALLS[label] += 1
+    return wrapper
+
+
+class _TimedConnection:
+    """The writer's connection, each execute() timed under the statement's first words."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def execute(self, sql: str, *args, **kwargs):
+        label = "SQL " + re.sub(r"\s+", " ", sql).strip()[:100]
+        _timed(label, self._con.execute)(sql, *args, **kwargs)
+        return self
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def main() -> None:
+    db, *files = sys.argv[1:]
+    for module, names in PHASES:
+        for name in names:
+            setattr(module, name, _timed(f"{module.__name__}.{name}", getattr(module, name)))
+    connect = duckdb.connect
+
+    class _Duck:   # dbfile's `duckdb`: connect() returns a timed connection
+        def __getattr__(self, name):
+            return getattr(duckdb, name)
+
+        @staticmethod
+        def connect(*args, **kwargs):
+            return _TimedConnection(connect(*args, **kwargs))
+
+    dbfile.duckdb = _Duck()
+    t0, c0 = time.perf_counter(), _cpu()
+    results = load.load_paths([Path(f) for f in files], Path(db), progress=None)
+    print(f"load: {time.perf_counter() - t0:.2f} s wall, {_cpu() - c0:.2f} s CPU")
+    for r in results:
+        print(f"  {r.label}: {r.status}, {r.rows_read:,} read, {r.rows_loaded:,} loaded, {r.rows_rejected:,} rejected")
+    print(f"{'wall s':>8} {'CPU s':>7} {'calls':>5}  phase / statement (by CPU)")
+    for label in sorted(CPU, key=lambda k: -CPU[k])[:40]:
+        print(f"{WALL[label]:8.2f} {CPU[label]:7.2f} {CALLS[label]:5d}  {label}")
+
+
+if __name__ == "__main__":
+    main()
