@@ -192,6 +192,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "projects.behind_line": {"zh": "落后 15 个百分点线", "en": "15 points behind"},
     "projects.projects": {"zh": "项目", "en": "Projects"},
     "projects.hover_scatter": {"zh": "%{text}<br>时间进度 %{x:.0f}% · 进度 %{y:.0f}%", "en": "%{text}<br>time elapsed %{x:.0f}% · progress %{y:.0f}%"},
+    "projects.hover_stacked": {"zh": "{n} 个项目在此处：", "en": "{n} projects here:"},
+    "projects.hover_stacked_more": {"zh": "……另有 {n} 个", "en": "… and {n} more"},
     "projects.elapsed_axis": {"zh": "时间进度 %", "en": "Time elapsed %"},
     "projects.progress_axis": {"zh": "完成进度 %", "en": "Progress %"},
     "projects.by_stage": {"zh": "按阶段", "en": "By stage"},
