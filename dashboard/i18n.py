@@ -196,6 +196,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "projects.hover_stacked_more": {"zh": "……另有 {n} 个", "en": "… and {n} more"},
     "projects.elapsed_axis": {"zh": "时间进度 %", "en": "Time elapsed %"},
     "projects.progress_axis": {"zh": "完成进度 %", "en": "Progress %"},
+    "projects.views": {"zh": "项目分布与进度", "en": "Projects by stage, lead and schedule"},
+    "projects.view": {"zh": "查看", "en": "Show"},
     "projects.by_stage": {"zh": "按阶段", "en": "By stage"},
     'projects.by_lead_type': {'zh': '按牵头方五社类型', 'en': "By lead party's five-society type"},
     "projects.drill": {"zh": "项目详情", "en": "Project detail"},
