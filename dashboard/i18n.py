@@ -219,6 +219,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "funds.other_projects": {"zh": "其他项目", "en": "Other projects"},
     "funds.other_sources": {"zh": "其他来源", "en": "Other sources"},
     "funds.unspecified": {"zh": "未注明", "en": "Unspecified"},
+    "funds.flows": {"zh": "收支与财政依赖", "en": "Money in and out, government share"},
+    "funds.view": {"zh": "查看", "en": "Show"},
     "funds.monthly": {"zh": "月度收支", "en": "Monthly in and out"},
     "funds.in_cash": {"zh": "流入（现金）", "en": "In (cash)"},
     "funds.in_kind": {"zh": "流入（实物折价）", "en": "In (in kind)"},
