@@ -22,11 +22,18 @@ with ui.panel(lang):
 with ui.panel(lang, t("funds.sankey", lang), t("funds.sankey_help", lang)):
     ui.chart(charts.sankey(cache.run(q.sankey_links, f), lang), key="funds_sankey")
 
-left, right = st.columns(2)
-with left, ui.panel(lang, t("funds.monthly", lang)):
-    ui.chart(charts.monthly_bars(cache.run(q.monthly, f), lang), key="funds_monthly")
-with right, ui.panel(lang, t("funds.government", lang), t("funds.government_help", lang)):
-    ui.chart(charts.government_bars(cache.run(q.government_share, f), lang), key="funds_gov")
+# one of two views at a time: each plotly chart costs the browser's main thread when the page
+# is opened, so the other is drawn when chosen
+VIEWS = ("monthly", "government")
+with ui.panel(lang, t("funds.flows", lang)):
+    view = st.segmented_control(t("funds.view", lang), VIEWS, default=VIEWS[0], key="funds_view",
+                                format_func=lambda v: t(f"funds.{v}", lang),
+                                label_visibility="collapsed") or VIEWS[0]
+    if view == "government":
+        st.caption(t("funds.government_help", lang))
+        ui.chart(charts.government_bars(cache.run(q.government_share, f), lang), key="funds_gov")
+    else:
+        ui.chart(charts.monthly_bars(cache.run(q.monthly, f), lang), key="funds_monthly")
 
 with ui.panel(lang, t("funds.ledger_check", lang), t("funds.ledger_check_help", lang)):
     check = cache.run(q.ledger_check, f)

@@ -46,15 +46,19 @@ with ui.panel(lang, t("projects.gantt", lang)):
     ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang,
                           as_of=cache.run(common.as_of, f)), key="projects_gantt")
 
-c0, c1, c2 = st.columns(3)
-with c0, ui.panel(lang, t("projects.schedule", lang)):
-    ui.chart(charts.schedule_scatter(cache.run(q.project_table, f), lang), key="projects_scatter")
-with c1, ui.panel(lang, t("projects.by_stage", lang)):
-    ui.chart(charts.count_bars(cache.run(q.counts_by, f, "stage"), "stage", lang),
-             key="projects_by_stage")
-with c2, ui.panel(lang, t("projects.by_lead_type", lang)):
-    ui.chart(charts.count_bars(cache.run(q.counts_by, f, "lead_party_type"), "lead_party_type",
-                               lang), key="projects_by_type")
+# one of three views at a time: each plotly chart on a page costs the browser's main thread
+# when the page is opened (the schedule scatter most), so the others are drawn when chosen
+VIEWS = ("by_stage", "by_lead_type", "schedule")
+with ui.panel(lang, t("projects.views", lang)):
+    view = st.segmented_control(t("projects.view", lang), VIEWS, default=VIEWS[0],
+                                key="projects_view", format_func=lambda v: t(f"projects.{v}", lang),
+                                label_visibility="collapsed") or VIEWS[0]
+    if view == "schedule":
+        ui.chart(charts.schedule_scatter(cache.run(q.project_table, f), lang), key="projects_scatter")
+    else:
+        column = "stage" if view == "by_stage" else "lead_party_type"
+        ui.chart(charts.count_bars(cache.run(q.counts_by, f, column), column, lang),
+                 key=f"projects_{view}")
 
 with ui.panel(lang, t("projects.drill", lang)):
     ids = cache.run(q.project_table, f)[["project_id", "name"]]

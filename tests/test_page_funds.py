@@ -34,6 +34,14 @@ def test_funds_page_values(db):
     assert list(check["project_id"]) == ["P07"]
     sankey = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert sankey["type"] == "sankey"
+    # the Sankey and one of two views (monthly first); the government share when chosen
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2 and "funds_monthly" in charts[1].proto.id
+    assert at.segmented_control(key="funds_view").value == "monthly"
+    at.segmented_control(key="funds_view").set_value("government").run()
+    charts = at.get("plotly_chart")
+    assert not at.exception and len(charts) == 2 and "funds_gov" in charts[1].proto.id
+    assert len(json.loads(charts[1].proto.spec)["data"][0]["x"]) == tx["community"].nunique()
 
 
 def test_funds_page_follows_filters(db):

@@ -1,6 +1,11 @@
 """Project progress page: warning counts, table and drill-down from the real app."""
 from __future__ import annotations
 
+import base64
+import json
+
+import numpy as np
+
 from pages_fixture import app, metrics, raw
 
 from dashboard import ui
@@ -19,7 +24,28 @@ def test_projects_page_values(db):
         assert shown[rule] == "1", rule
     table = next(d.value for d in at.dataframe if "elapsed_pct" in d.value.columns)
     assert sorted(table["project_id"]) == sorted(prj["project_id"])
-    assert len(at.get("plotly_chart")) == 4
+    # the Gantt and one of three views (stage counts first); the others when chosen
+    assert len(at.get("plotly_chart")) == 2
+    assert at.segmented_control(key="projects_view").value == "by_stage"
+
+
+def test_projects_views_draw_the_chosen_chart(db):
+    at = app("projects", **JUNE)
+    prj = raw(db, "projects")
+    bars = [c for c in at.get("plotly_chart") if "projects_by_stage" in c.proto.id]
+    assert len(bars) == 1
+    y = json.loads(bars[0].proto.spec)["data"][0]["y"]
+    counts = np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"]) if isinstance(y, dict) else y
+    assert sum(counts) == len(prj)
+    at.segmented_control(key="projects_view").set_value("schedule").run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2 and any("projects_scatter" in c.proto.id for c in charts)
+    scatter = next(json.loads(c.proto.spec) for c in charts if "projects_scatter" in c.proto.id)
+    names = " ".join(scatter["data"][-1]["text"])
+    assert all(name in names for name in prj["name"].dropna())
+    at.segmented_control(key="projects_view").set_value("by_lead_type").run()
+    assert any("projects_by_lead_type" in c.proto.id for c in at.get("plotly_chart"))
 
 
 def test_projects_page_follows_filters(db):

@@ -3,7 +3,8 @@ hand-built page database, asked over HTTP for its page HTML and Streamlit's stat
 
 Caching: hashed static files may be kept a year (immutable), the page HTML must be revalidated
 (no-cache + ETag). Speed: chart pages start plotly.js early (dashboard/web_assets.py), pages
-without charts do not, and static JS/CSS travel gzipped, byte for byte the file when unpacked.
+without charts do not, static JS/CSS travel gzipped, byte for byte the file when unpacked, and
+plotly.js is the file with V8's compile hint as its first line (gzipped or not).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import cockpit_server
-from dashboard.web_assets import PAGES_WITHOUT_CHARTS, STATIC, chunk
+from dashboard.web_assets import COMPILE_HINT, PAGES_WITHOUT_CHARTS, STATIC, chunk
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
@@ -56,15 +57,26 @@ def test_page_html_is_revalidated_and_chart_pages_start_plotly_early(base):
 
 def test_hashed_static_files_are_immutable_and_gzipped(base):
     css = next((STATIC / "static" / "css").glob("index.*.css"))
-    for file in (PLOTLY, css):
+    for file, sent in ((PLOTLY, COMPILE_HINT + PLOTLY.read_bytes()), (css, css.read_bytes())):
         url = f"{base}/static/{file.parent.name}/{file.name}"
         status, headers, body = get(url, gzip_ok=True)
         assert status == 200 and headers["content-encoding"] == "gzip"
         assert headers["cache-control"] == "public, immutable, max-age=31536000"
-        assert gzip.decompress(body) == file.read_bytes() and len(body) < file.stat().st_size / 2
-        status, headers, body = get(url)               # a client without gzip: Streamlit's own
-        assert status == 200 and "content-encoding" not in headers and body == file.read_bytes()
+        assert gzip.decompress(body) == sent and len(body) < file.stat().st_size / 2
+        status, headers, body = get(url)               # a client without gzip
+        assert status == 200 and "content-encoding" not in headers and body == sent
         assert headers["cache-control"] == "public, immutable, max-age=31536000"
+        assert int(headers["content-length"]) == len(sent)
+
+
+def test_only_plotly_js_carries_the_compile_hint(base):
+    """The hint is V8's magic comment on the first line; other chunks are sent as they are."""
+    assert COMPILE_HINT == b"//# allFunctionsCalledOnLoad\n"
+    other = chunk("react-dom")
+    status, _, body = get(f"{base}/static/js/{other.name}", gzip_ok=True)
+    assert status == 200 and gzip.decompress(body) == other.read_bytes()
+    status, _, body = get(f"{base}/static/js/{PLOTLY.name}", gzip_ok=True)
+    assert gzip.decompress(body).startswith(COMPILE_HINT + b"import")
 
 
 def test_pages_without_charts_are_the_pages_that_draw_none():

@@ -10,6 +10,7 @@ from dashboard.i18n import t
 from dashboard.safe import plot
 
 GANTT_MAX_ROWS = 60     # more bars than this are unreadable; the busiest view shows the latest
+STACK_NAMES = 5         # names listed in the hover of a marker that stands for several projects
 
 
 def gantt(timeline: pd.DataFrame, milestones: pd.DataFrame, lang: str,
@@ -71,11 +72,36 @@ def gantt(timeline: pd.DataFrame, milestones: pd.DataFrame, lang: str,
     return fig
 
 
+def stacked_points(d: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """One row per distinct (elapsed_pct, progress_pct) position with the hover text of the
+    projects there: the name alone, or "n projects here:" and up to STACK_NAMES names.
+
+    Projects at the same position draw as one marker anyway (a third of them sit at 100 / 100,
+    done and closed); each drawn point costs the browser's main thread, so the chart draws
+    each position once (2,000 projects -> ~900 markers), at the same coordinates.
+    """
+    names = d["name"].map(plot)
+    groups = (d.assign(_name=names).groupby(["elapsed_pct", "progress_pct"], sort=True)["_name"]
+              .agg(list).reset_index())
+
+    def text(found: list[str]) -> str:
+        if len(found) == 1:
+            return found[0]
+        shown = [t("projects.hover_stacked", lang, n=len(found)), *found[:STACK_NAMES]]
+        if len(found) > STACK_NAMES:
+            shown.append(t("projects.hover_stacked_more", lang, n=len(found) - STACK_NAMES))
+        return "<br>".join(shown)
+
+    groups["text"] = groups["_name"].map(text)
+    return groups.drop(columns="_name")
+
+
 def schedule_scatter(table: pd.DataFrame, lang: str) -> go.Figure:
     """Progress vs time elapsed per project; below the dashed line = behind schedule."""
     d = table.dropna(subset=["elapsed_pct", "progress_pct"])
     if d.empty:
         return empty(lang)
+    d = stacked_points(d, lang)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines",
                              name=t("projects.on_track_line", lang),
@@ -85,7 +111,7 @@ def schedule_scatter(table: pd.DataFrame, lang: str) -> go.Figure:
                              line={"color": "#C2474B", "dash": "dash"}, hoverinfo="skip"))
     fig.add_trace(go.Scatter(
         x=d["elapsed_pct"], y=d["progress_pct"], mode="markers", name=t("projects.projects", lang),
-        marker={"size": 9, "color": PALETTE[0]}, text=d["name"].map(plot),
+        marker={"size": 9, "color": PALETTE[0]}, text=d["text"],
         hovertemplate=t("projects.hover_scatter", lang) + "<extra></extra>"))
     fig.update_xaxes(title=t("projects.elapsed_axis", lang), range=[-2, 102])
     fig.update_yaxes(title=t("projects.progress_axis", lang), range=[-2, 102])
