@@ -17,9 +17,10 @@ def _free_blocks(db) -> tuple[int, int]:
                            " WHERE database_name = current_database()").fetchone()
 
 
-def test_bloated_sees_the_space_a_dropped_table_leaves(tmp_path):
+def test_bloated_sees_the_space_a_dropped_table_leaves(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage_upkeep, "BLOAT_MIN_BYTES", 1 << 20)   # a test-sized table
     with duckdb.connect(str(tmp_path / "c.duckdb")) as con:
-        con.execute("CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(1000000)")
+        con.execute("CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(150000)")
         con.execute("CHECKPOINT")
         con.execute("CREATE TABLE small AS SELECT range AS i FROM range(100000)")
         con.execute("CHECKPOINT")

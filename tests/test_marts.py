@@ -335,6 +335,7 @@ def _mart_names(db) -> set[str]:
     return (views | tables) & (set(marts.MODELS) | set(marts.SEEDS))
 
 
+@pytest.mark.slow   # several real loads and a rollback (the fast loop keeps tests/test_storage.py undo)
 def test_a_load_and_a_rollback_to_a_file_from_before_the_marts_both_build_them(tmp_path,
                                                                                monkeypatch):
     from etl import versions

@@ -101,6 +101,7 @@ def assert_same_as_rebuild(db: Path) -> None:
     assert all(diff[f"{t} rows"] > 20 for t in SUMMARIES), diff
 
 
+@pytest.mark.slow   # several real loads (the fast loop keeps the open-cases load and the contributions check)
 def test_a_sequence_of_loads_keeps_the_summaries_equal_to_a_full_rebuild(tmp_path, applied):
     rng = random.Random(7)
     db = tmp_path / "cockpit.duckdb"
@@ -138,7 +139,7 @@ def test_a_sequence_of_loads_keeps_the_summaries_equal_to_a_full_rebuild(tmp_pat
     assert_same_as_rebuild(db)
 
 
-@pytest.mark.slow   # many loads, forced compactions and an undo (the fast loop keeps the load sequence)
+@pytest.mark.slow   # many loads, forced compactions and an undo
 def test_compaction_and_undo_keep_the_summaries_exact(tmp_path, applied, monkeypatch):
     """Small updates of one month until its files are compacted (the superseded rows are then
     read from the files the compaction replaced), then an undo of the last load and one more."""
@@ -190,6 +191,7 @@ def test_contributions_are_the_model_over_other_rows():
     assert "from temp.some_rows" in f and " feedback " not in f
 
 
+@pytest.mark.slow   # several real loads (the fast loop keeps the open-cases load against a full rebuild)
 def test_a_load_into_months_the_summaries_do_not_hold_yet_is_inserted_exactly(tmp_path, applied):
     """The delta of a command whose rows all fall in new months (a plain insert into the
     summaries), then one that updates those rows and adds to old months (a merge)."""

@@ -98,6 +98,7 @@ def applied(monkeypatch):
     return seen
 
 
+@pytest.mark.slow   # several real loads (the fast loop keeps the stale-lookup rebuild and the fund reads over the summary)
 def test_ledger_loads_and_a_projects_load_keep_fund_daily_equal_to_a_full_rebuild(tmp_path, applied):
     rng = random.Random(5)
     db = tmp_path / "cockpit.duckdb"
@@ -191,6 +192,7 @@ def test_compaction_and_undo_keep_fund_daily_exact(tmp_path, applied, monkeypatc
     assert_same_as_rebuild(db)
 
 
+@pytest.mark.slow   # several real loads and a rebuild (the fast loop keeps the page over a catalog without fund_daily)
 def test_a_catalog_without_fund_daily_gets_it_on_its_next_write_and_by_rebuild(tmp_path):
     """A catalog written before the summary existed: its next load (here a ledger load, whose
     delta has no summary to go to) builds it whole; `marts --rebuild` does too."""

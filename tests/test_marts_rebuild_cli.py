@@ -3,6 +3,8 @@ recomputes every summary mart from the records, says how many rows differed, and
 summaries equal to a full rebuild; a second run finds nothing to repair."""
 from __future__ import annotations
 
+import pytest
+
 import os
 import random
 import re
@@ -29,6 +31,7 @@ def _drift(text: str, table: str) -> int:
     return int(found.group(2).replace(",", ""))
 
 
+@pytest.mark.slow   # CLI subprocesses (the fast loop keeps tests/test_catalog_bloat.py, marts.rebuild in-process)
 def test_marts_rebuild_repairs_drift_through_the_cli(tmp_path):
     rng = random.Random(3)
     db = tmp_path / "cockpit.duckdb"
@@ -53,6 +56,7 @@ def test_marts_rebuild_repairs_drift_through_the_cli(tmp_path):
     assert _drift(again.stdout, "grid_daily") == 0 and _drift(again.stdout, "feedback_daily") == 0
 
 
+@pytest.mark.slow   # CLI subprocesses
 def test_marts_without_rebuild_or_database_says_so(tmp_path):
     none = etl("marts", "--rebuild", db=tmp_path / "none.duckdb")
     assert none.returncode == 1 and "no database" in none.stderr

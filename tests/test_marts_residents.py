@@ -82,6 +82,7 @@ def assert_same_as_rebuild(db: Path) -> None:
     assert rows > 20
 
 
+@pytest.mark.slow   # several real loads (the fast loop keeps the summary against the records under three scopes)
 def test_a_sequence_of_loads_keeps_the_summary_equal_to_a_whole_rebuild(tmp_path, builds):
     rng = random.Random(5)
     db = tmp_path / "cockpit.duckdb"

@@ -110,6 +110,7 @@ def test_a_key_whose_date_moves_to_another_month_leaves_its_old_month(tmp_path):
         ("2026-01-01", "S-00001")]
 
 
+@pytest.mark.slow   # several real loads and a forced compaction
 def test_keys_rewritten_by_compaction_are_found_in_the_new_file(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     for i in range(3):
@@ -159,6 +160,7 @@ def test_migrate_storage_writes_the_sidecars_an_older_catalog_lacks(tmp_path):
     assert sidecars(db) == sorted(storage_keys.sidecar(p) for (p,) in rows(db, "SELECT path FROM etl_storage.parts"))
 
 
+@pytest.mark.slow   # several real loads and an undo
 def test_undo_then_a_new_load_supersedes_against_the_restored_files_only(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     at = datetime(2026, 6, 1)
@@ -222,6 +224,7 @@ def test_record_tables_that_grow_are_parts_and_leave_the_catalog(tmp_path):
     assert rows(db, "SELECT column_name, column_type FROM (DESCRIBE evaluations)") == declared
 
 
+@pytest.mark.slow   # several real loads and a migration (the fast loop keeps the missing-sidecar rebuilds)
 def test_an_older_catalog_with_record_tables_inside_is_moved_out_by_its_next_write(tmp_path, monkeypatch):
     db = tmp_path / "cockpit.duckdb"
     with duckdb.connect(str(db)) as con:

@@ -53,6 +53,7 @@ def _undo_last(db: Path, steps: int = 1) -> None:
     versions.rollback(versions.plan_rollback(ids[steps - 1], db), by="test", live=db)
 
 
+@pytest.mark.slow   # several real loads and an undo (the fast loop keeps tests/test_storage.py undo)
 def test_an_undo_keeps_the_restored_summaries_and_they_match_a_full_rebuild(tmp_path, builds):
     db = _three_loads(tmp_path)
     _undo_last(db, steps=2)     # back to the catalog before the last command (two files)
@@ -68,6 +69,7 @@ def test_an_undo_keeps_the_restored_summaries_and_they_match_a_full_rebuild(tmp_
         assert con.execute("SELECT count(*) FROM grid_reports WHERE report_id LIKE 'N%'").fetchone()[0] == 0
 
 
+@pytest.mark.slow   # several real loads and an undo
 def test_an_undo_to_a_catalog_made_by_other_models_rebuilds_its_summaries(tmp_path, builds):
     db = _three_loads(tmp_path)
     for kept in versions.versions_dir(db).glob("*.duckdb"):   # as if kept by an older marts layer

@@ -107,6 +107,7 @@ def test_missing_path_and_symlink_loop_are_refused_and_the_good_files_load(tmp_p
         assert con.execute("SELECT count(*) FROM grid_reports").fetchall() == [(4,)]
 
 
+@pytest.mark.slow   # CLI subprocess (the fast loop keeps the in-process folder and link-loop test)
 def test_folder_lists_unknown_files_and_a_link_loop_cli(tmp_path):
     inbox = tmp_path / "inbox"
     (inbox / "sub").mkdir(parents=True)
