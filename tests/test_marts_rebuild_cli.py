@@ -54,6 +54,9 @@ def test_marts_rebuild_repairs_drift_through_the_cli(tmp_path):
     again = etl("marts", "--rebuild", db=db)
     assert again.returncode == 0, again.stderr
     assert _drift(again.stdout, "grid_daily") == 0 and _drift(again.stdout, "feedback_daily") == 0
+    # every summary is reported, the resident one too (built by etl/marts/residents.py)
+    assert all(_drift(again.stdout, t) == 0 for t in ("fund_daily", "grid_resolution_monthly",
+                                                      "participation_residents"))
 
 
 @pytest.mark.slow   # CLI subprocesses

@@ -301,7 +301,7 @@ def rebuild(db) -> dict[str, tuple[int, int]]:
     from etl.dbfile import writer
     out: dict[str, tuple[int, int]] = {}
     with writer(db) as con:
-        summaries = [m.name for m in map(model, MODELS) if m.kind == "table"]
+        summaries = [*(m.name for m in map(model, MODELS) if m.kind == "table"), residents.TABLE]
         drift_sql = {name: _drift_sql(name) for name in summaries}   # names from MODELS only
         held = [name for name in summaries if _exists(con, name)]
         for name in held:
