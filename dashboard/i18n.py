@@ -221,6 +221,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "funds.unspecified": {"zh": "未注明", "en": "Unspecified"},
     "funds.flows": {"zh": "收支与财政依赖", "en": "Money in and out, government share"},
     "funds.view": {"zh": "查看", "en": "Show"},
+    "funds.pick_view": {"zh": "选择上方的视图查看图表。", "en": "Choose a view above to draw its chart."},
     "funds.monthly": {"zh": "月度收支", "en": "Monthly in and out"},
     "funds.in_cash": {"zh": "流入（现金）", "en": "In (cash)"},
     "funds.in_kind": {"zh": "流入（实物折价）", "en": "In (in kind)"},
