@@ -130,7 +130,7 @@ def test_every_page_fetches_nothing_and_shows_the_payload_as_text(chromium, serv
             for tag in EXPECT_TEXT.get(what, ()):
                 assert literal(tag, port) in text, f"{what}: {tag}'s payload not shown as text"
             if what in CHOOSE:
-                page.get_by_role("button", name=CHOOSE[what], exact=True).click()
+                page.locator('[data-testid="stButtonGroup"] button', has_text=CHOOSE[what]).click()
                 wait_idle(page, timeout_s=60)
                 assert errors_on(page) == [], what
                 assert page.evaluate(MARKUP_JS, port) == [], what
