@@ -22,14 +22,16 @@ with ui.panel(lang):
 with ui.panel(lang, t("funds.sankey", lang), t("funds.sankey_help", lang)):
     ui.chart(charts.sankey(cache.run(q.sankey_links, f), lang), key="funds_sankey")
 
-# one of two views at a time: each plotly chart costs the browser's main thread when the page
-# is opened, so the other is drawn when chosen
+# one of two views when chosen: each plotly chart costs the browser's main thread when the page
+# is opened, so neither is drawn before a click
 VIEWS = ("monthly", "government")
 with ui.panel(lang, t("funds.flows", lang)):
-    view = st.segmented_control(t("funds.view", lang), VIEWS, default=VIEWS[0], key="funds_view",
+    view = st.segmented_control(t("funds.view", lang), VIEWS, default=None, key="funds_view",
                                 format_func=lambda v: t(f"funds.{v}", lang),
-                                label_visibility="collapsed") or VIEWS[0]
-    if view == "government":
+                                label_visibility="collapsed")
+    if view is None:        # no chart until one is chosen: the Sankey is the page's only one
+        st.caption(t("funds.pick_view", lang))
+    elif view == "government":
         st.caption(t("funds.government_help", lang))
         ui.chart(charts.government_bars(cache.run(q.government_share, f), lang), key="funds_gov")
     else:

@@ -20,11 +20,22 @@ with ui.panel(lang):
         ui.Kpi("median", t("grid.kpi.median", lang), ui.fmt_hours(k["median_resolution_hours"], lang)),
     ], per_row=4)
 
-left, right = st.columns(2)
-with left, ui.panel(lang, t("grid.volume", lang)):
-    ui.chart(charts.volume_area(cache.run(q.volume, f), lang), key="grid_volume")
-with right, ui.panel(lang, t("grid.backlog", lang), t("grid.backlog_help", lang)):
-    ui.chart(charts.backlog_bars(cache.run(q.backlog, f), lang), key="grid_backlog")
+# one of three views at a time: each plotly chart on a page costs the browser's main thread
+# when the page is opened, so the backlog and the heat map are drawn when chosen
+VIEWS = ("volume", "backlog", "heatmap")
+HELP = {"volume": None, "backlog": "grid.backlog_help", "heatmap": "grid.heatmap_help"}
+with ui.panel(lang, t("grid.views", lang)):
+    view = st.segmented_control(t("grid.view", lang), VIEWS, default=VIEWS[0], key="grid_view",
+                                format_func=lambda v: t(f"grid.{v}", lang),
+                                label_visibility="collapsed") or VIEWS[0]
+    if HELP[view]:
+        st.caption(t(HELP[view], lang, n=q.HEATMAP_TOP_GRIDS))
+    if view == "backlog":
+        ui.chart(charts.backlog_bars(cache.run(q.backlog, f), lang), key="grid_backlog")
+    elif view == "heatmap":
+        ui.chart(charts.heatmap(cache.run(q.heatmap, f), lang), key="grid_heatmap")
+    else:
+        ui.chart(charts.volume_area(cache.run(q.volume, f), lang), key="grid_volume")
 
 with ui.panel(lang, t("grid.sla", lang),
               f"{ui.sla_rules(lang)} {t('grid.rank_help', lang, n=q.MIN_GROUP_CASES)}"):
@@ -38,6 +49,3 @@ with ui.panel(lang, t("grid.sla", lang),
         ui.chart(charts.sla_ranking(ranking, dimension, lang), key="grid_sla_chart")
     with c2:
         ui.table(ranking, lang, key="grid_sla_table", formats={"share": "percent"})
-
-with ui.panel(lang, t("grid.heatmap", lang), t("grid.heatmap_help", lang, n=q.HEATMAP_TOP_GRIDS)):
-    ui.chart(charts.heatmap(cache.run(q.heatmap, f), lang), key="grid_heatmap")

@@ -22,11 +22,19 @@ with ui.panel(lang):
              for row in totals.itertuples()]
     ui.kpi_row(cards, per_row=5)
 
-with ui.panel(lang, t("linkage.matrix", lang), t("linkage.matrix_help", lang)):
-    ui.chart(charts.contribution_matrix(cache.run(q.shares, f), lang), key="linkage_matrix")
+# one of two views at a time: each plotly chart (the radar's polar module most) costs the
+# browser's main thread when the page is opened, so the radar is drawn when chosen
+VIEWS = ("matrix", "radar")
+with ui.panel(lang, t("linkage.views", lang)):
+    view = st.segmented_control(t("linkage.view", lang), VIEWS, default=VIEWS[0], key="linkage_view",
+                                format_func=lambda v: t(f"linkage.{v}", lang),
+                                label_visibility="collapsed") or VIEWS[0]
+    st.caption(t(f"linkage.{view}_help", lang))
+    if view == "radar":
+        ui.chart(charts.radar(cache.run(q.radar, f), lang), key="linkage_radar")
+    else:
+        ui.chart(charts.contribution_matrix(cache.run(q.shares, f), lang), key="linkage_matrix")
 
-with ui.panel(lang, t("linkage.radar", lang), t("linkage.radar_help", lang)):
-    ui.chart(charts.radar(cache.run(q.radar, f), lang), key="linkage_radar")
 with ui.panel(lang, t("linkage.table", lang), t("linkage.table_help", lang)):
     ui.table(cache.run(q.matrix, f), lang, key="linkage_table",
              formats={"led_funds_yuan": "¥%,.0f", "charity_yuan": "¥%,.0f"},

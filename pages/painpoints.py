@@ -99,13 +99,19 @@ if month is not None:
                 hot_spot(row)
 
 if top is not None and not top.empty:
-    with ui.panel(lang, t("painpoints.trend", lang), t("painpoints.trend_help", lang)):
-        trend = cache.run(q.trend, f, tuple(top["pain_point_id"]), month)
-        ui.chart(charts.trend_figure(trend, lang), key="painpoints_trend")
-
-    with ui.panel(lang, t("painpoints.keywords", lang)):
-        ui.chart(charts.keyword_figure(cache.run(q.keyword_counts, f, month), lang),
-                 key="painpoints_keywords")
+    # one of two views at a time: each plotly chart costs the browser's main thread when the
+    # page is opened, so the keyword bars are drawn when chosen
+    with ui.panel(lang, t("painpoints.views", lang)):
+        view = st.segmented_control(t("painpoints.view", lang), ("trend", "keywords"), default="trend",
+                                    key="painpoints_view", format_func=lambda v: t(f"painpoints.{v}", lang),
+                                    label_visibility="collapsed") or "trend"
+        if view == "keywords":
+            ui.chart(charts.keyword_figure(cache.run(q.keyword_counts, f, month), lang),
+                     key="painpoints_keywords")
+        else:
+            st.caption(t("painpoints.trend_help", lang))
+            trend = cache.run(q.trend, f, tuple(top["pain_point_id"]), month)
+            ui.chart(charts.trend_figure(trend, lang), key="painpoints_trend")
 
     with ui.panel(lang, t("painpoints.drill", lang), t("painpoints.drill_help", lang)):
         labels = dict(zip(top["pain_point_id"], top["label"]))
@@ -155,7 +161,10 @@ if top is not None and not top.empty:
                               budget=ui.fmt_yuan(row.budget_yuan)))
             else:
                 st.markdown(t("painpoints.no_project", lang, label=md(row.label)))
-        ui.chart(charts.funding_figure(summary[summary["projects"] > 0], lang), key="painpoints_funding")
+        # the money chart when asked for (one plotly chart less when the page opens)
+        if st.toggle(t("painpoints.funding_show_chart", lang), key="painpoints_funding_chart"):
+            ui.chart(charts.funding_figure(summary[summary["projects"] > 0], lang),
+                     key="painpoints_funding")
         detail = cache.run(q.funding, f, month).dropna(subset=["project_id"])
         ui.table(detail, lang, key="painpoints_projects")
 

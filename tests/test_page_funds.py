@@ -2,10 +2,12 @@
 page on a catalog without the fund_daily summary."""
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 
 import duckdb
+import numpy as np
 import pandas as pd
 from pages_fixture import app, metric_helps, metrics, raw
 
@@ -34,10 +36,17 @@ def test_funds_page_values(db):
     assert list(check["project_id"]) == ["P07"]
     sankey = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert sankey["type"] == "sankey"
-    # the Sankey and one of two views (monthly first); the government share when chosen
+    # the Sankey alone when the page opens; monthly in/out or the government share when chosen
     charts = at.get("plotly_chart")
-    assert len(charts) == 2 and "funds_monthly" in charts[1].proto.id
-    assert at.segmented_control(key="funds_view").value == "monthly"
+    assert len(charts) == 1 and "funds_sankey" in charts[0].proto.id
+    assert at.segmented_control(key="funds_view").value is None
+    at.segmented_control(key="funds_view").set_value("monthly").run()
+    charts = at.get("plotly_chart")
+    assert not at.exception and len(charts) == 2 and "funds_monthly" in charts[1].proto.id
+    monthly = json.loads(charts[1].proto.spec)["data"]       # cash in, in-kind in, out
+    out = monthly[2]["y"]
+    out = np.frombuffer(base64.b64decode(out["bdata"]), out["dtype"]) if isinstance(out, dict) else out
+    assert abs(sum(out) - tx.loc[tx["direction"] == "out", "amount_yuan"].sum()) < 0.01
     at.segmented_control(key="funds_view").set_value("government").run()
     charts = at.get("plotly_chart")
     assert not at.exception and len(charts) == 2 and "funds_gov" in charts[1].proto.id

@@ -72,7 +72,34 @@ def test_cards_equal_the_stored_top3(demo_db, use_db):
                 t("painpoints.card.streak", "zh", n=r.months_in_top3)) in captions
         assert all(f"“{q}”" in captions for q in r.representative_texts)
     assert not at.error
-    assert len(at.get("plotly_chart")) == 3          # trend, keywords, funding
+    # the trend first; the keyword bars and the money chart one click away
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 and "painpoints_trend" in charts[0].proto.id
+    assert at.segmented_control(key="painpoints_view").value == "trend"
+
+
+@pytest.mark.slow
+def test_keywords_and_money_chart_when_chosen(demo_db, use_db):
+    import json
+    use_db(demo_db)
+    at = page()
+    labels = set(stored(demo_db, "全街道")["label"])
+    projects = next(d.value for d in at.dataframe if "project_id" in d.value.columns)
+    at.segmented_control(key="painpoints_view").set_value("keywords").run()
+    assert not at.exception and not at.error
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 and "painpoints_keywords" in charts[0].proto.id
+    bars = json.loads(charts[0].proto.spec)["data"]
+    assert bars and {b["name"] for b in bars} <= labels
+    at.toggle(key="painpoints_funding_chart").set_value(True).run()
+    assert not at.exception and not at.error
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2 and "painpoints_funding" in charts[1].proto.id
+    money = json.loads(charts[1].proto.spec)["data"]
+    assert [b["type"] for b in money] == ["bar"] * 3
+    # the project list stays under the chart, unchanged
+    again = next(d.value for d in at.dataframe if "project_id" in d.value.columns)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), projects.reset_index(drop=True))
 
 
 @pytest.mark.slow
@@ -230,7 +257,8 @@ def test_recluster_on_demand(demo_db, use_db):
     at = page()
     at.button(key="painpoints_recluster").click().run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 4
+    charts = at.get("plotly_chart")          # the trend and the re-clustering's bars
+    assert len(charts) == 2 and "painpoints_recluster_chart" in charts[1].proto.id
 
 
 def test_empty_database_state(tmp_path, use_db):

@@ -197,9 +197,14 @@ def test_overview_for_a_hostile_community(db):
 
 @pytest.mark.slow
 def test_painpoints_page_shows_payloads_as_text(db):
-    check(open_page("painpoints", community=month_scope(db)),
-          expect_markdown=("community", "painpoint.label", "painpoint.keyword", "feedback.subject"),
-          expect_chart=("painpoint.label", "painpoint.keyword"))
+    at = open_page("painpoints", community=month_scope(db))
+    check(at, expect_markdown=("community", "painpoint.label", "painpoint.keyword", "feedback.subject"),
+          expect_chart=("painpoint.label",))
+    # the views one click away: the keyword bars, the money chart
+    at.segmented_control(key="painpoints_view").set_value("keywords").run()
+    at.toggle(key="painpoints_funding_chart").set_value(True).run()
+    assert not at.exception
+    check(at, expect_chart=("painpoint.label", "painpoint.keyword"))
 
 
 @pytest.mark.slow
@@ -210,20 +215,34 @@ def test_projects_page(db):
 
 @pytest.mark.slow
 def test_funds_page(db):
-    check(open_page("funds"),
-          expect_chart=("fund_transactions.source_type", "fund_transactions.source_name",
-                        "fund_transactions.expense_category", "community", "projects.category",
-                        "projects.name"))
+    at = open_page("funds")
+    check(at, expect_chart=("fund_transactions.source_type", "fund_transactions.source_name",
+                            "fund_transactions.expense_category", "projects.category",
+                            "projects.name"))
+    # the views one click away: monthly in/out, the government share per community
+    for view, expect in (("monthly", ()), ("government", ("community",))):
+        at.segmented_control(key="funds_view").set_value(view).run()
+        assert not at.exception
+        check(at, expect_chart=expect)
 
 
 @pytest.mark.slow
 def test_grid_page(db):
-    check(open_page("grid"), expect_chart=("grid_reports.category", "grid_id"))
+    at = open_page("grid")
+    check(at, expect_chart=("grid_reports.category",))
+    for view, expect in (("backlog", ("grid_reports.category",)), ("heatmap", ("grid_id",))):
+        at.segmented_control(key="grid_view").set_value(view).run()
+        assert not at.exception
+        check(at, expect_chart=expect)
 
 
 @pytest.mark.slow
 def test_linkage_page(db):
-    check(open_page("linkage"), expect_chart=("community",))
+    at = open_page("linkage")
+    check(at, expect_chart=("community",))
+    at.segmented_control(key="linkage_view").set_value("radar").run()
+    assert not at.exception
+    check(at)
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ import pytest
 
 from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
+from dashboard.i18n import t
 from dashboard import briefing_export
 from dashboard.cockpit_server import cockpit
 from dashboard.request_guard import RequestGuard
@@ -106,6 +107,8 @@ EXPECT_TEXT = {"overview": ("painpoint.label", "projects.name", "project_id"),
                "briefing@week+community": ("community",)}
 EXPECT_SVG = {"overview": ("painpoint.label",), "grid": ("grid_reports.category",),
               "funds": ("community",), "projects": ("projects.name",)}
+# views drawn only when chosen: (page, the option's label) clicked before the SVG check
+CHOOSE = {"funds": t("funds.government", "zh")}
 
 
 def test_every_page_fetches_nothing_and_shows_the_payload_as_text(chromium, server, recorder,
@@ -126,6 +129,12 @@ def test_every_page_fetches_nothing_and_shows_the_payload_as_text(chromium, serv
             text, svg = seen["text"].replace(JOINER, ""), seen["svg"]
             for tag in EXPECT_TEXT.get(what, ()):
                 assert literal(tag, port) in text, f"{what}: {tag}'s payload not shown as text"
+            if what in CHOOSE:
+                page.locator('[data-testid="stButtonGroup"] button', has_text=CHOOSE[what]).click()
+                wait_idle(page, timeout_s=60)
+                assert errors_on(page) == [], what
+                assert page.evaluate(MARKUP_JS, port) == [], what
+                svg = page.evaluate(TEXT_JS)["svg"]
             for tag in EXPECT_SVG.get(what, ()):
                 assert f"<img src=http://127.0.0.1:{port}/{tag}/i.png>" in svg, \
                     f"{what}: {tag}'s payload not drawn as text in a chart"
