@@ -80,7 +80,7 @@ def pseudonym_salt(db: Path | None = None) -> str:
 
 
 @contextlib.contextmanager
-def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the next version of the database's catalog.
 
     The big record tables live as Parquet files beside the catalog (etl/storage.py), so only
@@ -114,10 +114,10 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
             build_marts(con, None if moved else (storage.changes(con) or {}))
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
-            bloated = storage_upkeep.bloated(con)
+            bloated = compact or storage_upkeep.bloated(con)
             con.close()
-            # the moved tables' space, or the blocks a rebuild of the marts freed: rebuild the
-            # catalog small (every later write copies it)
+            # the moved tables' space, the blocks a rebuild of the marts freed (compact=True), or
+            # a catalog mostly free blocks: rebuild it small (every later write copies it)
             if (moved or bloated) and live.exists():
                 storage_upkeep.vacuum_copy(nxt, packed)
                 os.replace(packed, nxt)

@@ -1,6 +1,7 @@
-"""A write compacts the catalog when it holds many free blocks: a full marts rebuild (or an undo)
-leaves the replaced summaries' blocks in the file, and every later write copies that file, so
-the writer rewrites it with its live blocks only (storage_upkeep.bloated / vacuum_copy)."""
+"""A marts rebuild leaves a compact catalog: it replaces every summary, whose old blocks would stay
+in the file every later write copies, so it asks the writer to rewrite the file with its live
+blocks only (writer(compact=True) / vacuum_copy); any write does the same when half the file is
+free blocks (storage_upkeep.bloated), and a write that frees little does not pay for it."""
 from __future__ import annotations
 
 import random
@@ -34,20 +35,16 @@ def test_a_marts_rebuild_leaves_a_compact_catalog_with_the_same_marts(tmp_path, 
     rng = random.Random(5)
     db = tmp_path / "cockpit.duckdb"
     assert load(db, write(tmp_path, "g.csv", GRID_HEADER, [grid_row(rng, f"G{i}") for i in range(400)])) == ["loaded"]
-    # the demo-sized catalog is small: count any free space as worth compacting
-    monkeypatch.setattr(storage_upkeep, "BLOAT_MIN_BYTES", 0)
-    monkeypatch.setattr(storage_upkeep, "BLOAT_SHARE", 0.0001)
     calls = []
     real = storage_upkeep.vacuum_copy
     monkeypatch.setattr(storage_upkeep, "vacuum_copy", lambda src, dst: (calls.append(src), real(src, dst)))
     marts.rebuild(db)
-    assert calls, "the rebuild's freed blocks did not trigger a compaction"
+    assert calls, "the rebuild did not compact the catalog it wrote"
     free, total = _free_blocks(db)
     assert free == 0 and total > 0
     after = differences(db)
     assert after["grid_daily"] == 0 and after["grid_daily rows"] > 10, after
     # a write that frees nothing worth it does not compact
-    monkeypatch.setattr(storage_upkeep, "BLOAT_MIN_BYTES", 1 << 40)
     calls.clear()
     with dbfile.writer(db):
         pass

@@ -300,7 +300,7 @@ def rebuild(db) -> dict[str, tuple[int, int]]:
     held before: the drift repaired; every row of a summary the catalog did not have)."""
     from etl.dbfile import writer
     out: dict[str, tuple[int, int]] = {}
-    with writer(db) as con:
+    with writer(db, compact=True) as con:    # the replaced summaries' blocks are not kept
         summaries = [*(m.name for m in map(model, MODELS) if m.kind == "table"), residents.TABLE]
         drift_sql = {name: _drift_sql(name) for name in summaries}   # names from MODELS only
         held = [name for name in summaries if _exists(con, name)]
