@@ -291,9 +291,14 @@ def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: 
     return written, hashes
 
 
+_LARGEST_MONTH = ("SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM ({select}) "
+                  "GROUP BY strftime({time}, '%Y-%m'))")
+
+
 def _largest_month(con: duckdb.DuckDBPyConnection, spec: Partitioned, select: str, params: dict | None) -> int:
-    return con.execute(f"SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM ({select}) "
-                       f"GROUP BY strftime({spec.time}, '%Y-%m'))", params or {}).fetchall()[0][0]
+    """Rows of the fullest month of `select` (the caller's SQL; the time column from its spec)."""
+    query = _LARGEST_MONTH.format(select=select, time=spec.time)
+    return con.execute(query, params or {}).fetchall()[0][0]
 
 
 def record_change(con: duckdb.DuckDBPyConnection, table: str, months) -> None:

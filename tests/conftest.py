@@ -26,6 +26,22 @@ def _shared(path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def applied(monkeypatch):
+    """Which summaries each marts build found up to date by the loads' deltas (the real check,
+    observed): (summary, up to date) per build, in order."""
+    from etl.marts import delta
+    seen: list[tuple[str, bool]] = []
+    real = delta.up_to_date
+
+    def observed(con, m, months):
+        done = real(con, m, months)
+        seen.append((m.name, done))
+        return done
+    monkeypatch.setattr(delta, "up_to_date", observed)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def real_messages() -> Path:
     """../shared/data/citizen_messages_with_replies.xlsx (fails, not skips, when CI is set)."""

@@ -76,20 +76,6 @@ def differences(db: Path) -> dict[str, int]:
     return out
 
 
-@pytest.fixture
-def applied(monkeypatch):
-    """Which summaries each build found up to date by the loads' deltas (the real check, observed)."""
-    seen: list[tuple[str, bool]] = []
-    real = delta.up_to_date
-
-    def observed(con, m, months):
-        done = real(con, m, months)
-        seen.append((m.name, done))
-        return done
-    monkeypatch.setattr(delta, "up_to_date", observed)
-    return seen
-
-
 def load(db: Path, *paths: Path) -> list:
     results = load_paths(list(paths), db, progress=None)
     return [r.status for r in results]

@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from etl import marts, storage, versions
-from etl.load import load_paths
 from etl.marts import delta
+from tests.test_marts_delta import load
 
 PROJECTS_HEADER = "项目编号,项目名称,社区,项目类别,牵头单位,主体类型,项目阶段,预算(元),进度\n"
 LEDGER_HEADER = "流水号,日期,项目编号,收支,资金来源类型,来源方,支出类别,金额\n"
@@ -52,10 +52,6 @@ def ledger_file(folder: Path, name: str, rows: list[str]) -> Path:
     return path
 
 
-def load(db: Path, *paths: Path) -> list[str]:
-    return [r.status for r in load_paths(list(paths), db, progress=None)]
-
-
 def differences(db: Path) -> tuple[int, int]:
     """(rows of fund_daily that differ from a full rebuild of a copy of `db`, rows it holds)."""
     ref = db.with_name("reference.duckdb")
@@ -82,20 +78,6 @@ def assert_same_as_rebuild(db: Path) -> None:
 def read(db: Path, query: str, params: dict | None = None) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(query, params or {}).fetchall()
-
-
-@pytest.fixture
-def applied(monkeypatch):
-    """Which summaries each build found up to date by the loads' deltas (observed)."""
-    seen: list[tuple[str, bool]] = []
-    real = delta.up_to_date
-
-    def observed(con, m, months):
-        done = real(con, m, months)
-        seen.append((m.name, done))
-        return done
-    monkeypatch.setattr(delta, "up_to_date", observed)
-    return seen
 
 
 @pytest.mark.slow   # several real loads (the fast loop keeps the stale-lookup rebuild and the fund reads over the summary)

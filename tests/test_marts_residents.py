@@ -19,8 +19,8 @@ from dashboard.queries import participation as pq
 from dashboard.queries.base import Scope, fetch, use_scope
 from dashboard.queries.common import period_params
 from etl import marts
-from etl.load import load_paths
 from etl.marts import residents
+from tests.test_marts_delta import load
 
 HEADER = "记录编号,居民,街道,社区,参与类型,参与日期,时长,年龄段\n"
 COMMUNITIES = ("清河一社区", "美和园社区", "毛纺北社区")
@@ -39,10 +39,6 @@ def write(folder: Path, name: str, rows: list[str]) -> Path:
     path = folder / name
     path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
     return path
-
-
-def load(db: Path, *paths: Path) -> list[str]:
-    return [r.status for r in load_paths(list(paths), db, progress=None)]
 
 
 def differences(db: Path) -> tuple[int, int]:
