@@ -3,6 +3,14 @@
     python -m bench.bench_users                          # 10 then 20 users, 5 minutes each
     python -m bench.bench_users --users 10 --minutes 1 --no-write
     python -m bench.bench_users --db PATH [--build]      # another database (--build: make it)
+    python -m bench.bench_users --first-visits           # every user's browser cache empty
+
+By default the users are returning users (a street office's leaders and analysts open the
+cockpit every working day): before the timed window each user's browser context opens the
+cockpit once, one user after another (their first-ever visit, timed and checked for errors,
+reported on its own row), so in the window Streamlit's static files and plotly.js come from the
+browser's cache. --first-visits leaves that out: every user's first load in the window is a
+first-ever visit with an empty cache, all users arriving within the first think time.
 
 One real cockpit server (Streamlit headless, dashboard.cockpit_server.cockpit, open mode: no
 keys file) on a private copy of the database (default /work/bench-data/demo1m.duckdb, the demo
@@ -152,7 +160,7 @@ def warm_up(base: str) -> None:
 
 
 def one_run(db: Path, users: int, minutes: float, think_s: float, pages: list[str],
-            dims: Dimensions) -> dict:
+            dims: Dimensions, first_visits: bool = False) -> dict:
     """A fresh server: one user alone over every page, then `users` users for `minutes`; the
     loads, the memory samples and the CPU used."""
     from bench.users_browser import alone
@@ -169,14 +177,15 @@ def one_run(db: Path, users: int, minutes: float, think_s: float, pages: list[st
             print(f"{users} users for {minutes:g} min on {server.url} ...", flush=True)
             with MemorySampler(server.proc.pid) as mem:
                 t0 = time.perf_counter()
-                loads = asyncio.run(run_users(server.url, users, pages, dims, minutes, think_s))
-                took = time.perf_counter() - t0
+                loads, took = asyncio.run(run_users(server.url, users, pages, dims, minutes, think_s,
+                                                    first_visits))
     return {"users": users, "loads": loads, "alone": solo, "rss": mem.rss_mb, "load": mem.load,
-            "seconds": took, "cpu": mem.cpu}
+            "seconds": took, "cpu": mem.cpu, "cpu_seconds": time.perf_counter() - t0}
 
 
 def summarise(run: dict) -> dict:
-    loads: list[Load] = run["loads"]
+    primed: list[Load] = [x for x in run["loads"] if x.prime]
+    loads: list[Load] = [x for x in run["loads"] if not x.prime]      # the timed window
     done = [x for x in loads if x.seconds is not None]
     per_page: dict[str, list[float]] = {}
     for x in done:
@@ -186,15 +195,18 @@ def summarise(run: dict) -> dict:
         "per_page": per_page, "all": [x.seconds for x in done],
         "by_how": {how: [x.seconds for x in done if x.how == how] for how in ("open", "navigate")},
         "first_visit": [x.seconds for x in done if x.first_visit],
+        "primed": [x.seconds for x in primed if x.seconds is not None],
         "open_returning": [x.seconds for x in done if x.how == "open" and not x.first_visit],
         "alone": {x.page: x.seconds for x in run["alone"] if x.seconds is not None},
         "alone_errors": [(x, e) for x in run["alone"] for e in x.errors],
-        "errors": [(x, e) for x in loads for e in x.errors],
+        "errors": [(x, e) for x in [*primed, *loads] for e in x.errors],
         "probes": sum(x.probes for x in loads),
         "peak_rss": max(run["rss"], default=float("nan")),
         "median_rss": statistics.median(run["rss"]) if run["rss"] else float("nan"),
         "load_avg": (min(run["load"], default=0), max(run["load"], default=0)),
         "seconds": run["seconds"], "cpu": run["cpu"],
+        # the CPU was sampled over the priming visits too: per load and per second over both
+        "cpu_loads": len(run["loads"]), "cpu_seconds": run.get("cpu_seconds", run["seconds"]),
     }
 
 
@@ -223,25 +235,27 @@ def verdicts(sums: dict[int, dict]) -> list[str]:
 def run_lines(n: int, s: dict) -> list[str]:
     """The run's totals, memory, machine load, CPU and its first errors."""
     lo, hi = s["load_avg"]
-    cpu, loads = s["cpu"], max(s["loads"], 1)
+    cpu, loads = s["cpu"], max(s["cpu_loads"], 1)
     out = [f"- **{n} users**: {s['loads']} page loads in {s['seconds'] / 60:.1f} min "
            f"({s['rendered']} rendered), {len(s['errors'])} errors; server memory (RSS with "
            f"children, every second) peak **{s['peak_rss']:,.0f} MB**, median "
            f"{s['median_rss']:,.0f} MB; machine load average during the run {lo:.1f}–{hi:.1f}; "
-           f"CPU per page load: server {cpu['server'] / loads:.2f} s, chromium "
-           f"{cpu['browser'] / loads:.2f} s (together {(cpu['server'] + cpu['browser']) / s['seconds']:.2f} "
+           f"CPU per page load (priming visits included): server {cpu['server'] / loads:.2f} s, chromium "
+           f"{cpu['browser'] / loads:.2f} s (together {(cpu['server'] + cpu['browser']) / s['cpu_seconds']:.2f} "
            f"cores on average); Streamlit's own 404 probes (below) {s['probes']}."]
     kinds = Counter(e.split(":")[0].split(" after")[0] for _, e in s["errors"])
     if kinds:
         out.append("  - errors by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     for x, e in s["errors"][:5]:
-        out.append(f"  - user {x.user}, {x.page} ({x.how}) `{x.query}`: {e[:200]}")
+        how = "first-ever visit, before the window" if x.prime else x.how
+        out.append(f"  - user {x.user}, {x.page} ({how}) `{x.query}`: {e[:200]}")
     for x, e in s["alone_errors"][:3]:
         out.append(f"  - alone, {x.page}: {e[:200]}")
     return out
 
 
-def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, machine: str) -> str:
+def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, machine: str,
+            first_visits: bool = False) -> str:
     pages = list(dict.fromkeys(p for s in sums.values() for p in [*s["alone"], *s["per_page"]]))
     counts = list(sums)
     alone = lambda p: " | ".join(                                       # noqa: E731
@@ -252,7 +266,9 @@ def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, ma
     rows = [f"| {p} | {alone(p)} | " + " | ".join(stats_cell(sums[n]["per_page"].get(p, []))
                                                  for n in counts) + " |" for p in pages]
     blank = " | ".join("" for _ in counts)
-    for label, pick in (("opened at its URL", lambda s: s["by_how"]["open"]),
+    for label, pick in (("before the window: a user's first-ever visit (empty browser cache, one user at a time)",
+                         lambda s: s["primed"]),
+                        ("opened at its URL", lambda s: s["by_how"]["open"]),
                         ("… a user's first visit (empty browser cache)", lambda s: s["first_visit"]),
                         ("… later (browser cache warm)", lambda s: s["open_returning"]),
                         ("reached from the sidebar", lambda s: s["by_how"]["navigate"]),
@@ -271,11 +287,18 @@ def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, ma
         f"chromium with a browser context and tab per user, all on this machine's cores. Each user "
         f"loops over the {len(pages)} pages for {minutes:g} min: every round it draws its own "
         f"filters (date range, street or community, category, language), opens the round's first "
-        f"page at the URL carrying them and reaches the others from the sidebar (each user's browser "
-        f"context lives for the whole run: its first load is a first visit with an empty browser "
-        f"cache, every later one finds Streamlit's static files in that cache), reading each page "
+        f"page at the URL carrying them and reaches the others from the sidebar, reading each page "
         f"for {think_s / 2:g}–{think_s * 1.5:g} s (with the default `--think-s 20` a user sees "
-        f"every page about once in five minutes); the users arrive spread over the first {think_s:g} s. A page load = from the "
+        f"every page about once in five minutes); the users arrive spread over the first {think_s:g} s. "
+        + ("Every user's browser context starts empty (`--first-visits`): its first load in the "
+           "window is its first-ever visit. "
+           if first_visits else
+           "Returning users, as a street office's staff are on a working day: before the window "
+           "each user's browser context opened the cockpit once, one user after another (their "
+           "first-ever visit: timed, checked for errors like every load, on its own row below), so "
+           "in the window Streamlit's static files and plotly.js come from the browser's cache "
+           "(`--first-visits` measures every user arriving with an empty cache instead). ")
+        + f"A page load = from the "
         f"navigation (goto or click) to fully rendered (the e2e idle test, confirmed 300 ms later). "
         f"Errors = Streamlit exceptions or error boxes on a page, HTTP errors, console errors, page "
         f"errors, loads not rendered within 60 s. \"Alone\" = one user over every page once, on "
@@ -320,6 +343,8 @@ def main() -> None:
     ap.add_argument("--think-s", type=float, default=THINK_S,
                     help="mean seconds a user reads a page before the next (0.5-1.5 x this)")
     ap.add_argument("--pages", nargs="*", default=list(PAGES))
+    ap.add_argument("--first-visits", action="store_true",
+                    help="no priming visit: every user's browser cache is empty in the window")
     ap.add_argument("--no-write", action="store_true", help="print only, leave the docs alone")
     args = ap.parse_args()
     db = prepare(args)
@@ -330,7 +355,8 @@ def main() -> None:
         print(data, flush=True)
         sums = {}
         for n in args.users:
-            sums[n] = summarise(one_run(db, n, args.minutes, args.think_s, list(args.pages), dims))
+            sums[n] = summarise(one_run(db, n, args.minutes, args.think_s, list(args.pages), dims,
+                                        args.first_visits))
             s = sums[n]
             print(f"  {n} users: {s['loads']} loads, {len(s['errors'])} errors, p95 "
                   f"{p95(s['all']) if s['all'] else float('nan'):.2f} s, peak RSS "
@@ -338,7 +364,7 @@ def main() -> None:
                   f"{s['cpu']['browser']:.0f} s", flush=True)
     finally:
         shutil.rmtree(db.parent, ignore_errors=True)
-    block = section(sums, data, args.minutes, args.think_s, machine)
+    block = section(sums, data, args.minutes, args.think_s, machine, args.first_visits)
     print("\n" + block, flush=True)
     if not args.no_write:
         report.write_section(START, STOP, block)

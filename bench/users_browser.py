@@ -7,11 +7,16 @@ followed) and reaches the other pages through the sidebar's links (the same sess
 filters kept), reading each page for a while (think time) before the next. A page load is
 timed from the goto or the click to fully rendered: the e2e harness's idle test
 (tests/e2e/conftest.py IDLE_JS), confirmed 300 ms later as bench/pages_browser.py does; the
-recorded time is the idle check that held. A user's browser context lives for the whole run: the
-user's very first load is a first visit (an empty browser cache: Streamlit's static files and
-plotly.js fetched and compiled), every later one a returning visit (those files from the
-browser's cache, as for a street-office user who opened the cockpit before); Load.first_visit
-tells them apart, and bench_users reports the opens at a URL of both kinds apart.
+recorded time is the idle check that held. A user's browser context lives for the whole run.
+By default the users are returning users, as a street office's leaders and analysts are on
+any working day: before the timed window each user's context opens the cockpit once, one user
+after another (their first-ever visit, on some earlier day: an empty browser cache,
+Streamlit's static files and plotly.js fetched and compiled), then closes that tab; in the
+window every user starts in a new tab with those files in the browser's cache. These priming
+loads are timed and checked for errors like any other (Load.prime, Load.first_visit) and
+reported apart. `first_visits=True` (bench_users --first-visits) skips the priming: every
+user's first load in the window is its first-ever visit, all arriving within the first think
+time — the day the cockpit is introduced to everyone at once.
 
 Errors, each attributed to the load it happened in: Streamlit exception or error elements on
 the rendered page, HTTP responses >= 400 from the cockpit, console errors and uncaught page
@@ -59,6 +64,7 @@ class Load:
     errors: list[str] = field(default_factory=list)
     probes: int = 0                      # Streamlit's own 404 probes (see PROBE)
     first_visit: bool = False            # the user's first load: an empty browser cache
+    prime: bool = False                  # a priming load before the timed window
 
 
 def draw_filters(rng: random.Random, dims: Dimensions) -> dict[str, str]:
@@ -174,16 +180,38 @@ async def _timed(tab, start) -> tuple[float | None, list[str]]:
     return took, [f"on page: {s[:300]}" for s in shown]
 
 
-async def user(browser, base: str, number: int, pages: list[str], dims: Dimensions,
-               t_start: float, deadline: float, think_s: float, loads: list[Load],
-               rounds: int | None = None) -> None:
-    """One user: rounds over every page (rotated per user), each round with new filters: the
-    first page opened at its URL with the filters in it, the others reached through the
-    sidebar; between two pages the user reads for 0.5-1.5 x think_s seconds."""
-    rng = random.Random(f"user-{number}")
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+async def new_context(browser):
+    return await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+
+
+async def prime(context, base: str, number: int, pages: list[str], dims: Dimensions,
+                t_start: float, loads: list[Load]) -> None:
+    """A user's first-ever visit in `context` (an empty browser cache): the user's first page
+    opened at its URL with the user's filters, timed and checked; the tab is closed after."""
+    rng = random.Random(f"prime-{number}")
+    tab = await context.new_page()
     try:
-        tab = await context.new_page()
+        watch = _Watch(tab, base)
+        page, query = pages[number % len(pages)], draw_filters(rng, dims)
+        started = time.perf_counter() - t_start
+        seconds, errors = await load(tab, page_url(base, page, query))
+        seen, probes = watch.take()
+        loads.append(Load(number, page, query, "open", started, seconds, errors + seen, probes,
+                          first_visit=True, prime=True))
+    finally:
+        await tab.close()
+
+
+async def user(context, base: str, number: int, pages: list[str], dims: Dimensions,
+               t_start: float, deadline: float, think_s: float, loads: list[Load],
+               rounds: int | None = None, primed: bool = False) -> None:
+    """One user in its browser context: rounds over every page (rotated per user), each round
+    with new filters: the first page opened at its URL with the filters in it, the others
+    reached through the sidebar; between two pages the user reads for 0.5-1.5 x think_s
+    seconds. The user's first load is a first visit unless the context was primed."""
+    rng = random.Random(f"user-{number}")
+    tab = await context.new_page()
+    try:
         watch = _Watch(tab, base)
         k = number % len(pages)
         order = pages[k:] + pages[:k]
@@ -203,11 +231,11 @@ async def user(browser, base: str, number: int, pages: list[str], dims: Dimensio
                 failed = seconds is None
                 seen, probes = watch.take()
                 loads.append(Load(number, page, query, how, started, seconds, errors + seen, probes,
-                                  first_visit=not any(x.user == number for x in loads)))
+                                  first_visit=not primed and not any(x.user == number for x in loads)))
                 pause = rng.uniform(0.5, 1.5) * think_s
                 await asyncio.sleep(max(min(pause, deadline - time.perf_counter()), 0))
     finally:
-        await context.close()
+        await tab.close()
 
 
 async def alone(base: str, pages: list[str], dims: Dimensions) -> list[Load]:
@@ -220,31 +248,43 @@ async def alone(base: str, pages: list[str], dims: Dimensions) -> list[Load]:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             t0 = time.perf_counter()
-            await user(browser, base, -1, pages, dims, t0, t0 + 3600, 0.0, loads, rounds=1)
+            context = await new_context(browser)
+            await user(context, base, -1, pages, dims, t0, t0 + 3600, 0.0, loads, rounds=1)
         finally:
             await browser.close()
     return loads
 
 
 async def run_users(base: str, users: int, pages: list[str], dims: Dimensions, minutes: float,
-                    think_s: float) -> list[Load]:
-    """`users` tabs in one chromium for `minutes`. The users arrive spread over the first
-    think time (user i at i / users x think_s), as if each had been reading something: not
-    all at the same instant."""
+                    think_s: float, first_visits: bool = False) -> tuple[list[Load], float]:
+    """`users` tabs in one chromium for `minutes`. Unless `first_visits`, each user's context
+    is first primed (prime(): one user after another, before the window). The users then
+    arrive spread over the first think time (user i at i / users x think_s), as if each had
+    been reading something: not all at the same instant. Loads' `started` counts from the
+    window's start (priming loads: from the priming's start). Returns the loads (priming
+    first) and the window's length in seconds."""
     from playwright.async_api import async_playwright
 
     loads: list[Load] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            contexts = [await new_context(browser) for _ in range(users)]
+            primed: list[Load] = []
+            if not first_visits:
+                t_prime = time.perf_counter()
+                for i, context in enumerate(contexts):
+                    await prime(context, base, i, pages, dims, t_prime, primed)
             t_start = time.perf_counter()
             deadline = t_start + minutes * 60
 
             async def later(i: int) -> None:
                 await asyncio.sleep(i / users * think_s)
-                await user(browser, base, i, pages, dims, t_start, deadline, think_s, loads)
+                await user(contexts[i], base, i, pages, dims, t_start, deadline, think_s, loads,
+                           primed=not first_visits)
 
             await asyncio.gather(*(later(i) for i in range(users)))
+            window = time.perf_counter() - t_start
         finally:
             await browser.close()
-    return loads
+    return primed + loads, window

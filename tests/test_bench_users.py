@@ -62,3 +62,21 @@ def test_p95_is_the_nearest_rank():
     assert p95([1.0]) == 1.0
     assert p95([float(i) for i in range(1, 21)]) == 19.0
     assert p95([float(i) for i in range(1, 101)]) == 95.0
+
+
+def test_priming_visits_are_reported_apart_but_their_errors_count():
+    from bench.bench_users import summarise
+    from bench.users_browser import Load
+
+    loads = [Load(0, "grid", {}, "open", -5.0, 4.0, first_visit=True, prime=True),
+             Load(1, "funds", {}, "open", -1.0, None, ["timeout after 60 s"], first_visit=True, prime=True),
+             Load(0, "grid", {}, "open", 0.5, 1.5),
+             Load(0, "funds", {}, "navigate", 20.0, 0.5, ["console: boom"])]
+    s = summarise({"users": 2, "loads": loads, "alone": [], "rss": [100.0], "load": [1.0],
+                   "seconds": 60.0, "cpu": {"server": 1.0, "browser": 2.0}})
+    assert s["cpu_loads"] == 4                             # CPU was sampled over the priming too
+    assert sorted(s["all"]) == [0.5, 1.5]                  # the window only
+    assert s["primed"] == [4.0]
+    assert s["first_visit"] == [] and s["open_returning"] == [1.5]
+    assert s["loads"] == 2 and s["rendered"] == 2
+    assert [e for _, e in s["errors"]] == ["timeout after 60 s", "console: boom"]
