@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import htmltable
 from dashboard.charts.common import yuan_short
 from dashboard.filters import Filters
 from dashboard.i18n import STRINGS, t
@@ -232,13 +233,17 @@ def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> 
 
 def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
           formats: dict[str, str] | None = None, coded: dict[str, str] | None = None,
-          progress: tuple[str, ...] = (), warning_values: bool = False) -> None:
+          progress: tuple[str, ...] = (), warning_values: bool = False,
+          preview: bool = False) -> None:
     """A dataframe with translated headers ("common.col.<name>" when present) and no
     None/NaN/NaT shown: gaps are blank or "—" (see `without_missing`).
 
     `coded` maps a column holding codes (e.g. rule names) to the i18n prefix of their labels.
     `progress` names 0..100 columns drawn as bars. `warning_values` writes an early-warning
     table's `value` with its rule's unit ("落后 34 个百分点", "38 天未更新").
+    `preview` (a page's tables as it opens): the first rows as a static HTML table, formatted
+    the same, with a switch (widget `<key>__full`) to the interactive grid of all rows - the
+    grid's code costs every new browser document ~0.2 s (dashboard/htmltable.py).
     """
     if warning_values and {"rule", "value"} <= set(df.columns):
         df = df.assign(value=[warning_value(r, v, lang) for r, v in zip(df["rule"], df["value"])])
@@ -249,6 +254,15 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
     df, as_text = without_missing(df, formats)
     labels = {c: t(f"common.col.{c}", lang) if f"common.col.{c}" in STRINGS else c
               for c in df.columns}
+    if preview and not st.toggle(t("common.table_full", lang, n=fmt_int(len(df))),
+                                 key=f"{key}__full"):
+        shown = {c: f for c, f in (formats or {}).items() if c not in as_text}
+        st.html(htmltable.render(df, labels, formats=shown,
+                                 progress=tuple(c for c in progress if c not in as_text)))
+        if len(df) > htmltable.PREVIEW_ROWS:
+            st.caption(t("common.table_preview", lang, rows=htmltable.PREVIEW_ROWS,
+                         n=fmt_int(len(df))))
+        return
     config = {c: st.column_config.Column(labels[c]) for c in df.columns}
     for c, fmt in (formats or {}).items():
         if c in df.columns and c not in as_text:
