@@ -22,7 +22,7 @@ import pandas as pd
 from dashboard.safe import html_text
 
 PREVIEW_ROWS = 10          # about what st.dataframe's default height shows before scrolling
-CELL_CHARS = 24            # longer text is cut with "…"; the title attribute holds all of it
+CELL_CHARS = 40            # longer text is cut with "…"; the title attribute holds all of it
 _BAR = "#2F6FB2"           # the house "in progress" blue, as ui.table's ProgressColumn
 STYLE = (
     "<style>"
@@ -78,8 +78,10 @@ def cell(v, *, fmt: str | None = None, progress: bool = False) -> tuple[str, boo
 
 
 def render(df: pd.DataFrame, labels: dict[str, str], *, formats: dict[str, str] | None = None,
-           progress: tuple[str, ...] = (), rows: int = PREVIEW_ROWS) -> str:
-    """The first `rows` rows of `df` as an HTML table with the headers `labels` (pure)."""
+           progress: tuple[str, ...] = (), rows: int = PREVIEW_ROWS,
+           height: int | None = None) -> str:
+    """The first `rows` rows of `df` as an HTML table with the headers `labels` (pure);
+    `height` (pixels) makes it a box of that height that scrolls, as the grid would be."""
     formats = formats or {}
     head = df.head(rows)
     numeric = {c: pd.api.types.is_numeric_dtype(df[c].dtype) and not pd.api.types.is_bool_dtype(df[c].dtype)
@@ -93,5 +95,6 @@ def render(df: pd.DataFrame, labels: dict[str, str], *, formats: dict[str, str] 
             inner, is_number = cell(v, fmt=formats.get(c), progress=c in progress)
             tds.append(f'<td class="{"n" if is_number else ""}">{inner}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")
-    return (f'{STYLE}<div class="ck-tbl"><table><thead><tr>{ths}</tr></thead>'
+    box = f' style="max-height:{int(height)}px;overflow-y:auto"' if height else ""
+    return (f'{STYLE}<div class="ck-tbl"{box}><table><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')

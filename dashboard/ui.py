@@ -231,6 +231,23 @@ def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> 
     return out, texts
 
 
+def previewed(df: pd.DataFrame, labels: dict[str, str], lang: str, *, key: str,
+              height: int | None = None, formats: dict[str, str] | None = None,
+              progress: tuple[str, ...] = ()) -> bool:
+    """The switch to the interactive grid (widget `<key>__full`); while it is off, the table's
+    first rows as a static HTML table (dashboard/htmltable.py) and True: draw no grid then.
+    `df` has no gaps left (`without_missing`); a list with a `height` is one page of a pager
+    (messages): all of it, in a box that scrolls as the grid would."""
+    if st.toggle(t("common.table_full", lang, n=fmt_int(len(df))), key=f"{key}__full"):
+        return False
+    rows = len(df) if height else htmltable.PREVIEW_ROWS
+    st.html(htmltable.render(df, labels, formats=formats, rows=rows, height=height,
+                             progress=progress))
+    if len(df) > rows:
+        st.caption(t("common.table_preview", lang, rows=rows, n=fmt_int(len(df))))
+    return True
+
+
 def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
           formats: dict[str, str] | None = None, coded: dict[str, str] | None = None,
           progress: tuple[str, ...] = (), warning_values: bool = False,
@@ -241,9 +258,10 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
     `coded` maps a column holding codes (e.g. rule names) to the i18n prefix of their labels.
     `progress` names 0..100 columns drawn as bars. `warning_values` writes an early-warning
     table's `value` with its rule's unit ("落后 34 个百分点", "38 天未更新").
-    `preview` (a page's tables as it opens): the first rows as a static HTML table, formatted
-    the same, with a switch (widget `<key>__full`) to the interactive grid of all rows - the
-    grid's code costs every new browser document ~0.2 s (dashboard/htmltable.py).
+    `preview` (a page's tables as it opens): the first rows (all of them, in a box of `height`,
+    when a height is given: one page of a pager) as a static HTML table, formatted the same,
+    with a switch (widget `<key>__full`) to the interactive grid of all rows - the grid's code
+    costs every new browser document ~0.15 s of main thread (dashboard/htmltable.py).
     """
     if warning_values and {"rule", "value"} <= set(df.columns):
         df = df.assign(value=[warning_value(r, v, lang) for r, v in zip(df["rule"], df["value"])])
@@ -254,14 +272,9 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
     df, as_text = without_missing(df, formats)
     labels = {c: t(f"common.col.{c}", lang) if f"common.col.{c}" in STRINGS else c
               for c in df.columns}
-    if preview and not st.toggle(t("common.table_full", lang, n=fmt_int(len(df))),
-                                 key=f"{key}__full"):
-        shown = {c: f for c, f in (formats or {}).items() if c not in as_text}
-        st.html(htmltable.render(df, labels, formats=shown,
-                                 progress=tuple(c for c in progress if c not in as_text)))
-        if len(df) > htmltable.PREVIEW_ROWS:
-            st.caption(t("common.table_preview", lang, rows=htmltable.PREVIEW_ROWS,
-                         n=fmt_int(len(df))))
+    if preview and previewed(df, labels, lang, key=key, height=height,
+                             formats={c: f for c, f in (formats or {}).items() if c not in as_text},
+                             progress=tuple(c for c in progress if c not in as_text)):
         return
     config = {c: st.column_config.Column(labels[c]) for c in df.columns}
     for c, fmt in (formats or {}).items():

@@ -277,11 +277,13 @@ def previews(at) -> list[list[list[str]]]:
     return out
 
 
-def full_tables(at):
+def full_tables(at, required: bool = True):
     """Switch every previewed table to its interactive grid (the `<key>__full` toggles) and rerun,
-    so `at.dataframe` holds all of the page's tables."""
-    toggles = [w for w in at.toggle if str(w.key).endswith("__full")]
-    assert toggles, "no previewed table on this page"
+    so `at.dataframe` holds all of the page's tables (`required`: the page must have one)."""
+    toggles = [w for w in at.toggle if str(w.key).endswith("__full") and not w.value]
+    assert toggles or not required, "no previewed table on this page"
+    if not toggles:
+        return at
     for w in toggles:
         w.set_value(True)
     return at.run()
