@@ -102,5 +102,7 @@ def test_tables_behind_buttons_show_no_none(lang):
     at = app("painpoints", timeout=180, lang=lang)
     at.button(key="painpoints_recluster").click().run()
     assert not at.exception
+    full_tables(at)                 # the page's own tables open as previews: their grids too
+    assert not at.exception
     shown = [d.value for d in at.dataframe]
     assert len(shown) >= 3 and all(bad_cells(v) == [] for v in shown)
