@@ -15,6 +15,7 @@ computed from numbers. Nothing in the data can make the browser fetch anything.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 
 import pandas as pd
@@ -44,10 +45,19 @@ def _missing(v) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
-def _number(x: float, fmt: str | None) -> str:
-    """A number as ui.table's grid shows it with `fmt` (shared with ui's gap-filled columns)."""
-    from dashboard.ui import _number_text
-    return _number_text(x, fmt)
+_PRINTF = re.compile(r"^(?P<pre>[^%]*)%(?P<comma>,?)\.(?P<digits>\d+)f(?P<post>.*)$")
+
+
+def number_text(x: float, fmt: str | None) -> str:
+    """One number as the grid shows it with `fmt` (our subset of Streamlit's formats); ui's
+    gap-filled columns use it too."""
+    if fmt == "percent":
+        return f"{100 * x:.2f}%"
+    m = _PRINTF.match(fmt or "")
+    if m:
+        spec = f"{',' if m['comma'] else ''}.{m['digits']}f"
+        return f"{m['pre']}{format(x, spec)}{m['post']}"
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def _text(v) -> str:
@@ -70,7 +80,7 @@ def cell(v, *, fmt: str | None = None, progress: bool = False) -> tuple[str, boo
         return (f'<span class="bar"><i style="width:{width:.0f}%"></i></span>'
                 f"{float(v):.0f}%", True)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return html_text(_number(float(v), fmt)), True
+        return html_text(number_text(float(v), fmt)), True
     text = _text(v)
     if len(text) > CELL_CHARS:
         return f'<span title="{html_text(text)}">{html_text(text[:CELL_CHARS - 1] + "…")}</span>', False

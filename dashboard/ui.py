@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -174,20 +173,6 @@ def kpi_row(cards: list[Kpi], per_row: int = 4) -> None:
 
 
 MISSING = "—"      # an empty number or date cell; an empty text cell is blank
-_PRINTF = re.compile(r"^(?P<pre>[^%]*)%(?P<comma>,?)\.(?P<digits>\d+)f(?P<post>.*)$")
-
-
-def _number_text(x: float, fmt: str | None) -> str:
-    """One number as the table would show it with `fmt` (our subset of Streamlit's formats)."""
-    if fmt == "percent":
-        return f"{100 * x:.2f}%"
-    m = _PRINTF.match(fmt or "")
-    if m:
-        spec = f"{',' if m['comma'] else ''}.{m['digits']}f"
-        return f"{m['pre']}{format(x, spec)}{m['post']}"
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0").rstrip(".")
-
-
 def _cell_text(v) -> object:
     """A non-missing cell of a text column with gaps: strings as they are, anything else
     (a big integer, bytes, a list from the SQL console) as text, so the column stays one type."""
@@ -223,7 +208,7 @@ def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> 
             shown = d.dt.strftime(pattern).where(~gaps, MISSING)
         elif pd.api.types.is_numeric_dtype(col.dtype):
             fmt = (formats or {}).get(c)
-            shown = col.map(lambda v, f=fmt: MISSING if _missing(v) else _number_text(float(v), f))
+            shown = col.map(lambda v, f=fmt: MISSING if _missing(v) else htmltable.number_text(float(v), f))
         else:
             shown = col.astype(object).where(~gaps, "")
         out[c] = shown.astype(object)
