@@ -7,7 +7,8 @@ metric's label or help, or the briefing. Only strings from the translation table
 as Markdown; values are formatted into them after escaping, e.g.
 `st.title(t("briefing.heading", lang, scope=md(name), week=week))`. Text bound for a plotly
 figure (titles, axis and legend labels, hover text, annotations) goes through `plot()`
-instead: plotly draws a subset of HTML (`<a href>`, `<b>`, `<br>`...), not Markdown.
+instead: plotly draws a subset of HTML (`<a href>`, `<b>`, `<br>`...), not Markdown. Text in
+the static HTML tables a page opens with (dashboard/htmltable.py) goes through `html_text()`.
 
 Streamlit renders Markdown (CommonMark + GFM), its own directives (`:red[...]`,
 `:material/icon:`, `:smile:`), LaTeX between `$...$` and - never here - raw HTML.
@@ -59,6 +60,12 @@ def md(value: object) -> str:
 def plain(value: object) -> str:
     """The text a reader sees for `md(value)`, word joiners aside (for tests and comparisons)."""
     return _BLANKS.sub(" ", _text(value)).strip()
+
+
+def html_text(value: object) -> str:
+    """`value` for a static HTML block (dashboard.htmltable): `<`, `>`, `&` and both quotes as
+    entities, so it is text in an element and inside a quoted attribute."""
+    return html.escape(_text(value), quote=True)
 
 
 def plot(value: object) -> str:

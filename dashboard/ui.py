@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import htmltable
 from dashboard.charts.common import yuan_short
 from dashboard.filters import Filters
 from dashboard.i18n import STRINGS, t
@@ -173,20 +173,6 @@ def kpi_row(cards: list[Kpi], per_row: int = 4) -> None:
 
 
 MISSING = "—"      # an empty number or date cell; an empty text cell is blank
-_PRINTF = re.compile(r"^(?P<pre>[^%]*)%(?P<comma>,?)\.(?P<digits>\d+)f(?P<post>.*)$")
-
-
-def _number_text(x: float, fmt: str | None) -> str:
-    """One number as the table would show it with `fmt` (our subset of Streamlit's formats)."""
-    if fmt == "percent":
-        return f"{100 * x:.2f}%"
-    m = _PRINTF.match(fmt or "")
-    if m:
-        spec = f"{',' if m['comma'] else ''}.{m['digits']}f"
-        return f"{m['pre']}{format(x, spec)}{m['post']}"
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0").rstrip(".")
-
-
 def _cell_text(v) -> object:
     """A non-missing cell of a text column with gaps: strings as they are, anything else
     (a big integer, bytes, a list from the SQL console) as text, so the column stays one type."""
@@ -222,7 +208,7 @@ def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> 
             shown = d.dt.strftime(pattern).where(~gaps, MISSING)
         elif pd.api.types.is_numeric_dtype(col.dtype):
             fmt = (formats or {}).get(c)
-            shown = col.map(lambda v, f=fmt: MISSING if _missing(v) else _number_text(float(v), f))
+            shown = col.map(lambda v, f=fmt: MISSING if _missing(v) else htmltable.number_text(float(v), f))
         else:
             shown = col.astype(object).where(~gaps, "")
         out[c] = shown.astype(object)
@@ -230,15 +216,37 @@ def without_missing(df: pd.DataFrame, formats: dict[str, str] | None = None) -> 
     return out, texts
 
 
+def previewed(df: pd.DataFrame, labels: dict[str, str], lang: str, *, key: str,
+              height: int | None = None, formats: dict[str, str] | None = None,
+              progress: tuple[str, ...] = ()) -> bool:
+    """The switch to the interactive grid (widget `<key>__full`); while it is off, the table's
+    first rows as a static HTML table (dashboard/htmltable.py) and True: draw no grid then.
+    `df` has no gaps left (`without_missing`); a list with a `height` is one page of a pager
+    (messages): all of it, in a box that scrolls as the grid would."""
+    if st.toggle(t("common.table_full", lang, n=fmt_int(len(df))), key=f"{key}__full"):
+        return False
+    rows = len(df) if height else htmltable.PREVIEW_ROWS
+    st.html(htmltable.render(df, labels, formats=formats, rows=rows, height=height,
+                             progress=progress))
+    if len(df) > rows:
+        st.caption(t("common.table_preview", lang, rows=rows, n=fmt_int(len(df))))
+    return True
+
+
 def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
           formats: dict[str, str] | None = None, coded: dict[str, str] | None = None,
-          progress: tuple[str, ...] = (), warning_values: bool = False) -> None:
+          progress: tuple[str, ...] = (), warning_values: bool = False,
+          preview: bool = False) -> None:
     """A dataframe with translated headers ("common.col.<name>" when present) and no
     None/NaN/NaT shown: gaps are blank or "—" (see `without_missing`).
 
     `coded` maps a column holding codes (e.g. rule names) to the i18n prefix of their labels.
     `progress` names 0..100 columns drawn as bars. `warning_values` writes an early-warning
     table's `value` with its rule's unit ("落后 34 个百分点", "38 天未更新").
+    `preview` (a page's tables as it opens): the first rows (all of them, in a box of `height`,
+    when a height is given: one page of a pager) as a static HTML table, formatted the same,
+    with a switch (widget `<key>__full`) to the interactive grid of all rows - the grid's code
+    costs every new browser document ~0.15 s of main thread (dashboard/htmltable.py).
     """
     if warning_values and {"rule", "value"} <= set(df.columns):
         df = df.assign(value=[warning_value(r, v, lang) for r, v in zip(df["rule"], df["value"])])
@@ -249,6 +257,10 @@ def table(df: pd.DataFrame, lang: str, *, key: str, height: int | None = None,
     df, as_text = without_missing(df, formats)
     labels = {c: t(f"common.col.{c}", lang) if f"common.col.{c}" in STRINGS else c
               for c in df.columns}
+    if preview and previewed(df, labels, lang, key=key, height=height,
+                             formats={c: f for c, f in (formats or {}).items() if c not in as_text},
+                             progress=tuple(c for c in progress if c not in as_text)):
+        return
     config = {c: st.column_config.Column(labels[c]) for c in df.columns}
     for c, fmt in (formats or {}).items():
         if c in df.columns and c not in as_text:

@@ -44,16 +44,19 @@ with ui.panel(lang, t("funds.ledger_check", lang), t("funds.ledger_check_help", 
     else:
         st.warning(t("funds.ledger_flagged", lang, n=len(check)))
         ui.table(check, lang, key="funds_ledger_check",
-                 formats={c: "¥%,.2f" for c in ("received_yuan", "spent_yuan", "gap_yuan")})
+                 formats={c: "¥%,.2f" for c in ("received_yuan", "spent_yuan", "gap_yuan")},
+                 preview=True)
 
 with ui.panel(lang, t("funds.execution", lang), t("funds.execution_help", lang)):
     ui.table(cache.run(q.execution, f), lang, key="funds_execution",
              formats={c: "¥%,.0f" for c in ("budget_yuan", "received_yuan", "spent_yuan",
-                                             "in_kind_yuan")}, progress=("execution_pct",))
+                                             "in_kind_yuan")}, progress=("execution_pct",),
+             preview=True)
 
 with ui.panel(lang, t("funds.in_kind_title", lang), t("funds.in_kind_help", lang)):
     kind = cache.run(q.in_kind, f)
     if kind.empty:
         ui.no_data(lang)
     else:
-        ui.table(kind, lang, key="funds_in_kind", formats={"amount_yuan": "¥%,.0f"})
+        ui.table(kind, lang, key="funds_in_kind", formats={"amount_yuan": "¥%,.0f"},
+                 preview=True)

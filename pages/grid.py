@@ -48,4 +48,4 @@ with ui.panel(lang, t("grid.sla", lang),
     with c1:
         ui.chart(charts.sla_ranking(ranking, dimension, lang), key="grid_sla_chart")
     with c2:
-        ui.table(ranking, lang, key="grid_sla_table", formats={"share": "percent"})
+        ui.table(ranking, lang, key="grid_sla_table", formats={"share": "percent"}, preview=True)

@@ -38,7 +38,7 @@ with ui.panel(lang, t("linkage.views", lang)):
 with ui.panel(lang, t("linkage.table", lang), t("linkage.table_help", lang)):
     ui.table(cache.run(q.matrix, f), lang, key="linkage_table",
              formats={"led_funds_yuan": "¥%,.0f", "charity_yuan": "¥%,.0f"},
-             coded={"party_type": "linkage.type"})
+             coded={"party_type": "linkage.type"}, preview=True)
     unknown = cache.run(q.unclassified_partners, f)
     if not unknown.empty:
         st.caption(t("linkage.unclassified", lang, n=int(unknown["appearances"].sum())))

@@ -129,7 +129,7 @@ if top is not None and not top.empty:
             # rows: what this person received (one page); total and offset: where it sits
             audit_once("drill_down", slot="messages", page="painpoints", pain_point=pid,
                        label=labels[pid], rows=len(rows), total=total, offset=offset)
-            ui.table(rows, lang, key="painpoints_messages", height=360)
+            ui.table(rows, lang, key="painpoints_messages", height=360, preview=True)
 
     if spots is not None and not spots.empty:
         with ui.panel(lang, t("hotspots.drill", lang)):
@@ -151,7 +151,7 @@ if top is not None and not top.empty:
                 audit_once("drill_down", slot="hot_spot", page="painpoints", hot_spot=chosen.place,
                            pain_point=chosen.pain_point_id, rows=len(rows), total=total,
                            offset=offset)
-                ui.table(rows, lang, key="hotspots_messages", height=300)
+                ui.table(rows, lang, key="hotspots_messages", height=300, preview=True)
 
     with ui.panel(lang, t("painpoints.funding", lang), t("painpoints.funding_help", lang)):
         summary = cache.run(q.funding_summary, f, month)
@@ -166,7 +166,7 @@ if top is not None and not top.empty:
             ui.chart(charts.funding_figure(summary[summary["projects"] > 0], lang),
                      key="painpoints_funding")
         detail = cache.run(q.funding, f, month).dropna(subset=["project_id"])
-        ui.table(detail, lang, key="painpoints_projects")
+        ui.table(detail, lang, key="painpoints_projects", preview=True)
 
 with ui.panel(lang, t("painpoints.recluster", lang), t("painpoints.recluster_help", lang)):
     if aggregates_only("feedback"):      # re-clustering reads and quotes single messages

@@ -28,6 +28,12 @@ def table(df: pd.DataFrame, *, key: str, pct: tuple[str, ...] = (), num: tuple[s
     """A dataframe with the section's column labels; shares as %, dates as dates, numbers with one
     decimal (`num`) or two (`num2`)."""
     label = {c: t(f"participation.col.{c}", lang) if f"participation.col.{c}" in STRINGS else c for c in df.columns}
+    # opens as a static preview (no grid code in a new browser document), the grid one switch away
+    formats = {**{c: "%.2f" for c in num2}, **{c: "percent" for c in pct}, **{c: "%.1f" for c in num}}
+    shown, as_text = ui.without_missing(df, formats)
+    if ui.previewed(shown, label, lang, key=key,
+                    formats={c: v for c, v in formats.items() if c in df.columns and c not in as_text}):
+        return
     config = {c: st.column_config.Column(label[c]) for c in df.columns}
     config.update({c: st.column_config.DateColumn(label[c], format="YYYY-MM-DD")
                    for c in df.columns if c.endswith("_on")})

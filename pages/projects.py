@@ -34,13 +34,14 @@ with ui.panel(lang, t("projects.warnings", lang),
         for col, rule in zip(cols, q.ALL_RULES):
             col.metric(t(f"projects.rule.{rule}", lang), ui.fmt_int((w["rule"] == rule).sum()))
         ui.table(w, lang, key="projects_warnings_table", coded={"rule": "projects.rule"},
-                 warning_values=True)
+                 warning_values=True, preview=True)
 
 with ui.panel(lang, t("projects.table", lang)):
     table = cache.run(q.project_table, f)
     ui.table(table, lang, key="projects_table", formats={"budget_yuan": "¥%,.0f",
                                                           "spent_yuan": "¥%,.0f"},
-             progress=("progress_pct", "elapsed_pct"), coded={"stage": "projects.stage"})
+             progress=("progress_pct", "elapsed_pct"), coded={"stage": "projects.stage"},
+             preview=True)
 
 with ui.panel(lang, t("projects.gantt", lang)):
     ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang,

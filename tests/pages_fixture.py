@@ -242,6 +242,53 @@ def metric_helps(at) -> dict[str, str]:
     return {m.label: m.proto.help for m in at.metric}
 
 
+def previews(at) -> list[list[list[str]]]:
+    """The static HTML tables a page opens with (dashboard.htmltable via ui.table(preview=True)):
+    per table, its rows of cell texts as a reader sees them, the header row first."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    out = []
+    for node in _walk(at._tree):
+        body = getattr(getattr(node, "proto", None), "body", None)
+        if node.type == "html" and isinstance(body, str) and 'class="ck-tbl"' in body:
+            parser = Cells()
+            parser.feed(body)
+            out.append(parser.rows)
+    return out
+
+
+def full_tables(at, required: bool = True):
+    """Switch every previewed table to its interactive grid (the `<key>__full` toggles) and rerun,
+    so `at.dataframe` holds all of the page's tables (`required`: the page must have one)."""
+    toggles = [w for w in at.toggle if str(w.key).endswith("__full") and not w.value]
+    assert toggles or not required, "no previewed table on this page"
+    if not toggles:
+        return at
+    for w in toggles:
+        w.set_value(True)
+    return at.run()
+
+
 def _walk(node):
     yield node
     for child in getattr(node, "children", {}).values():

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only
+from pages_fixture import CJK, app, data_values, full_tables, metrics, page_strings, read_only
 
 from dashboard import ui
 from dashboard.filters import Filters
@@ -149,7 +149,8 @@ def panel(demo_build):
     old = os.environ.get("COCKPIT_DB")
     os.environ["COCKPIT_DB"] = str(demo_build.db)
     try:
-        return app("participation", section="effectiveness", **PERIOD)
+        # the tables open as static previews: switched to their grids (same database)
+        return full_tables(app("participation", section="effectiveness", **PERIOD), required=False)
     finally:
         if old is None:
             os.environ.pop("COCKPIT_DB", None)

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from pages_fixture import app
+from pages_fixture import app, full_tables, previews
 from sweep import case
 
 from dashboard import cache
@@ -72,6 +72,12 @@ def test_no_page_table_shows_none_nan_or_nat(lang, period):
     for page in PAGES:
         at = app(page, timeout=180, **query)
         assert not at.exception, (page, at.exception)
+        for i, rows in enumerate(previews(at)):     # the static tables a page opens with
+            bad = [c for row in rows for c in row if c.strip().lower() in BAD_TEXT]
+            if bad:
+                found[f"{page}#preview{i}"] = bad[:5]
+        full_tables(at, required=False)             # ... and the grids they switch to
+        assert not at.exception, (page, at.exception)
         for i, frame in enumerate(at.dataframe):
             tables += 1
             bad = bad_cells(frame.value)
@@ -95,6 +101,8 @@ def test_tables_behind_buttons_show_no_none(lang):
     assert bad_cells(at.dataframe[0].value) == []
     at = app("painpoints", timeout=180, lang=lang)
     at.button(key="painpoints_recluster").click().run()
+    assert not at.exception
+    full_tables(at)                 # the page's own tables open as previews: their grids too
     assert not at.exception
     shown = [d.value for d in at.dataframe]
     assert len(shown) >= 3 and all(bad_cells(v) == [] for v in shown)

@@ -9,7 +9,7 @@ import shutil
 import duckdb
 import numpy as np
 import pandas as pd
-from pages_fixture import app, metric_helps, metrics, raw
+from pages_fixture import app, full_tables, metric_helps, metrics, previews, raw
 
 from dashboard import ui
 
@@ -32,8 +32,18 @@ def test_funds_page_values(db):
                           ("其中实物折价", tx.loc[tx["in_kind"], "amount_yuan"].sum())):
         assert shown[label] == ui.fmt_yuan_short(amount, "zh"), label     # short on the card
         assert ui.fmt_yuan(amount) in helps[label], label                 # exact in the tooltip
+    # the tables open as static previews (no grid code in the browser), formatted as the grid
+    assert not at.dataframe
+    ledger = next(p for p in previews(at) if "超支（元）" in p[0])
+    assert [row[0] for row in ledger[1:]] == ["P07"]
+    kind = next(p for p in previews(at) if "来源方 / 收款方" in p[0])
+    assert sum(float(r[-1].lstrip("¥").replace(",", "")) for r in kind[1:]) == \
+        tx.loc[tx["in_kind"], "amount_yuan"].sum()
+    full_tables(at)                                       # the switch above each: the full grid
     check = next(d.value for d in at.dataframe if "gap_yuan" in d.value.columns)
     assert list(check["project_id"]) == ["P07"]
+    assert ledger[1][-3:] == [f"¥{v:,.2f}" for v in check.iloc[0][["received_yuan", "spent_yuan", "gap_yuan"]]]
+    assert len(at.dataframe) == 3 and not previews(at)
     sankey = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert sankey["type"] == "sankey"
     # the Sankey alone when the page opens; monthly in/out or the government share when chosen
@@ -60,7 +70,9 @@ def test_funds_page_follows_filters(db):
     amount = tx.loc[tx["direction"] == "in", "amount_yuan"].sum()
     assert metrics(at)["流入"] == ui.fmt_yuan_short(amount, "zh")
     assert ui.fmt_yuan(amount) in metric_helps(at)["流入"]
-    assert not any("gap_yuan" in d.value.columns for d in at.dataframe)   # P07 is elsewhere
+    assert not any("超支（元）" in p[0] for p in previews(at))            # P07 is elsewhere
+    full_tables(at)
+    assert not any("gap_yuan" in d.value.columns for d in at.dataframe)
 
 
 def test_funds_page_on_a_catalog_without_fund_daily(cockpit_db, tmp_path, monkeypatch):
@@ -77,6 +89,8 @@ def test_funds_page_on_a_catalog_without_fund_daily(cockpit_db, tmp_path, monkey
     without = app("funds", **query)
     assert not without.exception and not without.error
     assert metrics(without) == metrics(with_summary) and metric_helps(without) == metric_helps(with_summary)
+    assert previews(without) and previews(without) == previews(with_summary)
+    full_tables(without), full_tables(with_summary)
     tables = [d.value.reset_index(drop=True) for d in without.dataframe]
     assert tables and len(tables) == len(with_summary.dataframe)
     for got, want in zip(tables, (d.value.reset_index(drop=True) for d in with_summary.dataframe)):

@@ -7,7 +7,7 @@ from datetime import date
 
 import numpy as np
 
-from pages_fixture import AS_OF, app, expected_grid, metrics, raw
+from pages_fixture import AS_OF, app, expected_grid, full_tables, metrics, previews, raw
 
 from dashboard import ui
 from dashboard.queries.common import DEFAULT_SLA_HOURS, SLA_HOURS
@@ -36,9 +36,13 @@ def test_grid_page_values_and_filters(db):
 def test_grid_rankings_hide_small_groups(db):
     at = app("grid", **{"from": "2026-06-24", "to": "2026-06-30"})
     at.segmented_control(key="grid_rank_by").set_value("grid_id").run()
+    (preview,) = previews(at)                      # the ranking opens as a static table
+    assert preview[0][0] == "网格"
+    full_tables(at)
     ranking = next(d.value for d in at.dataframe if "due" in d.value.columns)
     assert "grid_id" in ranking.columns
     assert (ranking["due"] >= MIN_GROUP_CASES).all()
+    assert [r[0] for r in preview[1:]] == ranking["grid_id"].head(10).tolist()
     # the volume (first of three views) and the SLA ranking; backlog and heat map when chosen
     assert len(at.get("plotly_chart")) == 2
 

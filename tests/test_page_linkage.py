@@ -5,7 +5,7 @@ import base64
 import json
 
 import numpy as np
-from pages_fixture import app, metrics, raw
+from pages_fixture import app, full_tables, metrics, previews, raw
 
 from dashboard.charts.linkage import MATRIX_MEASURES
 
@@ -19,8 +19,12 @@ def test_linkage_page_values(db):
     assert shown["社区"] == str(led["社区"])
     card = next(m for m in at.metric if m.label == "社会工作者")
     assert (card.value, card.delta) == ("1", "协作 8 次")
+    (preview,) = previews(at)                      # the table opens as a static preview
+    led_col = preview[0].index("牵头项目")
+    full_tables(at)
     table = next(d.value for d in at.dataframe if "projects_led" in d.value.columns)
     assert table["projects_led"].sum() == len(prj)
+    assert [int(r[led_col]) for r in preview[1:]] == table["projects_led"].head(10).tolist()
     # the contribution matrix first; the street radar when chosen
     charts = at.get("plotly_chart")
     assert len(charts) == 1 and "linkage_matrix" in charts[0].proto.id
@@ -45,6 +49,8 @@ def test_linkage_radar_when_chosen(db):
 
 def test_linkage_page_follows_the_community_filter(db):
     at = app("linkage", **{"to": "2026-06-30", "community": "秋实社区"})
+    assert {r[0] for r in previews(at)[0][1:]} == {"秋实社区"}
+    full_tables(at)
     table = next(d.value for d in at.dataframe if "projects_led" in d.value.columns)
     assert set(table["community"]) == {"秋实社区"}
     assert table["projects_led"].sum() == 2

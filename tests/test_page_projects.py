@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from pages_fixture import app, metrics, raw
+from pages_fixture import app, full_tables, metrics, previews, raw
 
 from dashboard import ui
 
@@ -22,8 +22,17 @@ def test_projects_page_values(db):
     assert shown["建档率"] == ui.fmt_pct(prj["archived"].mean())
     for rule in ("进度落后", "里程碑逾期", "长期未更新", "支出超前", "超预算"):
         assert shown[rule] == "1", rule
+    # both tables open as static previews of their first rows, the grid one switch away
+    assert not at.dataframe
+    warn, listed = previews(at)
+    assert warn[0][:2] == ["项目编号", "名称"] and len(warn) == 1 + 5    # header + one project per rule
+    assert {r[0] for r in listed[1:]} == set(sorted(prj["project_id"])[:10])
+    full_tables(at)
     table = next(d.value for d in at.dataframe if "elapsed_pct" in d.value.columns)
     assert sorted(table["project_id"]) == sorted(prj["project_id"])
+    first = table.iloc[0]              # the preview's first row, formatted as the grid shows it
+    assert listed[1][listed[0].index("预算（元）")] == f"¥{first['budget_yuan']:,.0f}"
+    assert listed[1][listed[0].index("进度 %")] == f"{first['progress_pct']:.0f}%"
     # the Gantt and one of three views (stage counts first); the others when chosen
     assert len(at.get("plotly_chart")) == 2
     assert at.segmented_control(key="projects_view").value == "by_stage"

@@ -10,6 +10,7 @@ import pytest
 from dashboard import cache
 from dashboard.filters import Filters
 from dashboard.i18n import t
+from pages_fixture import full_tables, previews
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "painpoints.py")
 
@@ -84,6 +85,7 @@ def test_keywords_and_money_chart_when_chosen(demo_db, use_db):
     use_db(demo_db)
     at = page()
     labels = set(stored(demo_db, "全街道")["label"])
+    full_tables(at)
     projects = next(d.value for d in at.dataframe if "project_id" in d.value.columns)
     at.segmented_control(key="painpoints_view").set_value("keywords").run()
     assert not at.exception and not at.error
@@ -164,6 +166,12 @@ def test_drill_down_pages_through_every_message_of_the_pain_point(demo_db, use_d
     captions = [c.value for c in at.caption]
     assert t("painpoints.drill_count", "zh", n=f"{n:,}") in captions      # the total, not the page
     assert t("common.page_of", "zh", page="1", pages=f"{pages:,}") in captions
+    # the page of messages opens as a static table holding all of it (no grid code loaded)
+    assert not at.dataframe
+    listed = previews(at)[0]
+    ids = listed[0].index(t("common.col.feedback_id", "zh"))
+    assert [r[ids] for r in listed[1:]] == every["feedback_id"][:PAGE_SIZE].tolist()
+    full_tables(at)                                   # the grid: sort, search, download
     shown = at.dataframe[0].value                     # the drill-down table comes first
     assert shown["feedback_id"].tolist() == every["feedback_id"][:PAGE_SIZE].tolist()
 
@@ -182,6 +190,7 @@ def test_drill_down_pages_through_every_message_of_the_pain_point(demo_db, use_d
 def test_picking_another_pain_point_starts_at_page_one(demo_db, use_db):
     use_db(demo_db)
     at = page()
+    full_tables(at)
     at.number_input(key="painpoints_messages_page").set_value(2).run()
     at.selectbox(key="painpoints_pick").select_index(1).run()
     assert not at.exception

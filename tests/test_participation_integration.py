@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pages_fixture import app, metrics, page_strings, read_only
+from pages_fixture import app, full_tables, metrics, page_strings, read_only
 
 from tests.conftest import DEMO_END
 from dashboard import ui
@@ -32,7 +32,7 @@ def test_low_rated_project_is_an_early_warning_on_the_project_page(demo, truth):
     at = app("projects", **PERIOD)
     assert not at.exception
     assert metrics(at)["居民评价低"] == "1"
-    table = next(d.value for d in at.dataframe if "rule" in d.value.columns)
+    table = next(d.value for d in full_tables(at).dataframe if "rule" in d.value.columns)
     low = table[table["rule"] == "居民评价低"]
     pid = truth["planted_low_rated_project"]
     avg = truth["low_rated_projects"][0]["avg_rating"]

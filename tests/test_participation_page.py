@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from pages_fixture import CJK, app, data_values, metrics, page_strings, read_only
+from pages_fixture import CJK, app, data_values, full_tables, metrics, page_strings, read_only
 from sweep import case
 
 from tests.conftest import DEMO_END
@@ -28,7 +28,9 @@ def truth(demo_build) -> dict:
 
 
 def by_columns(at, *cols):
-    """The first dataframe on the page holding all these columns."""
+    """The first dataframe on the page holding all these columns (previewed tables switched to
+    their grids: a page opened outside `zh` reruns on the test's own database)."""
+    full_tables(at, required=False)
     return next(d.value for d in at.dataframe if set(cols) <= set(d.value.columns))
 
 
@@ -43,7 +45,9 @@ def zh(demo_build):
             old = os.environ.get("COCKPIT_DB")
             os.environ["COCKPIT_DB"] = str(demo_build.db)
             try:
-                opened[section] = app("participation", section=section, **PERIOD)
+                # the tables open as static previews: switched to their grids (same database)
+                opened[section] = full_tables(app("participation", section=section, **PERIOD),
+                                              required=False)
             finally:
                 if old is None:
                     os.environ.pop("COCKPIT_DB", None)
@@ -77,7 +81,7 @@ def test_switching_section_keeps_the_filters(demo):
     at.radio(key="participation_section").set_value("evaluations").run()
     assert not at.exception and at.query_params["section"] == "evaluations"
     assert at.query_params["from"] == PERIOD["from"]
-    assert any("project_id" in d.value.columns for d in at.dataframe)
+    assert any("project_id" in d.value.columns for d in full_tables(at).dataframe)
 
 
 def test_votes_under_the_line_are_marked_invalid(zh, truth):

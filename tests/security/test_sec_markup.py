@@ -163,7 +163,58 @@ def shown(sources: list[str], tag: str) -> bool:
     return any(want in s for s in sources)
 
 
-def check(at, expect_markdown=(), expect_chart=()) -> tuple[list[str], list[str]]:
+# the static HTML tables pages open with (dashboard/htmltable.py): only these tags and
+# attributes, styles only the preview's own (a bar's width, a scroll box); data is text
+HTML_TAGS = {"style", "div", "table", "thead", "tbody", "tr", "th", "td", "span", "i"}
+HTML_STYLE = re.compile(r"^(width:\d+%|max-height:\d+px;overflow-y:auto)$")
+
+
+def html_tables(at) -> list[tuple[list, str]]:
+    """Per preview table: its (tag, attributes) and the text a reader sees (cells and titles)."""
+    from html.parser import HTMLParser
+
+    from tests.pages_fixture import _walk
+
+    class Parts(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.tags, self.text = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, attrs))
+            self.text.extend(v for k, v in attrs if k == "title")
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    out = []
+    for node in _walk(at._tree):
+        body = getattr(getattr(node, "proto", None), "body", None)
+        if node.type == "html" and isinstance(body, str) and 'class="ck-tbl"' in body:
+            parts = Parts()
+            parts.feed(body)
+            out.append((parts.tags, "\n".join(parts.text)))
+    return out
+
+
+def inert(tags: list) -> list:
+    """Tags or attributes a preview table must not have (anything that could fetch or run)."""
+    bad = []
+    for tag, attrs in tags:
+        if tag not in HTML_TAGS:
+            bad.append(tag)
+        for k, v in attrs:
+            if k not in ("class", "title", "style") or (k == "style" and not HTML_STYLE.match(v or "")):
+                bad.append(f"{tag} {k}={v}")
+    return bad
+
+
+def check(at, expect_markdown=(), expect_chart=(), expect_html=()) -> tuple[list[str], list[str]]:
+    tables = html_tables(at)
+    assert [b for tags, _ in tables for b in inert(tags)] == []
+    for tag in expect_html:
+        assert any(hostile.payload(tag, PORT) in text for _, text in tables), \
+            f"{tag}'s payload is not in a preview table as text"
     markdown, charts = rendered(at)
     bad = [(s[:200], unescaped(s)) for s in markdown if unescaped(s)]
     assert bad == [], bad
@@ -210,7 +261,8 @@ def test_painpoints_page_shows_payloads_as_text(db):
 @pytest.mark.slow
 def test_projects_page(db):
     check(open_page("projects"),
-          expect_chart=("project_id", "projects.name", "project_milestones.milestone"))
+          expect_chart=("project_id", "projects.name", "project_milestones.milestone"),
+          expect_html=("project_id", "projects.name", "community"))
 
 
 @pytest.mark.slow
@@ -218,7 +270,8 @@ def test_funds_page(db):
     at = open_page("funds")
     check(at, expect_chart=("fund_transactions.source_type", "fund_transactions.source_name",
                             "fund_transactions.expense_category", "projects.category",
-                            "projects.name"))
+                            "projects.name"),
+          expect_html=("projects.name", "fund_transactions.source_name"))
     # the views one click away: monthly in/out, the government share per community
     for view, expect in (("monthly", ()), ("government", ("community",))):
         at.segmented_control(key="funds_view").set_value(view).run()

@@ -56,7 +56,16 @@ def settled(at, where: str, resident_counts: bool = True) -> Harvest:
     assert not at.exception, (where, [e.value for e in at.exception])
     # a panel that failed (e.g. a refused read a page forgot to avoid) shows an error box
     assert [e.value for e in at.error] == [], where
-    return harvest(at, where, resident_counts)
+    seen = harvest(at, where, resident_counts)
+    # tables open as static previews (their text is in the strings); their grids, switched on,
+    # carry every row and go into the exports the download buttons build
+    if any(str(w.key).endswith("__full") and not w.value for w in at.toggle):
+        pages_fixture.full_tables(at)
+        assert not at.exception and [e.value for e in at.error] == [], where
+        grids = harvest(at, where, resident_counts)
+        seen.strings += grids.strings
+        seen.frames += grids.frames
+    return seen
 
 
 # --- page drivers: open the page, walk its drill-downs, return what each state showed ---------
