@@ -308,6 +308,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
     started = datetime.now()
     t0 = time.perf_counter()
     res = LoadResult(src.path, src.sheet, kind, "refused")
+    marts_delta.prepare(con, kind)   # outside the transaction: a DuckDB 2.0 bug (delta.prepare)
     con.begin()
     try:
         names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from etl import marts, storage, versions
+from etl.dbfile import ensure_schema
 from etl.load import load_paths
 from etl.marts import delta
 
@@ -250,3 +251,25 @@ def test_the_pending_delta_is_summed_per_group_whether_noted_once_or_more():
     assert con.execute("SELECT day(day_on), reports, sla_due_by, sla_met_by FROM main.grid_daily "
                        "ORDER BY 1").fetchall() == [(1, 2, [0, 1, 2], [0, 1, 1]), (2, 2, [1, 1, 2], [1, 1, 1]),
                                                     (3, 5, [3, 3, 5], [2, 3, 3])]
+
+
+def test_a_write_whose_delta_fills_more_than_a_row_group_reaches_the_summary(tmp_path):
+    """DuckDB 2.0.0 loses the rows of a temporary table created inside a transaction and
+    filled there with more than a row group (122,880 rows) once the transaction commits. The
+    pending delta is read after the file's commit, so it is created before the transaction
+    (delta.prepare, as the loader does): a write adding 150,000 new groups must reach
+    grid_daily whole (it once vanished: a 440k-row export of new cases into the 10M demo)."""
+    con = duckdb.connect(str(tmp_path / "cockpit.duckdb"))
+    ensure_schema(con)
+    marts.build(con)                     # the seeded rules and the (empty) summaries
+    con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM grid_reports LIMIT 0")
+    # 150,000 reports, each its own (day, grid) group of grid_daily
+    con.execute("INSERT INTO temp.incoming (report_id, reported_at, street, community, grid_id, category, status) "
+                "SELECT 'K' || i, TIMESTAMP '2025-01-01 08:00:00' + to_days(CAST(i % 400 AS INTEGER)), '清河街道', "
+                "'美和园社区', 'QH-' || (i // 400), '噪音扰民', '待受理' FROM range(150000) t(i)")
+    delta.prepare(con, "grid_reports")
+    con.begin()                          # a file's transaction: its delta noted inside it
+    delta.note(con, "grid_reports", "temp.incoming", +1)
+    con.commit()
+    delta.flush(con)
+    assert con.execute("SELECT count(*), sum(reports), sum(opened) FROM grid_daily").fetchone() == (150000, 150000, 150000)

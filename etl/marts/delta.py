@@ -89,6 +89,23 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                             "AND database_name = current_database()", {"t": table}).fetchone()[0])
 
 
+def prepare(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Create the pending delta tables of `source`'s summaries (and the months table) before
+    a write's transaction opens (the loader calls it outside the file's transaction).
+
+    DuckDB 2.0.0 loses the rows of a temporary table *created* inside a transaction and filled
+    there with more than a row group (122,880 rows): after the commit a scan of it returns
+    nothing (count(*) still says how many). A pending delta is read by `flush`, after the file's
+    commit, so one created by a file whose delta has more groups than that (a 440k-row export
+    of new cases into the 10M demo) vanished: grid_daily missed the whole file. Created
+    beforehand, the table only takes the rows inside the transaction, which is safe (and a
+    refused file's rows still roll back)."""
+    con.execute(_MONTHS_DDL)
+    for m in summaries(source):
+        if _exists(con, m.name):
+            con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_pending(m)} AS SELECT * FROM main.{m.name} LIMIT 0")
+
+
 def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
     """Add to each summary of `source`'s pending delta the contributions of the rows of
     `relation` (columns of `source`) with `sign` +1 (rows written) or -1 (rows superseded),
@@ -107,6 +124,7 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
         keys, sums, lists = _columns(con, m.name)
         signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
                             *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
+        # made by `prepare` before the transaction (see there); here only for other callers
         con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{m.name} LIMIT 0")
         # appended as is: the command's deltas are summed once, by `flush`
         con.execute(f"INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions_sql(m, relation)})")
