@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,9 +82,13 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
     for issue in issues:
         results.append(LoadResult(issue.path, None, None, issue.status, message=issue.message))
         say(f"{'REFUSED' if issue.status == 'refused' else 'skipped'} {issue.message}")
-    for path in files:
+    # each file is hashed whole before anything loads (an already-loaded file is skipped):
+    # hashlib and file reads release the GIL, so two files are read at once, in file order
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cockpit-read") as pool:
+        read = [pool.submit(read_sources, path) for path in files]
+    for path, pending in zip(files, read):
         try:
-            for src in read_sources(path):
+            for src in pending.result():
                 detected = _detect(src, kind)
                 if partner is not None and not scoped.kind_allowed(detected):
                     raise LoadRefused(f"{src.label}: refused, nothing loaded - a partner "
@@ -303,6 +308,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict:
     started = datetime.now()
     t0 = time.perf_counter()
     res = LoadResult(src.path, src.sheet, kind, "refused")
+    marts_delta.prepare(con, kind)   # outside the transaction: a DuckDB 2.0 bug (delta.prepare)
     con.begin()
     try:
         names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)

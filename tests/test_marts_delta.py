@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from etl import marts, storage, versions
+from etl.dbfile import ensure_schema
 from etl.load import load_paths
 from etl.marts import delta
 
@@ -216,3 +217,59 @@ def test_a_load_of_only_open_cases_leaves_a_summary_without_count_lists_alone(tm
     diff = differences(db)
     assert diff["grid_daily"] == 0 and diff["grid_resolution_monthly"] == 0, diff
     assert diff["grid_resolution_monthly rows"] > 5, diff
+
+
+def test_the_pending_delta_is_summed_per_group_whether_noted_once_or_more():
+    """flush sums a command's pending delta per group of the grain: the groups noted once pass
+    through as they are, the others are summed element by element (a NULL street is one
+    group), and the merge adds each to the stored group, list element by list element."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE grid_daily (month_on DATE, day_on DATE, street VARCHAR, community VARCHAR, "
+                "grid_id VARCHAR, category VARCHAR, reports BIGINT, opened BIGINT, closed BIGINT, "
+                "sla_due_by BIGINT[], sla_met_by BIGINT[])")
+    con.execute("CREATE TEMP TABLE p AS SELECT * FROM main.grid_daily LIMIT 0")
+    insert = ("INSERT INTO {} VALUES (DATE '2026-03-01', make_date(2026, 3, $day), $street, '美和园社区', "
+              "'QH-01-01', '噪音扰民', $reports, $opened, $closed, $due, $met)")
+    rows = [(1, "清河街道", 2, 1, 0, [0, 1, 2], [0, 1, 1]),       # noted once
+            (2, None, 3, 2, 1, [1, 2, 3], [1, 1, 2]),              # twice, NULL street
+            (2, None, -1, -1, 0, [0, -1, -1], [0, 0, -1]),
+            (3, "清河街道", 1, 1, 0, [0, 0, 1], [0, 0, 0]),        # three times
+            (3, "清河街道", 1, 0, 1, [1, 1, 1], [1, 1, 1]),
+            (3, "清河街道", -1, 0, 0, [0, -1, -1], [0, 0, 0])]
+    names = ("day", "street", "reports", "opened", "closed", "due", "met")
+    for row in rows:
+        con.execute(insert.format("temp.p"), dict(zip(names, row)))
+    m = marts.model("grid_daily")
+    summed = delta._summed(con, m, "temp.p")
+    got = con.execute("SELECT day(day_on), street, reports, opened, closed, sla_due_by, sla_met_by "
+                      "FROM (" + summed + ") ORDER BY 1").fetchall()
+    assert got == [(1, "清河街道", 2, 1, 0, [0, 1, 2], [0, 1, 1]),
+                   (2, None, 2, 1, 1, [1, 1, 2], [1, 1, 1]),
+                   (3, "清河街道", 1, 1, 1, [1, 0, 1], [1, 1, 1])]
+    con.execute(insert.format("main.grid_daily"), dict(zip(names, (3, "清河街道", 4, 2, 1, [2, 3, 4], [1, 2, 2]))))
+    delta._merge(con, m, summed)
+    assert con.execute("SELECT day(day_on), reports, sla_due_by, sla_met_by FROM main.grid_daily "
+                       "ORDER BY 1").fetchall() == [(1, 2, [0, 1, 2], [0, 1, 1]), (2, 2, [1, 1, 2], [1, 1, 1]),
+                                                    (3, 5, [3, 3, 5], [2, 3, 3])]
+
+
+def test_a_write_whose_delta_fills_more_than_a_row_group_reaches_the_summary(tmp_path):
+    """DuckDB 2.0.0 loses the rows of a temporary table created inside a transaction and
+    filled there with more than a row group (122,880 rows) once the transaction commits. The
+    pending delta is read after the file's commit, so it is created before the transaction
+    (delta.prepare, as the loader does): a write adding 150,000 new groups must reach
+    grid_daily whole (it once vanished: a 440k-row export of new cases into the 10M demo)."""
+    con = duckdb.connect(str(tmp_path / "cockpit.duckdb"))
+    ensure_schema(con)
+    marts.build(con)                     # the seeded rules and the (empty) summaries
+    con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM grid_reports LIMIT 0")
+    # 150,000 reports, each its own (day, grid) group of grid_daily
+    con.execute("INSERT INTO temp.incoming (report_id, reported_at, street, community, grid_id, category, status) "
+                "SELECT 'K' || i, TIMESTAMP '2025-01-01 08:00:00' + to_days(CAST(i % 400 AS INTEGER)), '清河街道', "
+                "'美和园社区', 'QH-' || (i // 400), '噪音扰民', '待受理' FROM range(150000) t(i)")
+    delta.prepare(con, "grid_reports")
+    con.begin()                          # a file's transaction: its delta noted inside it
+    delta.note(con, "grid_reports", "temp.incoming", +1)
+    con.commit()
+    delta.flush(con)
+    assert con.execute("SELECT count(*), sum(reports), sum(opened) FROM grid_daily").fetchone() == (150000, 150000, 150000)

@@ -89,6 +89,23 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                             "AND database_name = current_database()", {"t": table}).fetchone()[0])
 
 
+def prepare(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Create the pending delta tables of `source`'s summaries (and the months table) before
+    a write's transaction opens (the loader calls it outside the file's transaction).
+
+    DuckDB 2.0.0 loses the rows of a temporary table *created* inside a transaction and filled
+    there with more than a row group (122,880 rows): after the commit a scan of it returns
+    nothing (count(*) still says how many). A pending delta is read by `flush`, after the file's
+    commit, so one created by a file whose delta has more groups than that (a 440k-row export
+    of new cases into the 10M demo) vanished: grid_daily missed the whole file. Created
+    beforehand, the table only takes the rows inside the transaction, which is safe (and a
+    refused file's rows still roll back)."""
+    con.execute(_MONTHS_DDL)
+    for m in summaries(source):
+        if _exists(con, m.name):
+            con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_pending(m)} AS SELECT * FROM main.{m.name} LIMIT 0")
+
+
 def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
     """Add to each summary of `source`'s pending delta the contributions of the rows of
     `relation` (columns of `source`) with `sign` +1 (rows written) or -1 (rows superseded),
@@ -107,6 +124,7 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
         keys, sums, lists = _columns(con, m.name)
         signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
                             *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
+        # made by `prepare` before the transaction (see there); here only for other callers
         con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{m.name} LIMIT 0")
         # appended as is: the command's deltas are summed once, by `flush`
         con.execute(f"INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions_sql(m, relation)})")
@@ -134,17 +152,38 @@ def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
     """The rows of `pending` (signed contributions, a group possibly several times) summed
     into one row per group of the summary's grain; a count list element by element (its
     length is the SLA horizon, the same for every row while the seeded rules stay the same:
-    a change of them rebuilds every summary)."""
+    a change of them rebuilds every summary).
+
+    Most groups are noted once (a command's files mostly hold different days): those rows are
+    already their group's sum and pass through as they are; only the groups noted more than
+    once are aggregated (the element-wise list sums were most of the cost of this step)."""
     keys, sums, lists = _columns(con, m.name)
     types = _types(con, m.name)
-    # no count lists (fund_daily, grid_resolution_monthly): nothing to measure, even when the
-    # pending delta has no rows
-    lengths = con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists)} "
-                          f"FROM {pending}").fetchone() if lists else ()
-    elements = [f"[{', '.join(f'coalesce(sum({c}[{i}]), 0)::BIGINT' for i in range(1, n + 1))}]::BIGINT[] AS {c}"
+    by = ", ".join(keys)
+    counted = [*keys, *(f"CAST(sum({c}) AS {types[c]}) AS {c}" for c in sums)]
+    if not lists:   # fund_daily, grid_resolution_monthly: plain sums, nothing to spare
+        return f"SELECT {', '.join(counted)} FROM {pending} GROUP BY {by}"
+    lengths = _lengths(con, pending, lists)
+    elements = [f"{_elements(n, lambda i, c=c: f'coalesce(sum({c}[{i}]), 0)::BIGINT')} AS {c}"
                 for c, n in zip(lists, lengths)]
-    columns = ", ".join([*keys, *(f"CAST(sum({c}) AS {types[c]}) AS {c}" for c in sums), *elements])
-    return f"SELECT {columns} FROM {pending} GROUP BY {', '.join(keys)}"
+    on = " AND ".join(f"p.{k} IS NOT DISTINCT FROM r.{k}" for k in keys)
+    return (f"WITH r AS MATERIALIZED (SELECT {by} FROM {pending} GROUP BY {by} HAVING count(*) > 1) "
+            f"SELECT p.* FROM {pending} p ANTI JOIN r ON {on} "
+            f"UNION ALL BY NAME SELECT {', '.join([*counted, *elements])} "
+            f"FROM (SELECT p.* FROM {pending} p SEMI JOIN r ON {on}) GROUP BY {by}")
+
+
+def _elements(n: int, element) -> str:
+    """A BIGINT[] of n elements, element(i) for i = 1..n (written out: no lambda per row)."""
+    return f"[{', '.join(element(i) for i in range(1, n + 1))}]::BIGINT[]"
+
+
+def _lengths(con: duckdb.DuckDBPyConnection, relation: str, lists: list[str]) -> tuple:
+    """The length of each count list of `relation` (its longest; 0 when it has no rows)."""
+    if not lists:
+        return ()
+    return con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists)} "
+                       f"FROM {relation}").fetchone()
 
 
 def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
@@ -155,14 +194,17 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
     (a load into a new month) are simply inserted."""
     keys, sums, lists = _columns(con, m.name)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    summed = ", ".join(["s._rid", *(f"d.{k}" for k in keys),
-                        *(f"coalesce(s.{c}, 0) + d.{c} AS {c}" for c in sums),
-                        *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
-                          f"ELSE list_transform(list_zip(s.{c}, d.{c}), lambda x: x[1] + x[2]) END AS {c}"
-                          for c in lists)])
     alive = " OR ".join(f"{c} <> 0" for c in sums)
     month = m.month_column
     con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}")
+    # a stored group's lists and the delta's have the same length (the SLA horizon): added
+    # element by element, written out (a lambda over list_zip cost a third of the merge)
+    lengths = _lengths(con, "temp.etl_marts_note", lists)
+    summed = ", ".join(["s._rid", *(f"d.{k}" for k in keys),
+                        *(f"coalesce(s.{c}, 0) + d.{c} AS {c}" for c in sums),
+                        *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
+                          f"ELSE {_elements(n, lambda i, c=c: f's.{c}[{i}] + d.{c}[{i}]')} END AS {c}"
+                          for c, n in zip(lists, lengths))])
     # only the months the delta touches are compared (the summary's other months are not read
     # beyond their month column); each stored group found keeps its rowid, so the groups
     # replaced are deleted by rowid, without joining the summary a second time
