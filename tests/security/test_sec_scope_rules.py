@@ -8,12 +8,12 @@ import re
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from scope_truth import RECORD_COUNT_COLUMNS, read_truth
 from sweep import case
 
+from dashboard import db
 from dashboard.filters import Filters
 from dashboard.queries import (briefing, common, explore, funds, grid, linkage, overview,
                                painpoints, participation, projects)
@@ -34,7 +34,8 @@ def truth(demo_db):
 
 @pytest.fixture
 def con(demo_db):
-    c = duckdb.connect(str(demo_db), read_only=True)
+    """The pages' own read connection (dashboard/db.py: sandboxed, Parquet footers cached)."""
+    c = db.open_read_only(demo_db)
     yield c
     c.close()
 
