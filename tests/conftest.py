@@ -183,7 +183,6 @@ def pytest_configure(config):
         return list(found[0])
 
     manifest_scanner.scan_component_manifests = scan_once
-    _wait_for_app_runs_without_polling()
     workers = getattr(config, "workerinput", {}).get("workercount", 0)
     if workers > 1:
         _split_the_cores_among_workers(workers)
@@ -207,53 +206,6 @@ def _split_the_cores_among_workers(workers: int) -> None:
         return real(database=database, read_only=read_only, config=config, **kwargs)
 
     duckdb.connect = connect
-
-
-def _wait_for_app_runs_without_polling():
-    """AppTest waits for each script run by waking every millisecond to scan the run's events
-    (streamlit/testing/v1/local_script_runner.py `require_widgets_deltas`); while the page
-    runs in its own thread, those thousand wake-ups a second take the GIL from it. Here the
-    wait joins the script thread instead (it ends right after the run's SHUTDOWN event): the
-    same real run, the same timeout and error, without the polling."""
-    from streamlit.testing.v1 import local_script_runner
-
-    def require_widgets_deltas(runner, timeout: float = 3) -> None:
-        thread = runner._script_thread
-        if thread is not None:
-            thread.join(timeout)
-        if runner.script_stopped():
-            return
-        runner.request_stop()       # as streamlit's own wait does at its timeout
-        runner.join()
-        raise RuntimeError(f"AppTest script run timed out after {timeout}(s)")
-
-    local_script_runner.require_widgets_deltas = require_widgets_deltas
-
-
-def pytest_ignore_collect(collection_path, config):
-    """The fast loop (-m "not slow and not e2e") deselects every test under tests/e2e/ (all
-    marked e2e below), so it does not import them either: their browser and SSO libraries
-    cost each xdist worker half a second. Any other run collects them as before."""
-    if collection_path.name != "e2e" or collection_path.parent != Path(__file__).parent:
-        return None
-    return True if _deselects_e2e(config.getoption("markexpr") or "") else None
-
-
-def _deselects_e2e(markexpr: str) -> bool:
-    """True when `markexpr` is false for a test marked e2e whatever its other markers."""
-    if not markexpr:
-        return False
-    try:
-        from _pytest.mark.expression import Expression
-        expr = Expression.compile(markexpr)
-    except Exception:           # pytest's own parser reports a bad expression later
-        return False
-    others = ("slow",)
-    for mask in range(2 ** len(others)):
-        marks = {"e2e"} | {m for i, m in enumerate(others) if mask >> i & 1}
-        if expr.evaluate(lambda name, /, **kwargs: name in marks):
-            return False
-    return True
 
 
 def pytest_collection_modifyitems(items):
