@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from pages_fixture import full_tables
 
 from dashboard import export
 from dashboard.access import audit
@@ -171,6 +172,7 @@ def test_drill_down_into_messages_is_audited_once_with_its_rows(log_path, demo_d
     at = AppTest.from_file(PAINPOINTS, default_timeout=120)
     at.run()
     assert not at.exception
+    full_tables(at)                               # the message list's grid (it opens as a preview)
     shown = len(at.dataframe[0].value)
     drills = [e for e in audit.entries() if e["action"] == "drill_down"]
     assert len(drills) == 1 and drills[0]["rows"] == shown and shown > 0
