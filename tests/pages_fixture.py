@@ -268,13 +268,18 @@ def previews(at) -> list[list[list[str]]]:
                 self.cell += data
 
     out = []
-    for node in _walk(at._tree):
-        body = getattr(getattr(node, "proto", None), "body", None)
-        if node.type == "html" and isinstance(body, str) and 'class="ck-tbl"' in body:
-            parser = Cells()
-            parser.feed(body)
-            out.append(parser.rows)
+    for body in preview_bodies(at):
+        parser = Cells()
+        parser.feed(body)
+        out.append(parser.rows)
     return out
+
+
+def preview_bodies(at) -> list[str]:
+    """The HTML of each static preview table on the page (dashboard/htmltable.py), in order."""
+    return [node.proto.body for node in _walk(at._tree)
+            if node.type == "html" and isinstance(getattr(getattr(node, "proto", None), "body", None), str)
+            and 'class="ck-tbl"' in node.proto.body]
 
 
 def full_tables(at, required: bool = True):

@@ -33,6 +33,25 @@ import duckdb
 MONTHS_TABLE = "etl_marts_delta_months"
 _MONTHS_DDL = f"CREATE TEMP TABLE IF NOT EXISTS {MONTHS_TABLE} (table_name VARCHAR, month_on DATE)"
 _MARKER = re.compile(r"from (\w+) /\* months \*/")
+# The statements below are composed from these templates with table and column names taken
+# from MODELS and the summary tables' own schema (never data); values are bound ($t).
+_PENDING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{summary} LIMIT 0"
+_NOTE_MONTHS = "INSERT INTO {months} SELECT DISTINCT $t, date_trunc('month', {time})::DATE FROM {relation}"
+_NOTE_ROWS = "INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions})"
+_DROP = "DROP TABLE IF EXISTS {table}"
+_LENGTHS = "SELECT {lengths} FROM {relation}"
+_NOTE_TABLE = "CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}"
+# only the months the delta touches are compared (the summary's other months are not read
+# beyond their month column); each stored group found keeps its rowid, so the groups
+# replaced are deleted by rowid, without joining the summary a second time
+_MERGED = ("CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
+           "FROM temp.etl_marts_note d LEFT JOIN (SELECT rowid AS _rid, * FROM main.{summary} "
+           "WHERE {month} IN (SELECT DISTINCT {month} FROM temp.etl_marts_note)) s ON {same}")
+_DELETE_MERGED = ("DELETE FROM main.{summary} WHERE rowid IN "
+                  "(SELECT _rid FROM temp.etl_marts_merged WHERE _rid IS NOT NULL)")
+_INSERT_MERGED = ("INSERT INTO main.{summary} BY NAME SELECT * EXCLUDE (_rid) FROM temp.etl_marts_merged "
+                  "WHERE {alive}")
+_COVERED = "SELECT DISTINCT month_on FROM {months} WHERE table_name = $t"
 
 
 def summaries(source: str) -> list:
@@ -103,7 +122,12 @@ def prepare(con: duckdb.DuckDBPyConnection, source: str) -> None:
     con.execute(_MONTHS_DDL)
     for m in summaries(source):
         if _exists(con, m.name):
-            con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_pending(m)} AS SELECT * FROM main.{m.name} LIMIT 0")
+            _create_pending(con, m)
+
+
+def _create_pending(con: duckdb.DuckDBPyConnection, m) -> None:
+    """Summary `m`'s pending delta table, empty, if this connection has none yet."""
+    con.execute(_PENDING_DDL.format(pending=_pending(m), summary=m.name))
 
 
 def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
@@ -117,17 +141,16 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
         return          # the first build creates them whole
     time_col = PARTITIONED[source].time
     con.execute(_MONTHS_DDL)
-    con.execute(f"INSERT INTO {MONTHS_TABLE} SELECT DISTINCT $t, date_trunc('month', {time_col})::DATE "
-                f"FROM {relation}", {"t": source})
+    con.execute(_NOTE_MONTHS.format(months=MONTHS_TABLE, time=time_col, relation=relation), {"t": source})
     for m in models:
-        pending = _pending(m)
         keys, sums, lists = _columns(con, m.name)
         signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
                             *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
         # made by `prepare` before the transaction (see there); here only for other callers
-        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{m.name} LIMIT 0")
+        _create_pending(con, m)
         # appended as is: the command's deltas are summed once, by `flush`
-        con.execute(f"INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions_sql(m, relation)})")
+        con.execute(_NOTE_ROWS.format(pending=_pending(m), signed=signed,
+                                      contributions=contributions_sql(m, relation)))
 
 
 def _pending(m) -> str:
@@ -145,7 +168,7 @@ def flush(con: duckdb.DuckDBPyConnection) -> None:
         pending = f"temp.{_pending(m)}"
         if _exists(con, m.name):
             _merge(con, m, _summed(con, m, pending))
-        con.execute(f"DROP TABLE {pending}")
+        con.execute(_DROP.format(table=pending))
 
 
 def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
@@ -182,8 +205,8 @@ def _lengths(con: duckdb.DuckDBPyConnection, relation: str, lists: list[str]) ->
     """The length of each count list of `relation` (its longest; 0 when it has no rows)."""
     if not lists:
         return ()
-    return con.execute(f"SELECT {', '.join(f'coalesce(max(len({c})), 0)' for c in lists)} "
-                       f"FROM {relation}").fetchone()
+    lengths = ", ".join(f"coalesce(max(len({c})), 0)" for c in lists)
+    return con.execute(_LENGTHS.format(lengths=lengths, relation=relation)).fetchone()
 
 
 def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
@@ -195,8 +218,7 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
     keys, sums, lists = _columns(con, m.name)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
     alive = " OR ".join(f"{c} <> 0" for c in sums)
-    month = m.month_column
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}")
+    con.execute(_NOTE_TABLE.format(contributions=contributions))
     # a stored group's lists and the delta's have the same length (the SLA horizon): added
     # element by element, written out (a lambda over list_zip cost a third of the merge)
     lengths = _lengths(con, "temp.etl_marts_note", lists)
@@ -205,16 +227,9 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
                         *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
                           f"ELSE {_elements(n, lambda i, c=c: f's.{c}[{i}] + d.{c}[{i}]')} END AS {c}"
                           for c, n in zip(lists, lengths))])
-    # only the months the delta touches are compared (the summary's other months are not read
-    # beyond their month column); each stored group found keeps its rowid, so the groups
-    # replaced are deleted by rowid, without joining the summary a second time
-    con.execute(f"CREATE OR REPLACE TEMP TABLE etl_marts_merged AS SELECT {summed} "
-                f"FROM temp.etl_marts_note d LEFT JOIN (SELECT rowid AS _rid, * FROM main.{m.name} "
-                f"WHERE {month} IN (SELECT DISTINCT {month} FROM temp.etl_marts_note)) s ON {same}")
-    con.execute(f"DELETE FROM main.{m.name} WHERE rowid IN "
-                f"(SELECT _rid FROM temp.etl_marts_merged WHERE _rid IS NOT NULL)")
-    con.execute(f"INSERT INTO main.{m.name} BY NAME SELECT * EXCLUDE (_rid) FROM temp.etl_marts_merged "
-                f"WHERE {alive}")
+    con.execute(_MERGED.format(summed=summed, summary=m.name, month=m.month_column, same=same))
+    con.execute(_DELETE_MERGED.format(summary=m.name))
+    con.execute(_INSERT_MERGED.format(summary=m.name, alive=alive))
     con.execute("DROP TABLE temp.etl_marts_merged")
     con.execute("DROP TABLE temp.etl_marts_note")
 
@@ -223,8 +238,7 @@ def covered(con: duckdb.DuckDBPyConnection, source: str) -> set[date]:
     """The months of `source` whose changes this connection merged into the summaries."""
     if not _temp_exists(con, MONTHS_TABLE):
         return set()
-    return {r[0] for r in con.execute(f"SELECT DISTINCT month_on FROM {MONTHS_TABLE} WHERE table_name = $t",
-                                      {"t": source}).fetchall()}
+    return {r[0] for r in con.execute(_COVERED.format(months=MONTHS_TABLE), {"t": source}).fetchall()}
 
 
 def _temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -240,11 +254,11 @@ def up_to_date(con: duckdb.DuckDBPyConnection, m, months: list[date]) -> bool:
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the noted months (after a build used them or rebuilt the summaries)."""
-    con.execute(f"DROP TABLE IF EXISTS temp.{MONTHS_TABLE}")
+    con.execute(_DROP.format(table=f"temp.{MONTHS_TABLE}"))
     from etl.marts import MODELS, model
     for m in map(model, MODELS):
         if m.kind == "table":
-            con.execute(f"DROP TABLE IF EXISTS temp.{_pending(m)}")
+            con.execute(_DROP.format(table=f"temp.{_pending(m)}"))
 
 
 @contextlib.contextmanager

@@ -173,7 +173,7 @@ def html_tables(at) -> list[tuple[list, str]]:
     """Per preview table: its (tag, attributes) and the text a reader sees (cells and titles)."""
     from html.parser import HTMLParser
 
-    from tests.pages_fixture import _walk
+    from tests.pages_fixture import preview_bodies
 
     class Parts(HTMLParser):
         def __init__(self):
@@ -188,12 +188,10 @@ def html_tables(at) -> list[tuple[list, str]]:
             self.text.append(data)
 
     out = []
-    for node in _walk(at._tree):
-        body = getattr(getattr(node, "proto", None), "body", None)
-        if node.type == "html" and isinstance(body, str) and 'class="ck-tbl"' in body:
-            parts = Parts()
-            parts.feed(body)
-            out.append((parts.tags, "\n".join(parts.text)))
+    for body in preview_bodies(at):
+        parts = Parts()
+        parts.feed(body)
+        out.append((parts.tags, "\n".join(parts.text)))
     return out
 
 
