@@ -310,10 +310,11 @@ def section(sums: dict[int, dict], data: str, minutes: float, think_s: float, ma
         "",
         *runs,
         "",
-        "Not counted as errors: when a page is opened at its own URL (`/grid?...`), Streamlit's "
-        "frontend first asks `/grid/_stcore/health` and `/grid/_stcore/host-config`, gets 404 "
-        "and falls back to `/_stcore/...` (streamlit/streamlit#7074, a known Streamlit "
-        "behaviour); those probes are counted apart.",
+        "Not counted as errors: Streamlit's frontend, opened at a page's own URL (`/grid?...`), "
+        "asks `/grid/_stcore/health` and `/grid/_stcore/host-config` first, gets 404, waits "
+        "100 ms and falls back to `/_stcore/...` (streamlit/streamlit#7074). Since 2026-11-30 "
+        "the cockpit's page HTML names the app's base (dashboard/web_assets.py) and the frontend "
+        "goes straight to `/_stcore/...`; any such probe still seen is counted apart above.",
         "",
         "Result: " + "; ".join(verdicts(sums)) + ".",
     ])

@@ -98,7 +98,9 @@ def page_url(base: str, page: str, query: dict[str, str]) -> str:
 
 # Streamlit's frontend, opened at a page's own URL (/grid), first probes /grid/_stcore/health
 # and /grid/_stcore/host-config, gets 404 and falls back to /_stcore/...: a known Streamlit
-# behaviour (github.com/streamlit/streamlit/issues/7074), not a cockpit error. Counted apart.
+# behaviour (github.com/streamlit/streamlit/issues/7074), not a cockpit error. The cockpit's
+# page HTML names the app's base so the frontend skips the probe (dashboard/web_assets.py);
+# one still seen is counted apart.
 PROBE = re.compile(r"^/[a-z_]+/_stcore/(health|host-config)$")
 
 

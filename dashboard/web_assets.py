@@ -8,7 +8,7 @@ Streamlit 1.67 already sends the right caching headers: its content-hashed files
 (tests/test_static_cache.py checks both). What a chart page's first load costs is plotly.js
 (Streamlit's PlotlyChart chunk, 4.7 MB): the browser asks for it only when the first chart
 element arrives over the websocket, then parses and runs it on the main thread before
-drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Three changes:
+drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Four changes:
 
 1. Start plotly.js early on chart pages. A page's HTML (index.html, served for "/" and for
    every page path such as /grid) gets `<script type="module">import("./static/js/
@@ -26,6 +26,16 @@ drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Three
    its first chart: ~0.3 s less main-thread time on every new document with a chart, the
    process's total CPU about the same (docs/BENCHMARKS.md, "Where a page's browser time
    goes"). Browsers that do not know the hint read a comment.
+4. No probe of a wrong base URL. Opened at a page's own URL (/grid), Streamlit's frontend
+   takes the path as a possible base of the app: it asks /grid/_stcore/health and
+   /grid/_stcore/host-config first, gets 404, waits 100 ms and asks /_stcore/... (streamlit
+   issue 7074), about 0.15 s before the websocket can open on every page opened by its URL
+   but the start page. Every page's HTML therefore starts with a script that tells the
+   frontend its base (`window.__streamlit.BACKEND_BASE_URL`, Streamlit's own setting for a
+   frontend served apart from its server): the page's address without its last segment, so
+   a prefix added by a reverse proxy stays part of it (the start page gets no script: its
+   address is the base). The frontend then asks only the base it would have fallen back to,
+   and the pages resolve as before.
 """
 from __future__ import annotations
 
@@ -47,6 +57,11 @@ GZIP_LEVEL = 6
 # chunks sent with V8's compile hint (3. in the docstring): plotly.js, compiled eagerly off the main thread
 HINTED = ("PlotlyChart",)
 COMPILE_HINT = b"//# allFunctionsCalledOnLoad\n"
+# 4. in the docstring: the app's base = the page's address without its page segment ("/grid" ->
+# "/", "/cockpit/grid" -> "/cockpit/"); runs before Streamlit's module scripts, which read it once
+BASE_OF_PATH = r'/[^/]*\/?$/'          # a JavaScript regex: the last segment, with a trailing slash
+BASE_SCRIPT = ('<script>window.__streamlit=Object.assign({},window.__streamlit,{BACKEND_BASE_URL:'
+               f'location.origin+location.pathname.replace({BASE_OF_PATH},"")}})</script>').encode()
 # chunks compressed at start-up (in a thread) so the first visitor does not wait for them
 WARM = ("index", "protobuf", "react-dom", "PlotlyChart", "DataFrame", "arrowFormatUtils",
         "StreamlitMarkdown")
@@ -80,8 +95,8 @@ def page_name(path: str) -> str | None:
 
 
 class FastAssets:
-    """ASGI middleware: early plotly.js on chart pages, gzip (cached) for /static/*.js|css,
-    plotly.js with V8's compile hint."""
+    """ASGI middleware: the app's base URL in every page's HTML, early plotly.js on chart pages,
+    gzip (cached) for /static/*.js|css, plotly.js with V8's compile hint."""
 
     def __init__(self, app, warm: bool = True):
         self.app = app
@@ -124,12 +139,19 @@ class FastAssets:
                 await self._send(scope, path, send, self.body(path), gzipped=False)
                 return
         page = page_name(path)
-        if page is None or page in PAGES_WITHOUT_CHARTS or not self.tag or scope["method"] != "GET":
+        if page is None or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        # index.html (7.9 kB) uncompressed, so the tag can go in: Streamlit gzips /grid but not /
+        # the start page ("", maybe under a proxy's prefix: /cockpit) needs no base: its own
+        # address is the first base the frontend asks, and the right one
+        head = BASE_SCRIPT if page else b""
+        tail = b"" if page in PAGES_WITHOUT_CHARTS else self.tag
+        if not head and not tail:
+            await self.app(scope, receive, send)
+            return
+        # index.html (7.9 kB) uncompressed, so the tags can go in: Streamlit gzips /grid but not /
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
-        await self.app(scope, receive, _Inject(send, self.tag))
+        await self.app(scope, receive, _Inject(send, head, tail))
 
     async def _send(self, scope, path: str, send, body: bytes, *, gzipped: bool) -> None:
         kind = b"text/javascript" if path.endswith(".js") else b"text/css"
@@ -142,10 +164,11 @@ class FastAssets:
 
 
 class _Inject:
-    """An ASGI `send` that puts `tag` before </head> of a 200 text/html response."""
+    """An ASGI `send` that puts `head` right after <head> and `tail` before </head> of a 200
+    text/html response."""
 
-    def __init__(self, send, tag: bytes):
-        self.send, self.tag = send, tag
+    def __init__(self, send, head: bytes, tail: bytes):
+        self.send, self.head, self.tail = send, head, tail
         self.start: dict | None = None
         self.body = b""
 
@@ -159,7 +182,8 @@ class _Inject:
             self.body += message.get("body", b"")
             if message.get("more_body"):
                 return
-            body = self.body.replace(b"</head>", self.tag + b"</head>", 1)
+            body = self.body.replace(b"<head>", b"<head>" + self.head, 1)
+            body = body.replace(b"</head>", self.tail + b"</head>", 1)
             headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
             await self.send({**self.start, "headers": headers})

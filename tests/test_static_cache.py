@@ -4,7 +4,9 @@ hand-built page database, asked over HTTP for its page HTML and Streamlit's stat
 Caching: hashed static files may be kept a year (immutable), the page HTML must be revalidated
 (no-cache + ETag). Speed: chart pages start plotly.js early (dashboard/web_assets.py), pages
 without charts do not, static JS/CSS travel gzipped, byte for byte the file when unpacked, and
-plotly.js is the file with V8's compile hint as its first line (gzipped or not).
+plotly.js is the file with V8's compile hint as its first line (gzipped or not); every page's
+HTML but the start page's tells Streamlit's frontend the app's base (no 404 probe of
+/<page>/_stcore/..., tests/e2e/test_browser.py checks it in the browser).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import cockpit_server
-from dashboard.web_assets import COMPILE_HINT, PAGES_WITHOUT_CHARTS, STATIC, chunk
+from dashboard.web_assets import BASE_SCRIPT, COMPILE_HINT, PAGES_WITHOUT_CHARTS, STATIC, chunk
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
@@ -53,6 +55,22 @@ def test_page_html_is_revalidated_and_chart_pages_start_plotly_early(base):
         if headers.get("content-encoding") == "gzip":          # Streamlit's own, left as it is
             body = gzip.decompress(body)
         assert status == 200 and b"PlotlyChart" not in body and b'id="root"' in body
+
+
+def test_page_html_names_the_app_base_before_streamlits_scripts(base):
+    for path in ("/grid", "/painpoints", "/sql_console", "/data", "/grid/"):
+        status, headers, body = get(base + path, gzip_ok=True)
+        assert status == 200 and "content-encoding" not in headers, path
+        assert body.count(BASE_SCRIPT) == 1, path
+        # a classic script right after <head>: it runs before Streamlit's module scripts read it
+        assert body.index(BASE_SCRIPT) == body.index(b"<head>") + len(b"<head>"), path
+        assert body.index(BASE_SCRIPT) < body.index(b'<script type="module"'), path
+        assert int(headers["content-length"]) == len(body)
+    _, headers, body = get(base + "/", gzip_ok=True)
+    assert b"BACKEND_BASE_URL" not in body      # the start page's address is the base
+    assert int(headers["content-length"]) == len(body)
+    _, headers, body = get(base + "/static/js/" + chunk("react-dom").name, gzip_ok=True)
+    assert b"BACKEND_BASE_URL" not in gzip.decompress(body)     # assets are not pages
 
 
 def test_hashed_static_files_are_immutable_and_gzipped(base):

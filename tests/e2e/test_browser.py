@@ -13,6 +13,7 @@ from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as bq
 from dashboard import briefing_export
+from dashboard.web_assets import BASE_OF_PATH
 from etl import briefing as briefing_cli
 from tests.e2e.conftest import errors_on, wait_idle
 
@@ -92,11 +93,33 @@ def test_overview_filter_changes_a_kpi_and_the_url_restores_it(page, cockpit_url
 
 @pytest.mark.parametrize("name", [n for names in SECTIONS.values() for n in names])
 def test_every_page_renders_without_an_error_element(page, cockpit_url, name):
+    """Opened at its own URL, each page renders, with no failed request on the way: the page's
+    HTML names the app's base (dashboard/web_assets.py), so Streamlit's frontend does not first
+    probe /<page>/_stcore/health and wait 100 ms after its 404 before the websocket opens."""
+    failed, stcore, sockets = [], [], []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("request", lambda r: stcore.append(r.url[len(cockpit_url):]) if "/_stcore/" in r.url else None)
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     # Streamlit serves the default page at "/" only (its url_path gives "page not found")
     page.goto(f"{cockpit_url}/{'' if name == DEFAULT_PAGE else name}")
     wait_idle(page)
     assert errors_on(page) == []
     assert page.locator('[data-testid="stDialog"]').count() == 0, "page not found dialog"
+    assert failed == []
+    assert all(path.startswith("/_stcore/") for path in stcore), stcore
+    assert sockets and all(url.endswith(":" + cockpit_url.rsplit(":", 1)[1] + "/_stcore/stream")
+                           for url in sockets), sockets
+
+
+def test_the_app_base_is_the_page_address_without_its_page(page, cockpit_url):
+    """The base script's rule (web_assets.BASE_OF_PATH) in the browser's own JavaScript: a
+    prefix a reverse proxy adds stays part of the base."""
+    page.goto(cockpit_url + "/sql_console")
+    wait_idle(page)
+    paths = {"/grid": "/", "/grid/": "/", "/cockpit/grid": "/cockpit/", "/a/b/grid/": "/a/b/"}
+    got = page.evaluate(f"ps => ps.map(p => p.replace({BASE_OF_PATH}, ''))", list(paths))
+    assert got == list(paths.values())
+    assert page.evaluate("() => window.__streamlit.BACKEND_BASE_URL") == cockpit_url + "/"
 
 
 def _week(db) -> str:
