@@ -272,8 +272,9 @@ def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: 
     folder.mkdir(parents=True, exist_ok=True)
     months = _month_rows(con, spec, select, params)
     # the rows' order within a write is otherwise irrelevant, so DuckDB may stage them in
-    # parallel (preserve_insertion_order off)
-    con.execute("SET preserve_insertion_order = false")
+    # parallel (preserve_insertion_order off, for this connection only: the background typing
+    # of the next file, etl/prestage.py, keeps it on)
+    con.execute("SET SESSION preserve_insertion_order = false")
     try:
         if len(months) <= PER_MONTH_MAX:
             out = [_copy_month(con, table, select, folder, tag, params, month,
@@ -283,7 +284,7 @@ def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: 
             out = _copy_partitioned(con, table, select, folder, tag, params,
                                     sort if sort is not None else max(n for _, n in months) > ROW_GROUP_ROWS)
     finally:
-        con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
+        con.execute("RESET SESSION preserve_insertion_order")   # staging's row numbers rely on it
     written = [(m, p, n) for m, p, n in out if n > 0]
     hashes = {}
     if written:
