@@ -30,6 +30,11 @@ from etl import stage
 from etl.extract import RawSource
 
 SCRATCH = "etl_prestage"   # the in-memory database holding the typed rows (name fixed here)
+_ATTACH = "ATTACH ':memory:' AS " + SCRATCH
+_USE = "USE " + SCRATCH
+_DETACH = "DETACH DATABASE IF EXISTS " + SCRATCH
+_DROP_SOURCE_VIEW = "DROP VIEW IF EXISTS " + SCRATCH + ".main._raw_src"
+_DROP_TYPED = "DROP TABLE IF EXISTS {table}"   # a name `submit` made
 
 
 class Prestager:
@@ -48,9 +53,9 @@ class Prestager:
         self._pending: dict[int, tuple[str, Future]] = {}
 
     def __enter__(self) -> Prestager:
-        self._con.execute(f"ATTACH ':memory:' AS {SCRATCH}")
+        self._con.execute(_ATTACH)
         self._cursor = self._con.cursor()
-        self._cursor.execute(f"USE {SCRATCH}")   # the source's views go here, not into the catalog
+        self._cursor.execute(_USE)   # the source's views go here, not into the catalog
         # the writer turns insertion order off for its own session while it writes; the
         # background typing must keep it whatever the writer does
         self._cursor.execute("SET SESSION preserve_insertion_order = true")
@@ -64,7 +69,7 @@ class Prestager:
             with contextlib.suppress(Exception):
                 self._cursor.close()
         with contextlib.suppress(Exception):   # in an aborted transaction: gone with the connection
-            self._con.execute(f"DETACH DATABASE IF EXISTS {SCRATCH}")
+            self._con.execute(_DETACH)
 
     def submit(self, index: int, src: RawSource, kind: str) -> None:
         """Start typing `src` (the load's file number `index`) if its kind allows it."""
@@ -91,7 +96,7 @@ class Prestager:
         """Drop a taken table (after its file's transaction): queued behind the typing running
         on the background connection, which alone writes the scratch database."""
         if table is not None and self._pool is not None:
-            self._pool.submit(self._cursor.execute, f"DROP TABLE IF EXISTS {stage._typed_table(table)}")
+            self._pool.submit(self._cursor.execute, _DROP_TYPED.format(table=stage.typed_table(table)))
 
     def _type(self, src: RawSource, kind: str, table: str) -> None:
         cur = self._cursor
@@ -105,4 +110,4 @@ class Prestager:
             with contextlib.suppress(Exception):
                 cur.execute("DROP VIEW IF EXISTS temp._raw")
             with contextlib.suppress(Exception):
-                cur.execute(f"DROP VIEW IF EXISTS {SCRATCH}.main._raw_src")
+                cur.execute(_DROP_SOURCE_VIEW)

@@ -253,7 +253,7 @@ def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[s
     row's, 2 unless title rows sit above the header). `_clean` follows from `clean_sql`.
     """
     cols = SPECS[kind]
-    typed_all = _typed_table(typed_all)
+    typed_all = typed_table(typed_all)
     # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
     # an OR, not COALESCE(...) IS NOT NULL: DuckDB stops at the first non-blank cell (the key, mostly)
     nonblank = "(" + " OR ".join(
@@ -277,7 +277,7 @@ def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[s
 _TYPED_TABLE = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
 
 
-def _typed_table(name: str) -> str:
+def typed_table(name: str) -> str:
     if not _TYPED_TABLE.fullmatch(name):
         raise ValueError(f"not a staging table name: {name!r}")
     return name
@@ -298,7 +298,7 @@ def prestage_sql(kind: str, table: str, source: str = "_raw", keep: tuple[str, .
     """The statement typing `source` into `table` (a table of the loader's scratch database,
     made outside the load's transaction): `stage_sql(..., typed_all=table, prestaged=True)`
     then runs the rest in the transaction. Insertion order must be kept (rowid = file order)."""
-    return f"CREATE OR REPLACE TABLE {_typed_table(table)} AS {_typed_select(kind, source, keep)}"
+    return f"CREATE OR REPLACE TABLE {typed_table(table)} AS {_typed_select(kind, source, keep)}"
 
 
 def _typed_select(kind: str, source: str, keep: tuple[str, ...]) -> str:
@@ -338,7 +338,7 @@ def clean_sql(kind: str, fast_path: bool = False, dedupe_needed: bool = True,
                       for c in SPECS[kind])
     extra = _extra_columns(kind)   # reads columns the join's other side does not have
     if fast_path:
-        return f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{extra} FROM {_typed_table(typed_all)} AS t"
+        return f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{extra} FROM {typed_table(typed_all)} AS t"
     valid = f"SELECT {names}{extra} FROM _typed AS t WHERE t._row NOT IN (SELECT _row FROM _errors)"
     if not dedupe_needed:
         return f"CREATE OR REPLACE TEMP VIEW _clean AS {valid}"
@@ -391,6 +391,10 @@ def _out(col: Col) -> str:
     return "resident_pseudonym" if col.type == PSEUDO else col.name
 
 
+_COUNTS = ("SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM {typed_all}), "
+           "(SELECT count(DISTINCT _row) FROM _errors), (SELECT count(*) FROM _dups)")
+
+
 def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw",
               first_row: int = 2, keep: tuple[str, ...] = (), typed_all: str | None = None) -> tuple[int, int]:
     """Run the staging statements on `con`, reading the text columns from `source`; or, given
@@ -403,9 +407,8 @@ def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: st
                                prestaged=typed_all is not None):
         con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
     con.execute(dups_sql(kind))
-    nonblank, everything, rejected, repeated = con.execute(
-        f"SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM {_typed_table(table)}), "
-        "(SELECT count(DISTINCT _row) FROM _errors), (SELECT count(*) FROM _dups)").fetchall()[0]
+    counts = _COUNTS.format(typed_all=typed_table(table))
+    nonblank, everything, rejected, repeated = con.execute(counts).fetchall()[0]
     con.execute(clean_sql(kind, fast_path=nonblank == everything and not rejected and not repeated,
                           dedupe_needed=bool(repeated), typed_all=table))
     return nonblank, rejected

@@ -297,6 +297,15 @@ def _write_files(con: duckdb.DuckDBPyConnection, table: str, select: str, root: 
     return written, hashes
 
 
+# composed with the table's columns from etl/schema.sql, its spec's time and key columns and the
+# caller's SELECT (this module's callers' SQL, never data); values and paths are bound
+_COPY_MONTH = ("COPY (SELECT {typed} FROM ({select}) WHERE {time} >= $month_from AND {time} < $month_to "
+               "{order}) TO $path (FORMAT parquet)")
+_COPY_PARTITIONED = ("COPY (SELECT {typed}, strftime({time}, '%Y-%m') AS month FROM ({select}) {order}) "
+                     "TO $folder (FORMAT parquet, PARTITION_BY (month), APPEND true, "
+                     "FILENAME_PATTERN $pattern, RETURN_STATS true)")
+
+
 def _typed_columns(table: str) -> str:
     return ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in columns(table))
 
@@ -308,11 +317,10 @@ def _copy_month(con: duckdb.DuckDBPyConnection, table: str, select: str, folder:
     spec = PARTITIONED[table]
     path = folder / f"month={month:%Y-%m}" / f"{tag}-{uuid.uuid4()}.parquet"
     path.parent.mkdir(exist_ok=True)
-    order = f"ORDER BY {spec.key}" if sort else ""
-    out = con.execute(
-        f"COPY (SELECT {_typed_columns(table)} FROM ({select}) WHERE {spec.time} >= $month_from "
-        f"AND {spec.time} < $month_to {order}) TO $path (FORMAT parquet)",
-        {**(params or {}), "path": str(path), "month_from": month, "month_to": _next_month(month)}).fetchall()
+    query = _COPY_MONTH.format(typed=_typed_columns(table), select=select, time=spec.time,
+                               order=f"ORDER BY {spec.key}" if sort else "")
+    out = con.execute(query, {**(params or {}), "path": str(path), "month_from": month,
+                              "month_to": _next_month(month)}).fetchall()
     return month, str(path), int(out[0][0])
 
 
@@ -321,12 +329,9 @@ def _copy_partitioned(con: duckdb.DuckDBPyConnection, table: str, select: str, f
     """One COPY ... PARTITION_BY (month) of every row of `select`, sorted by key within each
     month when `sort`."""
     spec = PARTITIONED[table]
-    order = f"ORDER BY month, {spec.key}" if sort else ""
-    out = con.execute(
-        f"COPY (SELECT {_typed_columns(table)}, strftime({spec.time}, '%Y-%m') AS month FROM ({select}) "
-        f"{order}) TO $folder (FORMAT parquet, PARTITION_BY (month), APPEND true, "
-        f"FILENAME_PATTERN $pattern, RETURN_STATS true)",
-        {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
+    query = _COPY_PARTITIONED.format(typed=_typed_columns(table), select=select, time=spec.time,
+                                     order=f"ORDER BY month, {spec.key}" if sort else "")
+    out = con.execute(query, {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
     return [(_month_of(r[0]), r[0], int(r[1])) for r in out]
 
 
