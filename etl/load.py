@@ -28,6 +28,7 @@ from etl.dbfile import db_path, pseudonym_salt, remove_stale_next_files, writer
 from etl.marts import delta as marts_delta
 from etl.extract import ExtractError, RawSource, expand_paths, read_sources
 from etl.pii import mask_text
+from etl.prestage import Prestager
 
 
 @dataclass
@@ -123,13 +124,21 @@ def _write_sources(db: Path, todo: list[tuple[RawSource, str]], strict: bool, ma
     salt = pseudonym_salt(db)
     try:
         with writer(db) as con:
-            changed = 0
-            for i, (src, k) in enumerate(todo, 1):
-                say(f"[{i}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
-                res = _load_one(con, src, k, strict, max_reject_share, salt, loaded_by, partner)
-                results.append(res)
-                changed += res.status == "loaded"
-                say(_summary(res))
+            _bound_memory(con)
+            with Prestager(con, salt, _create_raw) as ahead:
+                changed = 0
+                for i, (src, k) in enumerate(todo):
+                    if i + 1 < len(todo):
+                        ahead.submit(i + 1, *todo[i + 1])   # typed in the background meanwhile
+                    say(f"[{i + 1}/{len(todo)}] {src.label} -> {k} ({src.encoding}) ...")
+                    typed = ahead.take(i)
+                    try:
+                        res = _load_one(con, src, k, strict, max_reject_share, salt, loaded_by, partner, typed)
+                    finally:
+                        ahead.release(typed)
+                    results.append(res)
+                    changed += res.status == "loaded"
+                    say(_summary(res))
             if not changed:
                 raise _NothingLoaded
     except _NothingLoaded:
@@ -237,12 +246,16 @@ def _raw_view_sql(kind: str, names: list[str]) -> str:
 
 
 def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
-                  salt: str) -> tuple[list[str], tuple[int, int]]:
+                  salt: str, typed: str | None = None) -> tuple[list[str], tuple[int, int]]:
     """Create _raw and run staging; a CSV that turns out not to be UTF-8 past the sample is
-    transcoded from GB18030 and staged again. Runs first in the load's transaction."""
+    transcoded from GB18030 and staged again. Runs first in the load's transaction.
+    typed: the table the file's rows were already typed into (etl/prestage.py)."""
     known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
     bound = stage.params(kind, salt, known, stage_participation.context(con, kind))
-    _bound_memory(con)
+    if typed is not None:
+        names, _ = _raw_names(src, kind)
+        keep = tuple(n for n in names if n.startswith("_x"))
+        return names, stage.run_stage(con, kind, bound, first_row=src.header_row + 1, keep=keep, typed_all=typed)
 
     def run() -> tuple[list[str], tuple[int, int]]:
         names = _create_raw(con, src, kind)
@@ -267,7 +280,8 @@ def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
 
 # DuckDB's share of memory while it stages and writes: staging tables beyond it spill to a
 # temporary directory, so one file of millions of rows stays within about a gigabyte of RSS
-# (Python, the Arrow of an .xlsx sheet and DuckDB's own caches come on top)
+# (Python, the Arrow of an .xlsx sheet and DuckDB's own caches come on top). Set once per
+# writer's connection (each SET cost ~15 ms: DuckDB re-evaluates its buffers).
 STAGING_MEMORY = os.environ.get("COCKPIT_ETL_MEMORY", "640MB")
 
 
@@ -295,23 +309,24 @@ def _write_records(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> i
     delete, insert = _upsert_sql(kind)
     con.execute(delete)   # latest wins: a newer export replaces the records it carries
     # the target's physical order is irrelevant; dropping it lets DuckDB write in parallel
-    con.execute("SET preserve_insertion_order = false")
+    # this connection only (SESSION): the background typing (etl/prestage.py) keeps the order
+    con.execute("SET SESSION preserve_insertion_order = false")
     try:
         return con.execute(insert, {"load_id": load_id}).fetchall()[0][0]
     finally:
-        con.execute("RESET preserve_insertion_order")   # staging's row numbers rely on it
+        con.execute("RESET SESSION preserve_insertion_order")   # staging's row numbers rely on it
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str, strict: bool,
               max_reject_share: float, salt: str, loaded_by: str | None = None,
-              partner: str | None = None) -> LoadResult:
+              partner: str | None = None, typed: str | None = None) -> LoadResult:
     started = datetime.now()
     t0 = time.perf_counter()
     res = LoadResult(src.path, src.sheet, kind, "refused")
     marts_delta.prepare(con, kind)   # outside the transaction: a DuckDB 2.0 bug (delta.prepare)
     con.begin()
     try:
-        names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt)
+        names, (res.rows_read, res.rows_rejected) = _stage_source(con, src, kind, salt, typed)
         if not res.rows_read:
             raise _NoRecords
         if partner is not None:

@@ -9,6 +9,7 @@ spreadsheet row) into `_clean` (one row per key, the last occurrence wins) and `
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -236,8 +237,13 @@ def _errors_sql(kind: str) -> str:
             f"(SELECT * FROM _typed WHERE {any_bad})\n" + "\nUNION ALL ".join(parts))
 
 
-def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[str, ...] = ()) -> list[str]:
+def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[str, ...] = (),
+              typed_all: str = "_typed_all", prestaged: bool = False) -> list[str]:
     """Statements: source -> _typed_all/_typed -> _errors (row, column, reason).
+
+    `typed_all`: the table of typed rows (a temporary `_typed_all`, or the loader's table made
+    in the background by `prestage_sql`); `prestaged`: that table exists already, so only the
+    statements after it run.
 
     `source` yields the canonical text columns in file order, and the columns named in `keep`
     (the loader's `_x<i>` names for unmapped headers), which pass through untouched so a
@@ -247,6 +253,57 @@ def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[s
     row's, 2 unless title rows sit above the header). `_clean` follows from `clean_sql`.
     """
     cols = SPECS[kind]
+    typed_all = typed_table(typed_all)
+    # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
+    # an OR, not COALESCE(...) IS NOT NULL: DuckDB stops at the first non-blank cell (the key, mostly)
+    nonblank = "(" + " OR ".join(
+        f"{_out(c)} IS NOT NULL" if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '') IS NOT NULL"
+        for c in cols) + ")"
+    if prestaged and _derive(kind):
+        raise ValueError(f"{kind}: derived columns are computed in the load's transaction, not before")
+    return [
+        *([] if prestaged else [f"CREATE OR REPLACE TEMP TABLE _typed_all AS {_typed_select(kind, source, keep)}"]),
+        # inside a transaction a new table's rowids start at 2**55, hence the min()
+        f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM {typed_all}) "
+        f"+ {int(first_row)} AS _row, * "   # an int computed by the loader, never file text
+        f"FROM {typed_all} WHERE {nonblank}",
+        *_derive(kind),
+        _errors_sql(kind),
+    ]
+
+
+# the loader's tables of rows typed in the background (etl/load.py): `<schema>.<name>` of
+# letters, digits and underscores, made by the loader, never from a file
+_TYPED_TABLE = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
+
+
+def typed_table(name: str) -> str:
+    if not _TYPED_TABLE.fullmatch(name):
+        raise ValueError(f"not a staging table name: {name!r}")
+    return name
+
+
+def prestageable(kind: str) -> bool:
+    """Whether `kind`'s rows can be typed before the load's transaction (in the background,
+    while the previous file is written): its typing reads nothing but the file and bound
+    constants (salt, enum, rating and yes/no words), and no derived column is computed from
+    the database's rows."""
+    if _derive(kind):
+        return False
+    used = set(re.findall(r"\$([a-z_]+)", _typed_select(kind, "_raw", ())))
+    return all(n == "salt" or n.startswith(("enum_", "rating_", "bool_")) for n in used)
+
+
+def prestage_sql(kind: str, table: str, source: str = "_raw", keep: tuple[str, ...] = ()) -> str:
+    """The statement typing `source` into `table` (a table of the loader's scratch database,
+    made outside the load's transaction): `stage_sql(..., typed_all=table, prestaged=True)`
+    then runs the rest in the transaction. Insertion order must be kept (rowid = file order)."""
+    return f"CREATE OR REPLACE TABLE {typed_table(table)} AS {_typed_select(kind, source, keep)}"
+
+
+def _typed_select(kind: str, source: str, keep: tuple[str, ...]) -> str:
+    """SELECT of the typed columns of `source`'s rows, in file order."""
+    cols = SPECS[kind]
     # cells are trimmed once in an inner projection: the typing refers to each several times
     trimmed = ", ".join(f"{_blank_trimmed(f'_raw.{c.name}')} AS {c.name}" + (
         "" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}") for c in cols)
@@ -254,21 +311,7 @@ def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[s
         "" if c.type in (TEXT, ID, PSEUDO) else f", _v._raw_{c.name}") for c in cols)
     passed = "".join(f", _raw.{_name(k)}" for k in keep)
     kept = "".join(f", _v.{_name(k)}" for k in keep)
-    # blank spreadsheet rows are skipped, not rejected (typed text columns are already NULLIF-trimmed)
-    # an OR, not COALESCE(...) IS NOT NULL: DuckDB stops at the first non-blank cell (the key, mostly)
-    nonblank = "(" + " OR ".join(
-        f"{_out(c)} IS NOT NULL" if c.type in (TEXT, ID, PSEUDO) else f"NULLIF(trim(_raw_{c.name}), '') IS NOT NULL"
-        for c in cols) + ")"
-    return [
-        f"CREATE OR REPLACE TEMP TABLE _typed_all AS SELECT {typed}{kept}\n"
-        f"FROM (SELECT {trimmed}{passed} FROM {source} AS _raw) AS _v",
-        # inside a transaction a new table's rowids start at 2**55, hence the min()
-        f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM _typed_all) "
-        f"+ {int(first_row)} AS _row, * "   # an int computed by the loader, never file text
-        f"FROM _typed_all WHERE {nonblank}",
-        *_derive(kind),
-        _errors_sql(kind),
-    ]
+    return f"SELECT {typed}{kept}\nFROM (SELECT {trimmed}{passed} FROM {source} AS _raw) AS _v"
 
 
 def _name(column: str) -> str:
@@ -287,14 +330,15 @@ def dups_sql(kind: str) -> str:
             f"WHERE _row NOT IN (SELECT _row FROM _errors) GROUP BY {keys} HAVING count(*) > 1")
 
 
-def clean_sql(kind: str, fast_path: bool = False, dedupe_needed: bool = True) -> str:
+def clean_sql(kind: str, fast_path: bool = False, dedupe_needed: bool = True,
+              typed_all: str = "_typed_all") -> str:
     """The view `_clean`: one valid row per key. `fast_path` when there is nothing to filter
-    (no blank row, no error, no repeated key)."""
+    (no blank row, no error, no repeated key): then it reads `typed_all` as it is."""
     names = ", ".join(f"COALESCE(t.{c.name}, FALSE) AS {c.name}" if c.type == BOOL else f"t.{_out(c)}"
                       for c in SPECS[kind])
     extra = _extra_columns(kind)   # reads columns the join's other side does not have
     if fast_path:
-        return f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{extra} FROM _typed_all AS t"
+        return f"CREATE OR REPLACE TEMP VIEW _clean AS SELECT {names}{extra} FROM {typed_table(typed_all)} AS t"
     valid = f"SELECT {names}{extra} FROM _typed AS t WHERE t._row NOT IN (SELECT _row FROM _errors)"
     if not dedupe_needed:
         return f"CREATE OR REPLACE TEMP VIEW _clean AS {valid}"
@@ -347,20 +391,26 @@ def _out(col: Col) -> str:
     return "resident_pseudonym" if col.type == PSEUDO else col.name
 
 
+_COUNTS = ("SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM {typed_all}), "
+           "(SELECT count(DISTINCT _row) FROM _errors), (SELECT count(*) FROM _dups)")
+
+
 def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw",
-              first_row: int = 2, keep: tuple[str, ...] = ()) -> tuple[int, int]:
-    """Run the staging statements on `con`, reading the text columns from `source`.
+              first_row: int = 2, keep: tuple[str, ...] = (), typed_all: str | None = None) -> tuple[int, int]:
+    """Run the staging statements on `con`, reading the text columns from `source`; or, given
+    `typed_all` (a table `prestage_sql` made), only those after the typing, over that table.
 
     Returns (rows read, rows rejected); blank rows count as neither.
     """
-    for statement in stage_sql(kind, source, first_row=first_row, keep=keep):
+    table = typed_all or "_typed_all"
+    for statement in stage_sql(kind, source, first_row=first_row, keep=keep, typed_all=table,
+                               prestaged=typed_all is not None):
         con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
     con.execute(dups_sql(kind))
-    nonblank, everything, rejected, repeated = con.execute(
-        "SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM _typed_all), "
-        "(SELECT count(DISTINCT _row) FROM _errors), (SELECT count(*) FROM _dups)").fetchall()[0]
+    counts = _COUNTS.format(typed_all=typed_table(table))
+    nonblank, everything, rejected, repeated = con.execute(counts).fetchall()[0]
     con.execute(clean_sql(kind, fast_path=nonblank == everything and not rejected and not repeated,
-                          dedupe_needed=bool(repeated)))
+                          dedupe_needed=bool(repeated), typed_all=table))
     return nonblank, rejected
 
 

@@ -275,3 +275,39 @@ def test_a_month_over_one_row_group_is_written_sorted_by_key_and_a_smaller_one_a
             assert sorted(r[0] for r in con.execute("SELECT report_id FROM grid_reports").fetchall()) == sorted(keys)
     assert stored["sorted"] == sorted(keys)
     assert sorted(stored["as it came"]) == sorted(keys)
+
+
+@pytest.mark.parametrize("per_month_max", [storage.PER_MONTH_MAX, 0])
+def test_a_write_puts_each_month_in_its_own_file_by_one_copy_per_month_or_one_partitioned_copy(
+        tmp_path, monkeypatch, per_month_max):
+    """A write of few months copies each month by itself (cheaper than DuckDB's partitioned
+    COPY), a write of many months goes through one partitioned COPY: either way each file holds
+    exactly its month's rows (those over one row group sorted by key), the
+    manifest counts them, and the month boundaries (first and last instant) land right."""
+    monkeypatch.setattr(storage, "PER_MONTH_MAX", per_month_max)
+    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 30)
+    at = datetime(2026, 9, 30, 23, 0, 0)
+    ids = list(range(100))
+    random.Random(5).shuffle(ids)
+    body = "".join(f"S-{i:05d},{(at + timedelta(hours=i * 12)):%Y-%m-%d %H:%M:%S},清河街道,毛纺北社区,"
+                   f"QH-01-01,噪音扰民,夜间施工,处置中\n" for i in ids)
+    body += ("B-00000,2026-10-31 23:59:59.999999,清河街道,毛纺北社区,QH-01-01,噪音扰民,夜间施工,处置中\n"
+             "B-00001,2026-11-01 00:00:00,清河街道,毛纺北社区,QH-01-01,噪音扰民,夜间施工,处置中\n")
+    csv = tmp_path / "grid.csv"
+    csv.write_text(HEADER + body, encoding="utf-8")
+    db = tmp_path / "cockpit.duckdb"
+    assert load_paths([csv], db, progress=None)[0].status == "loaded"
+    parts = rows(db, "SELECT month_on, path, rows FROM etl_storage.parts ORDER BY month_on")
+    assert [p[0] for p in parts] == [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)]
+    with duckdb.connect() as con:
+        for month, path, n in parts:
+            assert f"/month={month:%Y-%m}/" in path
+            stored = con.execute("SELECT report_id, reported_at FROM read_parquet($p)", {"p": path}).fetchall()
+            assert len(stored) == n
+            assert all(date(t.year, t.month, 1) == month for _, t in stored)
+            keys = [k for k, _ in stored]
+            if n > 30:
+                assert keys == sorted(keys)
+    by_month = {p[0]: p[2] for p in parts}
+    assert by_month == {date(2026, 9, 1): 1, date(2026, 10, 1): 63, date(2026, 11, 1): 38}
+    assert sum(by_month.values()) == rows(db, "SELECT count(*) FROM grid_reports")[0][0] == 102
