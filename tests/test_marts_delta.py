@@ -2,8 +2,9 @@
 (new rows, updates of stored keys that change category, status, community or close a case in
 a later month, repeated keys within a file, a refused file in the same command, compaction, an
 undo), grid_daily, feedback_daily and grid_resolution_monthly equal a full rebuild of the same
-catalog, whole table against whole table (EXCEPT ALL both ways), and the delta - not a month
-rebuild - produced them."""
+catalog, whole table against whole table (EXCEPT ALL both ways; their groups summed first, as
+they take each load's delta as appended rows: etl/marts/appended.py), a compacted copy equals
+it row for row, and the delta - not a month rebuild - produced them."""
 from __future__ import annotations
 
 import random
