@@ -235,3 +235,16 @@ def test_a_load_compacts_the_months_it_made_due(tmp_path, monkeypatch):
         marked = con.execute("SELECT sum(rows) FROM etl_storage.summary_rows WHERE table_name = 'grid_daily'"
                              ).fetchone()[0]
     assert whole > 50 and rows == groups == marked        # folded by the load, marked whole
+
+
+def test_marts_rebuild_reports_no_drift_for_appended_rows(moved):
+    """`python -m etl marts --rebuild` compares a summary's summed groups with the rebuild:
+    rows a load appended are not drift; a group that is wrong is."""
+    assert _count(moved, "SELECT count(*) FROM grid_daily") > _count(
+        moved, "SELECT count(*) FROM (SELECT DISTINCT month_on, day_on, street, community, grid_id, category "
+               "FROM grid_daily)")                              # a group on several rows
+    out = marts.rebuild(moved)
+    assert all(out[t][1] == 0 for t in appended.APPENDED), out
+    with duckdb.connect(str(moved)) as con:
+        con.execute("UPDATE grid_daily SET reports = reports + 2 WHERE rowid = (SELECT min(rowid) FROM grid_daily)")
+    assert marts.rebuild(moved)["grid_daily"][1] == 2         # the wrong row, and the right one it replaced
