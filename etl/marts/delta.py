@@ -41,6 +41,7 @@ _MARKER = re.compile(r"from (\w+) /\* months \*/")
 # from MODELS and the summary tables' own schema (never data); values are bound ($t).
 _PENDING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{summary} LIMIT 0"
 _NOTE_MONTHS = "INSERT INTO {months} SELECT DISTINCT $t, date_trunc('month', {time})::DATE FROM {relation}"
+_ROWS = "SELECT {signed} FROM ({contributions})"
 _NOTE_ROWS = "INSERT INTO temp.{pending} BY NAME {rows}"
 _DROP = "DROP TABLE IF EXISTS {table}"
 _LENGTHS = "SELECT {lengths} FROM {relation}"
@@ -154,13 +155,13 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
     con.execute(_NOTE_MONTHS.format(months=MONTHS_TABLE, time=time_col, relation=relation), {"t": source})
     for m in models:
         contributions = contributions_sql(m, relation)
-        if int(sign) == 1:
-            rows = f"SELECT * FROM ({contributions})"
+        if int(sign) == 1:       # the contributions as they are (no lambda over every list)
+            rows = _ROWS.format(signed="*", contributions=contributions)
         else:
             keys, sums, lists = columns(con, m.name)
             signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
                                 *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
-            rows = f"SELECT {signed} FROM ({contributions})"
+            rows = _ROWS.format(signed=signed, contributions=contributions)
         if appended.is_appended(m.name):
             appended.appended(con, m.name, rows)
             continue
