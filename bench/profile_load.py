@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
 import re
 import resource
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from etl import dbfile, extract, load, stage, storage, storage_keys, transcode, versions
-from etl.marts import delta
+from etl.marts import appended, delta
 
 WALL: dict[str, float] = collections.defaultdict(float)
 CPU: dict[str, float] = collections.defaultdict(float)
@@ -33,6 +34,7 @@ PHASES = [(load, ["_stage_source", "_reject_rows", "_write_records", "_insert_re
           (storage, ["_write_files", "find_superseded", "compact", "refresh_view"]),
           (storage_keys, ["write", "ensure", "matches", "superseded"]),
           (extract, ["read_sources"]), (transcode, ["to_utf8"]), (delta, ["note", "flush"]),
+          (appended, ["appended", "after_load", "compact"]),
           (dbfile, ["build_marts", "collect_garbage", "ensure_schema"]),
           (dbfile.storage_upkeep, ["ensure_layout", "vacuum_copy"]), (versions, ["keep"])]
 
@@ -92,7 +94,7 @@ def main() -> None:
     for r in results:
         print(f"  {r.label}: {r.status}, {r.rows_read:,} read, {r.rows_loaded:,} loaded, {r.rows_rejected:,} rejected")
     print(f"{'wall s':>8} {'CPU s':>7} {'calls':>5}  phase / statement (by CPU)")
-    for label in sorted(CPU, key=lambda k: -CPU[k])[:40]:
+    for label in sorted(CPU, key=lambda k: -CPU[k])[:int(os.environ.get("PROFILE_TOP", 40))]:
         print(f"{WALL[label]:8.2f} {CPU[label]:7.2f} {CALLS[label]:5d}  {label}")
 
 

@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate-storage", help="move the big tables of an older database file into Parquet parts")
     p.add_argument("--db")
     p.set_defaults(func=cmd_migrate_storage)
-    p = sub.add_parser("compact", help="rewrite months with many small files or superseded rows (nightly)")
+    p = sub.add_parser("compact", help="rewrite months with many small files or superseded rows, fold the summaries' appended deltas (nightly)")
     p.add_argument("--db")
     p.set_defaults(func=cmd_compact)
     p = sub.add_parser("marts", help="the marts layer: --rebuild recomputes every mart from the records")

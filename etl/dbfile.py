@@ -115,6 +115,7 @@ def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.D
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             bloated = compact or storage_upkeep.bloated(con)
+            published = storage_upkeep.manifest(con)     # for the garbage collection, below
             con.close()
             # the moved tables' space, the blocks a rebuild of the marts freed (compact=True), or
             # a catalog mostly free blocks: rebuild it small (every later write copies it)
@@ -123,7 +124,7 @@ def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.D
                 os.replace(packed, nxt)
             versions.keep(live)
             os.replace(nxt, live)
-            collect_garbage(live)
+            collect_garbage(live, live_refs=published)
         except BaseException:
             with contextlib.suppress(Exception):
                 con.close()
@@ -154,11 +155,15 @@ def catalogs(live: Path) -> list[Path]:
     return found
 
 
-def collect_garbage(live: Path, every_s: float = storage.GC_GRACE_S / 4) -> list[Path]:
+def collect_garbage(live: Path, every_s: float = storage.GC_GRACE_S / 4,
+                    live_refs: set[str] | None = None) -> list[Path]:
     """Remove Parquet files no catalog of `live` references (call with the writers' lock held).
+    live_refs: the files the live catalog references, when the caller knows them (the writer
+    that just swapped it in): then no catalog is opened but the ones never seen before
+    (storage_upkeep keeps what each catalog file references, keyed by its identity).
 
     At most once every `every_s` seconds: a file is only removed once it is GC_GRACE_S old, so
-    looking more often finds nothing new, and opening every kept catalog costs a little."""
+    looking more often finds nothing new."""
     root = live.with_name(live.name + storage.PARTS_SUFFIX)
     if storage.parts_dir(live) != root:     # a dry run or demo build writing for another catalog
         return []
@@ -171,7 +176,8 @@ def collect_garbage(live: Path, every_s: float = storage.GC_GRACE_S / 4) -> list
     if not root.is_dir():
         return []
     stamp.touch()
-    return storage_upkeep.collect_garbage(live, catalogs(live))
+    known = {live: live_refs} if live_refs is not None else None
+    return storage_upkeep.collect_garbage(live, catalogs(live), known=known)
 
 
 def _refuse_scratch_objects(con: duckdb.DuckDBPyConnection) -> None:

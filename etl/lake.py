@@ -47,8 +47,10 @@ def migrate(db: Path) -> tuple[int, int, list[str]]:
 
 
 def compact_all(db: Path) -> dict[str, list]:
-    """`python -m etl compact`: every month due for compaction, without a budget (nightly)."""
+    """`python -m etl compact`: every month due for compaction, without a budget (nightly):
+    the record tables' Parquet parts, and the summaries' appended deltas (etl/marts/appended.py)."""
     from etl.dbfile import writer
+    from etl.marts import appended
     done: dict[str, list] = {}
     with writer(db) as con:
         root = storage.root_of(con)
@@ -58,6 +60,7 @@ def compact_all(db: Path) -> dict[str, list]:
                 if done[table]:
                     storage.refresh_view(con, table)
                     storage.record_change(con, table, done[table])
+        done.update(appended.compact_all(con))
     return done
 
 

@@ -11,6 +11,7 @@ packing the catalog, and deleting Parquet files no catalog references any more.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from datetime import datetime
@@ -106,6 +107,14 @@ def vacuum_copy(src: Path, dst: Path) -> None:
 
 # ---- garbage ------------------------------------------------------------------------------
 
+def manifest(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The files the catalog `con` is connected to references (its manifest)."""
+    try:
+        return {r[0] for r in con.execute("SELECT path FROM etl_storage.parts").fetchall()}
+    except duckdb.CatalogException:
+        return set()
+
+
 def referenced(catalog: Path) -> set[str]:
     """The files a catalog file references (empty when it has no manifest or cannot be read)."""
     try:
@@ -116,18 +125,74 @@ def referenced(catalog: Path) -> set[str]:
         return set()
 
 
-def collect_garbage(live: Path, catalogs: list[Path], grace_s: float = storage.GC_GRACE_S) -> list[Path]:
+# What each catalog references, kept between collections in the parts folder: a catalog file is
+# never written after it is swapped in (a writer writes a copy; a kept version is a hard link
+# of a former live catalog), so its manifest is read once, keyed by the file's identity (inode,
+# mtime, size: the same for a version and the live file it was), instead of opening every kept
+# catalog at every collection (four ATTACHes, about 0.1 s of CPU at 10M reports, each load). A
+# changed or unknown file is read again; entries of files no longer listed are dropped.
+REFS_CACHE = ".gc-refs.json"
+
+
+def _identity(path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def _read_cache(root: Path) -> dict[str, list[str]]:
+    try:
+        got = json.loads((root / REFS_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
+def _write_cache(root: Path, entries: dict[str, list[str]]) -> None:
+    tmp = root / f"{REFS_CACHE}.tmp-{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(entries), encoding="utf-8")
+        os.replace(tmp, root / REFS_CACHE)
+    except OSError:            # a cache: the next collection reads the catalogs again
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _references(root: Path, catalogs: list[Path], known: dict[Path, set[str]]) -> set[str] | None:
+    """The union of what `catalogs` reference (None: one exists but cannot be read). `known`:
+    catalog -> its references, read by the caller (the writer knows its own manifest)."""
+    cache, entries, keep = _read_cache(root), {}, set()
+    for catalog in catalogs:
+        ident = _identity(catalog)
+        if ident is None:
+            continue                       # gone since it was listed (an older version pruned)
+        entry = ident        # a kept version is a hard link of a former live catalog: same entry
+        refs = known.get(catalog)
+        if refs is None and isinstance(cache.get(entry), list):
+            refs = set(cache[entry])
+        if refs is None:
+            refs = referenced(catalog)
+            if not refs and _has_manifest_error(catalog):
+                return None                # a catalog we could not read: delete nothing this time
+        entries[entry] = sorted(refs)
+        keep |= refs
+    _write_cache(root, entries)
+    return keep
+
+
+def collect_garbage(live: Path, catalogs: list[Path], grace_s: float = storage.GC_GRACE_S,
+                    known: dict[Path, set[str]] | None = None) -> list[Path]:
     """Delete files under `live`'s parts folder that none of `catalogs` (the live file, the kept
-    versions, the pending dry runs) references, once older than grace_s; returns them."""
+    versions, the pending dry runs) references, once older than grace_s; returns them.
+    `known`: catalog -> the files it references, when the caller has read them already."""
     root = Path(live).with_name(Path(live).name + storage.PARTS_SUFFIX)
     if not root.is_dir():
         return []
-    keep: set[str] = set()
-    for catalog in catalogs:
-        refs = referenced(catalog)
-        if not refs and catalog.exists() and _has_manifest_error(catalog):
-            return []          # a catalog we could not read: delete nothing this time
-        keep |= refs
+    keep = _references(root, catalogs, known or {})
+    if keep is None:
+        return []
     now = time.time()
     removed = []
     for path in root.rglob("*.parquet"):

@@ -98,6 +98,38 @@ def test_a_failed_write_leaves_the_live_catalog_and_its_files(tmp_path):
     assert set(parquet_files(db)) == set(files)
 
 
+def test_garbage_collection_opens_each_catalog_file_once(tmp_path, monkeypatch):
+    """What a catalog references is read once per catalog file (kept in the parts folder by
+    its identity): the writer hands over the live manifest, a kept version is the former live
+    file, so a collection after a load opens no catalog, and still deletes only orphans."""
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", range(10), at)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", range(5, 20), at, status="已办结")], db, progress=None)
+    published = set(map(str, parquet_files(db)))
+    orphan = storage.parts_dir(db) / "grid_reports" / "month=2026-11" / "L99-orphan.parquet"
+    orphan.write_bytes(next(iter(parquet_files(db).values())))
+    opened = []
+    real = storage_upkeep.referenced
+    monkeypatch.setattr(storage_upkeep, "referenced", lambda c: opened.append(c) or real(c))
+    catalogs = dbfile.catalogs(db)
+    assert len(catalogs) == 2                                  # live + the one it replaced
+    assert storage_upkeep.collect_garbage(db, catalogs, grace_s=0) == [orphan]
+    # the kept one was the first load's live file, whose collection noted its manifest; the
+    # second load's collection was skipped (at most one every 15 minutes)
+    assert opened == [db]
+    orphan.write_bytes(b"again")
+    opened.clear()
+    live = {db: storage_upkeep.manifest(duckdb.connect(str(db), read_only=True))}
+    assert storage_upkeep.collect_garbage(db, catalogs, grace_s=0, known=live) == [orphan]
+    assert opened == []                                        # none opened again
+    load_paths([grid_csv(tmp_path / "c.csv", range(30, 35), at)], db, progress=None)
+    opened.clear()
+    storage_upkeep.collect_garbage(db, dbfile.catalogs(db), grace_s=0)
+    assert opened == [db]                                      # only the new live file
+    assert published <= set(map(str, parquet_files(db)))      # every file a kept catalog holds
+
+
 def test_undo_restores_a_kept_catalog_and_its_files_stay(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     at = datetime(2026, 11, 1)

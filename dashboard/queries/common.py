@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, params_of
+from dashboard.queries.base import fetch, params_of, sql
 from etl.seeds import read_sla_rules
 
 # --- SLA: hours from report to resolution, per grid-report category --------------------
@@ -23,37 +23,42 @@ SLA_HOURS, DEFAULT_SLA_HOURS = read_sla_rules()
 
 # The sidebar's lists and date range read the daily summary marts (grid_daily, feedback_daily:
 # a few hundred thousand rows at 10M reports) instead of scanning every report and message.
-# `reports > 0` keeps grid_daily's closure-only rows (a day cases were resolved on) out, so a
-# date means "a report was made that day", as before.
-LATEST = """
+# A group of a summary may be spread over several rows until it is compacted (a load appends
+# its delta: etl/marts/appended.py), some of them negative, so a day or a community counts
+# when its rows *sum* to a report or a message: `sum(reports) > 0` also keeps grid_daily's
+# closure-only days (a day cases were resolved on) out, so a date means "a report was made
+# that day", as before.
+_REPORT_DAYS = "SELECT day_on FROM {grid_daily} GROUP BY day_on HAVING sum(reports) > 0"
+_MESSAGE_DAYS = "SELECT day_on FROM {feedback_daily} GROUP BY day_on HAVING sum(messages) > 0"
+LATEST = sql("""
     SELECT max(d) AS latest FROM (
-        SELECT max(day_on) FILTER (WHERE reports > 0) AS d FROM {grid_daily}
-        UNION ALL SELECT max(day_on) FROM {feedback_daily}
+        SELECT max(day_on) AS d FROM ({report_days})
+        UNION ALL SELECT max(day_on) FROM ({message_days})
         UNION ALL SELECT max(txn_on) FROM {fund_transactions}
         UNION ALL SELECT max(last_updated_at)::DATE FROM {projects})
-"""
+""", report_days=_REPORT_DAYS, message_days=_MESSAGE_DAYS)
 DIMENSIONS = """
     SELECT DISTINCT street, community, grid_id FROM (
-        SELECT street, community, grid_id FROM {grid_daily} WHERE reports > 0
+        SELECT street, community, grid_id FROM {grid_daily} GROUP BY ALL HAVING sum(reports) > 0
         UNION ALL SELECT street, community, grid_id FROM {feedback_daily}
+            GROUP BY ALL HAVING sum(messages) > 0
         UNION ALL SELECT street, community, NULL FROM {projects})
     WHERE community IS NOT NULL
     ORDER BY street NULLS LAST, community, grid_id NULLS LAST
 """
 CATEGORIES = """
     SELECT category, max(source) AS source FROM (
-        SELECT DISTINCT category, 'grid' AS source FROM {grid_daily} WHERE reports > 0
+        SELECT category, 'grid' AS source FROM {grid_daily} GROUP BY category HAVING sum(reports) > 0
         UNION ALL SELECT DISTINCT category, 'project' FROM {projects})
     GROUP BY category ORDER BY category
 """
-DATE_BOUNDS = """
+DATE_BOUNDS = sql("""
     SELECT min(lo) AS first_on, max(hi) AS last_on FROM (
-        SELECT min(day_on) FILTER (WHERE reports > 0) AS lo,
-               max(day_on) FILTER (WHERE reports > 0) AS hi FROM {grid_daily}
-        UNION ALL SELECT min(day_on), max(day_on) FROM {feedback_daily}
+        SELECT min(day_on) AS lo, max(day_on) AS hi FROM ({report_days})
+        UNION ALL SELECT min(day_on), max(day_on) FROM ({message_days})
         UNION ALL SELECT min(txn_on), max(txn_on) FROM {fund_transactions}
         UNION ALL SELECT min(planned_start_on), max(last_updated_at)::DATE FROM {projects})
-"""
+""", report_days=_REPORT_DAYS, message_days=_MESSAGE_DAYS)
 
 
 def latest_data_date(con: duckdb.DuckDBPyConnection) -> date | None:

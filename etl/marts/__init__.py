@@ -13,7 +13,9 @@ Views and table macros cost nothing to build (no data is copied). Summary tables
 full scan is the cost at 10M reports and 5M messages (grid_daily, feedback_daily) or where a
 small ledger kept in Parquet parts would be read and joined by every query (fund_daily): they
 are written at load time. A load
-merges each write's delta into them as it writes (etl/marts/delta.py). `build(con, changed)`
+adds each write's delta to them as it writes (etl/marts/delta.py: appended as rows of their own
+to the summaries read only through sums, compacted lazily, etl/marts/appended.py; merged into
+the others). `build(con, changed)`
 runs at the end of every write of the database file (etl.dbfile.writer: every load, every
 `python -m etl painpoints`). `changed` is None (rebuild everything) or {source table:
 {first-of-month dates whose rows changed}}; a summary table is then left alone when those
@@ -38,7 +40,7 @@ import duckdb
 
 from etl import codes
 from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
-from etl.marts import delta, residents
+from etl.marts import appended, delta, residents
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
@@ -144,11 +146,13 @@ def model(name: str) -> Model:
 _SEEDED_SQL = {t: f"SELECT * FROM {t} ORDER BY ALL" for t in SEEDS}
 
 
-def _drift_sql(name: str) -> tuple[str, str, str, str]:
+def _drift_sql(name: str, rows: str | None = None) -> tuple[str, str, str, str]:
     """(keep a copy, count now, count rows that differ both ways, drop the copy) for summary
-    table `name` (a name of MODELS, never data)."""
+    table `name` (a name of MODELS, never data); `rows`: the SELECT the copy keeps (default
+    the table as it is; an appended summary's groups summed, etl/marts/appended.py)."""
     before = f"temp.etl_marts_before_{name}"
-    return (f"CREATE OR REPLACE TEMP TABLE etl_marts_before_{name} AS SELECT * FROM main.{name}",
+    rows = rows or f"SELECT * FROM main.{name}"
+    return (f"CREATE OR REPLACE TEMP TABLE etl_marts_before_{name} AS {rows}",
             f"SELECT count(*) FROM main.{name}",
             f"SELECT (SELECT count(*) FROM (SELECT * FROM main.{name} EXCEPT ALL SELECT * FROM {before}))"
             f" + (SELECT count(*) FROM (SELECT * FROM {before} EXCEPT ALL SELECT * FROM main.{name}))",
@@ -207,6 +211,8 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
         if changed is not None:
             delta.flush(con)        # this command's deltas, merged once
         _build_models(con, changed, stale)
+        if changed is not None:
+            appended.after_load(con)    # the appended deltas' due months made whole, within a budget
         residents.build(con, changed)   # participation_residents: by resident, not by month
     finally:
         delta.clear(con)        # used, or superseded by a rebuild: never applied twice
@@ -283,6 +289,8 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
         m = model(name)
         if m.kind != "table" or changed is None or m.name in stale or not _exists(con, m.name):
             con.execute(m.ddl())
+            if appended.is_appended(m.name):
+                appended.mark_whole(con, m.name)
             continue
         months = sorted(changed.get(m.source) or ())
         if months and not delta.up_to_date(con, m, months):   # merged by the load, else rebuilt
@@ -290,6 +298,8 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],
                                  "end_on": _next_month(months[-1])})
+            if appended.is_appended(m.name):
+                appended.mark_whole(con, m.name, months)
 
 
 def rebuild(db) -> dict[str, tuple[int, int]]:
@@ -302,8 +312,12 @@ def rebuild(db) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     with writer(db, compact=True) as con:    # the replaced summaries' blocks are not kept
         summaries = [*(m.name for m in map(model, MODELS) if m.kind == "table"), residents.TABLE]
-        drift_sql = {name: _drift_sql(name) for name in summaries}   # names from MODELS only
         held = [name for name in summaries if _exists(con, name)]
+        # names from MODELS only; an appended summary is compared group by group (its groups
+        # may span several rows until compacted: that is not drift)
+        drift_sql = {name: _drift_sql(name, appended.grouped_sql(con, name, f"main.{name}")
+                                      if name in held and appended.is_appended(name) else None)
+                     for name in summaries}
         for name in held:
             con.execute(drift_sql[name][0])
         build(con)            # changed=None: every summary recomputed from the records

@@ -1,4 +1,4 @@
-"""Delta maintenance of the summary marts: merge a write's change instead of rebuilding months.
+"""Delta maintenance of the summary marts: a write's change instead of rebuilding months.
 
 Every column of a summary table (grid_daily, feedback_daily, fund_daily) is either part of its
 grain (dates, names, flags) or a count or exact sum (integers, DECIMAL amounts) that each source
@@ -10,14 +10,18 @@ it supersedes (the old version of an updated case, closed later, moved to anothe
 or category), computed by the model's own SQL over just those rows.
 
 Each write (a file's upsert, in the load's transaction, so a refused file leaves nothing
-behind) adds its delta to a pending delta per summary (`tracking` around etl.storage.upsert,
-`note`: a temporary table as small as the groups the command touches); etl.marts.build merges
-the pending delta into each summary once per command (`flush`): the groups it touches become
-old + delta, groups that fall to zero are removed, groups of months the summary does not hold
-yet are inserted. The build then
-leaves a summary alone when every month the storage layer says changed was merged this way
-(`up_to_date`), and otherwise rebuilds those months from the records, as before (a
-compaction run, a writer that does not go through the loader). A full build
+behind: `tracking` around etl.storage.upsert, `note`) hands its delta to each summary:
+- the summaries of etl/marts/appended.py (grid_daily, feedback_daily, grid_resolution_monthly,
+  read only through sums) take it as rows of their own, appended at once: the load reads and
+  rewrites none of the stored rows; their months are compacted lazily (appended.py);
+- the others (fund_daily, whose readers group without dropping empty groups) collect it in a
+  pending delta (a temporary table as small as the groups the command touches) that
+  etl.marts.build merges once per command (`flush`): the groups it touches become old + delta,
+  groups that fall to zero are removed, groups of months the summary does not hold yet are
+  inserted.
+The build then leaves a summary alone when every month the storage layer says changed was
+noted this way (`up_to_date`), and otherwise rebuilds those months from the records, as before
+(a compaction run, a writer that does not go through the loader). A full build
 (changed=None) stays the reference: tests/test_marts_delta.py compares the two.
 Table names come from etl/marts MODELS; column names from the summary tables' own schema.
 """
@@ -37,7 +41,8 @@ _MARKER = re.compile(r"from (\w+) /\* months \*/")
 # from MODELS and the summary tables' own schema (never data); values are bound ($t).
 _PENDING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{summary} LIMIT 0"
 _NOTE_MONTHS = "INSERT INTO {months} SELECT DISTINCT $t, date_trunc('month', {time})::DATE FROM {relation}"
-_NOTE_ROWS = "INSERT INTO temp.{pending} BY NAME SELECT {signed} FROM ({contributions})"
+_ROWS = "SELECT {signed} FROM ({contributions})"
+_NOTE_ROWS = "INSERT INTO temp.{pending} BY NAME {rows}"
 _DROP = "DROP TABLE IF EXISTS {table}"
 _LENGTHS = "SELECT {lengths} FROM {relation}"
 _NOTE_TABLE = "CREATE OR REPLACE TEMP TABLE etl_marts_note AS {contributions}"
@@ -79,10 +84,10 @@ def contributions_sql(m, relation: str) -> str:
     return _MARKER.sub(f"from {inner}", m.body)
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], list[str], list[str]]:
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], list[str], list[str]]:
     """(grain columns, count columns, count-list columns) of a summary table, in order. Counts
     are integers or DECIMAL sums (exact: a group's amount is old + delta to the cent)."""
-    rows = _types(con, table)
+    rows = types(con, table)
     keys = [n for n, t in rows.items() if not _summed_type(t) and not t.endswith("[]")]
     sums = [n for n, t in rows.items() if _summed_type(t)]
     lists = [n for n, t in rows.items() if t.endswith("[]")]
@@ -96,14 +101,14 @@ def _summed_type(data_type: str) -> bool:
     return data_type in _COUNT_TYPES or data_type.startswith("DECIMAL")
 
 
-def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+def types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     """column -> data type of a summary table, in order."""
     return dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                             "WHERE table_catalog = current_database() AND table_schema = 'main' "
                             "AND table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall())
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t "
                             "AND database_name = current_database()", {"t": table}).fetchone()[0])
 
@@ -119,9 +124,13 @@ def prepare(con: duckdb.DuckDBPyConnection, source: str) -> None:
     of new cases into the 10M demo) vanished: grid_daily missed the whole file. Created
     beforehand, the table only takes the rows inside the transaction, which is safe (and a
     refused file's rows still roll back)."""
+    from etl.marts import appended
     con.execute(_MONTHS_DDL)
-    for m in summaries(source):
-        if _exists(con, m.name):
+    models = [m for m in summaries(source) if exists(con, m.name)]
+    if any(appended.is_appended(m.name) for m in models):
+        appended.prepare(con)
+    for m in models:
+        if not appended.is_appended(m.name):
             _create_pending(con, m)
 
 
@@ -131,26 +140,35 @@ def _create_pending(con: duckdb.DuckDBPyConnection, m) -> None:
 
 
 def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
-    """Add to each summary of `source`'s pending delta the contributions of the rows of
-    `relation` (columns of `source`) with `sign` +1 (rows written) or -1 (rows superseded),
-    and note the months they fall in. Runs in the caller's transaction: a refused file undoes
-    it. `flush` merges the pending deltas into the summaries, once per command."""
+    """Add to each summary of `source` the contributions of the rows of `relation` (columns
+    of `source`) with `sign` +1 (rows written) or -1 (rows superseded), and note the months
+    they fall in. A summary of appended.APPENDED takes them as rows of its own at once; the
+    others collect them in a pending delta that `flush` merges, once per command. Runs in the
+    caller's transaction: a refused file undoes it."""
+    from etl.marts import appended
     from etl.storage import PARTITIONED
-    models = [m for m in summaries(source) if _exists(con, m.name)]
+    models = [m for m in summaries(source) if exists(con, m.name)]
     if not models:
         return          # the first build creates them whole
     time_col = PARTITIONED[source].time
     con.execute(_MONTHS_DDL)
     con.execute(_NOTE_MONTHS.format(months=MONTHS_TABLE, time=time_col, relation=relation), {"t": source})
     for m in models:
-        keys, sums, lists = _columns(con, m.name)
-        signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
-                            *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
+        contributions = contributions_sql(m, relation)
+        if int(sign) == 1:       # the contributions as they are (no lambda over every list)
+            rows = _ROWS.format(signed="*", contributions=contributions)
+        else:
+            keys, sums, lists = columns(con, m.name)
+            signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
+                                *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
+            rows = _ROWS.format(signed=signed, contributions=contributions)
+        if appended.is_appended(m.name):
+            appended.appended(con, m.name, rows)
+            continue
         # made by `prepare` before the transaction (see there); here only for other callers
         _create_pending(con, m)
         # appended as is: the command's deltas are summed once, by `flush`
-        con.execute(_NOTE_ROWS.format(pending=_pending(m), signed=signed,
-                                      contributions=contributions_sql(m, relation)))
+        con.execute(_NOTE_ROWS.format(pending=_pending(m), rows=rows))
 
 
 def _pending(m) -> str:
@@ -163,10 +181,10 @@ def flush(con: duckdb.DuckDBPyConnection) -> None:
     summary: one merge per summary and command, not one per file."""
     from etl.marts import MODELS, model
     for m in map(model, MODELS):
-        if m.kind != "table" or not _temp_exists(con, _pending(m)):
+        if m.kind != "table" or not temp_exists(con, _pending(m)):
             continue
         pending = f"temp.{_pending(m)}"
-        if _exists(con, m.name):
+        if exists(con, m.name):
             _merge(con, m, _summed(con, m, pending))
         con.execute(_DROP.format(table=pending))
 
@@ -180,33 +198,33 @@ def _summed(con: duckdb.DuckDBPyConnection, m, pending: str) -> str:
     Most groups are noted once (a command's files mostly hold different days): those rows are
     already their group's sum and pass through as they are; only the groups noted more than
     once are aggregated (the element-wise list sums were most of the cost of this step)."""
-    keys, sums, lists = _columns(con, m.name)
-    types = _types(con, m.name)
+    keys, sums, lists = columns(con, m.name)
+    typed = types(con, m.name)
     by = ", ".join(keys)
-    counted = [*keys, *(f"CAST(sum({c}) AS {types[c]}) AS {c}" for c in sums)]
+    counted = [*keys, *(f"CAST(sum({c}) AS {typed[c]}) AS {c}" for c in sums)]
     if not lists:   # fund_daily, grid_resolution_monthly: plain sums, nothing to spare
         return f"SELECT {', '.join(counted)} FROM {pending} GROUP BY {by}"
-    lengths = _lengths(con, pending, lists)
-    elements = [f"{_elements(n, lambda i, c=c: f'coalesce(sum({c}[{i}]), 0)::BIGINT')} AS {c}"
-                for c, n in zip(lists, lengths)]
+    sizes = lengths(con, pending, lists)
+    summed = [f"{elements(n, lambda i, c=c: f'coalesce(sum({c}[{i}]), 0)::BIGINT')} AS {c}"
+              for c, n in zip(lists, sizes)]
     on = " AND ".join(f"p.{k} IS NOT DISTINCT FROM r.{k}" for k in keys)
     return (f"WITH r AS MATERIALIZED (SELECT {by} FROM {pending} GROUP BY {by} HAVING count(*) > 1) "
             f"SELECT p.* FROM {pending} p ANTI JOIN r ON {on} "
-            f"UNION ALL BY NAME SELECT {', '.join([*counted, *elements])} "
+            f"UNION ALL BY NAME SELECT {', '.join([*counted, *summed])} "
             f"FROM (SELECT p.* FROM {pending} p SEMI JOIN r ON {on}) GROUP BY {by}")
 
 
-def _elements(n: int, element) -> str:
+def elements(n: int, element) -> str:
     """A BIGINT[] of n elements, element(i) for i = 1..n (written out: no lambda per row)."""
     return f"[{', '.join(element(i) for i in range(1, n + 1))}]::BIGINT[]"
 
 
-def _lengths(con: duckdb.DuckDBPyConnection, relation: str, lists: list[str]) -> tuple:
+def lengths(con: duckdb.DuckDBPyConnection, relation: str, lists: list[str]) -> tuple:
     """The length of each count list of `relation` (its longest; 0 when it has no rows)."""
     if not lists:
         return ()
-    lengths = ", ".join(f"coalesce(max(len({c})), 0)" for c in lists)
-    return con.execute(_LENGTHS.format(lengths=lengths, relation=relation)).fetchone()
+    longest = ", ".join(f"coalesce(max(len({c})), 0)" for c in lists)
+    return con.execute(_LENGTHS.format(lengths=longest, relation=relation)).fetchone()
 
 
 def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
@@ -215,18 +233,18 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
     removed. Row by row, no aggregate over the summary: a delta is as many rows as the groups
     it touches, and only those are rewritten. Groups of months the summary does not hold yet
     (a load into a new month) are simply inserted."""
-    keys, sums, lists = _columns(con, m.name)
+    keys, sums, lists = columns(con, m.name)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
     alive = " OR ".join(f"{c} <> 0" for c in sums)
     con.execute(_NOTE_TABLE.format(contributions=contributions))
     # a stored group's lists and the delta's have the same length (the SLA horizon): added
     # element by element, written out (a lambda over list_zip cost a third of the merge)
-    lengths = _lengths(con, "temp.etl_marts_note", lists)
+    sizes = lengths(con, "temp.etl_marts_note", lists)
     summed = ", ".join(["s._rid", *(f"d.{k}" for k in keys),
                         *(f"coalesce(s.{c}, 0) + d.{c} AS {c}" for c in sums),
                         *(f"CASE WHEN s.{c} IS NULL THEN d.{c} "
-                          f"ELSE {_elements(n, lambda i, c=c: f's.{c}[{i}] + d.{c}[{i}]')} END AS {c}"
-                          for c, n in zip(lists, lengths))])
+                          f"ELSE {elements(n, lambda i, c=c: f's.{c}[{i}] + d.{c}[{i}]')} END AS {c}"
+                          for c, n in zip(lists, sizes))])
     con.execute(_MERGED.format(summed=summed, summary=m.name, month=m.month_column, same=same))
     con.execute(_DELETE_MERGED.format(summary=m.name))
     con.execute(_INSERT_MERGED.format(summary=m.name, alive=alive))
@@ -236,12 +254,12 @@ def _merge(con: duckdb.DuckDBPyConnection, m, contributions: str) -> None:
 
 def covered(con: duckdb.DuckDBPyConnection, source: str) -> set[date]:
     """The months of `source` whose changes this connection merged into the summaries."""
-    if not _temp_exists(con, MONTHS_TABLE):
+    if not temp_exists(con, MONTHS_TABLE):
         return set()
     return {r[0] for r in con.execute(_COVERED.format(months=MONTHS_TABLE), {"t": source}).fetchall()}
 
 
-def _temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $t",
                             {"t": table}).fetchone()[0])
 
@@ -255,6 +273,7 @@ def up_to_date(con: duckdb.DuckDBPyConnection, m, months: list[date]) -> bool:
 def clear(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the noted months (after a build used them or rebuilt the summaries)."""
     con.execute(_DROP.format(table=f"temp.{MONTHS_TABLE}"))
+    con.execute(_DROP.format(table="temp.etl_marts_appended"))   # appended.after_load's budget
     from etl.marts import MODELS, model
     for m in map(model, MODELS):
         if m.kind == "table":
@@ -270,8 +289,8 @@ def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterato
     even when the write's compaction took them out of the manifest)."""
     from etl import storage
     from etl.marts import SEEDS
-    if (not storage.is_partitioned(con, table) or not any(_exists(con, m.name) for m in summaries(table))
-            or not all(_exists(con, s) for s in SEEDS)):
+    if (not storage.is_partitioned(con, table) or not any(exists(con, m.name) for m in summaries(table))
+            or not all(exists(con, s) for s in SEEDS)):
         # no summary yet or none reads this table; or a catalog from before the seeded rules:
         # the build then makes every summary whole
         yield

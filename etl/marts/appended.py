@@ -1,0 +1,189 @@
+"""Summaries that take a load's delta as appended rows, and their compaction.
+
+grid_daily, feedback_daily and grid_resolution_monthly are read only through sums (every page
+query, the briefing, the explorer, the median's bracket: docs/SCHEMA.md), and their count lists
+are read per row by `count_at`, which is linear. So a group of their grain may be held by
+several rows: the group is their sum. A load appends its delta (etl/marts/delta.py: the
+contributions of the rows it wrote, and those of the rows it superseded with the sign turned)
+as rows, instead of merging it into the stored groups: it reads none of the summary and
+rewrites none of it, so its cost follows the load (the merge joined every stored group of the
+months it touched: at 10M reports a 1M-row load touched 472k of 664k groups, and the daily 35k
+update export every month).
+
+A month is made *whole* again (one row per group, groups summing to nothing dropped) by
+`compact`: the groups with more than one row are summed and replace their rows. A month is due
+when the rows appended since it was last whole exceed COMPACT_SHARE of its rows then (and at
+least COMPACT_FLOOR rows): readers then scan at most about twice a month's groups. A load
+compacts the due months, worst first, within a budget that follows its own delta (like the
+Parquet parts, etl/storage.py); `python -m etl compact` (nightly) makes every month whole.
+
+`etl_storage.summary_rows` keeps, per summary and month, how many rows the month had when it was
+last whole (a full build, a month's rebuild from the records, a compaction). It only decides
+when to compact: the sums are right whatever it says. A catalog from before this bookkeeping
+held whole summaries (the delta was merged): it is marked whole when the table is created.
+Table and column names come from etl/marts MODELS and the summaries' own schema; values are
+bound.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from etl.marts import delta
+
+APPENDED = ("grid_daily", "feedback_daily", "grid_resolution_monthly")
+COMPACT_SHARE = 1.0          # due when the rows appended since whole exceed this share of them
+COMPACT_FLOOR = 10_000       # ... and at least this many (a small month is cheap to read)
+COMPACT_BUDGET_ROWS = 200_000
+COMPACT_BUDGET_FACTOR = 4    # a load compacts at most max(ROWS, FACTOR x the rows it appended)
+
+ROWS_TABLE = "etl_storage.summary_rows"
+_DDL = ("CREATE SCHEMA IF NOT EXISTS etl_storage",
+        f"CREATE TABLE IF NOT EXISTS {ROWS_TABLE} (table_name VARCHAR NOT NULL, month_on DATE, "
+        "rows BIGINT NOT NULL)")
+_TABLE_EXISTS = ("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                 "AND schema_name = 'etl_storage' AND table_name = 'summary_rows'")
+_FORGET = f"DELETE FROM {ROWS_TABLE} WHERE table_name = $t AND ($m IS NULL OR list_contains($m, month_on))"
+_MARK = ("INSERT INTO " + ROWS_TABLE + " SELECT $t, {month}, count(*) FROM main.{summary} "
+         "WHERE $m IS NULL OR list_contains($m, {month}) GROUP BY {month}")
+_MONTHS = ("SELECT s.month_on, s.n, coalesce(b.rows, 0) FROM "
+           "(SELECT {month} AS month_on, count(*) AS n FROM main.{summary} GROUP BY 1) s "
+           "LEFT JOIN " + ROWS_TABLE + " b ON b.table_name = $t AND b.month_on IS NOT DISTINCT FROM s.month_on")
+# the rows of the groups that have more than one row in the months compacted (with their rowid)
+_REPEATED = ("CREATE OR REPLACE TEMP TABLE etl_marts_compact AS "
+             "WITH r AS (SELECT rowid AS _rid, * FROM main.{summary} WHERE {month} >= $first "
+             "AND {month} <= $last AND list_contains($months, {month})), "
+             "rep AS MATERIALIZED (SELECT {by} FROM r GROUP BY {by} HAVING count(*) > 1) "
+             "SELECT r.* FROM r SEMI JOIN rep ON {same}")
+_DELETE = "DELETE FROM main.{summary} WHERE rowid IN (SELECT _rid FROM temp.etl_marts_compact)"
+_INSERT = "INSERT INTO main.{summary} BY NAME {grouped}"
+_GROUPED = "SELECT {columns} FROM {relation} GROUP BY {by} HAVING {alive}"
+_APPENDED_DDL = "CREATE TEMP TABLE IF NOT EXISTS etl_marts_appended (table_name VARCHAR, rows BIGINT)"
+_APPENDED_ADD = "INSERT INTO temp.etl_marts_appended VALUES ($t, $n)"
+_APPENDED_READ = "SELECT coalesce(sum(rows), 0) FROM temp.etl_marts_appended WHERE table_name = $t"
+
+
+def is_appended(name: str) -> bool:
+    """Whether summary `name` takes deltas as appended rows (else they are merged)."""
+    return name in APPENDED
+
+
+def _model(name: str):
+    from etl.marts import model
+    if not is_appended(name):
+        raise ValueError(f"not an appended summary: {name!r}")
+    return model(name)
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """The bookkeeping table; created in a catalog from before it with every summary marked
+    whole (the merge kept them whole)."""
+    if con.execute(_TABLE_EXISTS).fetchone()[0]:
+        return
+    for statement in _DDL:
+        con.execute(statement)
+    for name in APPENDED:
+        if delta.exists(con, name):
+            mark_whole(con, name)
+
+
+def mark_whole(con: duckdb.DuckDBPyConnection, name: str, months: list[date] | None = None) -> None:
+    """Note that summary `name` is whole in `months` (None: every month) as it is now."""
+    m = _model(name)
+    for statement in _DDL:
+        con.execute(statement)
+    con.execute(_FORGET, {"t": name, "m": months})
+    con.execute(_MARK.format(month=m.month_column, summary=name), {"t": name, "m": months})
+
+
+def appended(con: duckdb.DuckDBPyConnection, name: str, relation_sql: str) -> int:
+    """Append the rows of `relation_sql` (signed contributions in the summary's columns) to
+    summary `name`; returns how many (noted for this command's compaction budget)."""
+    n = con.execute(_INSERT.format(summary=name, grouped=relation_sql)).fetchone()[0]
+    con.execute(_APPENDED_DDL)
+    con.execute(_APPENDED_ADD, {"t": name, "n": n})
+    return n
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a write's transaction (delta.prepare): the tables `appended` writes to."""
+    ensure(con)
+    con.execute(_APPENDED_DDL)
+
+
+def grouped_sql(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> str:
+    """The rows of `relation` (a summary's columns, a group possibly on several rows) as one
+    row per group, groups whose counts are all zero left out: the summary as a merge would
+    have kept it. `relation` is a name of this package's callers, never data."""
+    keys, sums, lists = delta.columns(con, name)
+    types = delta.types(con, name)
+    sizes = dict(zip(lists, delta.lengths(con, relation, lists)))
+    summed = {**{c: f"CAST(sum({c}) AS {types[c]}) AS {c}" for c in sums},
+              **{c: f"{delta.elements(n, lambda i, c=c: f'coalesce(sum({c}[{i}]), 0)::BIGINT')} AS {c}"
+                 for c, n in sizes.items()}}
+    columns = [summed.get(c, c) for c in types]      # the table's own column order
+    # a group's count lists count its own reports: all its counts zero means all its lists zero
+    alive = " OR ".join(f"sum({c}) <> 0" for c in sums)
+    return _GROUPED.format(columns=", ".join(columns), relation=relation, by=", ".join(keys), alive=alive)
+
+
+def due(con: duckdb.DuckDBPyConnection, name: str, force: bool = False) -> list[tuple[float, date, int]]:
+    """(rows appended / rows when whole, month, rows now) of the months of summary `name` due
+    for compaction (with `force`: every month not whole), the worst first."""
+    m = _model(name)
+    ensure(con)
+    rows = con.execute(_MONTHS.format(month=m.month_column, summary=name), {"t": name}).fetchall()
+    out = []
+    for month, now, whole in rows:
+        extra = now - whole
+        if (force and extra != 0) or extra > COMPACT_SHARE * max(whole, COMPACT_FLOOR):
+            out.append((extra / max(whole, 1), month, now))
+    return sorted(out, key=lambda r: (-r[0], r[1] or date.min))
+
+
+def compact(con: duckdb.DuckDBPyConnection, name: str, budget: int | None = None,
+            force: bool = False) -> list[date]:
+    """Make the due months of summary `name` whole (with `force`: every month not whole), the
+    worst first, until `budget` rows have been read (None: no limit); returns them."""
+    months, spent = [], 0
+    for _, month, rows in due(con, name, force):
+        if budget is not None and spent + rows > budget:
+            continue
+        months.append(month)
+        spent += rows
+    if months:
+        _compact_months(con, name, months)
+    return months
+
+
+def _compact_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date]) -> None:
+    """Replace the rows of every group with more than one row in `months` by their sum."""
+    m = _model(name)
+    keys, _, _ = delta.columns(con, name)
+    same = " AND ".join(f"r.{k} IS NOT DISTINCT FROM rep.{k}" for k in keys)
+    con.execute(_REPEATED.format(summary=name, month=m.month_column, by=", ".join(keys), same=same),
+                {"months": months, "first": min(months), "last": max(months)})
+    con.execute(_DELETE.format(summary=name))
+    con.execute(_INSERT.format(summary=name, grouped=grouped_sql(con, name, "temp.etl_marts_compact")))
+    con.execute("DROP TABLE temp.etl_marts_compact")
+    mark_whole(con, name, months)
+
+
+def after_load(con: duckdb.DuckDBPyConnection) -> dict[str, list[date]]:
+    """At the end of a write (etl.marts.build): compact the due months of each summary this
+    command appended to, within a budget that follows what it appended."""
+    if not delta.temp_exists(con, "etl_marts_appended"):
+        return {}
+    done = {}
+    for name in APPENDED:
+        added = con.execute(_APPENDED_READ, {"t": name}).fetchone()[0]
+        if added and delta.exists(con, name):
+            done[name] = compact(con, name, budget=max(COMPACT_BUDGET_ROWS, COMPACT_BUDGET_FACTOR * added))
+    con.execute("DROP TABLE temp.etl_marts_appended")
+    return done
+
+
+def compact_all(con: duckdb.DuckDBPyConnection) -> dict[str, list[date]]:
+    """`python -m etl compact`: every summary month not whole made whole, without a budget."""
+    return {name: compact(con, name, force=True) for name in APPENDED if delta.exists(con, name)}
