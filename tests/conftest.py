@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,18 @@ REPO = Path(__file__).resolve().parents[1]
 # environment's choice.
 if sys.dont_write_bytecode and not os.environ.get("COCKPIT_TEST_NO_BYTECODE"):
     sys.dont_write_bytecode = False
+
+# The tests' temporary folders (databases, Parquet parts, inboxes: a quarter to one gigabyte per
+# run, pytest keeps the last three runs) go to a RAM filesystem when the machine has a roomy one:
+# every ETL write ends in a DuckDB checkpoint synced to disk, which no test reads back after a
+# power cut; on tmpfs the fast loop spends about a tenth less CPU on its loads and a third less
+# time. The files are the same real DuckDB and Parquet files. PYTEST_DEBUG_TEMPROOT (pytest's
+# own setting) or --basetemp still choose; COCKPIT_TEST_DISK_TMP=1 keeps the default temp dir.
+_RAM_TMP = Path("/dev/shm")
+if ("PYTEST_DEBUG_TEMPROOT" not in os.environ and not os.environ.get("COCKPIT_TEST_DISK_TMP")
+        and _RAM_TMP.is_dir() and os.access(_RAM_TMP, os.W_OK)
+        and shutil.disk_usage(_RAM_TMP).free > 8 * 2**30):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_RAM_TMP)
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_MESSAGES = SHARED_DATA / "citizen_messages_with_replies.xlsx"
