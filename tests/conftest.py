@@ -92,7 +92,8 @@ def demo_build(tmp_path_factory, pytestconfig) -> DemoBuild:
     run's temp folder under a file lock, the others wait for it and read it. DuckDB lets many
     processes read one file, and the audit log pages append beside it takes a lock per entry.
     Between runs the build is kept under .pytest_cache (tests/demo_cache.py): a run whose ETL
-    sources, libraries and day are those of the kept build copies it instead of building.
+    sources, build function, libraries and day are those of the kept build copies it instead of
+    building.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
@@ -118,7 +119,7 @@ def _make_demo(root: Path, config) -> DemoBuild:
     cache = config.cache.mkdir("demo-build") if getattr(config, "cache", None) else None
     if cache is None:
         return _build_demo(root)
-    want = demo_cache.key(DEMO_ARGUMENTS)
+    want = demo_cache.key(_build_demo, DEMO_ARGUMENTS)
     kept = demo_cache.restore(cache, want, root)
     if kept is not None:
         return _demo_at(root, *kept)

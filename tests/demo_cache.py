@@ -3,9 +3,10 @@
 The demo build (generator, real loader, pain-point engine: ~8 s of CPU) gives the same bytes
 for the same sources, so a run keeps a pristine copy under pytest's cache folder
 (.pytest_cache/d/demo-build) with a key made of everything that goes into it: every file under
-etl/, this module and conftest.py, the versions of Python and of the libraries the build runs,
-the build's arguments and today's date. A later run whose key matches copies that folder into
-its own temp folder instead of building; any other key builds afresh and replaces the copy.
+etl/, this module, the build function's source and its arguments, the versions of Python and
+of the libraries the build runs, and today's date. A later run whose key matches copies that
+folder into its own temp folder instead of building; any other key builds afresh and replaces
+the copy.
 `pytest --cache-clear` (or `-p no:cacheprovider`) always builds.
 
 A copy has to be moved, not just copied: the catalog records absolute paths (its Parquet
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import pickle
@@ -24,6 +26,7 @@ import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -40,13 +43,15 @@ PATH_COLUMNS = (
 )
 
 
-def key(arguments: dict) -> str:
-    """What the build depends on: the ETL's files, this harness, the libraries, the day."""
+def key(build: Callable, arguments: dict) -> str:
+    """What `build(root)` depends on: the ETL's files, its own source and this module, the
+    libraries, its arguments, the day."""
     h = hashlib.sha256()
     sources = [p for p in sorted((REPO / "etl").rglob("*"))
                if p.is_file() and "__pycache__" not in p.parts]
-    for p in [*sources, Path(__file__), REPO / "tests" / "conftest.py"]:
+    for p in [*sources, Path(__file__)]:
         h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes() + b"\0")
+    h.update(inspect.getsource(build).encode())
     versions = {}
     for lib in LIBRARIES:
         try:
