@@ -24,6 +24,7 @@ import os
 import pickle
 import shutil
 import sys
+from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -58,10 +59,10 @@ def key(build: Callable, arguments: dict) -> str:
             versions[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             versions[lib] = None
-    from datetime import date
     h.update(json.dumps({"python": sys.version, "libraries": versions, "today": str(date.today()),
                          "arguments": arguments,
-                         "env": {k: v for k, v in os.environ.items() if k.startswith("COCKPIT_")}},
+                         "env": {k: v for k, v in os.environ.items()    # the ETL's settings; the
+                                 if k.startswith("COCKPIT_") and k != "COCKPIT_DB"}},  # path is given
                         sort_keys=True, default=str).encode())
     return h.hexdigest()
 
