@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import shutil
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +15,28 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Where PYTHONDONTWRITEBYTECODE is set, every test process would compile the project's modules
+# and pytest would rewrite every test module's asserts afresh (about 2 s of CPU per test
+# process); the subprocesses tests start (console workers, CLI runs) compile theirs too. The
+# test run writes bytecode as Python does by default: into the git-ignored __pycache__
+# folders, reused while the source is unchanged. COCKPIT_TEST_NO_BYTECODE=1 keeps the
+# environment's choice.
+if sys.dont_write_bytecode and not os.environ.get("COCKPIT_TEST_NO_BYTECODE"):
+    sys.dont_write_bytecode = False
+
+# The tests' temporary folders (databases, Parquet parts, inboxes: a quarter to one gigabyte per
+# run, pytest keeps the last three runs) go to a RAM filesystem when the machine has a roomy one:
+# every ETL write ends in a DuckDB checkpoint synced to disk, which no test reads back after a
+# power cut; on tmpfs the fast loop spends about a tenth less CPU on its loads and a third less
+# time. The files are the same real DuckDB and Parquet files. PYTEST_DEBUG_TEMPROOT (pytest's
+# own setting) or --basetemp still choose; COCKPIT_TEST_DISK_TMP=1 keeps the default temp dir.
+_RAM_TMP = Path("/dev/shm")
+if ("PYTEST_DEBUG_TEMPROOT" not in os.environ and not os.environ.get("COCKPIT_TEST_DISK_TMP")
+        and _RAM_TMP.is_dir() and os.access(_RAM_TMP, os.W_OK)
+        and shutil.disk_usage(_RAM_TMP).free > 8 * 2**30):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_RAM_TMP)
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_MESSAGES = SHARED_DATA / "citizen_messages_with_replies.xlsx"
 DEMO_END = date(2026, 11, 22)   # fixed so demo-based tests are deterministic
@@ -58,28 +82,50 @@ class DemoBuild:
 
 
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory) -> DemoBuild:
+def demo_build(tmp_path_factory, pytestconfig) -> DemoBuild:
     """A small demo (scale 0.1) built by the real generator, loader and pain-point engine.
 
     Read-only for tests: copy the database file if you need to write.
 
     Under pytest-xdist (the fast loop's `-n 2`) the workers share one build instead of each
-    spending its 8 s of CPU on the same bytes: the first worker to need it builds it in the
+    spending its 8 s of CPU on the same bytes: the first worker to need it makes it in the
     run's temp folder under a file lock, the others wait for it and read it. DuckDB lets many
     processes read one file, and the audit log pages append beside it takes a lock per entry.
+    Between runs the build is kept under .pytest_cache (tests/demo_cache.py): a run whose ETL
+    sources, build function, libraries and day are those of the kept build copies it instead of
+    building.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
-        return _build_demo(tmp_path_factory.mktemp("demo"))
+        return _make_demo(tmp_path_factory.mktemp("demo"), pytestconfig)
     run = tmp_path_factory.getbasetemp().parent        # this run's folder, shared by its workers
     with open(run / "demo-shared.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         root, done = run / "demo-shared", run / "demo-shared.pickle"
         if done.exists():       # the manifest and load results (conftest's class is not picklable)
             return _demo_at(root, *pickle.loads(done.read_bytes()))
-        build = _build_demo(root)
+        build = _make_demo(root, pytestconfig)
         done.write_bytes(pickle.dumps((build.manifest, build.results)))
         return build
+
+
+DEMO_ARGUMENTS = {"seed": 7, "scale": 0.1, "end": DEMO_END}
+
+
+def _make_demo(root: Path, config) -> DemoBuild:
+    """The kept build moved into `root` when its key matches, else a fresh build (kept)."""
+    import demo_cache
+
+    cache = config.cache.mkdir("demo-build") if getattr(config, "cache", None) else None
+    if cache is None:
+        return _build_demo(root)
+    want = demo_cache.key(_build_demo, DEMO_ARGUMENTS)
+    kept = demo_cache.restore(cache, want, root)
+    if kept is not None:
+        return _demo_at(root, *kept)
+    build = _build_demo(root)
+    demo_cache.keep(cache, want, root, (build.manifest, build.results))
+    return build
 
 
 def _build_demo(root: Path) -> DemoBuild:
@@ -88,7 +134,7 @@ def _build_demo(root: Path) -> DemoBuild:
 
     root.mkdir(parents=True, exist_ok=True)
     inbox = root / "inbox"
-    manifest = demo.generate(inbox, seed=7, scale=0.1, end=DEMO_END, truth_dir=root / "demo_truth")
+    manifest = demo.generate(inbox, truth_dir=root / "demo_truth", **DEMO_ARGUMENTS)
     results = load_paths([inbox], root / "cockpit.duckdb", progress=None)
     painpoints.run(db_path=root / "cockpit.duckdb")
     return _demo_at(root, manifest, results)
@@ -161,17 +207,33 @@ def release_connections():
     their own. (Only when the pages' cache module was imported: tests that never rendered a
     page pay nothing.)"""
     yield
-    import sys
-
     cache = sys.modules.get("dashboard.cache")
     if cache is not None:
         cache.clear()
 
 
 def pytest_configure(config):
-    """Every AppTest scans all installed packages for Streamlit components on its first run
-    (a seventh of a page test's time); the installed packages do not change during a test
-    session, so the real scan runs once and its result is reused."""
+    """Under pytest-xdist the controller runs no test: it imports no Streamlit. Elsewhere:
+
+    - Every AppTest scans all installed packages for Streamlit components on its first run
+      (a seventh of a page test's time); the installed packages do not change during a test
+      session, so the real scan runs once and its result is reused.
+    - Every AppTest run compiles the entry script and the page it opens afresh (a new
+      ScriptCache per run: parse, Streamlit's magic rewrite, compile; a sixth of a page run);
+      a Streamlit server keeps one ScriptCache for its lifetime. The tests keep one for the
+      session, keyed by the file's path, size and modification time, so an edited script is
+      compiled again.
+    """
+    workers = getattr(config, "workerinput", {}).get("workercount", 0)
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        return                                          # the xdist controller
+    _scan_components_once()
+    _compile_scripts_once()
+    if workers > 1:
+        _split_the_cores_among_workers(workers)
+
+
+def _scan_components_once() -> None:
     from streamlit.components.v2 import manifest_scanner
 
     scan = manifest_scanner.scan_component_manifests
@@ -183,9 +245,27 @@ def pytest_configure(config):
         return list(found[0])
 
     manifest_scanner.scan_component_manifests = scan_once
-    workers = getattr(config, "workerinput", {}).get("workercount", 0)
-    if workers > 1:
-        _split_the_cores_among_workers(workers)
+
+
+def _compile_scripts_once() -> None:
+    import functools
+
+    from streamlit import config as st_config
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    compiled: dict[tuple, object] = {}
+    real = ScriptCache.get_bytecode
+
+    @functools.wraps(real)
+    def get_bytecode(self, script_path: str):
+        path = os.path.abspath(script_path)
+        stat = os.stat(path)
+        key = (path, stat.st_size, stat.st_mtime_ns, st_config.get_option("runner.magicEnabled"))
+        if key not in compiled:
+            compiled[key] = real(self, script_path)
+        return compiled[key]
+
+    ScriptCache.get_bytecode = get_bytecode
 
 
 def _split_the_cores_among_workers(workers: int) -> None:

@@ -24,13 +24,15 @@ def grid_csv(path: Path, ids: range, at: datetime, status: str) -> Path:
     return path
 
 
-@pytest.fixture()
-def db(tmp_path) -> Path:
-    path = tmp_path / "cockpit.duckdb"
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    """Loaded once per module: the tests export it and read it, never write it."""
+    folder = tmp_path_factory.mktemp("lake_db")
+    path = folder / "cockpit.duckdb"
     at = datetime(2026, 9, 1)
-    load_paths([grid_csv(tmp_path / "a.csv", range(300), at, "处置中")], path, progress=None)
+    load_paths([grid_csv(folder / "a.csv", range(300), at, "处置中")], path, progress=None)
     # an update of 30 stored rows: their month now has superseded rows
-    load_paths([grid_csv(tmp_path / "b.csv", range(270, 300), at, "已办结")], path, progress=None)
+    load_paths([grid_csv(folder / "b.csv", range(270, 300), at, "已办结")], path, progress=None)
     return path
 
 
