@@ -120,11 +120,14 @@ def open_sandbox(path: Path | str, *, memory_limit: str = "1GB", threads: int | 
     return con
 
 
+_PART_ROOTS = f"SELECT DISTINCT root FROM {CATALOG}.etl_storage.parts ORDER BY 1"   # a constant
+
+
 def _part_roots(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The folders of the catalog's Parquet files (as etl.storage.roots; not imported here:
     the worker must start fast)."""
     try:
-        rows = con.execute(f"SELECT DISTINCT root FROM {CATALOG}.etl_storage.parts ORDER BY 1").fetchall()
+        rows = con.execute(_PART_ROOTS).fetchall()
     except duckdb.CatalogException:
         return []
     return [r[0].rstrip("/") + "/" for r in rows]

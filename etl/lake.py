@@ -72,6 +72,14 @@ def _link(src: str, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+# composed from the table's columns (etl/schema.sql) and its spec's key, or a catalog table's
+# own name (quoted as an identifier); paths are bound
+_COPY_MONTH = ("COPY (SELECT {names} FROM read_parquet($files, hive_partitioning = false) f "
+               "ANTI JOIN etl_storage.deletes d ON d.path = f.filename AND d.key = f.{key} "
+               "ORDER BY f.{key}) TO $path (FORMAT parquet)")
+_COPY_TABLE = 'COPY (SELECT * FROM "{table}") TO $path (FORMAT parquet)'
+
+
 def _export_partitioned(con: duckdb.DuckDBPyConnection, table: str, out: Path) -> int:
     spec = storage.PARTITIONED[table]
     months = con.execute("""
@@ -88,9 +96,7 @@ def _export_partitioned(con: duckdb.DuckDBPyConnection, table: str, out: Path) -
             written += len(paths)
             continue
         folder.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT {names} FROM read_parquet($files, hive_partitioning = false) f "
-                    f"ANTI JOIN etl_storage.deletes d ON d.path = f.filename AND d.key = f.{spec.key} "
-                    f"ORDER BY f.{spec.key}) TO $path (FORMAT parquet)",
+        con.execute(_COPY_MONTH.format(names=names, key=spec.key),
                     {"files": paths, "path": str(folder / "part-0000.parquet")})
         written += 1
     return written
@@ -125,8 +131,7 @@ def lake_export(db: Path, out: Path) -> dict[str, int]:
                 folder = tmp / table
                 folder.mkdir()
                 # table names come from the catalog's own information_schema, quoted as identifiers
-                con.execute(f'COPY (SELECT * FROM "{table}") TO $path (FORMAT parquet)',
-                            {"path": str(folder / "part-0000.parquet")})
+                con.execute(_COPY_TABLE.format(table=table), {"path": str(folder / "part-0000.parquet")})
                 counts[table] = 1
         os.replace(tmp, out)
     except BaseException:

@@ -383,6 +383,8 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_raw_src")                          # an Arrow sheet is registered instead
 
 
+# the rejected rows' records; columns from the staging specs and the loader's _x<i> names
+_REJECTED_ROWS = "SELECT _row, {columns} FROM _typed WHERE _row IN (SELECT _row FROM _errors)"
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 
@@ -425,8 +427,7 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
     pseudonym = next((stage._out(c) for c in stage.SPECS[kind] if c.type == stage.PSEUDO), None)
     columns = [c for _, c in shown if c] + ([pseudonym] if pseudonym else [])
     # column names from the staging specs and the loader's _x<i> names, never from the file
-    raw = con.execute(f"SELECT _row, {', '.join(columns)} FROM _typed "
-                      f"WHERE _row IN (SELECT _row FROM _errors)").fetchall()
+    raw = con.execute(_REJECTED_ROWS.format(columns=", ".join(columns))).fetchall()
     _, header_of = _raw_names(src, kind)
     by_row = {}
     for record in raw:

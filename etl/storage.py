@@ -320,7 +320,7 @@ def _copy_month(con: duckdb.DuckDBPyConnection, table: str, select: str, folder:
     query = _COPY_MONTH.format(typed=_typed_columns(table), select=select, time=spec.time,
                                order=f"ORDER BY {spec.key}" if sort else "")
     out = con.execute(query, {**(params or {}), "path": str(path), "month_from": month,
-                              "month_to": _next_month(month)}).fetchall()
+                              "month_to": next_month(month)}).fetchall()
     return month, str(path), int(out[0][0])
 
 
@@ -335,7 +335,8 @@ def _copy_partitioned(con: duckdb.DuckDBPyConnection, table: str, select: str, f
     return [(_month_of(r[0]), r[0], int(r[1])) for r in out]
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 

@@ -24,6 +24,14 @@ from etl import storage, storage_keys
 
 # ---- layout: migrating a table into files -------------------------------------------------
 
+# table names from storage.PARTITIONED and storage.WHOLE only, their columns from etl/schema.sql
+_COUNT = "SELECT count(*) FROM main.{table}"
+_DROP = "DROP TABLE main.{table}"
+_DROP_VIEW = "DROP VIEW main.{table}"
+_COPY_WHOLE = "COPY (SELECT {columns} FROM main.{table}) TO $path (FORMAT parquet)"
+_INSERT_FILES = "INSERT INTO main.{table} SELECT {columns} FROM read_parquet($files, hive_partitioning = false)"
+
+
 def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
     """Every table of storage.PARTITIONED and storage.WHOLE as files + view (a table still stored in the
     catalog, as in a file from before this layout, a fresh one, or one a pain-point run wrote,
@@ -35,12 +43,12 @@ def ensure_layout(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
                              "WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall())
     for table in (*storage.PARTITIONED, *storage.WHOLE):
         if kinds.get(table) == "BASE TABLE":
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            count = con.execute(_COUNT.format(table=table)).fetchall()[0][0]
             if table in storage.WHOLE:
                 _write_whole(con, table, root, count)
             elif count:
                 storage.write_files(con, table, f"SELECT {storage.column_list(table)} FROM main.{table}", root, "M", None)
-            con.execute(f"DROP TABLE main.{table}")
+            con.execute(_DROP.format(table=table))
             storage.refresh_view(con, table)
             moved.append(table)
     return moved
@@ -54,8 +62,7 @@ def _write_whole(con: duckdb.DuckDBPyConnection, table: str, root: Path, count: 
     folder = root / table
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"W{time.time_ns()}-{os.getpid()}.parquet"
-    con.execute(f"COPY (SELECT {storage.column_list(table)} FROM main.{table}) TO $path (FORMAT parquet)",
-                {"path": str(path)})
+    con.execute(_COPY_WHOLE.format(columns=storage.column_list(table), table=table), {"path": str(path)})
     con.execute("INSERT INTO etl_storage.parts VALUES ($t, NULL, $root, $path, $rows, NULL, $at)",
                 {"t": table, "root": str(root), "path": str(path), "rows": count, "at": datetime.now()})
 
@@ -67,11 +74,10 @@ def writable(con: duckdb.DuckDBPyConnection, table: str) -> None:
     if table not in storage.WHOLE or storage.table_type(con, table) != "VIEW":
         return
     paths = storage.files(con, table)
-    con.execute(f"DROP VIEW main.{table}")
+    con.execute(_DROP_VIEW.format(table=table))
     con.execute(storage.declared(table)[1])
     if paths:
-        con.execute(f"INSERT INTO main.{table} SELECT {storage.column_list(table)} "
-                    "FROM read_parquet($files, hive_partitioning = false)", {"files": paths})
+        con.execute(_INSERT_FILES.format(table=table, columns=storage.column_list(table)), {"files": paths})
 
 
 # a catalog is rewritten when this share of its blocks is free and they add up to at least
@@ -120,7 +126,8 @@ def referenced(catalog: Path) -> set[str]:
     try:
         with duckdb.connect() as con:
             con.execute("ATTACH $p AS c (READ_ONLY)", {"p": str(catalog)})
-            return {r[0] for r in con.execute("SELECT path FROM c.etl_storage.parts").fetchall()}
+            con.execute("USE c")
+            return manifest(con)
     except duckdb.Error:
         return set()
 

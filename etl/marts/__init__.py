@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import duckdb
 
 from etl import codes
 from etl.seeds import DEFAULT_CATEGORY, read_sla_rules
+from etl.storage import next_month
 from etl.marts import appended, delta, residents
 
 MARTS_DIR = Path(__file__).resolve().parent
@@ -185,10 +185,6 @@ def seed(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_SEED_INSERT[table], values[table])
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t"
                             " AND database_name = current_database()", {"t": table}).fetchone()[0])
@@ -297,7 +293,7 @@ def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None
             delete, insert = m.refresh()
             con.execute(delete, {"months": months})
             con.execute(insert, {"months": months, "first_on": months[0],
-                                 "end_on": _next_month(months[-1])})
+                                 "end_on": next_month(months[-1])})
             if appended.is_appended(m.name):
                 appended.mark_whole(con, m.name, months)
 

@@ -56,6 +56,10 @@ _DELETE_MERGED = ("DELETE FROM main.{summary} WHERE rowid IN "
                   "(SELECT _rid FROM temp.etl_marts_merged WHERE _rid IS NOT NULL)")
 _INSERT_MERGED = ("INSERT INTO main.{summary} BY NAME SELECT * EXCLUDE (_rid) FROM temp.etl_marts_merged "
                   "WHERE {alive}")
+# the old versions of the rows a write superseded, read from their (immutable) files
+_SUPERSEDED = ("CREATE OR REPLACE TEMP TABLE etl_marts_superseded AS SELECT {columns} "
+               "FROM read_parquet($files, hive_partitioning = false) f "
+               "SEMI JOIN temp.etl_superseded s ON s.path = f.filename AND s.key = f.{key}")
 _COVERED = "SELECT DISTINCT month_on FROM {months} WHERE table_name = $t"
 
 
@@ -299,11 +303,7 @@ def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterato
     key = storage.PARTITIONED[table].key
     paths = [r[0] for r in con.execute("SELECT DISTINCT path FROM temp.etl_superseded ORDER BY 1").fetchall()]
     if paths:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE etl_marts_superseded AS SELECT {storage.column_list(table)} "
-            f"FROM read_parquet($files, hive_partitioning = false) f "
-            f"SEMI JOIN temp.etl_superseded s ON s.path = f.filename AND s.key = f.{key}",
-            {"files": paths})
+        con.execute(_SUPERSEDED.format(columns=storage.column_list(table), key=key), {"files": paths})
         note(con, table, "temp.etl_marts_superseded", -1)
         con.execute("DROP TABLE temp.etl_marts_superseded")
     note(con, table, source, +1)

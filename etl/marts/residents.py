@@ -12,10 +12,11 @@ parts) and the summary's rows active in them, and gives exactly what a whole bui
 """
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from etl.storage import next_month
 
 TABLE = "participation_residents"
 SOURCE = "participation"
@@ -63,10 +64,6 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                             {"t": table}).fetchone()[0])
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
 def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None) -> None:
     """Make participation_residents match the records: whole (changed None, or no table yet),
     else refresh the months of `participation` in `changed` (none: left alone)."""
@@ -78,7 +75,7 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
     months = sorted(changed.get(SOURCE) or ())
     if not months:
         return
-    bound = {"months": months, "first_on": months[0], "end_on": _next_month(months[-1])}
+    bound = {"months": months, "first_on": months[0], "end_on": next_month(months[-1])}
     try:
         con.execute(FRESH, bound)
         con.execute(TOUCHED, bound)
