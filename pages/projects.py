@@ -1,4 +1,5 @@
-"""项目进度 Project progress: table, Gantt, early warnings, counts, drill-down into one project."""
+"""项目进度 Project progress: early warnings, table, one chosen view (counts, schedule, Gantt),
+drill-down into one project."""
 import streamlit as st
 
 from dashboard import cache, ui
@@ -43,18 +44,18 @@ with ui.panel(lang, t("projects.table", lang)):
              progress=("progress_pct", "elapsed_pct"), coded={"stage": "projects.stage"},
              preview=True)
 
-with ui.panel(lang, t("projects.gantt", lang)):
-    ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang,
-                          as_of=cache.run(common.as_of, f)), key="projects_gantt")
-
-# one of three views at a time: each plotly chart on a page costs the browser's main thread
-# when the page is opened (the schedule scatter most), so the others are drawn when chosen
-VIEWS = ("by_stage", "by_lead_type", "schedule")
+# one view at a time: each plotly chart on a page costs the browser's main thread when the page
+# is opened (the Gantt with its milestone markers most, ~0.4 s), so the others are drawn when
+# chosen; the stage counts open first (docs/BENCHMARKS.md, "The projects page on opening")
+VIEWS = ("by_stage", "by_lead_type", "schedule", "gantt")
 with ui.panel(lang, t("projects.views", lang)):
     view = st.segmented_control(t("projects.view", lang), VIEWS, default=VIEWS[0],
                                 key="projects_view", format_func=lambda v: t(f"projects.{v}", lang),
                                 label_visibility="collapsed") or VIEWS[0]
-    if view == "schedule":
+    if view == "gantt":
+        ui.chart(charts.gantt(cache.run(q.timeline, f), cache.run(q.milestones, f), lang,
+                              as_of=cache.run(common.as_of, f)), key="projects_gantt")
+    elif view == "schedule":
         ui.chart(charts.schedule_scatter(cache.run(q.project_table, f), lang), key="projects_scatter")
     else:
         column = "stage" if view == "by_stage" else "lead_party_type"
@@ -62,14 +63,20 @@ with ui.panel(lang, t("projects.views", lang)):
                  key=f"projects_{view}")
 
 with ui.panel(lang, t("projects.drill", lang)):
-    ids = cache.run(q.project_table, f)[["project_id", "name"]]
-    names = dict(zip(ids["project_id"], ids["name"]))
+    # search first: the picker lists q.PICK_LIMIT matches, not all 2,000 projects
+    table = cache.run(q.project_table, f)
     wanted = st.query_params.get("project")
-    if wanted in names and st.session_state.get("projects_pick") is None:
+    if wanted in set(table["project_id"]) and st.session_state.get("projects_pick") is None:
         st.session_state["projects_pick"] = wanted
+    search = st.text_input(t("projects.search", lang), key="projects_search",
+                           placeholder=t("projects.pick_placeholder", lang))
+    names = q.matching_projects(table, search, keep=st.session_state.get("projects_pick"))
     pick = st.selectbox(t("projects.pick", lang), list(names), index=None, key="projects_pick",
                         format_func=lambda pid: f"{pid} {names.get(pid, '')}",
-                        placeholder=t("projects.pick_placeholder", lang))
+                        placeholder=t("projects.pick_choose", lang))
+    if len(names) < len(table):
+        st.caption(t("projects.pick_more", lang, shown=ui.fmt_int(len(names)),
+                     total=ui.fmt_int(len(table))))
     if pick:
         st.query_params["project"] = pick
         tabs = st.tabs([t("projects.tab_milestones", lang), t("projects.tab_ledger", lang),

@@ -9,6 +9,7 @@ import numpy as np
 from pages_fixture import app, full_tables, metrics, previews, raw
 
 from dashboard import ui
+from dashboard.queries import projects as q
 
 JUNE = {"from": "2026-06-01", "to": "2026-06-30"}
 
@@ -33,8 +34,8 @@ def test_projects_page_values(db):
     first = table.iloc[0]              # the preview's first row, formatted as the grid shows it
     assert listed[1][listed[0].index("预算（元）")] == f"¥{first['budget_yuan']:,.0f}"
     assert listed[1][listed[0].index("进度 %")] == f"{first['progress_pct']:.0f}%"
-    # the Gantt and one of three views (stage counts first); the others when chosen
-    assert len(at.get("plotly_chart")) == 2
+    # one of four views (stage counts first); the others, the Gantt too, when chosen
+    assert len(at.get("plotly_chart")) == 1
     assert at.segmented_control(key="projects_view").value == "by_stage"
 
 
@@ -49,12 +50,30 @@ def test_projects_views_draw_the_chosen_chart(db):
     at.segmented_control(key="projects_view").set_value("schedule").run()
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) == 2 and any("projects_scatter" in c.proto.id for c in charts)
+    assert len(charts) == 1 and any("projects_scatter" in c.proto.id for c in charts)
     scatter = next(json.loads(c.proto.spec) for c in charts if "projects_scatter" in c.proto.id)
     names = " ".join(scatter["data"][-1]["text"])
     assert all(name in names for name in prj["name"].dropna())
     at.segmented_control(key="projects_view").set_value("by_lead_type").run()
     assert any("projects_by_lead_type" in c.proto.id for c in at.get("plotly_chart"))
+
+
+def test_projects_gantt_is_one_of_the_views(db):
+    at = app("projects", **JUNE)
+    assert not any("projects_gantt" in c.proto.id for c in at.get("plotly_chart"))
+    at.segmented_control(key="projects_view").set_value("gantt").run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 and "projects_gantt" in charts[0].proto.id
+    spec = json.loads(charts[0].proto.spec)
+    bars = [tr for tr in spec["data"] if tr["type"] == "bar"]
+    shown = {label.split(" ")[0] for tr in bars for label in tr["y"]}
+    prj = raw(db, "projects")
+    assert shown and shown <= set(prj["project_id"])
+    # every milestone of the drawn projects is a marker; the overdue one among the late ones
+    ms = raw(db, "project_milestones")
+    markers = [tr for tr in spec["data"] if tr["type"] == "scatter" and tr.get("mode") == "markers"]
+    assert sum(len(tr["x"]) for tr in markers) == ms["project_id"].isin(shown).sum()
 
 
 def test_projects_page_follows_filters(db):
@@ -68,7 +87,28 @@ def test_projects_page_follows_filters(db):
 def test_drill_down_from_a_link(db):
     at = app("projects", **JUNE, project="P03")
     assert at.selectbox(key="projects_pick").value == "P03"
+    assert at.text_input(key="projects_search").value in (None, "")
     frames = [d.value for d in at.dataframe]
     ms = next(f for f in frames if "milestone" in f.columns)
     assert ms["overdue"].sum() == 1
     assert at.query_params["project"] == "P03"
+
+
+def test_project_picker_is_search_first(db):
+    at = app("projects", **JUNE)
+    prj = raw(db, "projects")
+    pick = at.selectbox(key="projects_pick")
+    assert pick.value is None and len(pick.options) == min(len(prj), q.PICK_LIMIT)
+    name = prj.sort_values("project_id")["name"].iloc[2]
+    at.text_input(key="projects_search").set_value(name[1:]).run()      # part of a name
+    assert not at.exception
+    options = at.selectbox(key="projects_pick").options
+    assert options and all(name[1:] in o for o in options)
+    assert f"{prj.sort_values('project_id')['project_id'].iloc[2]} {name}" in options
+    at.selectbox(key="projects_pick").set_value(options[0].split(" ")[0]).run()
+    chosen = at.selectbox(key="projects_pick").value
+    assert at.query_params["project"] == chosen and at.tabs
+    # another search keeps the chosen project (and its detail) until another is chosen
+    at.text_input(key="projects_search").set_value("no such project").run()
+    assert at.selectbox(key="projects_pick").value == chosen
+    assert at.selectbox(key="projects_pick").options == [f"{chosen} {dict(zip(prj['project_id'], prj['name']))[chosen]}"]

@@ -143,3 +143,21 @@ def test_drill_down_reads(con):
     assert ledger.loc[ledger["direction"] == "out", "amount_yuan"].sum() == pytest.approx(30000)
     fb = q.related_feedback(con, JUNE, "P01")      # keywords 养老、助餐 in 春晖社区
     assert len(fb) and fb["text"].str.contains("养老|助餐").all()
+
+
+def test_matching_projects_lists_a_bounded_search():
+    table = pd.DataFrame({"project_id": [f"P{i:04d}" for i in range(120, 0, -1)],
+                          "name": [f"加装电梯{i}" if i % 10 == 0 else f"楼道照明{i}"
+                                   for i in range(120, 0, -1)]})
+    first = q.matching_projects(table, "")
+    assert list(first) == [f"P{i:04d}" for i in range(1, q.PICK_LIMIT + 1)]     # by ID
+    lifts = q.matching_projects(table, " 加装电梯 ")
+    assert list(lifts) == [f"P{i:04d}" for i in range(10, 121, 10)]
+    assert lifts["P0010"] == "加装电梯10"
+    assert list(q.matching_projects(table, "p011")) == [f"P{i:04d}" for i in range(110, 120)]
+    # the chosen project stays listed whatever is searched; an unknown one is not invented
+    assert list(q.matching_projects(table, "加装电梯", limit=2, keep="P0007")) == ["P0010", "P0020", "P0007"]
+    assert list(q.matching_projects(table, "照明", limit=1, keep="P9999")) == ["P0001"]
+    assert q.matching_projects(table, "no such") == {}
+    # a search is text, never a pattern
+    assert q.matching_projects(table, ".*") == {}

@@ -167,6 +167,29 @@ def project_table(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
                           "spent_pct": 1})
 
 
+# the project picker lists this many matches at a time (a 2,000-option list costs the browser
+# when the page opens and nobody scrolls it): the search box finds the others
+PICK_LIMIT = 50
+
+
+def matching_projects(table: pd.DataFrame, text: str | None, limit: int = PICK_LIMIT,
+                      keep: str | None = None) -> dict[str, str]:
+    """project_id -> name for the picker: the projects of `table` (project_table rows) whose ID or
+    name contains `text` (any case; every project when it is empty), the first `limit` by ID,
+    plus `keep` (the project already chosen) when it is in `table`. Pure."""
+    ids = table.sort_values("project_id")[["project_id", "name"]]
+    needle = (text or "").strip().casefold()
+    if needle:
+        hay = (ids["project_id"] + " " + ids["name"].fillna("")).str.casefold()
+        ids = ids[hay.str.contains(needle, regex=False)]
+    names = dict(zip(ids["project_id"].head(limit), ids["name"].head(limit)))
+    if keep is not None and keep not in names:
+        kept = table.loc[table["project_id"] == keep, "name"]
+        if not kept.empty:
+            names[keep] = kept.iloc[0]
+    return names
+
+
 def summary(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """One row: projects in view, active, running, on schedule (share of running), archive
     rate, budget and spent yuan."""
