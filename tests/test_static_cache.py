@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from dashboard import cockpit_server
-from dashboard.web_assets import BASE_SCRIPT, COMPILE_HINT, PAGES_WITHOUT_CHARTS, STATIC, chunk
+from dashboard.web_assets import (BASE_SCRIPT, CODE_CACHED, COMPILE_HINT, NOT_STREAMED_CHARSET,
+                                  PAGES_WITHOUT_CHARTS, STATIC, chunk)
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
@@ -35,6 +36,14 @@ def get(url: str, gzip_ok: bool = False) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"} if gzip_ok else {})
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+
+
+def entry_chunk() -> str:
+    """The file name of Streamlit's entry chunk, which index.html loads as a module script."""
+    html = (STATIC / "index.html").read_text("utf-8")
+    found = re.findall(r'<script type="module" crossorigin src="\./static/js/([^"]+\.js)">', html)
+    assert len(found) == 1, "index.html no longer loads one module script"
+    return found[0]
 
 
 def test_the_cockpit_runs_through_the_web_entry():
@@ -95,6 +104,35 @@ def test_only_plotly_js_carries_the_compile_hint(base):
     assert status == 200 and gzip.decompress(body) == other.read_bytes()
     status, _, body = get(f"{base}/static/js/{PLOTLY.name}", gzip_ok=True)
     assert gzip.decompress(body).startswith(COMPILE_HINT + b"import")
+
+
+def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream(base):
+    """Its bytes stay the file's (module scripts are decoded as UTF-8 whatever the charset);
+    only Chromium's off-thread streaming stops, so V8's code cache is read (web_assets 5.,
+    tests/e2e/test_browser.py checks both in the browser). Other files keep UTF-8."""
+    assert CODE_CACHED == ("PlotlyChart",)
+    # any valid label but UTF-8 and Latin-1, the encodings Chromium streams
+    assert NOT_STREAMED_CHARSET.decode().lower() not in ("utf-8", "utf8", "iso-8859-1", "latin1",
+                                                         "windows-1252", "us-ascii")
+    assert "x".encode(NOT_STREAMED_CHARSET.decode()) == b"x"      # Python knows the label
+    url = f"{base}/static/js/{PLOTLY.name}"
+    for gzip_ok in (True, False):
+        status, headers, body = get(url, gzip_ok=gzip_ok)
+        assert status == 200
+        assert headers["content-type"] == "text/javascript; charset=" + NOT_STREAMED_CHARSET.decode()
+        assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + PLOTLY.read_bytes()
+        assert headers["cache-control"] == "public, immutable, max-age=31536000"
+    for other in (chunk("react-dom").name, entry_chunk()):
+        _, headers, _ = get(f"{base}/static/js/{other}", gzip_ok=True)
+        assert headers["content-type"] == "text/javascript; charset=utf-8", other
+
+
+def test_streamlits_chunks_are_module_scripts():
+    """web_assets 5. relies on the PlotlyChart chunk being an ES module (always UTF-8 decoded):
+    index.html loads Streamlit's entry as a module, which imports the chunk; it has imports."""
+    entry = STATIC / "static" / "js" / entry_chunk()
+    assert PLOTLY.name in entry.read_text("utf-8")
+    assert PLOTLY.read_bytes().startswith(b"import")
 
 
 def test_pages_without_charts_are_the_pages_that_draw_none():

@@ -13,7 +13,7 @@ from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as bq
 from dashboard import briefing_export
-from dashboard.web_assets import BASE_OF_PATH
+from dashboard.web_assets import BASE_OF_PATH, COMPILE_HINT, chunk
 from etl import briefing as briefing_cli
 from tests.e2e.conftest import errors_on, wait_idle
 
@@ -120,6 +120,68 @@ def test_the_app_base_is_the_page_address_without_its_page(page, cockpit_url):
     got = page.evaluate(f"ps => ps.map(p => p.replace({BASE_OF_PATH}, ''))", list(paths))
     assert got == list(paths.values())
     assert page.evaluate("() => window.__streamlit.BACKEND_BASE_URL") == cockpit_url + "/"
+
+
+PLOTLY = chunk("PlotlyChart")
+TRACE = {"categories": "v8,disabled-by-default-v8.compile", "transferMode": "ReportEvents"}
+
+
+def _plotly_compile(context, url: str) -> dict:
+    """Open `url` in a new tab of `context`, wait until it is rendered with no error, and return
+    the args V8 traced when it compiled the PlotlyChart module (v8.compileModule)."""
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    events, done = [], []
+    cdp.on("Tracing.dataCollected", lambda p: events.extend(p["value"]))
+    cdp.on("Tracing.tracingComplete", lambda p: done.append(True))
+    cdp.send("Tracing.start", TRACE)
+    page.goto(url)
+    wait_idle(page)
+    assert errors_on(page) == []
+    cdp.send("Tracing.end")
+    while not done:
+        page.wait_for_timeout(50)
+    page.close()
+    compiled = [e["args"]["data"] for e in events if e.get("name") == "v8.compileModule"
+                and e.get("args", {}).get("data", {}).get("url", "").endswith("/" + PLOTLY.name)]
+    assert len(compiled) == 1, compiled
+    return compiled[0]
+
+
+def test_plotly_js_comes_from_v8s_code_cache_on_later_documents(browser, cockpit_url, tmp_path):
+    """A browser profile on disk (a user's everyday Chrome): the first documents compile
+    plotly.js, then V8 reads it from its code cache instead (web_assets 5.: plotly.js is sent
+    with a charset Chromium does not stream, the streaming compile never reads the cache)."""
+    context = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=briefing_export.CHROMIUM,
+        args=briefing_export.CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:     # no RequestGuard here: a routed (intercepted) response gets no code cache
+        first = _plotly_compile(context, cockpit_url + "/grid")
+        assert first["streamed"] is False and "encoding" in first["notStreamedReason"]
+        assert not first.get("consumedCacheSize")           # nothing cached yet
+        # Chromium writes the cache after the second run, in the background: a few more documents
+        later = [_plotly_compile(context, cockpit_url + "/painpoints") for _ in range(4)]
+        consumed = [c.get("consumedCacheSize", 0) for c in later]
+        assert consumed[-1] > 1_000_000, consumed            # plotly.js compiled is MBs
+        assert not any(c.get("cacheRejected") for c in later)
+    finally:
+        context.close()
+
+
+def test_plotly_js_reaches_v8_as_its_own_characters(page, cockpit_url):
+    """Sent with another charset, the module is still decoded as UTF-8 (HTML standard): V8's
+    source of the PlotlyChart chunk is the file's text, every non-ASCII character intact."""
+    cdp = page.context.new_cdp_session(page)
+    scripts = {}
+    cdp.on("Debugger.scriptParsed", lambda p: scripts.setdefault(p["url"], p["scriptId"]))
+    cdp.send("Debugger.enable")
+    page.goto(cockpit_url + "/grid")
+    wait_idle(page)
+    script = next(sid for url, sid in scripts.items() if url.endswith("/" + PLOTLY.name))
+    source = cdp.send("Debugger.getScriptSource", {"scriptId": script})["scriptSource"]
+    expected = (COMPILE_HINT + PLOTLY.read_bytes()).decode("utf-8")
+    assert any(ord(ch) > 127 for ch in expected)
+    assert source == expected
 
 
 def _week(db) -> str:
