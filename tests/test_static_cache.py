@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import cockpit_server
+from dashboard import cockpit_server, warmup
 from dashboard.web_assets import (BASE_SCRIPT, CODE_CACHED, COMPILE_HINT, NOT_STREAMED_CHARSET,
                                   PAGES_WITHOUT_CHARTS, STATIC, chunk)
 
@@ -26,10 +26,15 @@ PLOTLY = chunk("PlotlyChart")
 
 
 @pytest.fixture(scope="module")
-def base(cockpit_db, tmp_path_factory) -> str:
+def server(cockpit_db, tmp_path_factory) -> cockpit_server.Server:
     env = {"COCKPIT_ACCESS_DIR": str(tmp_path_factory.mktemp("access"))}
-    with cockpit_server.cockpit(cockpit_db, env=env) as server:
-        yield server.url
+    with cockpit_server.cockpit(cockpit_db, env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def base(server) -> str:
+    return server.url
 
 
 def get(url: str, gzip_ok: bool = False) -> tuple[int, dict[str, str], bytes]:
@@ -49,6 +54,24 @@ def entry_chunk() -> str:
 def test_the_cockpit_runs_through_the_web_entry():
     assert cockpit_server.ENTRY == "dashboard/web.py"
     assert PLOTLY is not None, "Streamlit no longer has one PlotlyChart.<hash>.js chunk"
+
+
+def test_the_server_has_imported_what_pages_need_before_it_answers(server):
+    """dashboard/warmup.py runs in the server's start-up: once /_stcore/health answers and before
+    any page has run, the server process holds pandas', DuckDB's and pyarrow's native libraries
+    (Streamlit's server alone loads none of them) and the page modules."""
+    maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+    for library in ("pandas/_libs", "_duckdb", "pyarrow"):
+        assert library in maps, f"{library} not loaded by the server's start-up"
+
+
+def test_the_preload_list_follows_the_scripts_imports():
+    names = warmup.script_imports()
+    for page in sorted((REPO / "pages").glob("*.py")):
+        for module in re.findall(r"^from (dashboard\.queries) import (\w+)", page.read_text(), re.M):
+            assert ".".join(module) in names, (page.name, module)
+    assert "dashboard.queries.projects" in names and "pandas" in names
+    assert not any(n.startswith("__future__") for n in names)
 
 
 def test_page_html_is_revalidated_and_chart_pages_start_plotly_early(base):
