@@ -51,11 +51,16 @@ drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Five 
    so does every document of a browser without a code cache (a private window, a Playwright
    `new_context()`). docs/BENCHMARKS.md, "V8's code cache for plotly.js", has the figures.
    The content-hashed name makes a new Streamlit build a new script with its own cache entry;
-   the page HTML and the websocket are untouched. CODE_CACHED = () turns it off.
+   the page HTML and the websocket are untouched.
+   **Off unless `COCKPIT_V8_CODE_CACHE=1`** is set for the server: a first visit (a new
+   computer, a private window, the briefing export's browser) would pay ~0.4 s more on every
+   chart page, and the ~0.4 s it saves comes only from a profile's third document on; an office
+   whose staff open the cockpit daily in their own browser profile gains (docs/OPERATIONS.md).
 """
 from __future__ import annotations
 
 import gzip
+import os
 import threading
 from pathlib import Path
 
@@ -76,6 +81,7 @@ COMPILE_HINT = b"//# allFunctionsCalledOnLoad\n"
 # 5. in the docstring: chunks sent with a charset Chromium does not stream, so V8's code cache
 # serves them from a profile's third document on; any valid charset but UTF-8 and Latin-1 would do
 CODE_CACHED = ("PlotlyChart",)
+CODE_CACHE_SWITCH = "COCKPIT_V8_CODE_CACHE"     # "1" turns 5. on (off by default)
 NOT_STREAMED_CHARSET = b"iso-8859-2"
 # 4. in the docstring: the app's base = the page's address without its page segment ("/grid" ->
 # "/", "/cockpit/grid" -> "/cockpit/"); runs before Streamlit's module scripts, which read it once
@@ -132,7 +138,8 @@ class FastAssets:
                       if p.suffix in (".js", ".css") and p.is_file()}
         self.gz: dict[str, bytes] = {}
         self.hinted = hinted_paths()
-        self.code_cached = chunk_paths(CODE_CACHED)
+        self.code_cached = (chunk_paths(CODE_CACHED) if os.environ.get(CODE_CACHE_SWITCH) == "1"
+                            else frozenset())
         if warm:
             threading.Thread(target=self._warm, daemon=True, name="gzip-warm").start()
 

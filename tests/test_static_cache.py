@@ -10,6 +10,7 @@ HTML but the start page's tells Streamlit's frontend the app's base (no 404 prob
 """
 from __future__ import annotations
 
+import asyncio
 import gzip
 import re
 import urllib.request
@@ -18,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from dashboard import cockpit_server, warmup
-from dashboard.web_assets import (BASE_SCRIPT, CODE_CACHED, COMPILE_HINT, NOT_STREAMED_CHARSET,
-                                  PAGES_WITHOUT_CHARTS, STATIC, chunk)
+from dashboard.web_assets import (BASE_SCRIPT, CODE_CACHE_SWITCH, CODE_CACHED, COMPILE_HINT,
+                                  NOT_STREAMED_CHARSET, PAGES_WITHOUT_CHARTS, STATIC, FastAssets,
+                                  chunk)
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
@@ -129,25 +131,52 @@ def test_only_plotly_js_carries_the_compile_hint(base):
     assert gzip.decompress(body).startswith(COMPILE_HINT + b"import")
 
 
-def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream(base):
-    """Its bytes stay the file's (module scripts are decoded as UTF-8 whatever the charset);
-    only Chromium's off-thread streaming stops, so V8's code cache is read (web_assets 5.,
-    tests/e2e/test_browser.py checks both in the browser). Other files keep UTF-8."""
+def test_plotly_js_keeps_utf8_unless_the_code_cache_is_switched_on(base):
+    """By default every static file is sent as UTF-8 (streamed and compiled off the main thread:
+    best for a first visit); web_assets 5. is off unless COCKPIT_V8_CODE_CACHE=1."""
+    for name in (PLOTLY.name, chunk("react-dom").name, entry_chunk()):
+        _, headers, _ = get(f"{base}/static/js/{name}", gzip_ok=True)
+        assert headers["content-type"] == "text/javascript; charset=utf-8", name
+
+
+def _asgi_get(middleware, path: str, gzip_ok: bool) -> tuple[dict[bytes, bytes], bytes]:
+    """One GET through the middleware alone (no server), as uvicorn would call it."""
+    sent = []
+
+    async def app(scope, receive, send):       # Streamlit behind the middleware: never reached here
+        raise AssertionError(f"{path} was not answered by the middleware")
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    headers = [(b"accept-encoding", b"gzip")] if gzip_ok else []
+    scope = {"type": "http", "method": "GET", "path": path, "headers": headers, "query_string": b""}
+    asyncio.run(middleware(app)(scope, receive, send))
+    return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream_when_switched_on(monkeypatch):
+    """Switched on, its bytes stay the file's (module scripts are decoded as UTF-8 whatever the
+    charset); only Chromium's off-thread streaming stops, so V8's code cache is read (web_assets
+    5., tests/e2e/test_browser.py checks both in the browser). Other files keep UTF-8."""
     assert CODE_CACHED == ("PlotlyChart",)
     # any valid label but UTF-8 and Latin-1, the encodings Chromium streams
     assert NOT_STREAMED_CHARSET.decode().lower() not in ("utf-8", "utf8", "iso-8859-1", "latin1",
                                                          "windows-1252", "us-ascii")
     assert "x".encode(NOT_STREAMED_CHARSET.decode()) == b"x"      # Python knows the label
-    url = f"{base}/static/js/{PLOTLY.name}"
+    monkeypatch.setenv(CODE_CACHE_SWITCH, "1")
+    middleware = lambda app: FastAssets(app, warm=False)        # noqa: E731
     for gzip_ok in (True, False):
-        status, headers, body = get(url, gzip_ok=gzip_ok)
-        assert status == 200
-        assert headers["content-type"] == "text/javascript; charset=" + NOT_STREAMED_CHARSET.decode()
+        headers, body = _asgi_get(middleware, f"/static/js/{PLOTLY.name}", gzip_ok)
+        assert headers[b"content-type"] == b"text/javascript; charset=" + NOT_STREAMED_CHARSET
         assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + PLOTLY.read_bytes()
-        assert headers["cache-control"] == "public, immutable, max-age=31536000"
+        assert headers[b"cache-control"] == b"public, immutable, max-age=31536000"
     for other in (chunk("react-dom").name, entry_chunk()):
-        _, headers, _ = get(f"{base}/static/js/{other}", gzip_ok=True)
-        assert headers["content-type"] == "text/javascript; charset=utf-8", other
+        headers, _ = _asgi_get(middleware, f"/static/js/{other}", True)
+        assert headers[b"content-type"] == b"text/javascript; charset=utf-8", other
 
 
 def test_streamlits_chunks_are_module_scripts():

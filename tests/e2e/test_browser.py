@@ -13,8 +13,10 @@ from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as bq
 from dashboard import briefing_export
-from dashboard.web_assets import BASE_OF_PATH, COMPILE_HINT, chunk
+from dashboard.cockpit_server import cockpit
+from dashboard.web_assets import BASE_OF_PATH, CODE_CACHE_SWITCH, COMPILE_HINT, chunk
 from etl import briefing as briefing_cli
+from dashboard.request_guard import RequestGuard
 from tests.e2e.conftest import errors_on, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -148,7 +150,14 @@ def _plotly_compile(context, url: str) -> dict:
     return compiled[0]
 
 
-def test_plotly_js_comes_from_v8s_code_cache_on_later_documents(browser, cockpit_url, tmp_path):
+@pytest.fixture(scope="module")
+def code_cache_url(e2e_db) -> str:
+    """A cockpit with web_assets 5. switched on (COCKPIT_V8_CODE_CACHE=1; off by default)."""
+    with cockpit(e2e_db, env={CODE_CACHE_SWITCH: "1"}) as server:
+        yield server.url
+
+
+def test_plotly_js_comes_from_v8s_code_cache_on_later_documents(browser, code_cache_url, tmp_path):
     """A browser profile on disk (a user's everyday Chrome): the first documents compile
     plotly.js, then V8 reads it from its code cache instead (web_assets 5.: plotly.js is sent
     with a charset Chromium does not stream, the streaming compile never reads the cache)."""
@@ -156,11 +165,11 @@ def test_plotly_js_comes_from_v8s_code_cache_on_later_documents(browser, cockpit
         str(tmp_path / "profile"), executable_path=briefing_export.CHROMIUM,
         args=briefing_export.CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     try:     # no RequestGuard here: a routed (intercepted) response gets no code cache
-        first = _plotly_compile(context, cockpit_url + "/grid")
+        first = _plotly_compile(context, code_cache_url + "/grid")
         assert first["streamed"] is False and "encoding" in first["notStreamedReason"]
         assert not first.get("consumedCacheSize")           # nothing cached yet
         # Chromium writes the cache after the second run, in the background: a few more documents
-        later = [_plotly_compile(context, cockpit_url + "/painpoints") for _ in range(4)]
+        later = [_plotly_compile(context, code_cache_url + "/painpoints") for _ in range(4)]
         consumed = [c.get("consumedCacheSize", 0) for c in later]
         assert consumed[-1] > 1_000_000, consumed            # plotly.js compiled is MBs
         assert not any(c.get("cacheRejected") for c in later)
@@ -168,20 +177,25 @@ def test_plotly_js_comes_from_v8s_code_cache_on_later_documents(browser, cockpit
         context.close()
 
 
-def test_plotly_js_reaches_v8_as_its_own_characters(page, cockpit_url):
+def test_plotly_js_reaches_v8_as_its_own_characters(browser, code_cache_url):
     """Sent with another charset, the module is still decoded as UTF-8 (HTML standard): V8's
     source of the PlotlyChart chunk is the file's text, every non-ASCII character intact."""
-    cdp = page.context.new_cdp_session(page)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    guard = RequestGuard(code_cache_url).install(context)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
     scripts = {}
     cdp.on("Debugger.scriptParsed", lambda p: scripts.setdefault(p["url"], p["scriptId"]))
     cdp.send("Debugger.enable")
-    page.goto(cockpit_url + "/grid")
+    page.goto(code_cache_url + "/grid")
     wait_idle(page)
+    assert errors_on(page) == [] and not guard.blocked
     script = next(sid for url, sid in scripts.items() if url.endswith("/" + PLOTLY.name))
     source = cdp.send("Debugger.getScriptSource", {"scriptId": script})["scriptSource"]
     expected = (COMPILE_HINT + PLOTLY.read_bytes()).decode("utf-8")
     assert any(ord(ch) > 127 for ch in expected)
     assert source == expected
+    context.close()
 
 
 def _week(db) -> str:
