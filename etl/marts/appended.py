@@ -62,11 +62,6 @@ _GROUPED = "SELECT {columns} FROM {relation} GROUP BY {by} HAVING {alive}"
 _APPENDED_DDL = "CREATE TEMP TABLE IF NOT EXISTS etl_marts_appended (table_name VARCHAR, rows BIGINT)"
 _APPENDED_ADD = "INSERT INTO temp.etl_marts_appended VALUES ($t, $n)"
 _APPENDED_READ = "SELECT coalesce(sum(rows), 0) FROM temp.etl_marts_appended WHERE table_name = $t"
-# a command's appended rows wait in a temporary table per summary until its writes are done
-_PENDING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{summary} LIMIT 0"
-_PENDING_INSERT = "INSERT INTO temp.{pending} BY NAME {grouped}"
-_FLUSH = "INSERT INTO main.{summary} BY NAME SELECT * FROM temp.{pending}"
-_DROP_PENDING = "DROP TABLE IF EXISTS temp.{pending}"
 
 
 def is_appended(name: str) -> bool:
@@ -102,53 +97,19 @@ def mark_whole(con: duckdb.DuckDBPyConnection, name: str, months: list[date] | N
     con.execute(_MARK.format(month=m.month_column, summary=name), {"t": name, "m": months})
 
 
-def _pending(name: str) -> str:
-    """The temporary table holding summary `name`'s rows appended by this command, not yet in
-    the summary (a name made here from a name of APPENDED)."""
-    return f"etl_marts_appending_{_model(name).name}"
-
-
 def appended(con: duckdb.DuckDBPyConnection, name: str, relation_sql: str) -> int:
     """Append the rows of `relation_sql` (signed contributions in the summary's columns) to
-    summary `name`; returns how many (noted for this command's compaction budget).
-
-    The rows wait in a temporary table (in the file's transaction: a refused file leaves none)
-    and go into the summary at once when the command's writes are done (`flush`, from
-    etl.marts.build): persisting them file by file made each file's commit write them to the
-    catalog's WAL and, past its threshold, checkpoint them (at 10M reports the demo's 966k-row
-    load appends 472k rows: 0.35-0.4 s of CPU more than one insert of them all)."""
-    con.execute(_PENDING_DDL.format(pending=_pending(name), summary=name))   # made by prepare
-    n = con.execute(_PENDING_INSERT.format(pending=_pending(name), grouped=relation_sql)).fetchone()[0]
+    summary `name`; returns how many (noted for this command's compaction budget)."""
+    n = con.execute(_INSERT.format(summary=name, grouped=relation_sql)).fetchone()[0]
     con.execute(_APPENDED_DDL)
     con.execute(_APPENDED_ADD, {"t": name, "n": n})
     return n
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Before a write's transaction (delta.prepare): the tables `appended` writes to, created
-    outside the transaction (DuckDB 2.0.0 loses the rows of a temporary table created inside a
-    transaction and filled there with more than a row group: etl/marts/delta.py, prepare)."""
+    """Before a write's transaction (delta.prepare): the tables `appended` writes to."""
     ensure(con)
     con.execute(_APPENDED_DDL)
-    for name in APPENDED:
-        if delta.exists(con, name):
-            con.execute(_PENDING_DDL.format(pending=_pending(name), summary=name))
-
-
-def flush(con: duckdb.DuckDBPyConnection) -> None:
-    """The rows this command's writes appended, into their summaries (one insert each)."""
-    for name in APPENDED:
-        if not delta.temp_exists(con, _pending(name)):
-            continue
-        if delta.exists(con, name):
-            con.execute(_FLUSH.format(summary=name, pending=_pending(name)))
-        con.execute(_DROP_PENDING.format(pending=_pending(name)))
-
-
-def forget(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop rows appended but not flushed (a rebuild makes the summaries from the records)."""
-    for name in APPENDED:
-        con.execute(_DROP_PENDING.format(pending=_pending(name)))
 
 
 def grouped_sql(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> str:

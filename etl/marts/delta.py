@@ -183,8 +183,7 @@ def _pending(m) -> str:
 def flush(con: duckdb.DuckDBPyConnection) -> None:
     """Merge every summary's pending delta (the sum of this command's writes) into the
     summary: one merge per summary and command, not one per file."""
-    from etl.marts import MODELS, appended, model
-    appended.flush(con)     # the appended summaries' rows of this command, each in one insert
+    from etl.marts import MODELS, model
     for m in map(model, MODELS):
         if m.kind != "table" or not temp_exists(con, _pending(m)):
             continue
@@ -279,8 +278,7 @@ def clear(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the noted months (after a build used them or rebuilt the summaries)."""
     con.execute(_DROP.format(table=f"temp.{MONTHS_TABLE}"))
     con.execute(_DROP.format(table="temp.etl_marts_appended"))   # appended.after_load's budget
-    from etl.marts import MODELS, appended, model
-    appended.forget(con)    # rows appended but not flushed: a rebuild made the summaries whole
+    from etl.marts import MODELS, model
     for m in map(model, MODELS):
         if m.kind == "table":
             con.execute(_DROP.format(table=f"temp.{_pending(m)}"))
