@@ -2,13 +2,14 @@
 
 Every Parquet file of a table of storage.PARTITIONED gets, when it is written, a sidecar
 `<file>.keys.npy`: the 64-bit hashes of its keys, sorted (numpy, one row per row of the file).
-A file never changes, so neither does its sidecar. An upsert hashes its incoming keys and
-binary-searches them in the sidecar of each current file (memory-mapped: only the pages the
-searches touch are read), instead of reading the key column of every file; each file only for
-the incoming keys inside its key range (its Parquet statistics: with dated case numbers, the
-files of the months the load touches), so a load into a database of many months searches what
-it brings, not every sidecar. A hit gives the pair (file, incoming key) that
-`etl_storage.deletes` records.
+A file never changes, so neither does its sidecar. An upsert binary-searches the sorted hashes
+of its new files (their own sidecars, computed when they were written) in the sidecar of each
+current file (memory-mapped: only the pages the searches touch are read), instead of reading
+the key column of every file; each stored file only for the new files whose key range meets its
+own (Parquet statistics: with dated case numbers, the files of the months the load touches), so
+a load into a database of many months searches what it brings, not every sidecar. A hit gives
+the pair (stored file, key hash); the key's text is read back only from the new files that had
+a hit, and `etl_storage.deletes` records (file, key).
 
 Exact by construction:
 - no superseded row is missed: equal keys have equal hashes, and a file whose sidecar is

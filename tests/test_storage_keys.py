@@ -353,3 +353,38 @@ def test_a_load_whose_key_range_meets_no_stored_file_searches_no_sidecar(tmp_pat
     assert searched == [1]
     assert rows(db, "SELECT report_id FROM grid_reports WHERE status = '已办结' ORDER BY 1") == [(k,) for k in sorted(again)]
     assert rows(db, "SELECT count(*) FROM grid_reports")[0][0] == len(november) + len(december)
+
+
+def test_only_the_new_files_with_a_hit_are_read_back_and_a_key_found_in_a_later_month_is_superseded(tmp_path, monkeypatch):
+    """The search uses the new files' own sidecars: their keys are read back (to name the rows
+    found) only from the new files that had a hit. A re-sent case whose number dates it in
+    December but whose report moved to February (a month that had no file) is still found in
+    December's file, and a December key never sent before supersedes nothing."""
+    monkeypatch.setattr(storage, "COMPACT_DELETED", 2.0)      # keep the files the pairs name
+    db = tmp_path / "cockpit.duckdb"
+    first = {f"SJ{at:%Y%m%d}{i:04d}": (at, "处置中")
+             for i, at in enumerate(START + timedelta(days=d, hours=h) for d in range(0, 75, 2) for h in (1, 7))}
+    load_paths([dated_csv(tmp_path / "a.csv", first)], db, progress=None)
+    december = [k for k, (at, _) in first.items() if at.month == 12]
+    moved = december[3]
+    second = {moved: (datetime(2026, 2, 10, 9), "已办结"),                       # found, in a new month
+              "SJ202512150777": (datetime(2025, 12, 15, 9), "待受理"),           # December, new
+              **{f"SJ202601{d:02d}{i:04d}": (datetime(2026, 1, d, 9), "待受理")   # January, all new
+                 for d in range(1, 28, 2) for i in range(3)}}
+    read_back = []
+    real = storage_keys.matches
+
+    def spy(*args, **kwargs):
+        numbers, found, hit_new = real(*args, **kwargs)
+        read_back.append((len(numbers), len(hit_new)))
+        return numbers, found, hit_new
+    monkeypatch.setattr(storage_keys, "matches", spy)
+    load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
+    # one hit, from one of the load's new files (February's), though three were written
+    assert read_back == [(1, 1)]
+    assert rows(db, "SELECT count(DISTINCT month_on) FROM etl_storage.parts WHERE load_id = 2") == [(3,)]
+    assert rows(db, "SELECT d.key, p.month_on, p.load_id FROM etl_storage.deletes d "
+                    "JOIN etl_storage.parts p USING (path)") == [(moved, datetime(2025, 12, 1).date(), 1)]
+    model = {**{k: (at, s, 1) for k, (at, s) in first.items()}, **{k: (at, s, 2) for k, (at, s) in second.items()}}
+    assert rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY 1") == \
+        [(k, at, s, n) for k, (at, s, n) in sorted(model.items())]
