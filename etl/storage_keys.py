@@ -2,13 +2,14 @@
 
 Every Parquet file of a table of storage.PARTITIONED gets, when it is written, a sidecar
 `<file>.keys.npy`: the 64-bit hashes of its keys, sorted (numpy, one row per row of the file).
-A file never changes, so neither does its sidecar. An upsert hashes its incoming keys and
-binary-searches them in the sidecar of each current file (memory-mapped: only the pages the
-searches touch are read), instead of reading the key column of every file; each file only for
-the incoming keys inside its key range (its Parquet statistics: with dated case numbers, the
-files of the months the load touches), so a load into a database of many months searches what
-it brings, not every sidecar. A hit gives the pair (file, incoming key) that
-`etl_storage.deletes` records.
+A file never changes, so neither does its sidecar. An upsert binary-searches the sorted hashes
+of its new files (their own sidecars, computed when they were written) in the sidecar of each
+current file (memory-mapped: only the pages the searches touch are read), instead of reading
+the key column of every file; each stored file only for the new files whose key range meets its
+own (Parquet statistics: with dated case numbers, the files of the months the load touches), so
+a load into a database of many months searches what it brings, not every sidecar. A hit gives
+the pair (stored file, key hash); the key's text is read back only from the new files that had
+a hit, and `etl_storage.deletes` records (file, key).
 
 Exact by construction:
 - no superseded row is missed: equal keys have equal hashes, and a file whose sidecar is
@@ -26,7 +27,6 @@ answer with Python's hashlib once per process). Sidecars are deleted with their 
 """
 from __future__ import annotations
 
-import bisect
 import contextlib
 import functools
 import hashlib
@@ -134,39 +134,32 @@ def ensure(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]
 
 
 def matches(con: duckdb.DuckDBPyConnection, key: str, files: list[tuple[str, int]],
-            rows: np.ndarray, hashes: np.ndarray,
-            spans: list[tuple[int, int] | None] | None = None) -> tuple[list[int], list[int]]:
-    """The incoming keys (their `hashes`, and `rows`: the caller's ids for them) found in
-    `files` ((path, rows) pairs of one table), as (file numbers, 1-based into `files`; row ids):
-    one pair per file that may hold the key.
-
-    spans: per file, the slice (start, stop) of `rows`/`hashes` that may be in it (the others
-    lie outside its key range), or None for all of them; None: every file gets all of them."""
-    stored = ensure(con, key, files)
-    rows, hashes = np.asarray(rows), np.asarray(hashes)
-    everything: tuple[np.ndarray, np.ndarray] | None = None
-    numbers, found = [], []
-    for number, (path, _) in enumerate(files, start=1):
-        h = stored[path]
-        span = spans[number - 1] if spans is not None else None
-        if span is None:
-            if everything is None:       # sorted once, for every file searched in full
-                order = np.argsort(hashes, kind="stable")
-                everything = hashes[order], rows[order]
-            q, r = everything
-        else:
-            order = np.argsort(hashes[span[0]:span[1]], kind="stable")
-            q, r = hashes[span[0]:span[1]][order], rows[span[0]:span[1]][order]
-        if not len(h) or not len(q):
+            incoming: list[np.ndarray], pairs: list[list[int]]) -> tuple[np.ndarray, np.ndarray, set[int]]:
+    """The incoming key hashes found in `files` ((path, rows) pairs of one table): `incoming`
+    holds the sorted hashes of each new file, `pairs[i]` the new files (indices into `incoming`)
+    whose keys may be in stored file i (their key ranges meet). Returns (stored file numbers,
+    1-based into `files`; the hashes found there; the new files that had a hit): one entry per
+    stored file that may hold the key."""
+    wanted = [i for i, news in enumerate(pairs) if news]
+    stored = ensure(con, key, [files[i] for i in wanted])
+    numbers, found, hit_new = [], [], set()
+    for i in wanted:
+        h = stored[files[i][0]]
+        if not len(h):
             continue
-        pos = np.searchsorted(h, q)
-        hit = np.flatnonzero(h[np.minimum(pos, len(h) - 1)] == q)
-        if len(hit):
-            numbers.append(np.full(len(hit), number, dtype=np.int64))
-            found.append(r[hit])
+        for n in pairs[i]:
+            q = incoming[n]
+            if not len(q) or q[-1] < h[0] or q[0] > h[-1]:
+                continue
+            pos = np.searchsorted(h, q)
+            hit = np.flatnonzero(h[np.minimum(pos, len(h) - 1)] == q)
+            if len(hit):
+                numbers.append(np.full(len(hit), i + 1, dtype=np.int64))
+                found.append(q[hit])
+                hit_new.add(n)
     if not found:
-        return [], []
-    return np.concatenate(numbers).tolist(), np.concatenate(found).tolist()
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64), set()
+    return np.concatenate(numbers), np.concatenate(found), hit_new
 
 
 # Each stored file's key range, from its Parquet statistics (every row group's exact min and max
@@ -181,27 +174,6 @@ _RANGES_SQL = """
     GROUP BY file_name
     HAVING bool_and(type = 'BYTE_ARRAY' AND min_is_exact AND max_is_exact
                     AND stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL)"""
-
-
-@functools.cache
-def _incoming_sql(key: str) -> str:
-    """The new files' keys in key order with their hashes (a name of storage.PARTITIONED); a
-    NULL key equals no key, so it supersedes nothing."""
-    return (f"SELECT CAST({key} AS VARCHAR) AS key, {HASH_SQL.format(column=key)} AS h "
-            f"FROM read_parquet($new, hive_partitioning = false) WHERE {key} IS NOT NULL ORDER BY key")
-
-
-class _Keys:
-    """A sorted Arrow string column as a sequence `bisect` can search (no Python list of it)."""
-
-    def __init__(self, column):
-        self.column = column
-
-    def __len__(self) -> int:
-        return len(self.column)
-
-    def __getitem__(self, i: int) -> str:
-        return self.column[i].as_py()
 
 
 # (key column, path) -> the file's key range, or None without usable statistics: a file never
@@ -219,35 +191,41 @@ def ranges(con: duckdb.DuckDBPyConnection, key: str, files: list[str]) -> dict[s
     return {f: _RANGES[(key, f)] for f in files if _RANGES[(key, f)] is not None}
 
 
-def spans(con: duckdb.DuckDBPyConnection, key: str, files: list[str], keys,
-          known: dict[str, tuple[str, str]] | None = None) -> list[tuple[int, int] | None]:
-    """Per file of `files`, the slice of `keys` (sorted incoming keys: an Arrow string column)
-    within the file's key range, or None when the file has no usable statistics. `known`: the
-    files' ranges, when the caller has read them already."""
-    found = known if known is not None else ranges(con, key, files)
-    seq = _Keys(keys)
-    out: list[tuple[int, int] | None] = []
-    for path in files:
-        if path not in found:
-            out.append(None)
+def pairs(known: dict[str, tuple[str, str]], current: list[str], new: list[str]) -> list[list[int]]:
+    """Per stored file of `current`, the indices of the files `new` whose key range meets its
+    own (every one when either range is unknown): the only new files whose keys it may hold."""
+    out = []
+    for path in current:
+        if path not in known:
+            out.append(list(range(len(new))))
             continue
-        lo, hi = found[path]
-        out.append((bisect.bisect_left(seq, lo), bisect.bisect_right(seq, hi)))
+        lo, hi = known[path]
+        out.append([i for i, n in enumerate(new)
+                    if n not in known or not (known[n][1] < lo or known[n][0] > hi)])
     return out
 
 
 # The stored rows whose key arrives again, as (path, key) pairs: the sidecars say which stored
-# file may hold which incoming key hash (temp.etl_hits: file number, hash); the key text comes
-# from the write's own new keys (etl_incoming: key, hash, read once from its new files), joined
-# with the few hits, less the pairs already superseded.
+# file holds which incoming key hash (temp.etl_hits: file number, hash); the key text comes from
+# the new files that had a hit ($new, read only for the hits: usually none of a load's files),
+# joined on the hash, less the pairs already superseded. A NULL key equals no key.
 _SUPERSEDED_SQL = """
     CREATE OR REPLACE TEMP TABLE etl_superseded AS
-    WITH hit AS (
+    WITH n AS (
+        SELECT CAST({key} AS VARCHAR) AS key, {hash} AS h
+        FROM read_parquet($new, hive_partitioning = false) WHERE {key} IS NOT NULL),
+    hit AS (
         SELECT DISTINCT list_extract($files, CAST(h.file_no AS INTEGER)) AS path, n.key
-        FROM temp.etl_hits h JOIN etl_incoming n ON n.h = h.h)
+        FROM temp.etl_hits h JOIN n ON n.h = h.h)
     SELECT hit.path, hit.key FROM hit
     ANTI JOIN etl_storage.deletes d ON d.path = hit.path AND d.key = hit.key"""
 _NO_SUPERSEDED = "CREATE OR REPLACE TEMP TABLE etl_superseded (path VARCHAR, key VARCHAR)"
+
+
+@functools.cache
+def _superseded_sql(key: str) -> str:
+    """_SUPERSEDED_SQL for a key column (a name of storage.PARTITIONED, never data)."""
+    return _SUPERSEDED_SQL.format(key=key, hash=HASH_SQL.format(column=key))
 
 
 def _disjoint(known: dict[str, tuple[str, str]], current: list[str], new: list[str]) -> bool:
@@ -262,30 +240,24 @@ def _disjoint(known: dict[str, tuple[str, str]], current: list[str], new: list[s
 def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str, int]],
                incoming: dict[str, np.ndarray]) -> None:
     """temp.etl_superseded (path, key): the rows of the stored files `current` ((path, rows))
-    whose key (column `key`) is in the new files `incoming` (path -> their sorted hashes), not
-    superseded before. Each stored file is searched only for the incoming keys within its key
-    range (`spans`)."""
+    whose key (column `key`) is in the new files `incoming` (path -> their sorted hashes, as
+    their sidecars), not superseded before. Each stored file is searched only for the hashes of
+    the new files whose key range meets its own (`pairs`); the new files' keys are read back
+    only from the files that had a hit, to name the rows found."""
     new = sorted(incoming)
     paths = [p for p, _ in current]
     known = ranges(con, key, paths + new)
     if not new or not current or _disjoint(known, paths, new):
         con.execute(_NO_SUPERSEDED)
         return
-    got = con.sql(_incoming_sql(key), params={"new": new}).to_arrow_table()
-    hashes = np.asarray(got.column("h").to_numpy(), dtype=np.uint64)
-    within = spans(con, key, paths, got.column("key").combine_chunks(), known)
-    numbers, found = matches(con, key, current, np.arange(len(hashes)), hashes, within)
-    if not numbers:
+    numbers, found, hit_new = matches(con, key, current, [incoming[n] for n in new], pairs(known, paths, new))
+    if not len(numbers):
         con.execute(_NO_SUPERSEDED)
         return
-    hits = pd.DataFrame({"file_no": np.asarray(numbers, dtype=np.int64),
-                         "h": hashes[np.asarray(found, dtype=np.int64)]})
-    con.register("etl_hits_frame", hits)
-    con.register("etl_incoming", got)
+    con.register("etl_hits_frame", pd.DataFrame({"file_no": numbers, "h": found}))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE etl_hits AS SELECT file_no, h FROM etl_hits_frame")
-        con.execute(_SUPERSEDED_SQL, {"files": [p for p, _ in current]})
     finally:
         con.unregister("etl_hits_frame")
-        con.unregister("etl_incoming")
+    con.execute(_superseded_sql(key), {"files": paths, "new": [new[i] for i in sorted(hit_new)]})
     con.execute("DROP TABLE temp.etl_hits")

@@ -284,7 +284,7 @@ def dated_csv(path: Path, records: dict[str, tuple[datetime, str]]) -> Path:
     return path
 
 
-def test_each_stored_file_is_searched_only_for_the_keys_in_its_key_range(tmp_path):
+def test_each_stored_file_is_searched_only_for_the_keys_in_its_key_range(tmp_path, monkeypatch):
     """Dated case numbers put each month's file in its own key range: a load of November's
     cases searches October's file for none of them, and still supersedes every re-sent case,
     also one whose date moved into a month with no file of its key range."""
@@ -297,24 +297,24 @@ def test_each_stored_file_is_searched_only_for_the_keys_in_its_key_range(tmp_pat
     moved = next(k for k, (at, _) in first.items() if at.month == 12)       # its date moves to January
     second = {**november, moved: (datetime(2026, 1, 20, 9), "已办结"),
               "SJ202511309999": (datetime(2025, 11, 30, 9), "待受理")}
+    searched = []                                  # (stored file, hashes searched in it)
+    real = storage_keys.matches
+
+    def spy(con, key, files, incoming, pairs):
+        searched.extend((files[i][0], sum(len(incoming[n]) for n in news)) for i, news in enumerate(pairs) if news)
+        return real(con, key, files, incoming, pairs)
+    monkeypatch.setattr(storage_keys, "matches", spy)
     load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
     model.update({k: (at, s, 2) for k, (at, s) in second.items()})
     assert rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY 1") == \
         [(k, at, s, n) for k, (at, s, n) in sorted(model.items())]
-    # the spans the search used: November's keys are outside December's file's range
     with duckdb.connect(str(db), read_only=True) as con:
-        current = con.execute("SELECT path, month_on FROM etl_storage.parts WHERE load_id = 1 "
-                              "ORDER BY month_on").fetchall()
-        keys = con.sql("SELECT report_id AS key FROM grid_reports WHERE source_load_id = 2 "
-                       "ORDER BY key").to_arrow_table().column("key").combine_chunks()
-        spans = storage_keys.spans(con, "report_id", [p for p, _ in current], keys)
-    assert len(current) == 2 and None not in spans
-    for (_, month), (start, stop) in zip(current, spans):
-        stored = [k for k, (at, _) in first.items() if at.month == month.month]
-        assert stop - start == sum(min(stored) <= k <= max(stored) for k in second)
-    # November: the 3 re-sent (the new case's number lies past the file's last); December: the
-    # moved one; instead of all 5 incoming keys in each file
-    assert [stop - start for start, stop in spans] == [3, 1]
+        current = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 1 "
+                                             "ORDER BY month_on").fetchall()]
+    # November's file: the new November file's 4 keys (3 re-sent, one new case of Nov 30);
+    # December's: the new January file's one key (the moved case, numbered in December); each
+    # stored file never searched for the other month's keys, instead of all 5 keys in each
+    assert len(current) == 2 and sorted(searched) == sorted(zip(current, [4, 1]))
 
 
 def test_keys_too_long_for_exact_statistics_are_searched_in_every_file(tmp_path):
@@ -328,8 +328,9 @@ def test_keys_too_long_for_exact_statistics_are_searched_in_every_file(tmp_path)
     load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
     with duckdb.connect(str(db), read_only=True) as con:
         files = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 1").fetchall()]
-        keys = con.sql("SELECT report_id AS key FROM grid_reports ORDER BY key").to_arrow_table().column("key")
-        assert storage_keys.spans(con, "report_id", files, keys.combine_chunks()) == [None] * len(files)
+        new = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 2").fetchall()]
+        assert files and new and storage_keys.ranges(con, "report_id", files + new) == {}
+        assert storage_keys.pairs({}, files, new) == [list(range(len(new)))] * len(files)
     got = rows(db, "SELECT status, count(*) FROM grid_reports GROUP BY 1 ORDER BY 1")
     assert got == sorted([("处置中", 40 - len(second)), ("已办结", len(second))])
 
@@ -352,3 +353,38 @@ def test_a_load_whose_key_range_meets_no_stored_file_searches_no_sidecar(tmp_pat
     assert searched == [1]
     assert rows(db, "SELECT report_id FROM grid_reports WHERE status = '已办结' ORDER BY 1") == [(k,) for k in sorted(again)]
     assert rows(db, "SELECT count(*) FROM grid_reports")[0][0] == len(november) + len(december)
+
+
+def test_only_the_new_files_with_a_hit_are_read_back_and_a_key_found_in_a_later_month_is_superseded(tmp_path, monkeypatch):
+    """The search uses the new files' own sidecars: their keys are read back (to name the rows
+    found) only from the new files that had a hit. A re-sent case whose number dates it in
+    December but whose report moved to February (a month that had no file) is still found in
+    December's file, and a December key never sent before supersedes nothing."""
+    monkeypatch.setattr(storage, "COMPACT_DELETED", 2.0)      # keep the files the pairs name
+    db = tmp_path / "cockpit.duckdb"
+    first = {f"SJ{at:%Y%m%d}{i:04d}": (at, "处置中")
+             for i, at in enumerate(START + timedelta(days=d, hours=h) for d in range(0, 75, 2) for h in (1, 7))}
+    load_paths([dated_csv(tmp_path / "a.csv", first)], db, progress=None)
+    december = [k for k, (at, _) in first.items() if at.month == 12]
+    moved = december[3]
+    second = {moved: (datetime(2026, 2, 10, 9), "已办结"),                       # found, in a new month
+              "SJ202512150777": (datetime(2025, 12, 15, 9), "待受理"),           # December, new
+              **{f"SJ202601{d:02d}{i:04d}": (datetime(2026, 1, d, 9), "待受理")   # January, all new
+                 for d in range(1, 28, 2) for i in range(3)}}
+    read_back = []
+    real = storage_keys.matches
+
+    def spy(*args, **kwargs):
+        numbers, found, hit_new = real(*args, **kwargs)
+        read_back.append((len(numbers), len(hit_new)))
+        return numbers, found, hit_new
+    monkeypatch.setattr(storage_keys, "matches", spy)
+    load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
+    # one hit, from one of the load's new files (February's), though three were written
+    assert read_back == [(1, 1)]
+    assert rows(db, "SELECT count(DISTINCT month_on) FROM etl_storage.parts WHERE load_id = 2") == [(3,)]
+    assert rows(db, "SELECT d.key, p.month_on, p.load_id FROM etl_storage.deletes d "
+                    "JOIN etl_storage.parts p USING (path)") == [(moved, datetime(2025, 12, 1).date(), 1)]
+    model = {**{k: (at, s, 1) for k, (at, s) in first.items()}, **{k: (at, s, 2) for k, (at, s) in second.items()}}
+    assert rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY 1") == \
+        [(k, at, s, n) for k, (at, s, n) in sorted(model.items())]
