@@ -748,7 +748,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.act.briefing_export": {"zh": "周报导出", "en": "briefing export"},
     "audit.act.drill_down": {"zh": "留言下钻", "en": "drill-down"},
     "audit.act.sql_query": {"zh": "SQL 查询", "en": "SQL query"},
-    # --- scope: what a signed-in role may see (dashboard/queries/base.py RULES) ----------
+    # --- scope: what a signed-in role may see (dashboard/queries/access_rules.py RULES) --
     "scope.no_messages": {
         "zh": "按您的访问权限，这里只显示汇总数，不列出居民留言原文。",
         "en": "Your access shows aggregates only: resident messages are not listed here.",
