@@ -23,13 +23,14 @@ from pathlib import Path
 
 import duckdb
 
-from etl import dbfile, extract, load, stage, storage, storage_keys, transcode, versions
+from etl import dbfile, extract, load, load_file, stage, storage, storage_keys, transcode, versions
 from etl.marts import appended, delta
 
 WALL: dict[str, float] = collections.defaultdict(float)
 CPU: dict[str, float] = collections.defaultdict(float)
 CALLS: collections.Counter = collections.Counter()
-PHASES = [(load, ["_stage_source", "_reject_rows", "_write_records", "_insert_rejects", "_loaded_hashes"]),
+PHASES = [(load_file, ["_stage_source", "_reject_rows", "_write_records", "_insert_rejects"]),
+          (load, ["_loaded_hashes"]),
           (stage, ["run_stage"]),
           (storage, ["_write_files", "find_superseded", "compact", "refresh_view"]),
           (storage_keys, ["write", "ensure", "matches", "superseded"]),

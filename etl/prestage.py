@@ -41,7 +41,7 @@ class Prestager:
     """Types queued files in the background on a cursor of the writer's connection.
 
     `create_raw(con, src, kind)` makes the view `_raw` over a source on a connection and
-    returns its column names (etl.load._create_raw). Use as a context manager around the
+    returns its column names (etl.load_file._create_raw). Use as a context manager around the
     load's files, outside any transaction; `submit` the next file, `take` its table when its
     turn comes (None: stage it the usual way), `release` it once its transaction is over."""
 
