@@ -258,9 +258,14 @@ def test_painpoints_page_shows_payloads_as_text(db):
 
 @pytest.mark.slow
 def test_projects_page(db):
-    check(open_page("projects"),
-          expect_chart=("project_id", "projects.name", "project_milestones.milestone"),
-          expect_html=("project_id", "projects.name", "community"))
+    at = open_page("projects")
+    check(at, expect_html=("project_id", "projects.name", "community"))
+    # the views one click away: the Gantt with its milestones, the schedule scatter, lead types
+    for view, expect in (("gantt", ("project_id", "projects.name", "project_milestones.milestone")),
+                         ("schedule", ("projects.name",)), ("by_lead_type", ())):
+        at.segmented_control(key="projects_view").set_value(view).run()
+        assert not at.exception
+        check(at, expect_chart=expect)
 
 
 @pytest.mark.slow
