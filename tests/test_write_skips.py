@@ -1,0 +1,179 @@
+"""What a write of the database leaves alone when it is unchanged (etl/dbfile.py ensure_schema,
+etl/rules.py seed, etl/marts build), and that each skip gives way as soon as the work is
+needed: an edited schema, seed file, rules file, model or function, and a table, view or rule
+row dropped or edited by hand in the live file. Real loads into a real file."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl import dbfile, marts
+from etl.load import load_paths
+from etl.seeds import read_sla_rules
+
+HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
+
+
+def grid_csv(path: Path, first: int, n: int = 5, category: str = "噪音扰民") -> Path:
+    at = datetime(2026, 11, 2, 8)
+    path.write_text(HEADER + "".join(
+        f"S-{i:05d},{at + timedelta(hours=i):%Y-%m-%d %H:%M:%S},清河街道,毛纺北社区,QH-01-01,"
+        f"{category},夜间施工,处置中\n" for i in range(first, first + n)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def loaded(tmp_path) -> tuple[Path, list]:
+    """A database after two loads (the second one took the unchanged path); and a counter of the
+    next files' names, for further loads."""
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", 0)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", 10)], db, progress=None)
+    return db, [20]
+
+
+def load_more(db: Path, counter: list) -> None:
+    first = counter[0]
+    counter[0] += 10
+    res = load_paths([grid_csv(db.parent / f"more{first}.csv", first)], db, progress=None)
+    assert [r.status for r in res] == ["loaded"]
+
+
+def one(db: Path, sql: str, params: dict | None = None):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or {}).fetchone()
+
+
+def statements(monkeypatch) -> list[str]:
+    """Every statement the writers' connections run from now on (the real connection, observed)."""
+    seen: list[str] = []
+    real = dbfile.duckdb.connect
+
+    class Observed:
+        def __init__(self, con):
+            self._con = con
+
+        def execute(self, sql, *args, **kwargs):
+            seen.append(sql)
+            self._con.execute(sql, *args, **kwargs)
+            return self
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+    class Duck:
+        def __getattr__(self, name):
+            return getattr(duckdb, name)
+
+        @staticmethod
+        def connect(*args, **kwargs):
+            return Observed(real(*args, **kwargs))
+
+    monkeypatch.setattr(dbfile, "duckdb", Duck())
+    return seen
+
+
+def test_an_unchanged_write_runs_no_ddl_and_rewrites_no_rule_table(loaded, monkeypatch):
+    db, counter = loaded
+    seen = statements(monkeypatch)
+    load_more(db, counter)
+    assert not [s for s in seen if s.startswith("-- The one DDL file")]          # schema.sql
+    assert not [s for s in seen if s.startswith(("CREATE OR REPLACE TABLE sla_rules",
+                                                 "DELETE FROM participation_rules"))]
+    assert not [s for s in seen if s.startswith(("CREATE OR REPLACE VIEW grid_cases",
+                                                 "CREATE OR REPLACE MACRO count_at"))]
+    assert one(db, "SELECT count(*) FROM grid_cases") == (15,)
+
+
+def test_an_edited_sla_seed_reaches_the_rules_the_cases_and_the_summary(loaded, monkeypatch):
+    db, counter = loaded
+    rules, default = read_sla_rules()
+    assert rules["噪音扰民"] != 5
+    assert one(db, "SELECT min(sla_hours) FROM grid_cases") == (rules["噪音扰民"],)
+    daily = "SELECT list(sla_due_by ORDER BY ALL)::VARCHAR FROM grid_daily"
+    before = one(db, daily)
+    monkeypatch.setattr(marts, "read_sla_rules", lambda: ({**rules, "噪音扰民": 5}, default))
+    load_more(db, counter)
+    assert one(db, "SELECT hours FROM sla_rules WHERE category = '噪音扰民'") == (5,)
+    assert one(db, "SELECT min(sla_hours), max(sla_hours) FROM grid_cases") == (5, 5)
+    # the summary follows the new rule for the earlier cases too: a rebuild finds no drift
+    assert one(db, daily) != before
+    assert marts.rebuild(db)["grid_daily"][1] == 0
+
+
+def test_a_rule_row_edited_by_hand_is_reset_by_the_next_write(loaded):
+    db, counter = loaded
+    hours = one(db, "SELECT hours FROM sla_rules WHERE category = '噪音扰民'")
+    points = one(db, "SELECT points FROM points_rules WHERE activity = '议事会'")
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE sla_rules SET hours = hours + 1 WHERE category = '噪音扰民'")
+        con.execute("UPDATE points_rules SET points = points + 1 WHERE activity = '议事会'")
+    load_more(db, counter)
+    assert one(db, "SELECT hours FROM sla_rules WHERE category = '噪音扰民'") == hours
+    assert one(db, "SELECT points FROM points_rules WHERE activity = '议事会'") == points
+
+
+def test_an_edited_rules_file_is_seeded_by_the_next_write(loaded, monkeypatch, tmp_path):
+    from etl import rules
+
+    db, counter = loaded
+    edited = tmp_path / "rules.toml"
+    edited.write_text(rules.RULES_FILE.read_text(encoding="utf-8").replace('"议事会" = 10', '"议事会" = 11'),
+                      encoding="utf-8")
+    assert edited.read_text(encoding="utf-8") != rules.RULES_FILE.read_text(encoding="utf-8")
+    monkeypatch.setattr(rules, "RULES_FILE", edited)
+    load_more(db, counter)
+    assert one(db, "SELECT points FROM points_rules WHERE activity = '议事会'") == (11,)
+
+
+def test_a_table_or_view_dropped_by_hand_is_created_again(loaded):
+    db, counter = loaded
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP TABLE etl_rollbacks")
+        con.execute("DROP VIEW vote_results")
+        con.execute("DROP VIEW fund_flows")
+        con.execute("CREATE OR REPLACE VIEW grid_cases AS SELECT 1 AS x")
+    load_more(db, counter)
+    assert one(db, "SELECT count(*) FROM etl_rollbacks") == (0,)
+    assert one(db, "SELECT count(*) FROM vote_results") == (0,)
+    assert one(db, "SELECT count(*) FROM fund_flows") == (0,)
+    assert one(db, "SELECT count(*), min(report_id) FROM grid_cases") == (15, "S-00000")
+
+
+def test_a_changed_schema_file_is_applied_by_the_next_write(loaded, monkeypatch, tmp_path):
+    db, counter = loaded
+    changed = tmp_path / "schema.sql"
+    changed.write_text(dbfile.SCHEMA_SQL.read_text(encoding="utf-8")
+                       + "\nCREATE TABLE IF NOT EXISTS probe_table (x INTEGER);\n", encoding="utf-8")
+    monkeypatch.setattr(dbfile, "SCHEMA_SQL", changed)
+    load_more(db, counter)
+    assert one(db, "SELECT count(*) FROM probe_table") == (0,)
+    assert one(db, "SELECT value FROM etl_meta WHERE key = $k", {"k": dbfile.SCHEMA_KEY}) == \
+        (dbfile.schema_fingerprint(),)
+
+
+def test_a_changed_function_or_model_is_created_again(loaded, monkeypatch, tmp_path):
+    db, counter = loaded
+    monkeypatch.setitem(marts.FUNCTIONS, "count_at", marts.FUNCTIONS["count_at"] + " + 0")
+    load_more(db, counter)
+    with duckdb.connect(str(db), read_only=True) as con:
+        body = con.execute("SELECT macro_definition FROM duckdb_functions() "
+                           "WHERE function_name = 'count_at'").fetchone()[0]
+    assert "+ 0" in body
+    # a model's SQL edited: the view reads the new body
+    models = tmp_path / "marts"
+    models.mkdir()
+    for f in marts.MARTS_DIR.glob("*.sql"):
+        (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    text = (models / "fund_flows.sql").read_text(encoding="utf-8")
+    assert "with ledger as (" in text
+    (models / "fund_flows.sql").write_text(
+        text.replace("with ledger as (", "with unused as (select 1 as one),\nledger as (", 1), encoding="utf-8")
+    monkeypatch.setattr(marts, "MARTS_DIR", models)
+    load_more(db, counter)
+    with duckdb.connect(str(db), read_only=True) as con:
+        sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'fund_flows'").fetchone()[0]
+    assert "unused" in sql
