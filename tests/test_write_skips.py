@@ -4,6 +4,7 @@ needed: an edited schema, seed file, rules file, model or function, and a table,
 row dropped or edited by hand in the live file. Real loads into a real file."""
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,14 +26,26 @@ def grid_csv(path: Path, first: int, n: int = 5, category: str = "噪音扰民")
     return path
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A database after two loads (the second one took the unchanged path), built once."""
+    root = tmp_path_factory.mktemp("skips")
+    db = root / "cockpit.duckdb"
+    load_paths([grid_csv(root / "a.csv", 0)], db, progress=None)
+    load_paths([grid_csv(root / "b.csv", 10)], db, progress=None)
+    return root
+
+
 @pytest.fixture
-def loaded(tmp_path) -> tuple[Path, list]:
-    """A database after two loads (the second one took the unchanged path); and a counter of the
-    next files' names, for further loads."""
-    db = tmp_path / "cockpit.duckdb"
-    load_paths([grid_csv(tmp_path / "a.csv", 0)], db, progress=None)
-    load_paths([grid_csv(tmp_path / "b.csv", 10)], db, progress=None)
-    return db, [20]
+def loaded(template, tmp_path) -> tuple[Path, list]:
+    """A copy of the template moved into this test's folder (tests/demo_cache.py relocate: the
+    catalog names its Parquet files by absolute path); and a counter of the next files' names."""
+    import demo_cache
+
+    root = tmp_path / "db"
+    shutil.copytree(template, root, symlinks=True)
+    demo_cache.relocate(root, str(template))
+    return root / "cockpit.duckdb", [20]
 
 
 def load_more(db: Path, counter: list) -> None:
@@ -88,6 +101,7 @@ def test_an_unchanged_write_runs_no_ddl_and_rewrites_no_rule_table(loaded, monke
     assert one(db, "SELECT count(*) FROM grid_cases") == (15,)
 
 
+@pytest.mark.slow   # the fast loop keeps test_a_rule_row_edited_by_hand_is_reset_by_the_next_write (same rewrite path)
 def test_an_edited_sla_seed_reaches_the_rules_the_cases_and_the_summary(loaded, monkeypatch):
     db, counter = loaded
     rules, default = read_sla_rules()
@@ -116,6 +130,7 @@ def test_a_rule_row_edited_by_hand_is_reset_by_the_next_write(loaded):
     assert one(db, "SELECT points FROM points_rules WHERE activity = '议事会'") == points
 
 
+@pytest.mark.slow   # the fast loop keeps test_a_rule_row_edited_by_hand_is_reset_by_the_next_write (same rules.seed rewrite)
 def test_an_edited_rules_file_is_seeded_by_the_next_write(loaded, monkeypatch, tmp_path):
     from etl import rules
 
@@ -143,6 +158,7 @@ def test_a_table_or_view_dropped_by_hand_is_created_again(loaded):
     assert one(db, "SELECT count(*), min(report_id) FROM grid_cases") == (15, "S-00000")
 
 
+@pytest.mark.slow   # the fast loop keeps test_a_table_or_view_dropped_by_hand_is_created_again (schema.sql run again)
 def test_a_changed_schema_file_is_applied_by_the_next_write(loaded, monkeypatch, tmp_path):
     db, counter = loaded
     changed = tmp_path / "schema.sql"
@@ -155,6 +171,7 @@ def test_a_changed_schema_file_is_applied_by_the_next_write(loaded, monkeypatch,
         (dbfile.schema_fingerprint(),)
 
 
+@pytest.mark.slow   # the fast loop keeps test_a_table_or_view_dropped_by_hand_is_created_again (views created again)
 def test_a_changed_function_or_model_is_created_again(loaded, monkeypatch, tmp_path):
     db, counter = loaded
     monkeypatch.setitem(marts.FUNCTIONS, "count_at", marts.FUNCTIONS["count_at"] + " + 0")
