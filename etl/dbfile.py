@@ -75,14 +75,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 SCHEMA_KEY = "schema_fingerprint"   # etl_meta: the schema.sql the catalog was last brought up to
 # the tables and views schema.sql creates (its names, never data)
 _SCHEMA_OBJECTS = re.compile(r"^CREATE (?:TABLE IF NOT EXISTS|OR REPLACE VIEW) (\w+)", re.M)
-_SCHEMA_STATE = (
+_SCHEMA_STATE = (   # a name is a table or a view of main, never both
     "SELECT (SELECT value FROM etl_meta WHERE key = $k),"
-    " (SELECT count(DISTINCT name) FROM ("
-    "   SELECT table_name AS name FROM duckdb_tables()"
-    "   WHERE database_name = current_database() AND schema_name = 'main'"
-    "   UNION ALL SELECT view_name FROM duckdb_views()"
-    "   WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal)"
-    "  WHERE list_contains($names, name))")
+    " (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+    "  AND schema_name = 'main' AND list_contains($names, table_name))"
+    " + (SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
+    "  AND schema_name = 'main' AND NOT internal AND list_contains($names, view_name))")
 
 
 @functools.lru_cache(maxsize=4)

@@ -298,17 +298,17 @@ def version() -> str:
 
 
 def _stamp(con: duckdb.DuckDBPyConnection, lookups: dict[str, str | None]) -> None:
-    """Note in etl_meta that the summaries now match the records by these models, and the
-    LOOKUPS columns they were built with."""
+    """Note in etl_meta that the summaries now match the records by these models, the LOOKUPS
+    columns they were built with and the views as built (each written only when it changed)."""
     with contextlib.suppress(duckdb.CatalogException):   # a bare connection (tests) has no etl_meta
-        con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": VERSION_KEY, "v": version()})
-        state = _ddl_state(con)
-        if state is not None:
-            con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": DDL_KEY, "v": state})
-        for name, value in lookups.items():
-            if value is not None:
-                con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)",
-                            {"k": LOOKUP_KEY.format(name), "v": value})
+        want = {VERSION_KEY: version(), DDL_KEY: _ddl_state(con),
+                **{LOOKUP_KEY.format(name): value for name, value in lookups.items()}}
+        want = {k: v for k, v in want.items() if v is not None}
+        held = dict(con.execute("SELECT key, value FROM etl_meta WHERE list_contains($k, key)",
+                                {"k": list(want)}).fetchall())
+        for key, value in want.items():
+            if held.get(key) != value:
+                con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": key, "v": value})
 
 
 def current(con: duckdb.DuckDBPyConnection) -> bool:
