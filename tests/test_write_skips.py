@@ -194,3 +194,30 @@ def test_a_changed_function_or_model_is_created_again(loaded, monkeypatch, tmp_p
     with duckdb.connect(str(db), read_only=True) as con:
         sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'fund_flows'").fetchone()[0]
     assert "unused" in sql
+
+
+def test_the_catalog_lookups_tell_tables_from_views_temp_tables_and_missing_names():
+    """etl/marts/delta.py exists / temp_exists ask the binder instead of listing the catalog;
+    the same answers as duckdb_tables() gives, whatever shadows a name."""
+    from etl.marts import delta
+
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE kept (x INTEGER)")
+        con.execute("CREATE TABLE gone (x INTEGER)")
+        con.execute("CREATE VIEW broken AS SELECT * FROM gone")
+        con.execute("DROP TABLE gone")
+        con.execute("CREATE VIEW a_view AS SELECT 1 AS x")
+        con.execute("CREATE TEMP TABLE only_temp (x INTEGER)")
+        con.execute("CREATE TEMP TABLE kept (y INTEGER)")        # shadows main.kept
+        con.execute("CREATE TEMP TABLE a_view (y INTEGER)")      # shadows a view
+        names = ["kept", "gone", "broken", "a_view", "only_temp", "missing"]
+        listed = {(r[0], r[1]) for r in con.execute("SELECT table_name, temporary FROM duckdb_tables()").fetchall()}
+        assert [delta.exists(con, n) for n in names] == [(n, False) in listed for n in names] \
+            == [True, False, False, False, False, False]
+        assert [delta.temp_exists(con, n) for n in names] == [(n, True) in listed for n in names] \
+            == [True, False, False, True, True, False]
+        con.begin()
+        con.execute("CREATE TABLE inside (x INTEGER)")
+        assert delta.exists(con, "inside")                       # the open transaction's own table
+        con.rollback()
+        assert not delta.exists(con, "inside")

@@ -220,8 +220,7 @@ def _seeds_current(con: duckdb.DuckDBPyConnection, before: list | None, wanted: 
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t"
-                            " AND database_name = current_database()", {"t": table}).fetchone()[0])
+    return delta.exists(con, table)
 
 
 def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None) -> None:
