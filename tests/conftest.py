@@ -288,6 +288,34 @@ def _split_the_cores_among_workers(workers: int) -> None:
     duckdb.connect = connect
 
 
+# marks a browser test may carry besides e2e (pytest.ini's own and pytest's)
+_OTHER_MARKS = ("slow", "parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings")
+
+
+def _may_select_e2e(config) -> bool:
+    """Whether the run's -m expression selects a test marked e2e, whatever else it carries."""
+    from itertools import combinations
+
+    from _pytest.mark.expression import Expression
+
+    markexpr = config.getoption("markexpr", "")
+    if not markexpr:
+        return True
+    expression = Expression.compile(markexpr)
+    return any(expression.evaluate(lambda name, /, **_kw: name in {"e2e", *others})
+               for n in range(len(_OTHER_MARKS) + 1) for others in combinations(_OTHER_MARKS, n))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """A run whose -m leaves out every e2e test (the fast loop: -m "not slow and not e2e") does
+    not collect tests/e2e/ at all: every test there is marked e2e (below), so the same tests
+    run; the workers only skip importing the browser modules (Playwright, the sign-in mock:
+    about 0.7 s of CPU per process). Any other run collects them."""
+    if collection_path == Path(__file__).parent / "e2e" and not _may_select_e2e(config):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items):
     """Everything under tests/e2e/ drives a real browser: marked e2e whether or not the module
     says so, so the fast loop (-m "not slow and not e2e") never starts Chromium."""

@@ -24,12 +24,17 @@ insert), and left alone when its source did not change; a summary that copies co
 another table (LOOKUPS: fund_daily carries its project's community, name and category) is
 rebuilt whole when those columns changed since its last build. Before the models it re-seeds the rule tables:
 `sla_rules` from etl/seeds/sla_rules.csv, `named_codes` and `warning_rules` from etl/codes.py;
-when a seeded rule changed, every summary table is rebuilt whole. Columns are documented in
+when a seeded rule changed, every summary table is rebuilt whole. A write rewrites the rule
+tables only when their rows or DDL differ from what the files and code say, and creates the
+views, macros and functions again only when the statements that make them (or schema.sql)
+changed since the catalog's last build or a view is missing (etl_meta `marts_ddl`); a full
+rebuild (`changed` None) rewrites them all. Columns are documented in
 docs/SCHEMA.md ("Marts"); the KPIs over them in docs/METRICS.md.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -167,10 +172,10 @@ def _seeded(con: duckdb.DuckDBPyConnection) -> list | None:
         return None
 
 
-def seed(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the rule tables from etl/seeds/*.csv and etl/codes.py."""
+def _seed_values() -> dict[str, dict[str, list]]:
+    """The rule tables' rows as etl/seeds/*.csv and etl/codes.py say now (bound lists)."""
     rules, default = read_sla_rules()
-    values = {
+    return {
         "sla_rules": {"categories": [*rules, DEFAULT_CATEGORY],
                       "hours": [*rules.values(), default]},
         "named_codes": {
@@ -180,14 +185,42 @@ def seed(con: duckdb.DuckDBPyConnection) -> None:
         "warning_rules": {"rules": list(codes.WARNING_THRESHOLDS),
                           "thresholds": [float(v) for v in codes.WARNING_THRESHOLDS.values()]},
     }
+
+
+def seed(con: duckdb.DuckDBPyConnection, values: dict | None = None) -> None:
+    """(Re)create the rule tables from etl/seeds/*.csv and etl/codes.py."""
+    values = values or _seed_values()
     for table in SEEDS:
         con.execute(_SEED_DDL[table])
         con.execute(_SEED_INSERT[table], values[table])
 
 
+def _rows(values: dict[str, dict[str, list]]) -> list[list[tuple]]:
+    """`values` as the rows _seeded reads back (sorted)."""
+    return [sorted(zip(*values[t].values())) for t in SEEDS]
+
+
+@functools.lru_cache(maxsize=1)
+def _seed_tables_sql() -> dict[str, str]:
+    """How DuckDB states each rule table's DDL (duckdb_tables().sql), from a scratch database."""
+    with duckdb.connect() as scratch:
+        for table in SEEDS:
+            scratch.execute(_SEED_DDL[table])
+        return dict(scratch.execute("SELECT table_name, sql FROM duckdb_tables()").fetchall())
+
+
+def _seeds_current(con: duckdb.DuckDBPyConnection, before: list | None, wanted: list) -> bool:
+    """Whether the rule tables hold exactly `wanted`, under the DDL of this code."""
+    if before is None or [sorted(rows) for rows in before] != wanted:
+        return False
+    stated = dict(con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE database_name = "
+                              "current_database() AND schema_name = 'main' AND list_contains($t, table_name)",
+                              {"t": list(SEEDS)}).fetchall())
+    return stated == _seed_tables_sql()
+
+
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t"
-                            " AND database_name = current_database()", {"t": table}).fetchone()[0])
+    return delta.exists(con, table)
 
 
 def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None) -> None:
@@ -195,18 +228,24 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
 
     changed: None rebuilds every summary table whole; {table: {first-of-month dates}} rebuilds
     a summary table only for the changed months of its source (see the module docstring)."""
-    before = _seeded(con)
-    seed(con)
-    if before != _seeded(con):
-        changed = None              # a business rule changed: every summary is recomputed
-    for ddl in FUNCTIONS.values():
-        con.execute(ddl)
+    values = _seed_values()
+    before, wanted = _seeded(con), _rows(values)
+    # the rule tables and the views, macros and functions are rewritten only when they differ
+    # from what this code states (a small load's fixed cost); a rebuild rewrites them all
+    if changed is None or not _seeds_current(con, before, wanted):
+        seed(con, values)
+        if before is None or [sorted(rows) for rows in before] != wanted:
+            changed = None              # a business rule changed: every summary is recomputed
+    ddl_current = changed is not None and _ddl_current(con)
+    if not ddl_current:
+        for ddl in FUNCTIONS.values():
+            con.execute(ddl)
     lookups = _lookups(con)
     stale = {name for name, now in lookups.items() if now is None or now != _stored_lookup(con, name)}
     try:
         if changed is not None:
             delta.flush(con)        # this command's deltas, merged once
-        _build_models(con, changed, stale)
+        _build_models(con, changed, stale, ddl_current)
         if changed is not None:
             appended.after_load(con)    # the appended deltas' due months made whole, within a budget
         residents.build(con, changed)   # participation_residents: by resident, not by month
@@ -258,14 +297,17 @@ def version() -> str:
 
 
 def _stamp(con: duckdb.DuckDBPyConnection, lookups: dict[str, str | None]) -> None:
-    """Note in etl_meta that the summaries now match the records by these models, and the
-    LOOKUPS columns they were built with."""
+    """Note in etl_meta that the summaries now match the records by these models, the LOOKUPS
+    columns they were built with and the views as built (each written only when it changed)."""
     with contextlib.suppress(duckdb.CatalogException):   # a bare connection (tests) has no etl_meta
-        con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": VERSION_KEY, "v": version()})
-        for name, value in lookups.items():
-            if value is not None:
-                con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)",
-                            {"k": LOOKUP_KEY.format(name), "v": value})
+        want = {VERSION_KEY: version(), DDL_KEY: _ddl_state(con),
+                **{LOOKUP_KEY.format(name): value for name, value in lookups.items()}}
+        want = {k: v for k, v in want.items() if v is not None}
+        held = dict(con.execute("SELECT key, value FROM etl_meta WHERE list_contains($k, key)",
+                                {"k": list(want)}).fetchall())
+        for key, value in want.items():
+            if held.get(key) != value:
+                con.execute("INSERT OR REPLACE INTO etl_meta VALUES ($k, $v)", {"k": key, "v": value})
 
 
 def current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -278,11 +320,55 @@ def current(con: duckdb.DuckDBPyConnection) -> bool:
     return row is not None and row[0] == version()
 
 
+DDL_KEY = "marts_ddl"   # etl_meta: the views, macros and functions as last created (_ddl_state)
+_VIEWS_SQL = ("SELECT view_name, sql FROM duckdb_views() WHERE database_name = current_database()"
+              " AND schema_name = 'main' AND list_contains($views, view_name) ORDER BY view_name")
+
+
+def ddl_version() -> str:
+    """A fingerprint of every statement build() creates views, macros and functions with, of
+    the models (a table model's columns are what they read) and of etl/schema.sql (the columns
+    of the tables under them): the views are created again when any of them changes."""
+    from etl.dbfile import schema_fingerprint
+    return _letters("\0".join([*FUNCTIONS.values(), version(), schema_fingerprint()]))
+
+
+def _letters(text: str) -> str:
+    # letters only: a stored setting must not look like a number (see version())
+    return hashlib.sha256(text.encode()).hexdigest()[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
+
+
+def _ddl_state(con: duckdb.DuckDBPyConnection) -> str | None:
+    """ddl_version() together with the views as the catalog holds them now (None: a view is
+    missing)."""
+    views = sorted(m.name for m in map(model, MODELS) if m.kind == "view")
+    held = con.execute(_VIEWS_SQL, {"views": views}).fetchall()
+    if len(held) != len(views):
+        return None
+    return _letters("\0".join([ddl_version(), *(f"{name}\0{text}" for name, text in held)]))
+
+
+def _ddl_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog's views, macros and functions are those this code creates: its
+    etl_meta holds the state the last build left (same statements, and every view as that
+    build created it; a view dropped or replaced by hand, or a file from before a view
+    existed, gets them all created again). A macro is trusted to be as its build left it
+    (listing macros costs more than creating them; nothing but build() creates or drops one)."""
+    try:
+        row = con.execute("SELECT value FROM etl_meta WHERE key = $k", {"k": DDL_KEY}).fetchone()
+    except duckdb.CatalogException:
+        return False
+    return row is not None and row[0] == _ddl_state(con)
+
+
 def _build_models(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None,
-                  stale: set[str] = frozenset()) -> None:
-    """stale: summaries whose LOOKUPS columns changed (rebuilt whole)."""
+                  stale: set[str] = frozenset(), ddl_current: bool = False) -> None:
+    """stale: summaries whose LOOKUPS columns changed (rebuilt whole); ddl_current: the views
+    and macros are those of this code (_ddl_current), not created again."""
     for name in MODELS:
         m = model(name)
+        if m.kind != "table" and ddl_current:
+            continue
         if m.kind != "table" or changed is None or m.name in stale or not _exists(con, m.name):
             con.execute(m.ddl())
             if appended.is_appended(m.name):
