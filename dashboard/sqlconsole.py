@@ -1,7 +1,8 @@
 """The analysts' read-only SQL console: one read statement, sandboxed, in its own process.
 
-Each query runs in a child process (`python -m dashboard.sqlconsole_worker`), so no query can
-slow or crash the server or another user's page:
+Each query runs in a child process (dashboard/sqlconsole_worker.py, forked by the console's
+zygote, dashboard/sqlconsole_zygote.py, which has imported DuckDB once), so no query can slow
+or crash the server or another user's page:
 - the sandbox (dashboard/sqlsandbox.py): the file ATTACHed read-only, external access off,
   configuration locked, one read statement, `etl_meta` hidden, no function that reads a file
   by name (not even the database's own bytes);
@@ -25,8 +26,6 @@ import os
 import selectors
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,6 +38,7 @@ import pyarrow as pa
 from dashboard import db
 from dashboard.queries.base import console_allowed, current_scope
 from dashboard.sqlconsole_worker import MEMORY_EXIT
+from dashboard.sqlconsole_zygote import Zygote, ZygoteError
 from dashboard.sqlsandbox import (ALLOWED_TYPES, DENIED_FUNCTIONS, HIDDEN_TABLES,  # noqa: F401
                                   ConsoleError, check_statement)
 from dashboard.sqlsandbox import open_sandbox as _open_sandbox
@@ -55,7 +55,6 @@ KILL_GRACE_S = 2.0         # start-up and cooperative-interrupt allowance before
 BATCH_ROWS = 256           # rows per fetched Arrow batch: the byte cap is checked per batch
 _ALLOWANCE = 1 << 20       # IPC framing and the header line, beyond the byte cap
 _REPO = Path(__file__).resolve().parents[1]
-_WORKER = "dashboard.sqlconsole_worker"
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
 MB = 1024 * 1024
 
@@ -221,41 +220,50 @@ def _talk(sql: str, path: Path, lim: Limits, temp_dir: str) -> tuple[dict, memor
     request = {"path": str(path), "sql": sql, "row_cap": lim.row_cap, "byte_cap": lim.byte_cap,
                "timeout_s": lim.timeout_s, "threads": lim.threads, "temp_dir": temp_dir,
                "duckdb_memory": lim.duckdb_memory, "batch_rows": BATCH_ROWS}
-    proc = subprocess.Popen(
-        [sys.executable, "-P", "-m", _WORKER, str(lim.memory_mb), str(lim.cpu_s)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        cwd=_REPO, env=_child_env(), close_fds=True)
+    request_r, request_w = os.pipe()
+    result_r, result_w = os.pipe()
     try:
-        proc.stdin.write(json.dumps(request).encode("utf-8"))
-        proc.stdin.close()
+        query = _ZYGOTE.fork(lim.memory_mb, lim.cpu_s, request_r, result_w)
+    except ZygoteError as exc:
+        for fd in (request_r, request_w, result_r, result_w):
+            os.close(fd)
+        raise ConsoleError("sql.err.failed", detail=str(exc)[:300]) from exc
+    os.close(request_r)
+    os.close(result_w)
+    try:
+        with os.fdopen(request_w, "wb") as pipe:
+            pipe.write(json.dumps(request).encode("utf-8"))
     except BrokenPipeError:
         pass                                          # it died at once; its status says why
     try:
-        data, stopped = _read_bounded(proc, lim.timeout_s + KILL_GRACE_S,
+        data, stopped = _read_bounded(result_r, lim.timeout_s + KILL_GRACE_S,
                                       lim.byte_cap + _ALLOWANCE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-    if stopped == "time":
-        raise ConsoleError("sql.err.timeout", seconds=f"{lim.timeout_s:g}")
-    if stopped == "bytes":
-        raise ConsoleError("sql.err.too_large", mb=_mb(lim.byte_cap))
-    newline = data.find(b"\n")
-    if newline >= 0:
+        if stopped:
+            query.kill()
         try:
-            return json.loads(data[:newline]), memoryview(data)[newline + 1:]   # no copy
-        except ValueError:
-            pass
-    raise _death(proc.returncode, lim)
+            returncode = query.returncode()           # it is gone (and its temp files closed)
+        except ZygoteError as exc:
+            raise ConsoleError("sql.err.failed", detail=str(exc)[:300]) from exc
+        if stopped == "time":
+            raise ConsoleError("sql.err.timeout", seconds=f"{lim.timeout_s:g}")
+        if stopped == "bytes":
+            raise ConsoleError("sql.err.too_large", mb=_mb(lim.byte_cap))
+        newline = data.find(b"\n")
+        if newline >= 0:
+            try:
+                return json.loads(data[:newline]), memoryview(data)[newline + 1:]   # no copy
+            except ValueError:
+                pass
+        raise _death(returncode, lim)
+    finally:
+        os.close(result_r)
+        query.close()
 
 
-def _read_bounded(proc: subprocess.Popen, wall_s: float, cap: int) -> tuple[bytearray, str | None]:
-    """The child's stdout until EOF; stops early on the wall clock ("time") or the cap ("bytes")."""
+def _read_bounded(fd: int, wall_s: float, cap: int) -> tuple[bytearray, str | None]:
+    """The child's answer until EOF; stops early on the wall clock ("time") or the cap ("bytes")."""
     deadline = time.monotonic() + wall_s
     data = bytearray()
-    fd = proc.stdout.fileno()
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
         while True:
@@ -282,6 +290,7 @@ def _death(returncode: int, lim: Limits) -> ConsoleError:
 
 
 def _child_env() -> dict[str, str]:
+    """The zygote's (and so every query process's) environment."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO), env.get("PYTHONPATH")]))
     env["MALLOC_ARENA_MAX"] = "2"                 # glibc reserves 64 MB of address per arena
@@ -291,3 +300,6 @@ def _child_env() -> dict[str, str]:
 
 def _mb(n: int) -> str:
     return f"{n / MB:g}"
+
+
+_ZYGOTE = Zygote(_child_env)     # started on the first console query, again if it died

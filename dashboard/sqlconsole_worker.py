@@ -1,17 +1,17 @@
 """One SQL console query in its own process, under limits the kernel enforces.
 
-Started by dashboard/sqlconsole.py as `python -m dashboard.sqlconsole_worker MEMORY_MB CPU_S`
-with the request (JSON: path, sql, caps, timeout_s, threads, temp_dir) on stdin. Its first
-act, before importing DuckDB, is to cap its own address space (RLIMIT_AS) and CPU seconds
-(RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second later) and to ask the kernel to kill it
-when the server dies. Limits are set here rather than in a preexec_fn because the Streamlit
-server is multi-threaded.
+A query process is forked by the console's zygote (dashboard/sqlconsole_zygote.py: a process
+that has imported DuckDB once, so a query no longer pays the interpreter's start-up
+and DuckDB's import) and runs `child()`: its first act is to cap its own address space (RLIMIT_AS) and
+CPU seconds (RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second later) and to ask the kernel
+to kill it when its parent dies. Limits are set here rather than in the server because the
+Streamlit server is multi-threaded; the zygote is single-threaded (tests check it).
 
-It answers on stdout with one JSON header line and, for a result, an Arrow IPC stream of at
-most `row_cap` rows and about `byte_cap` bytes: it stops fetching at either cap and says
-which one truncated. Any failure, MemoryError included, becomes a header with an i18n key;
-if even that cannot be written the process exits with MEMORY_EXIT. Imports only duckdb,
-pyarrow and the standard library, so it starts in a fraction of a second.
+It reads the request (JSON: path, sql, caps, timeout_s, threads, temp_dir) from its request
+pipe and answers on its result pipe with one JSON header line and, for a result, an Arrow IPC
+stream of at most `row_cap` rows and about `byte_cap` bytes: it stops fetching at either cap
+and says which one truncated. Any failure, MemoryError included, becomes a header with an i18n
+key; if even that cannot be written the process exits with MEMORY_EXIT.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import json
 import os
 import resource
 import signal
-import sys
 import threading
 
 MEMORY_EXIT = 86      # exit status when even the error report could not be written
@@ -115,12 +114,25 @@ def write_result(out, header: dict, schema, batches: list, names: list[str]) -> 
     out.write(memoryview(body))
 
 
-def main(argv: list[str]) -> int:
-    set_limits(int(argv[0]), int(argv[1]))
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)                      # stray prints cannot corrupt the answer
+def child(memory_mb: int, cpu_s: int, request_fd: int, out_fd: int) -> int:
+    """A forked query process: limits first, then the request from its pipe, the answer on
+    `out_fd`; the exit status. Stray prints go nowhere (they cannot corrupt the answer)."""
+    set_limits(memory_mb, cpu_s)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    out = os.fdopen(out_fd, "wb")
     try:
-        request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+        with os.fdopen(request_fd, "rb") as pipe:
+            request = json.loads(pipe.read().decode("utf-8"))
+        return serve(request, out)
+    except MemoryError:
+        return _report_memory(out)
+
+
+def serve(request: dict, out) -> int:
+    """Answer one request on `out`; the exit status."""
+    try:
         from dashboard.sqlsandbox import ConsoleError
         try:
             write_result(out, *execute(request))
@@ -151,6 +163,3 @@ def _report_memory(out) -> int:
     except BaseException:
         return MEMORY_EXIT
 
-
-if __name__ == "__main__":
-    os._exit(main(sys.argv[1:]))

@@ -1,7 +1,12 @@
 """SQL console: the sandbox itself refuses escapes, the checker refuses non-reads, time and rows are capped."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,6 +19,8 @@ from dashboard.queries.base import Scope, use_scope
 from etl import marts
 from etl.dbfile import ensure_schema
 from sweep import case
+
+REPO = Path(__file__).resolve().parents[1]
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sql_console.py")
 
@@ -378,3 +385,57 @@ def test_each_query_spills_to_its_own_temp_dir_removed_afterwards(tiny_db):
     spill = Path(df["d"].iloc[0])
     assert spill.name.startswith("cockpit-sqlconsole-") and not spill.exists()
     assert df["m"].iloc[0] == "953.6 MiB"          # 1 GB
+
+
+# --- the zygote that forks the query processes (dashboard/sqlconsole_zygote.py) ----------
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_queries_run_in_children_of_a_single_threaded_zygote(tiny_db):
+    """Each query is a new process forked by the zygote: the zygote outlives it, stays
+    single-threaded (a fork copies only the calling thread) and holds no database open."""
+    sqlconsole.run("SELECT 1 AS a")
+    zygote = sqlconsole._ZYGOTE.pid()
+    assert zygote is not None and _alive(zygote) and zygote != os.getpid()
+    assert len(os.listdir(f"/proc/{zygote}/task")) == 1
+    open_files = [os.readlink(f"/proc/{zygote}/fd/{fd}") for fd in os.listdir(f"/proc/{zygote}/fd")]
+    assert not [f for f in open_files if f.endswith(".duckdb") or "cockpit" in f], open_files
+    children = Path(f"/proc/{zygote}/task/{zygote}/children").read_text().split()
+    assert children == []                       # the query's process is gone, and reaped
+    assert len(sqlconsole.run("SELECT 2 AS b").df) == 1
+    assert sqlconsole._ZYGOTE.pid() == zygote   # one zygote for every query
+
+
+def test_a_query_killed_at_the_wall_clock_is_gone_before_the_answer(tiny_db):
+    with pytest.raises(sqlconsole.ConsoleError) as info:
+        sqlconsole.run("SELECT count(*) FROM range(1000000000) a, range(1000) b "
+                       "WHERE levenshtein(a.range::VARCHAR, b.range::VARCHAR) = 3", timeout_s=0.3)
+    assert info.value.key == "sql.err.timeout"
+    zygote = sqlconsole._ZYGOTE.pid()
+    assert Path(f"/proc/{zygote}/task/{zygote}/children").read_text().split() == []
+
+
+def test_a_dead_zygote_is_started_again(tiny_db):
+    sqlconsole.run("SELECT 1 AS a")
+    first = sqlconsole._ZYGOTE.pid()
+    os.kill(first, signal.SIGKILL)
+    assert sqlconsole.run("SELECT 3 AS c").df["c"].iloc[0] == 3
+    assert sqlconsole._ZYGOTE.pid() not in (None, first)
+
+
+def test_the_zygote_dies_with_the_server(tiny_db):
+    """A server process that ran a console query and exits leaves no zygote behind."""
+    code = ("from dashboard import sqlconsole; sqlconsole.run('SELECT 1 AS a'); "
+            "print(sqlconsole._ZYGOTE.pid(), flush=True)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=REPO, env={**os.environ, "COCKPIT_DB": str(tiny_db)}, check=True)
+    zygote = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    while _alive(zygote) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(zygote)
