@@ -11,6 +11,7 @@ HTML but the start page's tells Streamlit's frontend the app's base (no 404 prob
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gzip
 import re
 import urllib.request
@@ -154,7 +155,9 @@ def _asgi_get(middleware, path: str, gzip_ok: bool) -> tuple[dict[bytes, bytes],
 
     headers = [(b"accept-encoding", b"gzip")] if gzip_ok else []
     scope = {"type": "http", "method": "GET", "path": path, "headers": headers, "query_string": b""}
-    asyncio.run(middleware(app)(scope, receive, send))
+    # in a thread of its own: a browser test in the same process may hold a running event loop
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, middleware(app)(scope, receive, send)).result()
     return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
 
 

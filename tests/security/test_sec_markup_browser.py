@@ -108,7 +108,7 @@ EXPECT_TEXT = {"overview": ("painpoint.label", "projects.name", "project_id"),
 EXPECT_SVG = {"overview": ("painpoint.label",), "grid": ("grid_reports.category",),
               "funds": ("community",), "projects": ("projects.name",)}
 # views drawn only when chosen: (page, the option's label) clicked before the SVG check
-CHOOSE = {"funds": t("funds.government", "zh")}
+CHOOSE = {"funds": t("funds.government", "zh"), "projects": t("projects.gantt", "zh")}
 
 
 def test_every_page_fetches_nothing_and_shows_the_payload_as_text(chromium, server, recorder,
