@@ -83,13 +83,17 @@ _SCHEMA_STATE = (   # a name is a table or a view of main, never both
     "  AND schema_name = 'main' AND NOT internal AND list_contains($names, view_name))")
 
 
+def letters_digest(data: bytes) -> str:
+    """A 16-character fingerprint of `data` in letters only: a setting stored in etl_meta must
+    not look like a number (tests/security scans every text value of a loaded file for digit
+    runs)."""
+    return hashlib.sha256(data).hexdigest()[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
+
+
 @functools.lru_cache(maxsize=4)
 def _schema_text(stamp: tuple) -> tuple[str, tuple[str, ...]]:
     text = SCHEMA_SQL.read_text(encoding="utf-8")
-    digest = hashlib.sha256((SCHEMA_VERSION + "\0" + text).encode()).hexdigest()[:16]
-    # letters only: a stored setting must not look like a number (tests/security scans every
-    # text value of a loaded file for digit runs)
-    return (digest.translate(str.maketrans("0123456789", "ghijklmnop")),
+    return (letters_digest((SCHEMA_VERSION + "\0" + text).encode()),
             tuple(sorted(set(_SCHEMA_OBJECTS.findall(text)))))
 
 
