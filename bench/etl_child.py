@@ -35,6 +35,11 @@ def _cpu() -> float:
     return use.ru_utime + use.ru_stime
 
 
+# table names t0, t1, ... are generated here, never data; the path and encoding are bound
+_READ_CSV = "CREATE TABLE {table} AS SELECT * FROM read_csv($p, encoding = $e)"
+_COUNT = "SELECT count(*) FROM {table}"
+
+
 def main() -> None:
     mode, db, *files = sys.argv[1:]
     paths = [Path(f) for f in files]
@@ -44,13 +49,11 @@ def main() -> None:
         t0, c0 = time.perf_counter(), _cpu()
         con = duckdb.connect(db)
         for i, (p, enc) in enumerate(zip(paths, encodings)):
-            # table names t0, t1, ... are generated here; the path and encoding are bound
-            con.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv($p, encoding = $e)",
-                        {"p": str(p), "e": enc})
+            con.execute(_READ_CSV.format(table=f"t{i}"), {"p": str(p), "e": enc})
         con.close()
         out["seconds"], out["cpu_s"] = time.perf_counter() - t0, _cpu() - c0
         with duckdb.connect(db, read_only=True) as con:
-            out["rows_read"] = sum(con.execute(f"SELECT count(*) FROM t{i}").fetchall()[0][0]
+            out["rows_read"] = sum(con.execute(_COUNT.format(table=f"t{i}")).fetchall()[0][0]
                                    for i in range(len(paths)))
     else:
         t0, c0 = time.perf_counter(), _cpu()
