@@ -76,8 +76,9 @@ _DEFERRED_TABLES = (f"SELECT table_name FROM temp.{WRITTEN} UNION SELECT table_n
                     "ORDER BY 1")
 _DROP_DEFERRED = "DROP TABLE IF EXISTS temp.{table}"
 _DEFERRED_PATHS = "SELECT coalesce(list(DISTINCT path ORDER BY path), []) FROM temp.{table} WHERE table_name = $t"
-# the rows the command's files still hold at its end: all of theirs but those a later write of
-# the same command superseded
+# the rows the command's files still hold at its end: all of theirs (_ALL_ADDED, when no later
+# write of the command superseded any) but those a later write of the same command superseded
+_ALL_ADDED = "(SELECT {columns} FROM read_parquet($written, hive_partitioning = false))"
 _ADDED = ("(SELECT {columns} FROM read_parquet($written, hive_partitioning = false) f ANTI JOIN "
           f"(SELECT path, key FROM temp.{GONE} WHERE table_name = $t) g "
           "ON g.path = f.filename AND g.key = f.{key})")
@@ -172,7 +173,10 @@ def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
         before = [path for path in gone if path not in set(written)]
         delta.note_months(con, table, {storage.month_of(path) for path in [*written, *before]})
         shape = {"columns": storage.column_list(table), "key": storage.PARTITIONED[table].key}
-        signed = [(+1, _ADDED.format(**shape), {"t": table, "written": written})] if written else []
+        if len(before) < len(gone):       # the command superseded rows of its own files
+            signed = [(+1, _ADDED.format(**shape), {"t": table, "written": written})]
+        else:
+            signed = [(+1, _ALL_ADDED.format(**shape), {"written": written})] if written else []
         if before:
             signed.append((-1, _REMOVED.format(**shape), {"t": table, "written": written, "before": before}))
         for m in delta.summaries(table):
