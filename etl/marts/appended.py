@@ -7,9 +7,9 @@ several rows: the group is their sum. A load appends its delta (etl/marts/delta.
 contributions of the rows it wrote, and those of the rows it superseded with the sign turned)
 as rows, instead of merging it into the stored groups, once per command at its end
 (`apply_deferred`; its writes only note their files and superseded rows, `defer`): it reads
-none of the summary and rewrites none of it, so its cost follows the load (the merge joined every stored group of the
-months it touched: at 10M reports a 1M-row load touched 472k of 664k groups, and the daily 35k
-update export every month).
+none of the summary and rewrites none of it, so its cost follows the load (the merge joined
+every stored group of the months it touched: at 10M reports a 1M-row load touched 472k of 664k
+groups, and the daily 35k update export every month).
 
 A month is made *whole* again (one row per group, groups summing to nothing dropped) by
 `compact`: the groups with more than one row are summed and replace their rows. A month is due
@@ -84,7 +84,8 @@ _ADDED = ("(SELECT {columns} FROM read_parquet($written, hive_partitioning = fal
           "ON g.path = f.filename AND g.key = f.{key})")
 # the rows of files from before the command (or made by its compactions) that it superseded
 _REMOVED = ("(SELECT {columns} FROM read_parquet($before, hive_partitioning = false) f SEMI JOIN "
-            f"(SELECT path, key FROM temp.{GONE} WHERE table_name = $t AND NOT list_contains(CAST($written AS VARCHAR[]), path)) g "
+            f"(SELECT path, key FROM temp.{GONE} WHERE table_name = $t "
+            "AND NOT list_contains(CAST($written AS VARCHAR[]), path)) g "
             "ON g.path = f.filename AND g.key = f.{key})")
 
 
@@ -170,7 +171,8 @@ def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
     for (table,) in con.execute(_DEFERRED_TABLES).fetchall():
         written = con.execute(_DEFERRED_PATHS.format(table=WRITTEN), {"t": table}).fetchone()[0]
         gone = con.execute(_DEFERRED_PATHS.format(table=GONE), {"t": table}).fetchone()[0]
-        before = [path for path in gone if path not in set(written)]
+        own = set(written)
+        before = [path for path in gone if path not in own]
         delta.note_months(con, table, {storage.month_of(path) for path in [*written, *before]})
         shape = {"columns": storage.column_list(table), "key": storage.PARTITIONED[table].key}
         if len(before) < len(gone):       # the command superseded rows of its own files
