@@ -5,7 +5,8 @@
 Wraps the loader's phase functions (staging, rejects, the Parquet write, key sidecars, the
 supersede search, the summary marts' delta and build, the catalog copy, swap and garbage
 collection) with timers, and times every statement the writer's connection executes.
-CPU = user + system seconds of the whole process (all DuckDB threads) during the call: on a
+PROFILE_SERIAL=1 turns the background typing of the next file off (etl/prestage.py), so each
+phase's CPU is its own. CPU = user + system seconds of the whole process (all DuckDB threads) during the call: on a
 shared machine steadier than wall time, but a background thread (GBK transcoding) counts in
 whatever phase it overlaps. Nested phases count in each (run_stage is inside _stage_source).
 Not a benchmark (bench/bench_etl.py is): a profile, to find the next thing to make faster.
@@ -69,6 +70,10 @@ class _TimedConnection:
         _timed(label, self._con.execute)(sql, *args, **kwargs)
         return self
 
+    def commit(self):
+        """A file's commit: DuckDB persists what its transaction appended (WAL or checkpoint)."""
+        return _timed("COMMIT", self._con.commit)()
+
     def __getattr__(self, name: str):
         return getattr(self._con, name)
 
@@ -89,6 +94,9 @@ def main() -> None:
             return _TimedConnection(connect(*args, **kwargs))
 
     dbfile.duckdb = _Duck()
+    if os.environ.get("PROFILE_SERIAL"):
+        from etl import prestage
+        prestage.Prestager.submit = lambda *args, **kwargs: None
     t0, c0 = time.perf_counter(), _cpu()
     results = load.load_paths([Path(f) for f in files], Path(db), progress=None)
     print(f"load: {time.perf_counter() - t0:.2f} s wall, {_cpu() - c0:.2f} s CPU")

@@ -60,7 +60,8 @@ GC_GRACE_S = 3600           # an unreferenced file younger than this may belong 
 
 # ---- writing files ----------------------------------------------------------------------
 
-def _month_of(path: str) -> date:
+def month_of(path: str) -> date:
+    """The month of a file this module wrote (its folder `month=YYYY-MM`)."""
     m = re.search(r"/month=(\d{4})-(\d{2})/", path)
     if m is None:
         raise ValueError(f"not a monthly file: {path}")
@@ -155,7 +156,7 @@ def _copy_partitioned(con: duckdb.DuckDBPyConnection, table: str, select: str, f
     query = _COPY_PARTITIONED.format(typed=_typed_columns(table), select=select, time=spec.time,
                                      order=f"ORDER BY month, {spec.key}" if sort else "")
     out = con.execute(query, {**(params or {}), "folder": str(folder), "pattern": f"{tag}-{{uuid}}"}).fetchall()
-    return [(_month_of(r[0]), r[0], int(r[1])) for r in out]
+    return [(month_of(r[0]), r[0], int(r[1])) for r in out]
 
 
 def next_month(day: date) -> date:
@@ -177,14 +178,18 @@ def _month_rows(con: duckdb.DuckDBPyConnection, spec: Partitioned, select: str,
     return [(month, int(n)) for month, n in found]
 
 
+_WRITTEN = "CREATE OR REPLACE TEMP TABLE etl_written AS SELECT unnest(CAST($paths AS VARCHAR[])) AS path"
+
+
 def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_columns: list[str],
            load_id: int) -> int:
     """Write the rows of `source` (a relation name of this module's callers, e.g. `_clean`)
     with source_load_id = load_id: latest wins by key. Returns the rows written.
 
     `source` is read once, straight into the new files (no copy of it first). The stored rows
-    it supersedes are left in temp.etl_superseded (path, key) until the next upsert, for the
-    summary marts' delta (etl/marts/delta.py); the pairs are also in etl_storage.deletes.
+    it supersedes are left in temp.etl_superseded (path, key) and the files it wrote in
+    temp.etl_written (path) until the next upsert, for the summary marts' delta
+    (etl/marts/delta.py); the pairs are also in etl_storage.deletes.
     Runs inside the caller's transaction: if it rolls back, the manifest forgets the new files
     (collect_garbage removes them later) and the live catalog never saw them.
     """
@@ -194,6 +199,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, source: str, source_colum
     cols = ", ".join(source_columns)
     written, hashes = _write_files(con, table, f"SELECT {cols}, $load_id AS source_load_id FROM {source}",
                                    root, f"L{load_id}", load_id, {"load_id": load_id})
+    con.execute(_WRITTEN, {"paths": [p for _, p, _ in written]})
     superseded = find_superseded(con, table, current, hashes)
     months = {m for m, _, _ in written} | superseded
     loaded = sum(n for _, _, n in written)

@@ -243,6 +243,7 @@ def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None)
     stale = {name for name, now in lookups.items() if now is None or now != _stored_lookup(con, name)}
     try:
         if changed is not None:
+            appended.apply_deferred(con)   # this command's writes, into the appended summaries
             delta.flush(con)        # this command's deltas, merged once
         _build_models(con, changed, stale, ddl_current)
         if changed is not None:

@@ -5,10 +5,11 @@ query, the briefing, the explorer, the median's bracket: docs/SCHEMA.md), and th
 are read per row by `count_at`, which is linear. So a group of their grain may be held by
 several rows: the group is their sum. A load appends its delta (etl/marts/delta.py: the
 contributions of the rows it wrote, and those of the rows it superseded with the sign turned)
-as rows, instead of merging it into the stored groups: it reads none of the summary and
-rewrites none of it, so its cost follows the load (the merge joined every stored group of the
-months it touched: at 10M reports a 1M-row load touched 472k of 664k groups, and the daily 35k
-update export every month).
+as rows, instead of merging it into the stored groups, once per command at its end
+(`apply_deferred`; its writes only note their files and superseded rows, `defer`): it reads
+none of the summary and rewrites none of it, so its cost follows the load (the merge joined
+every stored group of the months it touched: at 10M reports a 1M-row load touched 472k of 664k
+groups, and the daily 35k update export every month).
 
 A month is made *whole* again (one row per group, groups summing to nothing dropped) by
 `compact`: the groups with more than one row are summed and replace their rows. A month is due
@@ -62,6 +63,30 @@ _GROUPED = "SELECT {columns} FROM {relation} GROUP BY {by} HAVING {alive}"
 _APPENDED_DDL = "CREATE TEMP TABLE IF NOT EXISTS etl_marts_appended (table_name VARCHAR, rows BIGINT)"
 _APPENDED_ADD = "INSERT INTO temp.etl_marts_appended VALUES ($t, $n)"
 _APPENDED_READ = "SELECT coalesce(sum(rows), 0) FROM temp.etl_marts_appended WHERE table_name = $t"
+# A command's writes are taken into these summaries once, at its end (`apply_deferred`): each
+# write notes, in its transaction, the files it wrote and the stored (file, key) pairs it
+# superseded
+WRITTEN = "etl_marts_written"      # (table_name, path)
+GONE = "etl_marts_gone"            # (table_name, path, key)
+_DEFER_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {WRITTEN} (table_name VARCHAR, path VARCHAR)",
+              f"CREATE TEMP TABLE IF NOT EXISTS {GONE} (table_name VARCHAR, path VARCHAR, key VARCHAR)")
+_DEFER = (f"INSERT INTO temp.{WRITTEN} SELECT $t, path FROM temp.etl_written",
+          f"INSERT INTO temp.{GONE} SELECT $t, path, key FROM temp.etl_superseded")
+_DEFERRED_TABLES = (f"SELECT table_name FROM temp.{WRITTEN} UNION SELECT table_name FROM temp.{GONE} "
+                    "ORDER BY 1")
+_DROP_DEFERRED = "DROP TABLE IF EXISTS temp.{table}"
+_DEFERRED_PATHS = "SELECT coalesce(list(DISTINCT path ORDER BY path), []) FROM temp.{table} WHERE table_name = $t"
+# the rows the command's files still hold at its end: all of theirs (_ALL_ADDED, when no later
+# write of the command superseded any) but those a later write of the same command superseded
+_ALL_ADDED = "(SELECT {columns} FROM read_parquet($written, hive_partitioning = false))"
+_ADDED = ("(SELECT {columns} FROM read_parquet($written, hive_partitioning = false) f ANTI JOIN "
+          f"(SELECT path, key FROM temp.{GONE} WHERE table_name = $t) g "
+          "ON g.path = f.filename AND g.key = f.{key})")
+# the rows of files from before the command (or made by its compactions) that it superseded
+_REMOVED = ("(SELECT {columns} FROM read_parquet($before, hive_partitioning = false) f SEMI JOIN "
+            f"(SELECT path, key FROM temp.{GONE} WHERE table_name = $t "
+            "AND NOT list_contains(CAST($written AS VARCHAR[]), path)) g "
+            "ON g.path = f.filename AND g.key = f.{key})")
 
 
 def is_appended(name: str) -> bool:
@@ -97,19 +122,76 @@ def mark_whole(con: duckdb.DuckDBPyConnection, name: str, months: list[date] | N
     con.execute(_MARK.format(month=m.month_column, summary=name), {"t": name, "m": months})
 
 
-def appended(con: duckdb.DuckDBPyConnection, name: str, relation_sql: str) -> int:
-    """Append the rows of `relation_sql` (signed contributions in the summary's columns) to
-    summary `name`; returns how many (noted for this command's compaction budget)."""
-    n = con.execute(_INSERT.format(summary=name, grouped=relation_sql)).fetchone()[0]
+def appended(con: duckdb.DuckDBPyConnection, name: str, relation_sql: str, params: dict | None = None) -> int:
+    """Append the rows of `relation_sql` (signed contributions in the summary's columns; its
+    parameters `params`) to summary `name`; returns how many (noted for this command's
+    compaction budget)."""
+    n = con.execute(_INSERT.format(summary=name, grouped=relation_sql), params or {}).fetchone()[0]
     con.execute(_APPENDED_DDL)
     con.execute(_APPENDED_ADD, {"t": name, "n": n})
     return n
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Before a write's transaction (delta.prepare): the tables `appended` writes to."""
+    """Before a write's transaction (delta.prepare): the tables `appended` and `defer` write
+    to (created outside it: delta.prepare says why)."""
     ensure(con)
     con.execute(_APPENDED_DDL)
+    for statement in _DEFER_DDL:
+        con.execute(statement)
+
+
+def defer(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """After etl.storage.upsert of `table`, in its transaction (a refused file notes nothing):
+    note the files it wrote (temp.etl_written) and the stored rows it superseded
+    (temp.etl_superseded) for `apply_deferred`."""
+    for statement in _DEFER_DDL:      # made by `prepare`; here only for other callers
+        con.execute(statement)
+    for statement in _DEFER:
+        con.execute(statement, {"t": table})
+
+
+def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
+    """At the end of a command (etl.marts.build, before it checks the summaries): append to each
+    appended summary, in one statement per summary and sign, the contributions of the rows the
+    command's files still hold and, with the sign turned, of the stored rows it superseded from
+    other files; note their months as taken (delta.covered).
+
+    Exact: the database after the command is the one before, less the superseded rows of files
+    it did not write, plus the rows of the files it wrote less those it superseded itself. A row
+    of its own that a compaction of the command moved into a new file, then superseded, is
+    counted in both (added from its own file, removed from the compacted one): net nothing.
+    Once per command instead of once per write: the summary's SQL runs over all of the load's
+    rows on every core, and the appended rows are written in one insert (at 10M reports the
+    966k-row load appended 472k rows in five commits, each compressing its rows into the
+    catalog, 0.6-0.7 s of CPU; docs/ARCHITECTURE.md)."""
+    from etl import storage
+    if not delta.temp_exists(con, WRITTEN):
+        return
+    for (table,) in con.execute(_DEFERRED_TABLES).fetchall():
+        written = con.execute(_DEFERRED_PATHS.format(table=WRITTEN), {"t": table}).fetchone()[0]
+        gone = con.execute(_DEFERRED_PATHS.format(table=GONE), {"t": table}).fetchone()[0]
+        own = set(written)
+        before = [path for path in gone if path not in own]
+        delta.note_months(con, table, {storage.month_of(path) for path in [*written, *before]})
+        shape = {"columns": storage.column_list(table), "key": storage.PARTITIONED[table].key}
+        if len(before) < len(gone):       # the command superseded rows of its own files
+            signed = [(+1, _ADDED.format(**shape), {"t": table, "written": written})]
+        else:
+            signed = [(+1, _ALL_ADDED.format(**shape), {"written": written})] if written else []
+        if before:
+            signed.append((-1, _REMOVED.format(**shape), {"t": table, "written": written, "before": before}))
+        for m in delta.summaries(table):
+            if is_appended(m.name) and delta.exists(con, m.name):
+                for sign, relation, params in signed:
+                    appended(con, m.name, delta.signed_rows(con, m, relation, sign), params)
+    forget_deferred(con)
+
+
+def forget_deferred(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what `defer` noted (applied, or made moot by a rebuild)."""
+    for table in (WRITTEN, GONE):
+        con.execute(_DROP_DEFERRED.format(table=table))
 
 
 def grouped_sql(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> str:

@@ -10,10 +10,12 @@ it supersedes (the old version of an updated case, closed later, moved to anothe
 or category), computed by the model's own SQL over just those rows.
 
 Each write (a file's upsert, in the load's transaction, so a refused file leaves nothing
-behind: `tracking` around etl.storage.upsert, `note`) hands its delta to each summary:
+behind: `tracking` around etl.storage.upsert) hands its delta to each summary:
 - the summaries of etl/marts/appended.py (grid_daily, feedback_daily, grid_resolution_monthly,
-  read only through sums) take it as rows of their own, appended at once: the load reads and
-  rewrites none of the stored rows; their months are compacted lazily (appended.py);
+  read only through sums) take it as rows of their own: each write only notes the files it
+  wrote and the stored rows it superseded, and etl.marts.build appends the whole command's
+  contributions at its end, once (`appended.apply_deferred`); the load reads and rewrites none
+  of the stored rows; their months are compacted lazily (appended.py);
 - the others (fund_daily, whose readers group without dropping empty groups) collect it in a
   pending delta (a temporary table as small as the groups the command touches) that
   etl.marts.build merges once per command (`flush`): the groups it touches become old + delta,
@@ -41,6 +43,7 @@ _MARKER = re.compile(r"from (\w+) /\* months \*/")
 # from MODELS and the summary tables' own schema (never data); values are bound ($t).
 _PENDING_DDL = "CREATE TEMP TABLE IF NOT EXISTS {pending} AS SELECT * FROM main.{summary} LIMIT 0"
 _NOTE_MONTHS = "INSERT INTO {months} SELECT DISTINCT $t, date_trunc('month', {time})::DATE FROM {relation}"
+_NOTE_MONTH_LIST = "INSERT INTO {months} SELECT $t, unnest(CAST($m AS DATE[]))"
 _ROWS = "SELECT {signed} FROM ({contributions})"
 _NOTE_ROWS = "INSERT INTO temp.{pending} BY NAME {rows}"
 _DROP = "DROP TABLE IF EXISTS {table}"
@@ -158,29 +161,25 @@ def _create_pending(con: duckdb.DuckDBPyConnection, m) -> None:
     con.execute(_PENDING_DDL.format(pending=_pending(m), summary=m.name))
 
 
-def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) -> None:
-    """Add to each summary of `source` the contributions of the rows of `relation` (columns
-    of `source`) with `sign` +1 (rows written) or -1 (rows superseded), and note the months
-    they fall in. A summary of appended.APPENDED takes them as rows of its own at once; the
-    others collect them in a pending delta that `flush` merges, once per command. Runs in the
-    caller's transaction: a refused file undoes it."""
+def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int,
+         models: list | None = None) -> None:
+    """Add to each summary of `source` (or of `models`, those of its summaries) the
+    contributions of the rows of `relation` (columns of `source`) with `sign` +1 (rows
+    written) or -1 (rows superseded), and note the months they fall in. A summary of
+    appended.APPENDED takes them as rows of its own at once; the others collect them in a
+    pending delta that `flush` merges, once per command. Runs in the caller's transaction: a
+    refused file undoes it."""
     from etl.marts import appended
     from etl.storage import PARTITIONED
-    models = [m for m in summaries(source) if exists(con, m.name)]
+    if models is None:
+        models = [m for m in summaries(source) if exists(con, m.name)]
     if not models:
         return          # the first build creates them whole
     time_col = PARTITIONED[source].time
     con.execute(_MONTHS_DDL)
     con.execute(_NOTE_MONTHS.format(months=MONTHS_TABLE, time=time_col, relation=relation), {"t": source})
     for m in models:
-        contributions = contributions_sql(m, relation)
-        if int(sign) == 1:       # the contributions as they are (no lambda over every list)
-            rows = _ROWS.format(signed="*", contributions=contributions)
-        else:
-            keys, sums, lists = columns(con, m.name)
-            signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
-                                *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
-            rows = _ROWS.format(signed=signed, contributions=contributions)
+        rows = signed_rows(con, m, relation, sign)
         if appended.is_appended(m.name):
             appended.appended(con, m.name, rows)
             continue
@@ -188,6 +187,23 @@ def note(con: duckdb.DuckDBPyConnection, source: str, relation: str, sign: int) 
         _create_pending(con, m)
         # appended as is: the command's deltas are summed once, by `flush`
         con.execute(_NOTE_ROWS.format(pending=_pending(m), rows=rows))
+
+
+def signed_rows(con: duckdb.DuckDBPyConnection, m, relation: str, sign: int) -> str:
+    """The contributions of the rows of `relation` to summary `m`, every count times `sign`."""
+    contributions = contributions_sql(m, relation)
+    if int(sign) == 1:       # the contributions as they are (no lambda over every list)
+        return _ROWS.format(signed="*", contributions=contributions)
+    keys, sums, lists = columns(con, m.name)
+    signed = ", ".join([*keys, *(f"{int(sign)} * {c} AS {c}" for c in sums),
+                        *(f"list_transform({c}, lambda x: {int(sign)} * x) AS {c}" for c in lists)])
+    return _ROWS.format(signed=signed, contributions=contributions)
+
+
+def note_months(con: duckdb.DuckDBPyConnection, source: str, months: set[date]) -> None:
+    """Note `months` of `source` as changed and taken into its summaries (see `covered`)."""
+    con.execute(_MONTHS_DDL)
+    con.execute(_NOTE_MONTH_LIST.format(months=MONTHS_TABLE), {"t": source, "m": sorted(months)})
 
 
 def _pending(m) -> str:
@@ -292,6 +308,8 @@ def clear(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the noted months (after a build used them or rebuilt the summaries)."""
     con.execute(_DROP.format(table=f"temp.{MONTHS_TABLE}"))
     con.execute(_DROP.format(table="temp.etl_marts_appended"))   # appended.after_load's budget
+    from etl.marts import appended
+    appended.forget_deferred(con)
     from etl.marts import MODELS, model
     for m in map(model, MODELS):
         if m.kind == "table":
@@ -300,13 +318,16 @@ def clear(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextlib.contextmanager
 def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterator[None]:
-    """Around `etl.storage.upsert(con, table, source, ...)`: note the rows it writes (+) and
-    the stored rows it supersedes (-) for the summaries of `table` (nothing for a table no
-    summary reads). The superseded rows are the (file, key) pairs the upsert leaves in
-    temp.etl_superseded, read from those files (immutable, and kept until garbage collection
-    even when the write's compaction took them out of the manifest)."""
+    """Around `etl.storage.upsert(con, table, source, ...)`: the summaries of `table` (none
+    for a table no summary reads) take the rows it writes (+) and the stored rows it
+    supersedes (-). The appended summaries (etl/marts/appended.py) only note the files it
+    wrote and the (file, key) pairs it superseded, in the write's transaction, and take the
+    whole command's delta at its end (`appended.apply_deferred`, from etl.marts.build). The
+    others take the delta now: the superseded rows are the (file, key) pairs the upsert leaves
+    in temp.etl_superseded, read from those files (immutable, and kept until garbage
+    collection even when the write's compaction took them out of the manifest)."""
     from etl import storage
-    from etl.marts import SEEDS
+    from etl.marts import SEEDS, appended
     if (not storage.is_partitioned(con, table) or not any(exists(con, m.name) for m in summaries(table))
             or not all(exists(con, s) for s in SEEDS)):
         # no summary yet or none reads this table; or a catalog from before the seeded rules:
@@ -314,10 +335,16 @@ def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterato
         yield
         return
     yield
+    models = [m for m in summaries(table) if exists(con, m.name)]
+    if any(appended.is_appended(m.name) for m in models):
+        appended.defer(con, table)
+    merged = [m for m in models if not appended.is_appended(m.name)]
+    if not merged:
+        return
     key = storage.PARTITIONED[table].key
     paths = [r[0] for r in con.execute("SELECT DISTINCT path FROM temp.etl_superseded ORDER BY 1").fetchall()]
     if paths:
         con.execute(_SUPERSEDED.format(columns=storage.column_list(table), key=key), {"files": paths})
-        note(con, table, "temp.etl_marts_superseded", -1)
+        note(con, table, "temp.etl_marts_superseded", -1, merged)
         con.execute("DROP TABLE temp.etl_marts_superseded")
-    note(con, table, source, +1)
+    note(con, table, source, +1, merged)
