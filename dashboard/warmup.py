@@ -1,21 +1,41 @@
-"""Server start-up: import what the pages import before the first visitor arrives.
+"""Server start-up: import what the pages import, open the database, before the first visitor.
 
 A freshly started cockpit used to import pandas' extras, plotly's figure classes, the query and
 chart modules on the first page run, while that visitor's browser waited. `preload()` imports
 them while the server starts (dashboard/web.py's lifespan, before /_stcore/health answers), so
 the first visit after a restart costs what a later one does. The module list is read from the
 scripts' own import statements (dashboard/app.py and pages/*.py), so it follows the code.
+
+`warm_database()` then opens the pages' shared read-only connection (dashboard.cache: the
+DuckDB instance, its sandbox settings, the has-data check) and reads once through every catalog
+table the page queries name (`page_tables()`, read from the query constants of
+dashboard/queries), so DuckDB has their blocks in its buffer pool. Nothing user-specific is
+computed or cached: the scans' results are dropped, no query result enters dashboard.cache's
+result cache, and what a page shows is still read under its visitor's scope and filters.
+Parquet-backed tables (views over the parts) are not read: DuckDB reads their footers once per
+file at the first query anyway (parquet_metadata_cache) and keeps no decoded data to warm.
+Either step failing is logged and the server starts all the same.
 """
 from __future__ import annotations
 
 import ast
 import importlib
 import logging
+import pkgutil
+import string
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = (ROOT / "dashboard" / "app.py", *sorted((ROOT / "pages").glob("*.py")))
 ALSO = ("plotly.graph_objects", "plotly.io")
+QUERIES = "dashboard.queries"
+# one scan over every column of a catalog table that loads its blocks and keeps nothing
+# (any_value reads each value; count(col) would be answered from statistics without reading)
+SCAN = "SELECT any_value(COLUMNS(*)) FROM {{{table}}}"
+CATALOG_TABLES = """
+    SELECT table_name FROM information_schema.tables
+    WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"""
 log = logging.getLogger(__name__)
 
 
@@ -45,3 +65,52 @@ def preload() -> list[str]:
     go.Figure(go.Bar(x=["a"], y=[1])).to_json()
     log.debug("preloaded %d modules", len(loaded))
     return loaded
+
+
+def page_tables() -> set[str]:
+    """The tables (access-rule names) the page queries read: every `{table}` reference in the
+    string constants of dashboard/queries' modules."""
+    from dashboard.queries import base
+
+    names: set[str] = set()
+    package = importlib.import_module(QUERIES)
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{QUERIES}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, str) and "{" in value:
+                try:
+                    names.update(n for _, n, _, _ in string.Formatter().parse(value) if n in base.RULES)
+                except ValueError:          # not a format template (e.g. a regex)
+                    continue
+    return names
+
+
+def warm_database() -> list[str]:
+    """Open the pages' shared connection and scan the catalog tables the pages read (module
+    docstring); returns the tables scanned. Failures are logged, never raised."""
+    try:
+        return _warm_database()
+    except Exception:        # a broken or missing file must not stop the server: pages report it
+        log.warning("database warm-up failed; the first page opens it instead", exc_info=True)
+        return []
+
+
+def _warm_database() -> list[str]:
+    from dashboard import cache
+    from dashboard.queries.base import FULL_SCOPE, fetch, use_scope
+
+    t0 = time.perf_counter()
+    con = cache.connection()
+    if con is None or not cache.has_data():
+        return []
+    cursor = con.cursor()
+    try:
+        with use_scope(FULL_SCOPE):
+            stored = set(fetch(cursor, CATALOG_TABLES)["table_name"])
+            tables = sorted(page_tables() & stored)
+            for table in tables:
+                fetch(cursor, SCAN.format(table=table))
+    finally:
+        cursor.close()
+    log.info("database warmed in %.2f s: %d catalog tables", time.perf_counter() - t0, len(tables))
+    return tables
