@@ -6,6 +6,12 @@ them while the server starts (dashboard/web.py's lifespan, before /_stcore/healt
 the first visit after a restart costs what a later one does. The module list is read from the
 scripts' own import statements (dashboard/app.py and pages/*.py), so it follows the code.
 
+`warm_streamlit()` pays what Streamlit does once per process on a page's first elements
+(measured, docs/BENCHMARKS.md "What a freshly started server's first page pays"): its first
+element calls `env_util.is_repl()`, whose `inspect.stack()` maps every imported module to its
+file on first use (~0.06 s CPU), and the first alert or label in Chinese imports
+`streamlit.emojis` and compiles its emoji pattern to look for a leading icon (~0.1 s CPU).
+
 `warm_database()` then opens the pages' shared read-only connection (dashboard.cache: the
 DuckDB instance, its sandbox settings, the has-data check) and reads once through every catalog
 table the page queries name (`page_tables()`, read from the query constants of
@@ -14,7 +20,8 @@ computed or cached: the scans' results are dropped, no query result enters dashb
 result cache, and what a page shows is still read under its visitor's scope and filters.
 Parquet-backed tables (views over the parts) are not read: DuckDB reads their footers once per
 file at the first query anyway (parquet_metadata_cache) and keeps no decoded data to warm.
-Either step failing is logged and the server starts all the same.
+`start()` runs the three (dashboard/web.py's lifespan). A step failing is logged and the
+server starts all the same.
 """
 from __future__ import annotations
 
@@ -70,6 +77,28 @@ def preload() -> list[str]:
     go.Figure(go.Bar(x=["a"], y=[1])).to_json()
     log.debug("preloaded %d modules", len(loaded))
     return loaded
+
+
+def start() -> None:
+    """Everything above, before the server answers its health check; never raises."""
+    t0 = time.perf_counter()
+    for step in (preload, warm_streamlit, warm_database):
+        try:
+            step()
+        except Exception:   # a warm-up is an optimisation: the pages do the same work when it fails
+            log.warning("start-up warm-up step %s failed", step.__name__, exc_info=True)
+    log.info("start-up warm-up done in %.2f s", time.perf_counter() - t0)
+
+
+def warm_streamlit() -> None:
+    """Streamlit's once-per-process costs of a page's first elements (module docstring), with
+    a text of the UI's own default language."""
+    from streamlit import env_util, string_util
+
+    from dashboard.i18n import t
+
+    env_util.is_repl()
+    string_util.extract_leading_emoji(t("app.title", "zh"))
 
 
 def page_tables() -> set[str]:

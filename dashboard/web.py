@@ -18,8 +18,7 @@ from dashboard.web_assets import FastAssets
 
 @contextlib.asynccontextmanager
 async def lifespan(_app):
-    warmup.preload()
-    warmup.warm_database()
+    warmup.start()
     yield
 
 

@@ -4,8 +4,11 @@ it leaves the pages' shared connection open and no query result cached, and that
 database file is logged, not raised."""
 from __future__ import annotations
 
+import json
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -72,3 +75,33 @@ def test_big_catalog_tables_are_not_scanned_at_start(db, monkeypatch):
     monkeypatch.setattr(warmup, "MAX_ROWS", reports - 1)
     scanned = warmup.warm_database()
     assert "grid_reports" not in scanned and "communities" in scanned, scanned
+
+
+def test_warm_streamlit_does_streamlits_once_per_process_work():
+    """In a new process (this one may have rendered pages already): after the imports, the
+    emoji catalog is not loaded and inspect has mapped no module to its file; warm_streamlit
+    does both, which a page's first elements would otherwise do."""
+    probe = ("import inspect, json, sys\n"
+             "from dashboard import warmup\n"
+             "warmup.preload()\n"
+             "state = lambda: ['streamlit.emojis' in sys.modules, len(inspect._filesbymodname)]\n"
+             "before = state(); warmup.warm_streamlit()\n"
+             "print(json.dumps([before, state()]))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == [False, 0]
+    assert after[0] is True and after[1] > 500
+
+
+def test_start_logs_a_failing_step_and_runs_the_others(db, monkeypatch, caplog):
+    def warm_streamlit():
+        raise RuntimeError("no emoji today")
+
+    monkeypatch.setattr(warmup, "warm_streamlit", warm_streamlit)
+    cache.clear()
+    with caplog.at_level(logging.WARNING, logger="dashboard.warmup"):
+        warmup.start()
+    assert "warm_streamlit failed" in caplog.text
+    assert cache._open_identity, "warm_database did not run after the failing step"
