@@ -2,10 +2,10 @@
 
 Streamlit's own server (st.App) running dashboard/app.py, with dashboard/web_assets.py's
 middleware in front for faster page loads in the browser (plotly.js started early on chart
-pages, gzip for Streamlit's static files), and dashboard/warmup.py's imports done while the
-server starts rather than on the first visitor's page. `streamlit run` finds `app` below and
-serves it with the same options as `streamlit run dashboard/app.py`; app.py alone still runs
-without them.
+pages, gzip for Streamlit's static files), and dashboard/warmup.py's imports and database
+opening done while the server starts rather than on the first visitor's page. `streamlit run`
+finds `app` below and serves it with the same options as `streamlit run dashboard/app.py`;
+app.py alone still runs without them.
 """
 import contextlib
 
@@ -18,7 +18,7 @@ from dashboard.web_assets import FastAssets
 
 @contextlib.asynccontextmanager
 async def lifespan(_app):
-    warmup.preload()
+    warmup.start()
     yield
 
 

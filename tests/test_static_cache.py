@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gzip
+import os
 import re
 import urllib.request
 from pathlib import Path
@@ -66,6 +67,15 @@ def test_the_server_has_imported_what_pages_need_before_it_answers(server):
     maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
     for library in ("pandas/_libs", "_duckdb", "pyarrow"):
         assert library in maps, f"{library} not loaded by the server's start-up"
+
+
+def test_the_server_has_opened_the_database_before_it_answers(server, cockpit_db):
+    """warmup.warm_database runs in the start-up too: before any page has run, the server
+    process holds the database file open (the pages' shared connection), which no import and
+    no page HTML request would do."""
+    fds = Path(f"/proc/{server.proc.pid}/fd")
+    opened = {str(Path(os.readlink(fd)).resolve()) for fd in fds.iterdir() if fd.exists()}
+    assert str(cockpit_db.resolve()) in opened, "the database is not opened by the server's start-up"
 
 
 def test_the_preload_list_follows_the_scripts_imports():
