@@ -295,6 +295,9 @@ def _child_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO), env.get("PYTHONPATH")]))
     env["MALLOC_ARENA_MAX"] = "2"                 # glibc reserves 64 MB of address per arena
     env["ARROW_DEFAULT_MEMORY_POOL"] = "system"   # so does jemalloc/mimalloc, up front
+    # the zygote imports pyarrow and must stay single-threaded (sqlconsole_zygote._preload_arrow)
+    env["JE_ARROW_MALLOC_CONF"] = "background_thread:false"     # libarrow's jemalloc
+    env["OPENBLAS_NUM_THREADS"] = "1"             # numpy's BLAS pool (no console query uses it)
     return env
 
 

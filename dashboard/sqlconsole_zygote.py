@@ -2,8 +2,9 @@
 console query (dashboard/sqlconsole_worker.py).
 
 Starting `python -m ...` per query cost ~0.23 s of CPU before the query began (the
-interpreter, DuckDB, pyarrow). The zygote pays the interpreter and DuckDB once per server
-(pyarrow is imported by each child: see serve()): the server starts it on
+interpreter, DuckDB, pyarrow). The zygote pays the interpreter, DuckDB and pyarrow once per
+server (a query process then costs ~0.05 s of CPU before its query; see _preload_arrow for
+how pyarrow is kept from starting threads here): the server starts it on
 the first console query (`python -P -m dashboard.sqlconsole_zygote FD`, with the worker's
 environment: glibc arenas and Arrow's allocator settings must be in place before start-up) and
 talks to it over a Unix SEQPACKET socket. For each query the server sends the limits and three
@@ -165,12 +166,11 @@ def _die_with_parent() -> None:
 
 def serve(control: socket.socket) -> int:
     """Fork a query process per message on `control` until the server closes it."""
-    # what every query process needs, imported once: DuckDB and the sandbox. Not pyarrow: its
-    # import starts native threads (jemalloc's background thread, Arrow's pool), and a fork
-    # must copy a process with one thread only; each child imports it (~0.06 s)
+    # what every query process needs, imported once: DuckDB, the sandbox and pyarrow
     import duckdb  # noqa: F401
     from dashboard import sqlconsole_worker as worker
     from dashboard import sqlsandbox  # noqa: F401
+    _preload_arrow()
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -190,6 +190,37 @@ def serve(control: socket.socket) -> int:
                     return 0                        # the server is gone
             elif isinstance(sock, socket.socket) and sock.fileno() in by_socket:
                 _on_request(sock, by_socket[sock.fileno()], children, by_socket)
+
+
+_LAZY_ARROW = "COCKPIT_ZYGOTE_LAZY_ARROW"     # set when pyarrow is left to each query process
+
+
+def _threads() -> int | None:
+    """This process's native threads (None where /proc does not say)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def _preload_arrow() -> None:
+    """Import pyarrow once here instead of in every query process (its import took ~0.13 s of
+    a query process's ~0.23 s of CPU, and the threads it started slowed the rest).
+
+    A fork copies only the calling thread, so the zygote must stay single-threaded: the
+    server's environment for it (dashboard/sqlconsole.py `_child_env`) turns off what the
+    import would start (jemalloc's background thread in libarrow, OpenBLAS's pool in numpy).
+    Should anything else start a thread, the zygote starts itself again without the preload
+    (each query process then imports pyarrow, as before); where the threads cannot be counted
+    it does not preload."""
+    if os.environ.get(_LAZY_ARROW) or _threads() != 1:
+        return
+    import pyarrow  # noqa: F401
+    import pyarrow.ipc  # noqa: F401
+    if _threads() == 1:
+        return
+    os.execve(sys.executable, [sys.executable, "-P", "-m", _MODULE, *sys.argv[1:]],
+              {**os.environ, _LAZY_ARROW: "1"})
 
 
 def _fork_one(control, children, by_socket, worker, wake) -> bool:

@@ -32,16 +32,34 @@ def checksums(db: Path, tables=DATA_TABLES) -> dict[str, tuple]:
                                f"FROM {t}").fetchall()[0] for t in tables}
 
 
-@pytest.fixture
-def live(tmp_path, monkeypatch) -> Path:
-    """A live database with two projects and two grid reports, loaded by the real ETL."""
-    monkeypatch.delenv("COCKPIT_PSEUDONYM_SALT", raising=False)   # the salt file beside the db is used
-    db = tmp_path / "live" / "cockpit.duckdb"
+@pytest.fixture(scope="module")
+def live_template(tmp_path_factory) -> Path:
+    """The folder of `live`'s database (its catalog, Parquet parts and salt file), loaded by the
+    real ETL once per module."""
+    root = tmp_path_factory.mktemp("live-template")
+    db = root / "live" / "cockpit.duckdb"
     db.parent.mkdir()
-    src = tmp_path / "src"
+    src = root / "src"
     src.mkdir()
-    load_paths([write(src / "projects.csv", PROJECTS), write(src / "grid.csv", GRID)], db, progress=None)
-    return db
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("COCKPIT_PSEUDONYM_SALT", raising=False)     # the salt file beside the db is used
+        load_paths([write(src / "projects.csv", PROJECTS), write(src / "grid.csv", GRID)], db,
+                   progress=None)
+    return db.parent
+
+
+@pytest.fixture
+def live(live_template, tmp_path, monkeypatch) -> Path:
+    """A live database with two projects and two grid reports, loaded by the real ETL: a copy
+    of the module's template folder, its catalog's paths moved to the copy (tests/demo_cache.py
+    `relocate`, as the kept demo build is moved; a quarter of the CPU of loading it again)."""
+    from demo_cache import relocate
+
+    monkeypatch.delenv("COCKPIT_PSEUDONYM_SALT", raising=False)   # the salt file beside the db is used
+    folder = tmp_path / "live"
+    shutil.copytree(live_template, folder, symlinks=True)
+    relocate(folder, str(live_template))
+    return folder / "cockpit.duckdb"
 
 
 def staged(tmp_path: Path, name: str, text: str, encoding="utf-8") -> Path:

@@ -44,12 +44,30 @@ def _count(db: Path, sql: str) -> int:
 
 
 @pytest.fixture
-def moved(tmp_path) -> Path:
+def moved(moved_template, tmp_path) -> Path:
     """A database after two loads: the second updates stored cases and messages, and moves the
     only report of 孤岛社区 / 孤类 / grid QH-99-01 (and the latest report, 2026-07-15, back to
-    April) and the only message of grid QH-98-01 elsewhere. Not compacted (too few rows)."""
+    April) and the only message of grid QH-98-01 elsewhere. Not compacted (too few rows).
+
+    A copy of the module's template folder with its catalogs' paths moved to the copy
+    (tests/demo_cache.py `relocate`, as the kept demo build is moved), instead of the four
+    loads again."""
+    from demo_cache import relocate
+
+    folder = tmp_path / "db"
+    shutil.copytree(moved_template, folder, symlinks=True)
+    relocate(folder, str(moved_template))
+    return folder / "cockpit.duckdb"
+
+
+@pytest.fixture(scope="module")
+def moved_template(tmp_path_factory) -> Path:
+    """The folder of `moved`'s database (catalog, kept version, Parquet parts, salt), loaded by
+    the real ETL once per module."""
+    tmp_path = tmp_path_factory.mktemp("moved")
     rng = random.Random(5)
-    db = tmp_path / "cockpit.duckdb"
+    db = tmp_path / "db" / "cockpit.duckdb"
+    db.parent.mkdir()
     keys = [f"G{i:04d}" for i in range(300)]
     lone = [_line("LONE1", "2026/03/10 09:00:00", "孤岛社区", "QH-99-01", "孤类"),
             _line("LATE1", "2026/07/15 10:00:00", "清河一社区", "QH-01-01", "噪音扰民")]
@@ -65,7 +83,7 @@ def moved(tmp_path) -> Path:
     fb2.append("FLONE,2026-03-12 08:00:00,清河街道,美和园社区,QH-01-01,公众号,楼道灯坏了,5,,")
     assert load(db, write(tmp_path, "g2.csv", GRID_HEADER, update),
                 write(tmp_path, "f2.csv", FEEDBACK_HEADER, fb2)) == ["loaded", "loaded"]
-    return db
+    return db.parent
 
 
 def test_a_load_appends_its_delta_and_rewrites_no_stored_row(tmp_path):

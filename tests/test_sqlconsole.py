@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import sqlconsole
+from dashboard import sqlconsole_zygote as zygote_module
 from dashboard.i18n import STRINGS
 from dashboard.queries.base import Scope, use_scope
 from etl import marts
@@ -180,7 +181,7 @@ def test_timeout_interrupts_a_slow_query(tiny_db):
     started = time.perf_counter()
     with pytest.raises(sqlconsole.ConsoleError) as info:
         sqlconsole.run("SELECT count(*) FROM range(1000000000) a, range(1000) b "
-                       "WHERE (a.range * b.range) % 7 = 3", timeout_s=0.5)
+                       "WHERE (a.range * b.range) % 7 = 3", timeout_s=0.2)   # 2 threads busy till then
     assert info.value.key == "sql.err.timeout"
     assert time.perf_counter() - started < 5
 
@@ -255,7 +256,7 @@ def test_page_refuses_forbidden_statements_with_a_message(tiny_db, sql, fragment
 
 
 def test_page_reports_a_timeout(tiny_db, monkeypatch):
-    monkeypatch.setattr(sqlconsole, "TIMEOUT_S", 0.5)
+    monkeypatch.setattr(sqlconsole, "TIMEOUT_S", 0.2)       # the query's 2 threads are busy till then
     at = _run_page("SELECT count(*) FROM range(1000000000) a, range(1000) b "
                    "WHERE (a.range * b.range) % 7 = 3")
     assert not at.exception
@@ -409,6 +410,29 @@ def test_queries_run_in_children_of_a_single_threaded_zygote(tiny_db):
     assert children == []                       # the query's process is gone, and reaped
     assert len(sqlconsole.run("SELECT 2 AS b").df) == 1
     assert sqlconsole._ZYGOTE.pid() == zygote   # one zygote for every query
+
+
+def test_the_zygote_imports_pyarrow_once_and_stays_single_threaded(tiny_db):
+    """The zygote imports pyarrow for its query processes; an environment in which that import
+    starts a thread (here libarrow's jemalloc background thread) makes it start itself again
+    without the preload: still one thread, and queries still answer."""
+    sqlconsole.run("SELECT 1 AS a")
+    zygote = sqlconsole._ZYGOTE.pid()
+    maps = Path(f"/proc/{zygote}/maps").read_text()
+    assert "libarrow.so" in maps and len(os.listdir(f"/proc/{zygote}/task")) == 1
+    threaded = zygote_module.Zygote(
+        lambda: {**sqlconsole._child_env(), "JE_ARROW_MALLOC_CONF": "background_thread:true"})
+    real = sqlconsole._ZYGOTE
+    sqlconsole._ZYGOTE = threaded
+    try:
+        assert sqlconsole.run("SELECT 4 AS d").df["d"].iloc[0] == 4
+        pid = threaded.pid()
+        assert pid != zygote and len(os.listdir(f"/proc/{pid}/task")) == 1
+        assert b"COCKPIT_ZYGOTE_LAZY_ARROW=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert "libarrow.so" not in Path(f"/proc/{pid}/maps").read_text()
+    finally:
+        sqlconsole._ZYGOTE = real
+        threaded._stop()
 
 
 def test_a_query_killed_at_the_wall_clock_is_gone_before_the_answer(tiny_db):
