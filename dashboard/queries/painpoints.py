@@ -19,7 +19,7 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries import painpoint_counts as counts
-from dashboard.queries.base import fetch, filter_sql, params_of, sql
+from dashboard.queries.base import fetch, fetch_shared, filter_sql, params_of, sql
 from etl import codes
 
 STREET_SCOPE = codes.WHOLE_STREET
@@ -166,9 +166,10 @@ def _month_end(month: date) -> date:
 
 def summaries_fresh(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the pain-point summaries count the feedback this reader sees (counts.FRESH);
-    False in a file written before they existed (until its next write)."""
+    False in a file written before they existed (until its next write). Asked once per file
+    version and scope (base.fetch_shared): five of the page's reads ask it."""
     try:
-        return bool(fetch(con, counts.FRESH, min_group=())["fresh"].iloc[0])
+        return bool(fetch_shared(con, counts.FRESH, min_group=())["fresh"].iloc[0])
     except duckdb.CatalogException:
         return False
 
