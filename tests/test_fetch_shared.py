@@ -60,17 +60,31 @@ def test_one_read_per_scope_and_parameters(con):
 
 
 @pytest.fixture
-def fresh_reads(monkeypatch):
-    """How many times base.fetch really runs the pain-point summaries' freshness check."""
-    runs: list[Scope] = []
+def executed(monkeypatch):
+    """(SQL, scope) of every read base.fetch really runs."""
+    runs: list[tuple[str, Scope]] = []
     real = base.fetch
 
     def counted(con, sql, params=None, **kw):
-        if sql == counts.FRESH:
-            runs.append(base.current_scope())
+        runs.append((sql, base.current_scope()))
         return real(con, sql, params, **kw)
     monkeypatch.setattr(base, "fetch", counted)
     return runs
+
+
+@pytest.fixture
+def fresh_reads(executed):
+    """The scopes under which the pain-point summaries' freshness check really ran."""
+    class Runs:
+        def _all(self):
+            return [scope for sql, scope in executed if sql == counts.FRESH]
+
+        def count(self, scope):
+            return self._all().count(scope)
+
+        def __len__(self):
+            return len(self._all())
+    return Runs()
 
 
 def test_the_page_reads_ask_freshness_once_per_scope(demo_db, use_db, fresh_reads):
@@ -104,4 +118,28 @@ def test_the_page_reads_ask_freshness_once_per_scope(demo_db, use_db, fresh_read
     assert len(fresh_reads) == 2 * (1 + 5)
     assert q.summaries_fresh(con)        # the summaries path (else the check reads the messages)
     assert sum(len(r) for r in results[Scope()]) > 0
+    cache.clear()
+
+
+def test_funding_and_the_latest_date_are_read_once_per_run(demo_db, use_db, executed):
+    from dashboard import cache
+    from dashboard.queries import common
+
+    use_db(demo_db)
+    cache.clear()
+    f = Filters()
+    con = cache.connection()
+    month = q.months(con, f)["month_on"].iloc[0]
+    executed.clear()
+    rows = cache.run(q.funding, f, month)
+    summary = cache.run(q.funding_summary, f, month)     # reads funding again: shared
+    assert [sql for sql, _ in executed].count(q.FUNDING) == 1
+    pd.testing.assert_frame_equal(summary, q.funding_summary(con, f, month))
+    pd.testing.assert_frame_equal(rows, q.funding(con, f, month))
+    assert len(rows) > 0 and len(summary) > 0
+    executed.clear()
+    first = cache.run(common.as_of, f)                    # date_to open: the latest date
+    cache.run(common.period_params, f)                    # asks for the latest date again
+    assert [sql for sql, _ in executed].count(common.LATEST) == 1
+    assert first == common.latest_data_date(con) is not None
     cache.clear()

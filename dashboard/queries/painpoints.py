@@ -271,9 +271,10 @@ def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataF
     in the project's category, keywords or name, or one of the project's keywords (split on
     、,; or spaces, two characters or more) occurs in a pain-point keyword. One row per
     (pain point, project); pain points without a project keep one row with project NULL.
+    Read once per run (base.fetch_shared): the page asks for it and for funding_summary.
     """
-    return fetch(con, FUNDING, params_of(f, scope=scope_of(f), month=month,
-                                         finished=codes.FINISHED_STAGE))
+    return fetch_shared(con, FUNDING, params_of(f, scope=scope_of(f), month=month,
+                                                finished=codes.FINISHED_STAGE))
 
 
 def funding_summary(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
