@@ -1,4 +1,4 @@
-"""painpoints.messages while the summaries are fresh reads feedback and feedback_pain_points
+"""painpoints.messages and hot_spot_messages, while the summaries are fresh, read feedback and feedback_pain_points
 directly (MESSAGES_SINCE_MONTH, bounded by the assignments' month) instead of the
 feedback_enriched mart: the same page of messages as the mart's query, for every top pain point
 of several months, several pages, filters and row-level scopes, on the demo database."""
@@ -62,3 +62,27 @@ def test_messages_equal_the_marts_page(demo_con, scope):
                         compared += 1
                         found += len(want)
     assert compared >= 30 and found > 100            # not vacuous
+
+
+@pytest.mark.parametrize("scope", ["leader", "community"])
+def test_hot_spot_messages_equal_the_marts_page(demo_con, scope):
+    c = demo_con.execute("SELECT community FROM feedback GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+                         ).fetchone()[0]
+    role = Scope() if scope == "leader" else Scope(role="community", communities=(c,))
+    compared = found = 0
+    with use_scope(role):
+        assert q.summaries_fresh(demo_con)
+        for f in (Filters(), Filters(community=c)):
+            for month in q.months(demo_con, f)["month_on"].head(4):
+                month = pd.Timestamp(month).date()
+                for pid in q.top3(demo_con, f, month)["pain_point_id"]:
+                    for place in q.places(demo_con, f, month, pid)["place"].head(3):
+                        for limit, offset in ((50, 0), (5, 3)):
+                            got = q.hot_spot_messages(demo_con, f, month, place, pid, limit, offset)
+                            want = fetch(demo_con, q.HOT_SPOT_MESSAGES, q.params_of(
+                                f, pid=pid, month=month, month_end=q._month_end(month),
+                                place=place, limit=limit, offset=offset))
+                            pd.testing.assert_frame_equal(got, want)
+                            compared += 1
+                            found += len(want)
+    assert compared >= 20 and found > 20             # not vacuous

@@ -86,6 +86,20 @@ HOT_SPOT_MESSAGES = sql("""
 
 HOT_SPOT_MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_HOT_SPOT_ROWS)
 
+# HOT_SPOT_MESSAGES from the tables while the summaries are fresh: the month's assignments only
+# (see MESSAGES_SINCE_MONTH below: the same rows), not the mart's join of all 5M; the places of
+# the messages are still read whole (feedback_places is kept in feedback_id order)
+HOT_SPOT_MESSAGES_OF_MONTH = sql("""
+    SELECT m.submitted_at, m.community, m.channel, m.subject, m.text, m.likes,
+           (m.reply IS NOT NULL OR m.replied_at IS NOT NULL) AS replied, m.feedback_id
+    FROM {feedback} m JOIN {feedback_pain_points} a USING (feedback_id)
+    JOIN {feedback_places} fp USING (feedback_id)
+    WHERE a.pain_point_id = $pid AND a.month_on = $month
+      AND m.submitted_at >= $month AND m.submitted_at < $month_end
+      AND list_contains(fp.places, $place) AND {where}
+    ORDER BY m.likes DESC NULLS LAST, m.submitted_at DESC, m.feedback_id
+    LIMIT $limit OFFSET $offset""", where=filter_sql("m", None, grid=True))
+
 # the month's messages of the top-3 first, then their tokens once (one row per message and
 # token), joined to the keywords by equality: testing every keyword against every message's
 # token list read the whole tokens table per keyword (10M demo: 1.1-1.3 s -> 0.5 s)
@@ -229,7 +243,8 @@ def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, p
                       pain_point_id: str, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
     """One page of the messages behind one hot spot (its pain point, its month, naming its
     place): most liked first, then newest, ties by feedback_id; `limit` rows from `offset`."""
-    return fetch(con, HOT_SPOT_MESSAGES, params_of(f, pid=pain_point_id, month=month,
+    query = HOT_SPOT_MESSAGES_OF_MONTH if summaries_fresh(con) else HOT_SPOT_MESSAGES
+    return fetch(con, query, params_of(f, pid=pain_point_id, month=month,
                                                    month_end=_month_end(month), place=place,
                                                    limit=limit, offset=offset))
 
