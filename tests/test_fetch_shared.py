@@ -14,7 +14,8 @@ from dashboard.queries import painpoint_counts as counts
 from dashboard.queries import painpoints as q
 from dashboard.queries.base import Scope, fetch, fetch_shared, use_scope, use_store
 
-DAYS = "SELECT count(*) AS n FROM {grid_daily} g WHERE g.day_on >= $since AND g.community IN (SELECT unnest($names))"
+DAYS = ("SELECT count(*) AS n FROM {grid_daily} g"
+        " WHERE g.day_on >= $since AND g.community IN (SELECT unnest($names))")
 
 
 class CountingStore:

@@ -1,7 +1,8 @@
-"""painpoints.messages and hot_spot_messages, while the summaries are fresh, read feedback and feedback_pain_points
-directly (MESSAGES_SINCE_MONTH, bounded by the assignments' month) instead of the
-feedback_enriched mart: the same page of messages as the mart's query, for every top pain point
-of several months, several pages, filters and row-level scopes, on the demo database."""
+"""painpoints.messages and hot_spot_messages, while the summaries are fresh, read feedback and
+feedback_pain_points directly (MESSAGES_SINCE_MONTH, HOT_SPOT_MESSAGES_OF_MONTH: bounded by the
+assignments' month) instead of the feedback_enriched mart: the same page of messages as the
+mart's query, for several months, pain points, places, pages, filters and row-level scopes, on
+the demo database."""
 from __future__ import annotations
 
 from datetime import date
