@@ -6,7 +6,9 @@
 - `run(fn, filters, *args)`: cached in RESULTS (dashboard.results_cache.ResultCache), keyed
   by (the query function's dotted name, the filters without the UI language, the file
   identity, the access scope, args). Each call uses its own cursor, so concurrent sessions
-  never share a DuckDB cursor.
+  never share a DuckDB cursor. Inside it, base.fetch_shared keeps its reads in RESULTS too
+  (keyed by the file, the scope, the SQL and its parameters): a check that several query
+  functions repeat runs once per file version and scope, not once per function.
 
 Every cache here is bounded: entries expire after CACHE_TTL_S seconds (env
 COCKPIT_CACHE_TTL_S, default 600), at most CACHE_ENTRIES results are kept (env
@@ -29,7 +31,7 @@ import streamlit as st
 
 from dashboard import db
 from dashboard.filters import Filters
-from dashboard.queries.base import Scope, current_scope, use_scope
+from dashboard.queries.base import Scope, current_scope, use_scope, use_store
 from dashboard.results_cache import ResultCache
 
 
@@ -118,10 +120,16 @@ def _query(fn_key: str, filters: Filters, path: str, identity: tuple[int, int, i
            scope: Scope, args: tuple) -> Any:
     cursor = _connection_for(path, identity).cursor()
     try:
-        with use_scope(scope):
+        with use_scope(scope), use_store(_shared_store(path, identity)):
             return _resolve(fn_key)(cursor, filters, *args)
     finally:
         cursor.close()
+
+
+def _shared_store(path: str, identity: tuple[int, int, int]):
+    """base.fetch_shared's store for one file version: RESULTS, keyed by the file too (the
+    scope and parameters are in fetch_shared's key), so a new load is read afresh."""
+    return lambda key, compute: RESULTS.get(("shared", path, identity, key), compute)
 
 
 def run(fn: Callable[..., pd.DataFrame], filters: Filters, *args: Any) -> Any:

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import pickle
 import re
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 import duckdb
 import pandas as pd
@@ -70,6 +71,10 @@ AGGREGATE_ROLES = ("partner", "public")     # resident records: aggregates only,
 class ScopeError(PermissionError):
     """A read the signed-in role may not run (row-level resident data for an aggregate role)."""
 
+
+# where fetch_shared keeps a result (set by dashboard/cache.py for the file being read)
+Store = Callable[[Hashable, Callable[[], Any]], Any]
+_store: contextvars.ContextVar[Store | None] = contextvars.ContextVar("shared_reads", default=None)
 
 _NONCE = secrets.token_hex(16)      # keys the aggregate roles' opaque resident tokens
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -147,6 +152,36 @@ def tables_of(sql: str) -> set[str]:
 def aggregates_only(table: str, scope: Scope | None = None) -> bool:
     """True when the scope may read `table` only as aggregates (no row-level drill-down)."""
     return effective_role(scope or current_scope()) in AGGREGATE_ROLES and table in RECORD_TABLES
+
+
+@contextlib.contextmanager
+def use_store(store: Store | None) -> Iterator[None]:
+    """Inside the block, fetch_shared keeps its results in `store(key, compute)`. The UI's cache
+    layer sets one per database file version (dashboard/cache.py); without one fetch_shared is
+    fetch."""
+    token = _store.set(store)
+    try:
+        yield
+    finally:
+        _store.reset(token)
+
+
+def fetch_shared(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, *,
+                 min_group: str | tuple[str, ...] | None = None) -> pd.DataFrame:
+    """fetch, asked once per file version, scope and parameters: for a check many query
+    functions repeat within one page run (e.g. painpoints.summaries_fresh, five times per run),
+    which the result cache cannot share because it keys whole query functions. The key holds
+    the SQL, the scope and the parameters, so no scope ever reads another's result."""
+    store = _store.get()
+    if store is None:
+        return fetch(con, sql, params, min_group=min_group)
+    key: Hashable = ("fetch_shared", sql, current_scope(), min_group,
+                     tuple(sorted((params or {}).items(), key=lambda kv: kv[0])))
+    try:
+        hash(key)
+    except TypeError:                    # a parameter such as a list: key by its value
+        key = pickle.dumps(key)
+    return store(key, lambda: fetch(con, sql, params, min_group=min_group))
 
 
 def console_allowed(scope: Scope | None = None) -> bool:

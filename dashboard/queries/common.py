@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.filters import Filters
-from dashboard.queries.base import fetch, params_of, sql
+from dashboard.queries.base import fetch, fetch_shared, params_of, sql
 from etl.seeds import read_sla_rules
 
 # --- SLA: hours from report to resolution, per grid-report category --------------------
@@ -62,8 +62,9 @@ DATE_BOUNDS = sql("""
 
 
 def latest_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The newest date in any fact table (reports, feedback, ledger, project updates)."""
-    df = fetch(con, LATEST, min_group=())
+    """The newest date in any fact table (reports, feedback, ledger, project updates); asked
+    once per file version and scope (base.fetch_shared): every period read of a page needs it."""
+    df = fetch_shared(con, LATEST, min_group=())
     value = df["latest"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value).date()
 

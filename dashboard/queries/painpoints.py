@@ -19,7 +19,7 @@ import pandas as pd
 
 from dashboard.filters import Filters
 from dashboard.queries import painpoint_counts as counts
-from dashboard.queries.base import fetch, filter_sql, params_of, sql
+from dashboard.queries.base import fetch, fetch_shared, filter_sql, params_of, sql
 from etl import codes
 
 STREET_SCOPE = codes.WHOLE_STREET
@@ -86,6 +86,20 @@ HOT_SPOT_MESSAGES = sql("""
 
 HOT_SPOT_MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_HOT_SPOT_ROWS)
 
+# HOT_SPOT_MESSAGES from the tables while the summaries are fresh: the month's assignments only
+# (see MESSAGES_SINCE_MONTH below: the same rows), not the mart's join of all 5M; the places of
+# the messages are still read whole (feedback_places is kept in feedback_id order)
+HOT_SPOT_MESSAGES_OF_MONTH = sql("""
+    SELECT m.submitted_at, m.community, m.channel, m.subject, m.text, m.likes,
+           (m.reply IS NOT NULL OR m.replied_at IS NOT NULL) AS replied, m.feedback_id
+    FROM {feedback} m JOIN {feedback_pain_points} a USING (feedback_id)
+    JOIN {feedback_places} fp USING (feedback_id)
+    WHERE a.pain_point_id = $pid AND a.month_on = $month
+      AND m.submitted_at >= $month AND m.submitted_at < $month_end
+      AND list_contains(fp.places, $place) AND {where}
+    ORDER BY m.likes DESC NULLS LAST, m.submitted_at DESC, m.feedback_id
+    LIMIT $limit OFFSET $offset""", where=filter_sql("m", None, grid=True))
+
 # the month's messages of the top-3 first, then their tokens once (one row per message and
 # token), joined to the keywords by equality: testing every keyword against every message's
 # token list read the whole tokens table per keyword (10M demo: 1.1-1.3 s -> 0.5 s)
@@ -118,6 +132,21 @@ MESSAGES = sql("""
     LIMIT $limit OFFSET $offset""", rows=_MESSAGE_ROWS)
 
 MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_MESSAGE_ROWS)
+
+# MESSAGES' page from its two tables while the summaries are fresh: the mart joins every row of
+# feedback_pain_points (5M at 10M reports, 0.15-0.2 s CPU) before the pain point's filter; the
+# assignments are stored by month, so bounding a.month_on by $since_on's month reads one or two
+# of their row groups. The same rows: while fresh, each message's assignment month is the month
+# it was submitted in (the run clusters a month's messages; no later load moved one), one
+# assignment per message, `replied` as the mart defines it (tests/test_painpoint_messages_fast.py).
+MESSAGES_SINCE_MONTH = sql("""
+    SELECT m.submitted_at, m.community, m.channel, m.subject, m.text, m.rating, m.likes,
+           (m.reply IS NOT NULL OR m.replied_at IS NOT NULL) AS replied, m.feedback_id
+    FROM {feedback} m JOIN {feedback_pain_points} a USING (feedback_id)
+    WHERE a.pain_point_id = $pid AND a.month_on >= date_trunc('month', $since_on::DATE)::DATE
+      AND m.submitted_at >= $since_on AND {where}
+    ORDER BY m.submitted_at DESC, m.feedback_id
+    LIMIT $limit OFFSET $offset""", where=filter_sql("m", "submitted_at", grid=True))
 
 FUNDING = """
         WITH pp AS (
@@ -166,9 +195,10 @@ def _month_end(month: date) -> date:
 
 def summaries_fresh(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the pain-point summaries count the feedback this reader sees (counts.FRESH);
-    False in a file written before they existed (until its next write)."""
+    False in a file written before they existed (until its next write). Asked once per file
+    version and scope (base.fetch_shared): five of the page's reads ask it."""
     try:
-        return bool(fetch(con, counts.FRESH, min_group=())["fresh"].iloc[0])
+        return bool(fetch_shared(con, counts.FRESH, min_group=())["fresh"].iloc[0])
     except duckdb.CatalogException:
         return False
 
@@ -213,7 +243,8 @@ def hot_spot_messages(con: duckdb.DuckDBPyConnection, f: Filters, month: date, p
                       pain_point_id: str, limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
     """One page of the messages behind one hot spot (its pain point, its month, naming its
     place): most liked first, then newest, ties by feedback_id; `limit` rows from `offset`."""
-    return fetch(con, HOT_SPOT_MESSAGES, params_of(f, pid=pain_point_id, month=month,
+    query = HOT_SPOT_MESSAGES_OF_MONTH if summaries_fresh(con) else HOT_SPOT_MESSAGES
+    return fetch(con, query, params_of(f, pid=pain_point_id, month=month,
                                                    month_end=_month_end(month), place=place,
                                                    limit=limit, offset=offset))
 
@@ -246,15 +277,16 @@ def messages(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str,
              limit: int = PAGE_SIZE, offset: int = 0) -> pd.DataFrame:
     """One page of the messages of one pain point (all months) under the global filters:
     newest first, ties by feedback_id; `limit` rows from `offset` (see message_count)."""
-    since = None
+    since, query = None, MESSAGES
     if summaries_fresh(con):
         found = fetch(con, counts.MESSAGES_SINCE,
                       params_of(f, pid=pain_point_id, wanted=offset + limit), min_group=())
         day = found["since_on"].iloc[0]
         # no day: the pain point has no message under the filters; date.max reads no file
         since = date.max if pd.isna(day) else pd.Timestamp(day).date()
-    return fetch(con, MESSAGES, params_of(f, pid=pain_point_id, limit=limit, offset=offset,
-                                          since_on=since))
+        query = MESSAGES_SINCE_MONTH
+    return fetch(con, query, params_of(f, pid=pain_point_id, limit=limit, offset=offset,
+                                       since_on=since))
 
 
 def message_count(con: duckdb.DuckDBPyConnection, f: Filters, pain_point_id: str) -> pd.DataFrame:
@@ -270,9 +302,10 @@ def funding(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataF
     in the project's category, keywords or name, or one of the project's keywords (split on
     、,; or spaces, two characters or more) occurs in a pain-point keyword. One row per
     (pain point, project); pain points without a project keep one row with project NULL.
+    Read once per run (base.fetch_shared): the page asks for it and for funding_summary.
     """
-    return fetch(con, FUNDING, params_of(f, scope=scope_of(f), month=month,
-                                         finished=codes.FINISHED_STAGE))
+    return fetch_shared(con, FUNDING, params_of(f, scope=scope_of(f), month=month,
+                                                finished=codes.FINISHED_STAGE))
 
 
 def funding_summary(con: duckdb.DuckDBPyConnection, f: Filters, month: date) -> pd.DataFrame:
