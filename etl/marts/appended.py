@@ -175,16 +175,20 @@ def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
         before = [path for path in gone if path not in own]
         delta.note_months(con, table, {storage.month_of(path) for path in [*written, *before]})
         shape = {"columns": storage.column_list(table), "key": storage.PARTITIONED[table].key}
+        signed, params = [], {}
         if len(before) < len(gone):       # the command superseded rows of its own files
-            signed = [(+1, _ADDED.format(**shape), {"t": table, "written": written})]
-        else:
-            signed = [(+1, _ALL_ADDED.format(**shape), {"written": written})] if written else []
+            signed, params = [(+1, _ADDED.format(**shape))], {"t": table, "written": written}
+        elif written:
+            signed, params = [(+1, _ALL_ADDED.format(**shape))], {"written": written}
         if before:
-            signed.append((-1, _REMOVED.format(**shape), {"t": table, "written": written, "before": before}))
+            signed.append((-1, _REMOVED.format(**shape)))
+            params = {"t": table, "written": written, "before": before}
         for m in delta.summaries(table):
-            if is_appended(m.name) and delta.exists(con, m.name):
-                for sign, relation, params in signed:
-                    appended(con, m.name, delta.signed_rows(con, m, relation, sign), params)
+            if signed and is_appended(m.name) and delta.exists(con, m.name):
+                # both signs in one insert (a summary's rows are only ever summed)
+                rows = " UNION ALL BY NAME ".join(f"({delta.signed_rows(con, m, relation, sign)})"
+                                          for sign, relation in signed)
+                appended(con, m.name, rows, params)
     forget_deferred(con)
 
 
