@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +131,16 @@ class Model:
 
 
 def model(name: str) -> Model:
-    """The model in etl/marts/<name>.sql (name from MODELS only)."""
+    """The model in etl/marts/<name>.sql (name from MODELS only). Parsed once per version of
+    the file (a load asks some hundred times; an edited file is read again)."""
     if name not in MODELS:
         raise ValueError(f"unknown mart {name!r}")
+    st = os.stat(MARTS_DIR / f"{name}.sql")
+    return _parsed(name, (st.st_ino, st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(name: str, _identity: tuple) -> Model:
     text = (MARTS_DIR / f"{name}.sql").read_text(encoding="utf-8")
     header = _HEADER.search(text)
     if header is None:

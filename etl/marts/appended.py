@@ -43,8 +43,6 @@ ROWS_TABLE = "etl_storage.summary_rows"
 _DDL = ("CREATE SCHEMA IF NOT EXISTS etl_storage",
         f"CREATE TABLE IF NOT EXISTS {ROWS_TABLE} (table_name VARCHAR NOT NULL, month_on DATE, "
         "rows BIGINT NOT NULL)")
-_TABLE_EXISTS = ("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                 "AND schema_name = 'etl_storage' AND table_name = 'summary_rows'")
 _FORGET = f"DELETE FROM {ROWS_TABLE} WHERE table_name = $t AND ($m IS NULL OR list_contains($m, month_on))"
 _MARK = ("INSERT INTO " + ROWS_TABLE + " SELECT $t, {month}, count(*) FROM main.{summary} "
          "WHERE $m IS NULL OR list_contains($m, {month}) GROUP BY {month}")
@@ -104,7 +102,7 @@ def _model(name: str):
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
     """The bookkeeping table; created in a catalog from before it with every summary marked
     whole (the merge kept them whole)."""
-    if con.execute(_TABLE_EXISTS).fetchone()[0]:
+    if delta.is_table(con, ROWS_TABLE):     # the binder: a fifth of listing duckdb_tables()
         return
     for statement in _DDL:
         con.execute(statement)
@@ -175,16 +173,20 @@ def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
         before = [path for path in gone if path not in own]
         delta.note_months(con, table, {storage.month_of(path) for path in [*written, *before]})
         shape = {"columns": storage.column_list(table), "key": storage.PARTITIONED[table].key}
+        signed, params = [], {}
         if len(before) < len(gone):       # the command superseded rows of its own files
-            signed = [(+1, _ADDED.format(**shape), {"t": table, "written": written})]
-        else:
-            signed = [(+1, _ALL_ADDED.format(**shape), {"written": written})] if written else []
+            signed, params = [(+1, _ADDED.format(**shape))], {"t": table, "written": written}
+        elif written:
+            signed, params = [(+1, _ALL_ADDED.format(**shape))], {"written": written}
         if before:
-            signed.append((-1, _REMOVED.format(**shape), {"t": table, "written": written, "before": before}))
+            signed.append((-1, _REMOVED.format(**shape)))
+            params = {"t": table, "written": written, "before": before}
         for m in delta.summaries(table):
-            if is_appended(m.name) and delta.exists(con, m.name):
-                for sign, relation, params in signed:
-                    appended(con, m.name, delta.signed_rows(con, m, relation, sign), params)
+            if signed and is_appended(m.name) and delta.exists(con, m.name):
+                # both signs in one insert (a summary's rows are only ever summed)
+                rows = " UNION ALL BY NAME ".join(f"({delta.signed_rows(con, m, relation, sign)})"
+                                          for sign, relation in signed)
+                appended(con, m.name, rows, params)
     forget_deferred(con)
 
 

@@ -109,7 +109,14 @@ def _summed_type(data_type: str) -> bool:
 
 
 def types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    """column -> data type of a summary table, in order."""
+    """column -> data type of a summary table, in order: from the binder (as `is_table`; the
+    type names are information_schema's), unless a temp table of that name could shadow it."""
+    if not is_table(con, f"temp.{table}"):
+        try:
+            rel = con.table(f"main.{table}")
+            return dict(zip(rel.columns, map(str, rel.dtypes)))
+        except duckdb.Error:      # no such table (or a view that no longer binds): ask the catalog
+            pass
     return dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                             "WHERE table_catalog = current_database() AND table_schema = 'main' "
                             "AND table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall())

@@ -57,19 +57,22 @@ DROP = tuple(f"DROP TABLE IF EXISTS temp.{t}"
              for t in ("etl_residents_fresh", "etl_residents_old", "etl_residents_merged"))
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """A table or view of this catalog's main schema (participation is a view over Parquet parts)."""
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = $t"
-                            " AND table_catalog = current_database() AND table_schema = 'main'",
-                            {"t": table}).fetchone()[0])
+def _present(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
+    """Whether SOURCE and TABLE are tables or views of this catalog's main schema (participation
+    is a view over Parquet parts), in one look at the catalog."""
+    return tuple(map(bool, con.execute(
+        "SELECT count(*) FILTER (table_name = $s), count(*) FILTER (table_name = $t) "
+        "FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'main' AND table_name IN ($s, $t)", {"s": SOURCE, "t": TABLE}).fetchone()))
 
 
 def build(con: duckdb.DuckDBPyConnection, changed: dict[str, set] | None = None) -> None:
     """Make participation_residents match the records: whole (changed None, or no table yet),
     else refresh the months of `participation` in `changed` (none: left alone)."""
-    if not _exists(con, SOURCE):
+    source, table = _present(con)
+    if not source:
         return
-    if changed is None or not _exists(con, TABLE):
+    if changed is None or not table:
         con.execute(WHOLE)
         return
     months = sorted(changed.get(SOURCE) or ())
