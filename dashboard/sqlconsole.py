@@ -1,7 +1,7 @@
 """The analysts' read-only SQL console: one read statement, sandboxed, in its own process.
 
 Each query runs in a child process (dashboard/sqlconsole_worker.py, forked by the console's
-zygote, dashboard/sqlconsole_zygote.py, which has imported DuckDB once), so no query can slow
+zygote, dashboard/sqlconsole_zygote.py, which has imported DuckDB and pyarrow once), so no query can slow
 or crash the server or another user's page:
 - the sandbox (dashboard/sqlsandbox.py): the file ATTACHed read-only, external access off,
   configuration locked, one read statement, `etl_meta` hidden, no function that reads a file

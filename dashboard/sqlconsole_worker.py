@@ -1,8 +1,8 @@
 """One SQL console query in its own process, under limits the kernel enforces.
 
 A query process is forked by the console's zygote (dashboard/sqlconsole_zygote.py: a process
-that has imported DuckDB once, so a query no longer pays the interpreter's start-up
-and DuckDB's import) and runs `child()`: its first act is to cap its own address space (RLIMIT_AS) and
+that has imported DuckDB and pyarrow once, so a query no longer pays the interpreter's
+start-up and their imports) and runs `child()`: its first act is to cap its own address space (RLIMIT_AS) and
 CPU seconds (RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second later) and to ask the kernel
 to kill it when its parent dies. Limits are set here rather than in the server because the
 Streamlit server is multi-threaded; the zygote is single-threaded (tests check it).

@@ -1,4 +1,4 @@
-"""The SQL console's zygote: one process that has imported DuckDB, forking a query process per
+"""The SQL console's zygote: one process that has imported DuckDB and pyarrow, forking a query process per
 console query (dashboard/sqlconsole_worker.py).
 
 Starting `python -m ...` per query cost ~0.23 s of CPU before the query began (the

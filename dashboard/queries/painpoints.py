@@ -86,19 +86,23 @@ HOT_SPOT_MESSAGES = sql("""
 
 HOT_SPOT_MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_HOT_SPOT_ROWS)
 
+# a message counts as replied as etl/marts/feedback_enriched.sql defines it (the two reads below
+# skip that mart's join; tests/test_painpoint_messages_fast.py compares them with it)
+_REPLIED = "(m.reply IS NOT NULL OR m.replied_at IS NOT NULL)"
+
 # HOT_SPOT_MESSAGES from the tables while the summaries are fresh: the month's assignments only
 # (see MESSAGES_SINCE_MONTH below: the same rows), not the mart's join of all 5M; the places of
 # the messages are still read whole (feedback_places is kept in feedback_id order)
 HOT_SPOT_MESSAGES_OF_MONTH = sql("""
     SELECT m.submitted_at, m.community, m.channel, m.subject, m.text, m.likes,
-           (m.reply IS NOT NULL OR m.replied_at IS NOT NULL) AS replied, m.feedback_id
+           {replied} AS replied, m.feedback_id
     FROM {feedback} m JOIN {feedback_pain_points} a USING (feedback_id)
     JOIN {feedback_places} fp USING (feedback_id)
     WHERE a.pain_point_id = $pid AND a.month_on = $month
       AND m.submitted_at >= $month AND m.submitted_at < $month_end
       AND list_contains(fp.places, $place) AND {where}
     ORDER BY m.likes DESC NULLS LAST, m.submitted_at DESC, m.feedback_id
-    LIMIT $limit OFFSET $offset""", where=filter_sql("m", None, grid=True))
+    LIMIT $limit OFFSET $offset""", where=filter_sql("m", None, grid=True), replied=_REPLIED)
 
 # the month's messages of the top-3 first, then their tokens once (one row per message and
 # token), joined to the keywords by equality: testing every keyword against every message's
@@ -141,12 +145,12 @@ MESSAGE_COUNT = sql("SELECT count(*) AS messages {rows}", rows=_MESSAGE_ROWS)
 # assignment per message, `replied` as the mart defines it (tests/test_painpoint_messages_fast.py).
 MESSAGES_SINCE_MONTH = sql("""
     SELECT m.submitted_at, m.community, m.channel, m.subject, m.text, m.rating, m.likes,
-           (m.reply IS NOT NULL OR m.replied_at IS NOT NULL) AS replied, m.feedback_id
+           {replied} AS replied, m.feedback_id
     FROM {feedback} m JOIN {feedback_pain_points} a USING (feedback_id)
     WHERE a.pain_point_id = $pid AND a.month_on >= date_trunc('month', $since_on::DATE)::DATE
       AND m.submitted_at >= $since_on AND {where}
     ORDER BY m.submitted_at DESC, m.feedback_id
-    LIMIT $limit OFFSET $offset""", where=filter_sql("m", "submitted_at", grid=True))
+    LIMIT $limit OFFSET $offset""", where=filter_sql("m", "submitted_at", grid=True), replied=_REPLIED)
 
 FUNDING = """
         WITH pp AS (

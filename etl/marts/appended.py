@@ -142,9 +142,8 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 def defer(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """After etl.storage.upsert of `table`, in its transaction (a refused file notes nothing):
     note the files it wrote (temp.etl_written) and the stored rows it superseded
-    (temp.etl_superseded) for `apply_deferred`."""
-    for statement in _DEFER_DDL:      # made by `prepare`; here only for other callers
-        con.execute(statement)
+    (temp.etl_superseded) for `apply_deferred`, in the tables `prepare` made before the
+    transaction (created inside it, they would lose their rows: delta.prepare)."""
     for statement in _DEFER:
         con.execute(statement, {"t": table})
 
