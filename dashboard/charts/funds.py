@@ -1,6 +1,7 @@
 """Fund figures: the Sankey, monthly in/out, government-money dependence."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -34,11 +35,21 @@ def _short(label: str) -> str:
 
 def _positions(links: pd.DataFrame, ids: list[str]) -> tuple[list[float], list[float]]:
     """Node x by layer (a node with nothing flowing in stays in its own column) and y by the
-    weighted mean height of what flows in, so lines cross as little as a greedy pass can."""
+    weighted mean height of what flows in, so lines cross as little as a greedy pass can.
+
+    Each link row is looked at once per layer through plain arrays (a boolean filter of the
+    whole frame per node cost ~0.08 s a page run at ~70 nodes); the sums are numpy's over the
+    same rows in the same order as the frame's, so every position is the same float."""
     layer = {n: n.split(":", 1)[0] for n in ids}
     inflow = links.groupby("target_id")["amount_yuan"].sum()
     outflow = links.groupby("source_id")["amount_yuan"].sum()
     size = {n: max(float(inflow.get(n, 0)), float(outflow.get(n, 0))) for n in ids}
+    sources = links["source_id"].to_numpy(dtype=object)
+    amounts = links["amount_yuan"].to_numpy()
+    weights = links["amount_yuan"].astype(float).to_numpy()
+    rows_into: dict[str, list[int]] = {}
+    for i, target in enumerate(links["target_id"]):
+        rows_into.setdefault(target, []).append(i)
     y: dict[str, float] = {}
     for name in _LAYERS:
         nodes = [n for n in ids if layer[n] == name]
@@ -46,11 +57,12 @@ def _positions(links: pd.DataFrame, ids: list[str]) -> tuple[list[float], list[f
             continue
 
         def rank(n: str) -> tuple[float, float]:
-            inc = links[(links["target_id"] == n) & links["source_id"].isin(list(y))]
-            if inc.empty or inc["amount_yuan"].sum() == 0:
+            rows = np.array([i for i in rows_into.get(n, ()) if sources[i] in y], dtype=np.intp)
+            if not len(rows) or amounts[rows].sum() == 0:
                 return (2.0, -size[n])          # nothing placed flows in: at the bottom
-            w = inc["amount_yuan"].astype(float)
-            return (float((inc["source_id"].map(y) * w).sum() / w.sum()), -size[n])
+            w = weights[rows]
+            heights = np.array([y[s] for s in sources[rows]], dtype=float)
+            return (float((heights * w).sum() / w.sum()), -size[n])
 
         nodes.sort(key=rank)
         total = sum(size[n] for n in nodes) or 1.0

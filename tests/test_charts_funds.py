@@ -1,0 +1,81 @@
+"""The funds Sankey's node positions: the array-based greedy pass places every node exactly where
+the frame-filtering pass it replaced did (a reference copy below), on the test ledger's links
+and on random links with zero amounts and nodes nothing placed flows into."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pages_fixture import AS_OF
+
+from dashboard.charts import funds as charts
+from dashboard.filters import Filters
+from dashboard.queries import funds as q
+
+
+def reference_positions(links: pd.DataFrame, ids: list[str]) -> tuple[list[float], list[float]]:
+    """The earlier implementation, kept as the definition: for each node, filter the links
+    into it from nodes already placed and take their amount-weighted mean height."""
+    layer = {n: n.split(":", 1)[0] for n in ids}
+    inflow = links.groupby("target_id")["amount_yuan"].sum()
+    outflow = links.groupby("source_id")["amount_yuan"].sum()
+    size = {n: max(float(inflow.get(n, 0)), float(outflow.get(n, 0))) for n in ids}
+    y: dict[str, float] = {}
+    for name in charts._LAYERS:
+        nodes = [n for n in ids if layer[n] == name]
+        if not nodes:
+            continue
+
+        def rank(n: str) -> tuple[float, float]:
+            inc = links[(links["target_id"] == n) & links["source_id"].isin(list(y))]
+            if inc.empty or inc["amount_yuan"].sum() == 0:
+                return (2.0, -size[n])
+            w = inc["amount_yuan"].astype(float)
+            return (float((inc["source_id"].map(y) * w).sum() / w.sum()), -size[n])
+
+        nodes.sort(key=rank)
+        total = sum(size[n] for n in nodes) or 1.0
+        free = 0.3 if len(nodes) > 1 else 0.0
+        gap = free / max(len(nodes) - 1, 1)
+        top = 0.0
+        for n in nodes:
+            h = (1 - free) * size[n] / total
+            y[n] = 0.01 + 0.95 * (top + h / 2)
+            top += h + gap
+    return [charts._LAYER_X.get(layer[n], 0.5) for n in ids], [y.get(n, 0.5) for n in ids]
+
+
+def node_ids(links: pd.DataFrame) -> list[str]:
+    return list(pd.unique(pd.concat([links["source_id"], links["target_id"]], ignore_index=True)))
+
+
+@pytest.mark.parametrize("tops", [(25, 20), (3, 2)])
+def test_positions_equal_the_reference_on_the_ledger(con, tops):
+    links = q.sankey_links(con, Filters(date_to=AS_OF), *tops)
+    assert len(links) > 10
+    ids = node_ids(links)
+    got = charts._positions(links, ids)
+    assert got == reference_positions(links, ids)
+    assert len(set(got[1])) > len(charts._LAYERS)        # nodes spread, not all at 0.5
+
+
+def random_links(seed: int) -> pd.DataFrame:
+    """Five layers of random nodes; some links carry 0 yuan, some project nodes get nothing from
+    a placed category (their inflow comes from a node listed later), amounts of every size."""
+    rng = np.random.default_rng(seed)
+    layers = {name: [f"{name}:{i}" for i in range(rng.integers(1, 9))] for name in charts._LAYERS}
+    rows = []
+    for a, b in zip(charts._LAYERS, charts._LAYERS[1:]):
+        for _ in range(int(rng.integers(1, 25))):
+            amount = float(rng.choice([0.0, rng.uniform(0.01, 10), rng.uniform(1e3, 1e7)]))
+            rows.append((rng.choice(layers[a]), rng.choice(layers[b]), amount))
+    rows.append(("exp:0", "prj:late", 5.0))            # flows in only from a later layer
+    d = pd.DataFrame(rows, columns=["source_id", "target_id", "amount_yuan"])
+    return d.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_positions_equal_the_reference_on_random_links(seed):
+    links = random_links(seed)
+    ids = node_ids(links)
+    assert charts._positions(links, ids) == reference_positions(links, ids)
