@@ -79,3 +79,21 @@ def test_positions_equal_the_reference_on_random_links(seed):
     links = random_links(seed)
     ids = node_ids(links)
     assert charts._positions(links, ids) == reference_positions(links, ids)
+
+
+def test_links_are_drawn_in_the_order_of_the_nodes_they_join(con):
+    """plotly keeps the input order (link.sort "input", no d3-sankey re-sorting in the browser):
+    the links come ordered by their target node's height, then their source node's, and every
+    link of the query is there once with its amount and colour."""
+    links = q.sankey_links(con, Filters(date_to=AS_OF))
+    trace = charts.sankey(links, "zh").data[0]
+    assert trace.link.sort == "input"
+    y = list(trace.node.y)
+    source, target = list(trace.link.source), list(trace.link.target)
+    keys = [(y[t], y[s]) for s, t in zip(source, target)]
+    assert keys == sorted(keys) and len(set(keys)) > 10
+    ids = node_ids(links)
+    drawn = sorted(zip([ids[s] for s in source], [ids[t] for t in target], trace.link.value,
+                       [c.startswith("rgba(181") for c in trace.link.color]))
+    assert drawn == sorted(zip(links["source_id"], links["target_id"], links["amount_yuan"],
+                               links["in_kind"]))
