@@ -27,6 +27,14 @@ _LAYERS = ("st", "src", "cat", "prj", "exp")
 # more room between projects and expense categories: project names are the longest labels
 _LAYER_X = {"st": 0.001, "src": 0.19, "cat": 0.40, "prj": 0.57, "exp": 0.999}
 _LABEL_CHARS = 12       # longer names are cut in the picture; the hover shows them whole
+# a node's rank is rounded so that nodes fed by the same nodes in the same proportions tie (and
+# go by size, then by id) instead of by the last bits of float sums, which change with the order
+# the ledger's rows arrive in (an unordered GROUP BY): the picture is the same on every run
+_RANK_DIGITS = 9
+
+
+def _cents(yuan: float) -> float:
+    return round(yuan, 2)
 
 
 def _short(label: str) -> str:
@@ -39,7 +47,8 @@ def _positions(links: pd.DataFrame, ids: list[str]) -> tuple[list[float], list[f
 
     Each link row is looked at once per layer through plain arrays (a boolean filter of the
     whole frame per node cost ~0.08 s a page run at ~70 nodes); the sums are numpy's over the
-    same rows in the same order as the frame's, so every position is the same float."""
+    same rows in the same order as the frame's. Ranks are rounded (_RANK_DIGITS) so that ties
+    are ties whatever the order the rows were summed in."""
     layer = {n: n.split(":", 1)[0] for n in ids}
     inflow = links.groupby("target_id")["amount_yuan"].sum()
     outflow = links.groupby("source_id")["amount_yuan"].sum()
@@ -59,10 +68,10 @@ def _positions(links: pd.DataFrame, ids: list[str]) -> tuple[list[float], list[f
         def rank(n: str) -> tuple[float, float]:
             rows = np.array([i for i in rows_into.get(n, ()) if sources[i] in y], dtype=np.intp)
             if not len(rows) or amounts[rows].sum() == 0:
-                return (2.0, -size[n])          # nothing placed flows in: at the bottom
+                return (2.0, -_cents(size[n]))  # nothing placed flows in: at the bottom
             w = weights[rows]
             heights = np.array([y[s] for s in sources[rows]], dtype=float)
-            return (float((heights * w).sum() / w.sum()), -size[n])
+            return (round(float((heights * w).sum() / w.sum()), _RANK_DIGITS), -_cents(size[n]))
 
         nodes.sort(key=rank)
         total = sum(size[n] for n in nodes) or 1.0
