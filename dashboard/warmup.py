@@ -22,10 +22,19 @@ Parquet-backed tables (views over the parts) are not read: DuckDB reads their fo
 file at the first query anyway (parquet_metadata_cache) and keeps no decoded data to warm.
 `start()` runs the three (dashboard/web.py's lifespan). A step failing is logged and the
 server starts all the same.
+
+`freeze()` then moves everything start-up built (~125k objects: modules, classes, functions, the
+connection) into the garbage collector's permanent generation (`gc.freeze()`). Streamlit runs a
+full collection after every script run (`runner.postScriptGC`), holding the GIL while the page's
+last messages wait to be sent; it walked all of those objects each time (~0.07 s CPU per page
+view) and now walks only what was made since (~0.005 s). What is frozen is still freed by
+reference counting; only a reference cycle among those start-up objects, were it to become
+garbage, would wait for `gc.unfreeze()` (web.py's lifespan calls it when the server stops).
 """
 from __future__ import annotations
 
 import ast
+import gc
 import importlib
 import logging
 import pkgutil
@@ -88,6 +97,16 @@ def start() -> None:
         except Exception:   # a warm-up is an optimisation: the pages do the same work when it fails
             log.warning("start-up warm-up step %s failed", step.__name__, exc_info=True)
     log.info("start-up warm-up done in %.2f s", time.perf_counter() - t0)
+
+
+def freeze() -> int:
+    """Collect once, then leave every object alive now out of later collections (module
+    docstring); returns how many objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("froze %d start-up objects out of the garbage collector's passes", frozen)
+    return frozen
 
 
 def warm_streamlit() -> None:

@@ -3,11 +3,14 @@
 Streamlit's own server (st.App) running dashboard/app.py, with dashboard/web_assets.py's
 middleware in front for faster page loads in the browser (plotly.js started early on chart
 pages, gzip for Streamlit's static files), and dashboard/warmup.py's imports and database
-opening done while the server starts rather than on the first visitor's page. `streamlit run`
+opening done while the server starts rather than on the first visitor's page; what start-up
+built is then frozen out of the garbage collector's full passes (warmup.freeze), which Streamlit
+runs after every page's script. `streamlit run`
 finds `app` below and serves it with the same options as `streamlit run dashboard/app.py`;
 app.py alone still runs without them.
 """
 import contextlib
+import gc
 
 import streamlit as st
 from starlette.middleware import Middleware
@@ -19,7 +22,11 @@ from dashboard.web_assets import FastAssets
 @contextlib.asynccontextmanager
 async def lifespan(_app):
     warmup.start()
-    yield
+    warmup.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 app = st.App("app.py", middleware=[Middleware(FastAssets)], lifespan=lifespan)

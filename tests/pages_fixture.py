@@ -282,6 +282,18 @@ def preview_bodies(at) -> list[str]:
             and 'class="ck-tbl"' in node.proto.body]
 
 
+def open_drill_downs(at, required: bool = True):
+    """Switch on every drill-down a page keeps one click away (the `*_drill_show` toggles: the pain
+    points' message lists) and rerun (`required`: the page must have one)."""
+    toggles = [w for w in at.toggle if str(w.key).endswith("_drill_show") and not w.value]
+    assert toggles or not required, "no drill-down toggle on this page"
+    if not toggles:
+        return at
+    for w in toggles:
+        w.set_value(True)
+    return at.run()
+
+
 def full_tables(at, required: bool = True):
     """Switch every previewed table to its interactive grid (the `<key>__full` toggles) and rerun,
     so `at.dataframe` holds all of the page's tables (`required`: the page must have one)."""

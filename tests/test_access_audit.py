@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from pages_fixture import full_tables
+from pages_fixture import full_tables, open_drill_downs
 
 from dashboard import export
 from dashboard.access import audit
@@ -172,6 +172,9 @@ def test_drill_down_into_messages_is_audited_once_with_its_rows(log_path, demo_d
     at = AppTest.from_file(PAINPOINTS, default_timeout=120)
     at.run()
     assert not at.exception
+    # the lists open behind a switch: opening the page reads and shows no single message
+    assert not [e for e in audit.entries() if e["action"] == "drill_down"]
+    open_drill_downs(at)
     full_tables(at)                               # the message list's grid (it opens as a preview)
     shown = len(at.dataframe[0].value)
     drills = [e for e in audit.entries() if e["action"] == "drill_down"]

@@ -12,7 +12,7 @@ import pytest
 from dashboard import cache
 from dashboard.filters import Filters
 from dashboard.i18n import t
-from pages_fixture import full_tables
+from pages_fixture import full_tables, open_drill_downs
 from etl.painpoints.hotspots import COLUMNS, HotSpotRanker, burst
 from etl.painpoints.places import clean
 
@@ -216,7 +216,11 @@ def test_painpoints_page_shows_hot_spots_where_list_and_drill_down(demo_pages, p
     month = p.month_on
     at = apptest("painpoints", Filters(date_from=month, date_to=month))
     body = texts(at)
-    full_tables(at)                                   # the message lists as grids
+    # the message lists are one click away: no picker before the switch
+    assert at.toggle(key="hotspots_drill_show").value is False
+    assert not [s for s in at.selectbox if s.key in ("hotspots_pick", "painpoints_pick")]
+    open_drill_downs(at)
+    full_tables(at)                                   # ... and as grids
     place = clean(p.place)
     assert t("hotspots.title", "zh") in [s.value for s in at.subheader]
     assert f"**#1 {place}**" in body                              # the rank 1 card

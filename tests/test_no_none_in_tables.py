@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from pages_fixture import app, full_tables, previews
+from pages_fixture import app, full_tables, open_drill_downs, previews
 from sweep import case
 
 from dashboard import cache
@@ -72,6 +72,8 @@ def test_no_page_table_shows_none_nan_or_nat(lang, period):
     for page in PAGES:
         at = app(page, timeout=180, **query)
         assert not at.exception, (page, at.exception)
+        open_drill_downs(at, required=False)        # lists kept one click away (messages)
+        assert not at.exception, (page, at.exception)
         for i, rows in enumerate(previews(at)):     # the static tables a page opens with
             bad = [c for row in rows for c in row if c.strip().lower() in BAD_TEXT]
             if bad:
@@ -102,6 +104,7 @@ def test_tables_behind_buttons_show_no_none(lang):
     at = app("painpoints", timeout=180, lang=lang)
     at.button(key="painpoints_recluster").click().run()
     assert not at.exception
+    open_drill_downs(at)            # the message lists, one click away
     full_tables(at)                 # the page's own tables open as previews: their grids too
     assert not at.exception
     shown = [d.value for d in at.dataframe]

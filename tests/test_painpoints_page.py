@@ -10,7 +10,7 @@ import pytest
 from dashboard import cache
 from dashboard.filters import Filters
 from dashboard.i18n import t
-from pages_fixture import full_tables, previews
+from pages_fixture import full_tables, open_drill_downs, previews
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "painpoints.py")
 
@@ -158,7 +158,7 @@ def every_message(db: Path, pid: str) -> pd.DataFrame:
 def test_drill_down_pages_through_every_message_of_the_pain_point(demo_db, use_db):
     from dashboard.queries.painpoints import PAGE_SIZE
     use_db(demo_db)
-    at = page()
+    at = open_drill_downs(page())
     pid = at.selectbox(key="painpoints_pick").value
     every = every_message(demo_db, pid)
     n, pages = len(every), -(-len(every) // PAGE_SIZE)
@@ -187,9 +187,29 @@ def test_drill_down_pages_through_every_message_of_the_pain_point(demo_db, use_d
 
 
 @pytest.mark.slow
-def test_picking_another_pain_point_starts_at_page_one(demo_db, use_db):
+def test_message_lists_are_one_click_away(demo_db, use_db):
+    """The page opens with its message list behind a switch (no picker, pager or message table
+    drawn, nothing read); switched on, it shows its picker and list (the hot spots' list:
+    tests/test_hotspots.py)."""
     use_db(demo_db)
     at = page()
+    switch = at.toggle(key="painpoints_drill_show")
+    assert switch.value is False and switch.label == t("painpoints.drill_show", "zh")
+    assert {s.key for s in at.selectbox} == {"painpoints_month"}         # the month picker stays
+    assert not at.number_input
+    ids = t("common.col.feedback_id", "zh")
+    assert not [p for p in previews(at) if ids in p[0]]                   # no message list yet
+    drilled = open_drill_downs(at)
+    assert not drilled.exception
+    assert "painpoints_pick" in {s.key for s in drilled.selectbox}
+    assert drilled.number_input(key="painpoints_messages_page").value == 1
+    assert [p for p in previews(drilled) if ids in p[0]]
+
+
+@pytest.mark.slow
+def test_picking_another_pain_point_starts_at_page_one(demo_db, use_db):
+    use_db(demo_db)
+    at = open_drill_downs(page())
     full_tables(at)
     at.number_input(key="painpoints_messages_page").set_value(2).run()
     at.selectbox(key="painpoints_pick").select_index(1).run()
@@ -280,4 +300,6 @@ def test_english_ui(demo_db, use_db):
     use_db(demo_db)
     at = page(Filters(lang="en"))
     assert at.title[0].value == "Resident pain points"
+    assert at.toggle(key="painpoints_drill_show").label == t("painpoints.drill_show", "en")
+    open_drill_downs(at)
     assert any(c.value.startswith("Page 1 of ") for c in at.caption)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -105,3 +106,23 @@ def test_start_logs_a_failing_step_and_runs_the_others(db, monkeypatch, caplog):
         warmup.start()
     assert "warm_streamlit failed" in caplog.text
     assert cache._open_identity, "warm_database did not run after the failing step"
+
+
+def test_the_servers_start_up_freezes_what_it_built_out_of_full_collections(cockpit_db):
+    """dashboard/web.py's lifespan, in a new process: after start-up the objects it built are in
+    the collector's permanent generation, so the full collection Streamlit runs after every
+    script walks only what came later; they are unfrozen when the server stops."""
+    probe = ("import asyncio, gc, json\n"
+             "from dashboard import web\n"
+             "async def main():\n"
+             "    async with web.lifespan(None):\n"
+             "        inside = [gc.get_freeze_count(), len(gc.get_objects())]\n"
+             "    return inside + [gc.get_freeze_count()]\n"
+             "print(json.dumps(asyncio.run(main())))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COCKPIT_DB": str(cockpit_db)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    frozen, tracked, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert frozen > 50_000                       # pandas, plotly, Streamlit, the page modules
+    assert tracked < frozen / 4                  # what a full collection still walks
+    assert after == 0

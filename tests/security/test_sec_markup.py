@@ -249,11 +249,12 @@ def test_painpoints_page_shows_payloads_as_text(db):
     at = open_page("painpoints", community=month_scope(db))
     check(at, expect_markdown=("community", "painpoint.label", "painpoint.keyword", "feedback.subject"),
           expect_chart=("painpoint.label",))
-    # the views one click away: the keyword bars, the money chart
+    # the views one click away: the keyword bars, the money chart, the message lists
     at.segmented_control(key="painpoints_view").set_value("keywords").run()
     at.toggle(key="painpoints_funding_chart").set_value(True).run()
+    at.toggle(key="painpoints_drill_show").set_value(True).run()
     assert not at.exception
-    check(at, expect_chart=("painpoint.label", "painpoint.keyword"))
+    check(at, expect_chart=("painpoint.label", "painpoint.keyword"), expect_html=("feedback.subject",))
 
 
 @pytest.mark.slow

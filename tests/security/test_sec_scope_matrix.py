@@ -86,6 +86,9 @@ def drive_projects(scope) -> list[Harvest]:
 def drive_painpoints(scope) -> list[Harvest]:
     at = open_page("painpoints", scope)
     out = [settled(at, "painpoints")]
+    if any(str(w.key).endswith("_drill_show") for w in at.toggle):    # the message lists
+        pages_fixture.open_drill_downs(at)
+        out.append(settled(at, "painpoints messages"))
     picks = at.selectbox(key="painpoints_pick") if _has(at, "selectbox", "painpoints_pick") else None
     if picks is not None and len(picks.options) > 1:
         at.selectbox(key="painpoints_pick").select_index(1).run()
