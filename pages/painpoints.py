@@ -168,7 +168,8 @@ if top is not None and not top.empty:
             ui.chart(charts.funding_figure(summary[summary["projects"] > 0], lang),
                      key="painpoints_funding")
         detail = cache.run(q.funding, f, month).dropna(subset=["project_id"])
-        ui.table(detail, lang, key="painpoints_projects", preview=True)
+        ui.table(detail.rename(columns={c: t(f"painpoints.col.{c}", lang) for c in ("rank", "label", "size")}),
+                 lang, key="painpoints_projects", preview=True)
 
 with ui.panel(lang, t("painpoints.recluster", lang), t("painpoints.recluster_help", lang)):
     if aggregates_only("feedback"):      # re-clustering reads and quotes single messages
