@@ -61,8 +61,8 @@ drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Six c
    stSkeleton, stSkeletonElement) whose opacity pulses for as long as they are there. Each
    pulse is a new frame at the display's rate, drawn in software where there is no GPU: with
    many users' tabs loading at once on one machine (bench_users: ten tabs in one Chromium on
-   two cores) the pulsing took a quarter of the browser's CPU in the users' arrival, and the
-   slower the loads, the longer it pulses. Every page's HTML therefore carries a style that
+   two cores) the pulsing took a fifth to a third of the browser's CPU in the users' arrival,
+   and the slower the loads, the longer it pulses. Every page's HTML therefore carries a style that
    stops it (STILL_STYLE): the placeholders stay, without the pulse, as Streamlit itself shows
    them to users who ask their system for reduced motion. docs/BENCHMARKS.md, "Ten users
    arriving at once", has the figures.
