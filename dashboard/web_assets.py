@@ -8,7 +8,7 @@ Streamlit 1.67 already sends the right caching headers: its content-hashed files
 (tests/test_static_cache.py checks both). What a chart page's first load costs is plotly.js
 (Streamlit's PlotlyChart chunk, 4.7 MB): the browser asks for it only when the first chart
 element arrives over the websocket, then parses and runs it on the main thread before
-drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Five changes:
+drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Six changes:
 
 1. Start plotly.js early on chart pages. A page's HTML (index.html, served for "/" and for
    every page path such as /grid) gets `<script type="module">import("./static/js/
@@ -56,6 +56,16 @@ drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Five 
    computer, a private window, the briefing export's browser) would pay ~0.4 s more on every
    chart page, and the ~0.4 s it saves comes only from a profile's third document on; an office
    whose staff open the cockpit daily in their own browser profile gains (docs/OPERATIONS.md).
+6. Still loading placeholders. While a page waits for its first messages or for an element's
+   code (plotly.js, the data grid), Streamlit shows grey placeholders (stAppSkeleton,
+   stSkeleton, stSkeletonElement) whose opacity pulses for as long as they are there. Each
+   pulse is a new frame at the display's rate, drawn in software where there is no GPU: with
+   many users' tabs loading at once on one machine (bench_users: ten tabs in one Chromium on
+   two cores) the pulsing took a fifth to a third of the browser's CPU in the users' arrival,
+   and the slower the loads, the longer it pulses. Every page's HTML therefore carries a style that
+   stops it (STILL_STYLE): the placeholders stay, without the pulse, as Streamlit itself shows
+   them to users who ask their system for reduced motion. docs/BENCHMARKS.md, "Ten users
+   arriving at once", has the figures.
 """
 from __future__ import annotations
 
@@ -88,6 +98,11 @@ NOT_STREAMED_CHARSET = b"iso-8859-2"
 BASE_OF_PATH = r'/[^/]*\/?$/'          # a JavaScript regex: the last segment, with a trailing slash
 BASE_SCRIPT = ('<script>window.__streamlit=Object.assign({},window.__streamlit,{BACKEND_BASE_URL:'
                f'location.origin+location.pathname.replace({BASE_OF_PATH},"")}})</script>').encode()
+# 6. in the docstring: Streamlit's loading placeholders without their endless opacity pulse
+# (Streamlit's own look under prefers-reduced-motion); the placeholders and their children
+STILL_TESTIDS = ("stAppSkeleton", "stSkeleton", "stSkeletonElement")
+STILL_STYLE = ("<style>" + ",".join(f'[data-testid="{t}"],[data-testid="{t}"] *' for t in STILL_TESTIDS)
+               + "{animation:none!important}</style>").encode()
 # chunks compressed at start-up (in a thread) so the first visitor does not wait for them
 WARM = ("index", "protobuf", "react-dom", "PlotlyChart", "DataFrame", "arrowFormatUtils",
         "StreamlitMarkdown")
@@ -126,9 +141,9 @@ def page_name(path: str) -> str | None:
 
 
 class FastAssets:
-    """ASGI middleware: the app's base URL in every page's HTML, early plotly.js on chart pages,
-    gzip (cached) for /static/*.js|css, plotly.js with V8's compile hint and a charset that
-    lets V8's code cache serve it."""
+    """ASGI middleware: the app's base URL and still loading placeholders in every page's HTML,
+    early plotly.js on chart pages, gzip (cached) for /static/*.js|css, plotly.js with V8's
+    compile hint and a charset that lets V8's code cache serve it."""
 
     def __init__(self, app, warm: bool = True):
         self.app = app
@@ -178,11 +193,8 @@ class FastAssets:
             return
         # the start page ("", maybe under a proxy's prefix: /cockpit) needs no base: its own
         # address is the first base the frontend asks, and the right one
-        head = BASE_SCRIPT if page else b""
+        head = (BASE_SCRIPT if page else b"") + STILL_STYLE
         tail = b"" if page in PAGES_WITHOUT_CHARTS else self.tag
-        if not head and not tail:
-            await self.app(scope, receive, send)
-            return
         # index.html (7.9 kB) uncompressed, so the tags can go in: Streamlit gzips /grid but not /
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
         await self.app(scope, receive, _Inject(send, head, tail))

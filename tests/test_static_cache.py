@@ -6,7 +6,8 @@ Caching: hashed static files may be kept a year (immutable), the page HTML must 
 without charts do not, static JS/CSS travel gzipped, byte for byte the file when unpacked, and
 plotly.js is the file with V8's compile hint as its first line (gzipped or not); every page's
 HTML but the start page's tells Streamlit's frontend the app's base (no 404 probe of
-/<page>/_stcore/..., tests/e2e/test_browser.py checks it in the browser).
+/<page>/_stcore/..., tests/e2e/test_browser.py checks it in the browser); every page's HTML
+stops the loading placeholders' pulse (tests/e2e/test_browser.py checks that in the browser too).
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import pytest
 
 from dashboard import cockpit_server, warmup
 from dashboard.web_assets import (BASE_SCRIPT, CODE_CACHE_SWITCH, CODE_CACHED, COMPILE_HINT,
-                                  NOT_STREAMED_CHARSET, PAGES_WITHOUT_CHARTS, STATIC, FastAssets,
-                                  chunk)
+                                  NOT_STREAMED_CHARSET, PAGES_WITHOUT_CHARTS, STATIC, STILL_STYLE,
+                                  STILL_TESTIDS, FastAssets, chunk)
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
@@ -116,6 +117,25 @@ def test_page_html_names_the_app_base_before_streamlits_scripts(base):
     assert int(headers["content-length"]) == len(body)
     _, headers, body = get(base + "/static/js/" + chunk("react-dom").name, gzip_ok=True)
     assert b"BACKEND_BASE_URL" not in gzip.decompress(body)     # assets are not pages
+
+
+def test_every_page_html_stops_the_loading_placeholders_pulse(base):
+    """The style is in <head>, before Streamlit's scripts and after the base script, once, on
+    every page (the start page, chart pages, pages without charts), and names each placeholder."""
+    assert STILL_TESTIDS == ("stAppSkeleton", "stSkeleton", "stSkeletonElement")
+    for testid in STILL_TESTIDS:
+        assert f'[data-testid="{testid}"],[data-testid="{testid}"] *'.encode() in STILL_STYLE
+    assert STILL_STYLE.endswith(b"{animation:none!important}</style>")
+    for path in ("/", "/grid", "/painpoints", "/sql_console", "/data"):
+        status, headers, body = get(base + path, gzip_ok=True)
+        assert status == 200 and "content-encoding" not in headers, path
+        assert body.count(STILL_STYLE) == 1, path
+        assert body.index(b"<head>") < body.index(STILL_STYLE) < body.index(b'<script type="module"'), path
+        if path != "/":
+            assert body.index(BASE_SCRIPT) < body.index(STILL_STYLE), path
+        assert int(headers["content-length"]) == len(body), path
+    _, _, body = get(base + "/static/js/" + chunk("react-dom").name, gzip_ok=True)
+    assert STILL_STYLE not in gzip.decompress(body)         # assets are not pages
 
 
 def test_hashed_static_files_are_immutable_and_gzipped(base):
