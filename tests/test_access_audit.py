@@ -77,7 +77,7 @@ def test_each_export_writes_one_entry_with_its_row_count(log_path, fmt):
         download = export.audited(fmt, df, "explore")
     assert not log_path.exists()                  # nothing is recorded until someone clicks
     data = download()                             # Streamlit calls it outside the page run
-    back = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_excel(io.BytesIO(data))
+    back = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_excel(io.BytesIO(data), engine="openpyxl")
     assert len(back) == 7
     entries = audit.entries()
     assert len(entries) == 1
