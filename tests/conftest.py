@@ -210,10 +210,16 @@ def release_connections():
     the pages hold with another configuration (a writer, a default reader) gets the pages'
     connections closed first (`_release_pages_on_conflict`). (Only when the pages' cache
     module was imported: tests that never rendered a page pay nothing.)"""
+    cache = sys.modules.get("dashboard.cache")
+    _HELD_BEFORE_THIS_TEST[:] = [os.path.realpath(p) for p in cache._open_identity] if cache else []
     yield
     cache = sys.modules.get("dashboard.cache")
     if cache is not None:
         cache.RESULTS.clear()
+
+
+# the files whose pages' connections were opened by an earlier test (release_connections)
+_HELD_BEFORE_THIS_TEST: list[str] = []
 
 
 def pytest_configure(config):
@@ -297,7 +303,9 @@ def _release_pages_on_conflict() -> None:
     """The pages' connections stay open between tests (release_connections). When a test
     then opens one of those files with another configuration, DuckDB refuses ("a different
     configuration than existing connections"): close the pages' connections, as the cache
-    itself does when the file changes, and connect again."""
+    itself does when the file changes, and connect again. Only for a file an EARLIER test's
+    pages opened: a conflict with a connection the pages opened during the same test is the
+    code under test's own and is raised as before."""
     import functools
 
     import duckdb
@@ -311,6 +319,9 @@ def _release_pages_on_conflict() -> None:
         except duckdb.ConnectionException as e:
             cache = sys.modules.get("dashboard.cache")
             if cache is None or "different configuration" not in str(e):
+                raise
+            target = args[0] if args else kwargs.get("database")
+            if target is None or os.path.realpath(str(target)) not in _HELD_BEFORE_THIS_TEST:
                 raise
             cache.clear()
             return real(*args, **kwargs)
