@@ -282,28 +282,28 @@ def preview_bodies(at) -> list[str]:
             and 'class="ck-tbl"' in node.proto.body]
 
 
-def open_drill_downs(at, required: bool = True):
-    """Switch on every drill-down a page keeps one click away (the `*_drill_show` toggles: the pain
-    points' message lists) and rerun (`required`: the page must have one)."""
-    toggles = [w for w in at.toggle if str(w.key).endswith("_drill_show") and not w.value]
-    assert toggles or not required, "no drill-down toggle on this page"
+def _switch_on(at, suffix: str, required: bool, missing: str):
+    """Turn on every toggle whose key ends with `suffix` and rerun once (`required`: the page
+    must have one, else `missing` is the failure)."""
+    toggles = [w for w in at.toggle if str(w.key).endswith(suffix) and not w.value]
+    assert toggles or not required, missing
     if not toggles:
         return at
     for w in toggles:
         w.set_value(True)
     return at.run()
+
+
+def open_drill_downs(at, required: bool = True):
+    """Switch on every drill-down a page keeps one click away (the `*_drill_show` toggles: the pain
+    points' message lists) and rerun (`required`: the page must have one)."""
+    return _switch_on(at, "_drill_show", required, "no drill-down toggle on this page")
 
 
 def full_tables(at, required: bool = True):
     """Switch every previewed table to its interactive grid (the `<key>__full` toggles) and rerun,
     so `at.dataframe` holds all of the page's tables (`required`: the page must have one)."""
-    toggles = [w for w in at.toggle if str(w.key).endswith("__full") and not w.value]
-    assert toggles or not required, "no previewed table on this page"
-    if not toggles:
-        return at
-    for w in toggles:
-        w.set_value(True)
-    return at.run()
+    return _switch_on(at, "__full", required, "no previewed table on this page")
 
 
 def _walk(node):
