@@ -70,9 +70,24 @@ def differences(db: Path) -> tuple[int, int]:
     return differ, rows
 
 
+# project_status' spent/received (read from fund_daily) against the ledger's own entries
+_MONEY_FROM_LEDGER = """
+    SELECT p.project_id,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'out'), 0)::DOUBLE,
+           COALESCE(sum(t.amount_yuan) FILTER (WHERE t.direction = 'in'), 0)::DOUBLE
+    FROM projects p LEFT JOIN fund_transactions t ON t.project_id = p.project_id AND t.txn_on <= $d
+    GROUP BY p.project_id ORDER BY 1"""
+_MONEY_OF_STATUS = "SELECT project_id, spent_yuan, received_yuan FROM project_status($d) ORDER BY 1"
+
+
 def assert_same_as_rebuild(db: Path) -> None:
     differ, rows = differences(db)
     assert differ == 0 and rows > 20, (differ, rows)
+    # and the project measures summed from it are the ledger's, to the cent, at several as-of days
+    for day in (START + timedelta(days=20), START + timedelta(days=61), START + timedelta(days=400)):
+        status = read(db, _MONEY_OF_STATUS, {"d": day})
+        assert status == read(db, _MONEY_FROM_LEDGER, {"d": day}), day
+        assert sum(spent + received for _, spent, received in status) > 0
 
 
 def read(db: Path, query: str, params: dict | None = None) -> list[tuple]:

@@ -2,6 +2,7 @@
 the fund_daily summary equals the same read of the entries."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from datetime import date
 
@@ -15,6 +16,7 @@ from dashboard.filters import Filters
 from dashboard.queries import funds as q
 from dashboard.queries import briefing, linkage, overview
 from dashboard.queries.base import Scope, use_scope
+from etl import marts
 
 PERIODS = [Filters(date_to=AS_OF), Filters(date_from=date(2026, 6, 1), date_to=AS_OF),
            Filters(date_to=AS_OF, community="春晖社区")]
@@ -100,11 +102,18 @@ FUND_READS = (q.ledger_flows, q.sankey_links, q.monthly, q.execution, q.ledger_c
 
 @pytest.fixture(scope="module")
 def without_summary(demo_db, tmp_path_factory):
-    """A copy of the demo catalog as written before fund_daily existed (its parts shared)."""
+    """A copy of the demo catalog as written before fund_daily existed (its parts shared):
+    without the summary, and with project_status summing the ledger's entries as it did then
+    (the macro reads fund_daily since session 10; a catalog keeps the macro it was written with)."""
     copy = tmp_path_factory.mktemp("no-fund-daily") / "cockpit.duckdb"
     shutil.copyfile(demo_db, copy)
+    status = marts.model("project_status")
+    from_ledger = status.body.replace("from fund_daily t, bounds b\n    where t.day_on <= b.as_of_on",
+                                      "from fund_transactions t, bounds b\n    where t.txn_on <= b.as_of_on")
+    assert from_ledger != status.body
     with duckdb.connect(str(copy)) as c:
         c.execute("DROP TABLE fund_daily")
+        c.execute(dataclasses.replace(status, body=from_ledger).ddl())
     return copy
 
 

@@ -120,3 +120,36 @@ def test_a_catalog_without_the_summary_gives_the_same_median(db, tmp_path):
         finally:
             con.close()
     assert values[0] == values[1] == values[2] and values[0] > 0
+
+
+# grid_kpis' counts as one scan of grid_daily with FILTER clauses (the form before session 10,
+# which now reads them with a WHERE per scan): the reference for the same sums
+ONE_SCAN = """
+    SELECT COALESCE(sum(g.opened - g.closed) FILTER (WHERE g.day_on <= $as_of), 0)::BIGINT AS open_cases,
+           COALESCE(sum(g.reports) FILTER (WHERE {in_period}), 0)::BIGINT AS reports,
+           COALESCE(sum(count_at(g.sla_due_by, g.day_on, $as_of)) FILTER (WHERE {in_period}), 0)::BIGINT AS sla_due,
+           COALESCE(sum(count_at(g.sla_met_by, g.day_on, $as_of)) FILTER (WHERE {in_period}), 0)::BIGINT AS sla_met
+    FROM {grid_daily} g WHERE {where}
+""".replace("{in_period}", overview.DAYS_IN_PERIOD).replace("{where}", overview.GRID_FILTERS)
+SHORT = (Filters(date_from=date(2025, 5, 5), date_to=date(2025, 5, 11)),          # a week
+         Filters(date_from=date(2025, 5, 5), date_to=date(2025, 5, 11), grid_id="QH-02-01"),
+         Filters(date_from=date(2024, 5, 1), date_to=date(2024, 12, 31)),         # before the data
+         Filters(date_from=date(2025, 10, 1), date_to=date(2026, 3, 1)))          # past its end
+
+
+@pytest.mark.parametrize("role", sorted(SCOPES))
+def test_the_kpi_counts_are_the_one_scan_sums(db, role):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        with use_scope(SCOPES[role]):
+            nonzero = 0
+            for f in (*LONG, *SHORT):
+                got = overview.grid_kpis(con, f)
+                want = fetch(con, ONE_SCAN, period_params(con, f), mask=overview._GRID_MASK)
+                for col in ("open_cases", "reports", "sla_due", "sla_met"):
+                    a, b = got[col].iloc[0], want[col].iloc[0]
+                    assert a == b or (math.isnan(a) and math.isnan(b)), (f, col)
+                nonzero += bool(got["reports"].iloc[0] > 0) and bool(got["open_cases"].iloc[0] > 0)
+    finally:
+        con.close()
+    assert nonzero >= 5

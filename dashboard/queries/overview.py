@@ -33,22 +33,26 @@ GRID_FILTERS = filter_sql("g", None, grid=True, category="category")
 # grid_daily rows of the period's reports ($date_from may be open)
 DAYS_IN_PERIOD = "($date_from IS NULL OR g.day_on >= $date_from) AND g.day_on <= $as_of"
 
+# two scans of grid_daily, each with its own WHERE (not one with FILTER clauses): the SLA count
+# lists are read for the period's rows only, and the open count reads three narrow columns. A
+# week's KPIs (the briefing) 0.033 -> 0.008 s CPU at 1M reports; the same sums.
 _GRID_KPIS = """
-    WITH daily AS (
-        SELECT sum(g.opened - g.closed) FILTER (WHERE g.day_on <= $as_of)::BIGINT AS open_cases,
-               COALESCE(sum(g.reports) FILTER (WHERE {in_period}), 0)::BIGINT AS reports,
-               COALESCE(sum(count_at(g.sla_due_by, g.day_on, $as_of))
-                        FILTER (WHERE {in_period}), 0)::BIGINT AS sla_due,
-               COALESCE(sum(count_at(g.sla_met_by, g.day_on, $as_of))
-                        FILTER (WHERE {in_period}), 0)::BIGINT AS sla_met
+    WITH open_at AS (
+        SELECT sum(g.opened - g.closed)::BIGINT AS open_cases
         FROM {grid_daily} g
-        WHERE {where}
+        WHERE {where} AND g.day_on <= $as_of
+    ), daily AS (
+        SELECT COALESCE(sum(g.reports), 0)::BIGINT AS reports,
+               COALESCE(sum(count_at(g.sla_due_by, g.day_on, $as_of)), 0)::BIGINT AS sla_due,
+               COALESCE(sum(count_at(g.sla_met_by, g.day_on, $as_of)), 0)::BIGINT AS sla_met
+        FROM {grid_daily} g
+        WHERE {where} AND {in_period}
     ), resolution AS ({resolution}
     )
-    SELECT COALESCE(daily.open_cases, 0) AS open_cases, daily.reports, daily.sla_due,
+    SELECT COALESCE(open_at.open_cases, 0) AS open_cases, daily.reports, daily.sla_due,
            daily.sla_met, daily.sla_met / NULLIF(daily.sla_due, 0) AS sla_share,
            resolution.median_resolution_hours, resolution.bracket_ok
-    FROM daily, resolution
+    FROM open_at, daily, resolution
 """
 # the median over every case of the period, or over the durations in $b_lo..$b_hi only
 # (dashboard/queries/resolution.py): the same figure

@@ -42,11 +42,17 @@ BRACKET = sql("""
         FROM {grid_resolution_monthly} h
         WHERE {where_h} AND {months_h}
         GROUP BY h.bucket),
-    spare AS (
-        SELECT COALESCE(sum(g.reports) FILTER (WHERE {months_g} AND (g.day_on > $as_of
-                            OR ($date_from IS NOT NULL AND g.day_on < $date_from))), 0)
-             + COALESCE(sum(g.opened - g.closed) FILTER (WHERE g.day_on <= $as_of), 0) AS m
-        FROM {grid_daily} g WHERE {where_g}),
+    -- two scans with their own WHERE instead of one with FILTER clauses: the reports outside
+    -- the period read the touched months' rows only (as overview.GRID_KPIS does)
+    outside AS (
+        SELECT COALESCE(sum(g.reports), 0) AS n
+        FROM {grid_daily} g
+        WHERE {where_g} AND {months_g}
+          AND (g.day_on > $as_of OR ($date_from IS NOT NULL AND g.day_on < $date_from))),
+    open_at AS (
+        SELECT COALESCE(sum(g.opened - g.closed), 0) AS n
+        FROM {grid_daily} g WHERE {where_g} AND g.day_on <= $as_of),
+    spare AS (SELECT outside.n + open_at.n AS m FROM outside, open_at),
     cum AS (
         SELECT bucket, resolved, sum(resolved) OVER (ORDER BY bucket) AS upto,
                sum(resolved) OVER () AS n_a

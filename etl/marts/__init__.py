@@ -50,8 +50,8 @@ from etl.marts import appended, delta, residents
 
 MARTS_DIR = Path(__file__).resolve().parent
 # dependency order: a model only reads tables, seeds and models listed before it
-MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "project_status", "fund_flows",
-          "fund_daily", "feedback_enriched", "feedback_daily",
+MODELS = ("grid_cases", "grid_cases_at", "grid_daily", "fund_flows", "fund_daily",
+          "project_status", "feedback_enriched", "feedback_daily",
           "grid_resolutions", "grid_resolution_monthly")
 SEEDS = ("sla_rules", "named_codes", "warning_rules")
 # scalar macros the marts' readers share (created before the models)

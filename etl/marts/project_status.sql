@@ -11,11 +11,14 @@ with bounds as (
            max(threshold) filter (where rule = 'spending_ahead') as ahead_points
     from warning_rules
 ), money as (
+    -- the ledger's entries up to as_of, summed from fund_daily (the ledger summed by day at
+    -- load time, in the catalog) instead of every entry in the ledger's Parquet parts: the same
+    -- exact sums (DECIMAL yuan); an entry of a project not in projects counts in neither
     select t.project_id,
            sum(t.amount_yuan) filter (where t.direction = 'out')::DOUBLE as spent_yuan,
            sum(t.amount_yuan) filter (where t.direction = 'in')::DOUBLE as received_yuan
-    from fund_transactions t, bounds b
-    where t.txn_on <= b.as_of_on
+    from fund_daily t, bounds b
+    where t.day_on <= b.as_of_on
     group by t.project_id
 ), milestones as (
     select m.project_id, count(*) as milestones,
