@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from pathlib import Path
 
@@ -135,13 +136,23 @@ def test_strict_refuses_any_reject(tmp_path, db):
     assert res.status == "refused" and not db.exists()
 
 
-def test_loading_the_same_file_twice_changes_nothing(tmp_path, db):
+def test_loading_the_same_file_twice_changes_nothing(tmp_path, db, monkeypatch):
     path = grid_csv(tmp_path)
     load_paths([path], db, progress=None)
     before = _digest(db)
+    opened = []
+    real = duckdb.connect
+
+    def connect(database=":memory:", *args, **kwargs):
+        opened.append((Path(str(database)).name, kwargs.get("read_only", False)))
+        return real(database, *args, **kwargs)
+    monkeypatch.setattr(duckdb, "connect", connect)
     [res] = load_paths([path], db, progress=None)
     assert res.status == "skipped"
     assert _digest(db) == before
+    # what was loaded before is read on the writer's connection (to the next file, under the
+    # writers' lock), not on a connection of its own to the live file
+    assert [o for o in opened if o[0].startswith(db.name)] == [(f"{db.name}.next-{os.getpid()}", False)]
 
 
 def test_newer_export_updates_records_latest_wins(tmp_path, db):
