@@ -65,6 +65,11 @@ class RawSource:
     def is_csv(self) -> bool:
         return self.table is None
 
+    @property
+    def text_bytes(self) -> int:
+        """The source's size: its sheet's text columns in memory, or its CSV file's bytes."""
+        return self.table.nbytes if self.table is not None else (self.csv_path or self.path).stat().st_size
+
     def prefetch(self) -> None:
         """Start transcoding a GBK file in the background (no-op for anything else)."""
         if self.is_csv and self.csv_path is None and self._pending is None:

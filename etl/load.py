@@ -74,31 +74,28 @@ def load_paths(paths: list[Path | str], db: Path | None = None, *, kind: str | N
             results.append(LoadResult(path, None, None, "refused", message=str(exc)))
             say(f"REFUSED {path.name}: {exc}")
     sources.sort(key=lambda s: aliases.KIND_ORDER.index(s[1]))
-    loaded_before = _loaded_hashes(db)
-    todo = []
-    for src, k in sources:
-        if (src.sha256, src.sheet or "") in loaded_before:
-            results.append(LoadResult(src.path, src.sheet, k, "skipped", message="already loaded"))
-            say(f"skipped {src.label}: already loaded (same bytes)")
-            src.close()
-        else:
-            todo.append((src, k))
-    for src, _ in todo:
-        src.prefetch()   # GBK files are transcoded in the background while earlier files load
-    if todo:
-        _write_sources(db, todo, strict, max_reject_share, say, results, loaded_by, partner)
+    if sources:
+        _write_sources(db, sources, strict, max_reject_share, say, results, loaded_by, partner)
     for res in results:
         res.message = mask_text(res.message)
     return results
 
 
-def _write_sources(db: Path, todo: list[tuple[RawSource, str]], strict: bool, max_reject_share: float,
+def _write_sources(db: Path, sources: list[tuple[RawSource, str]], strict: bool, max_reject_share: float,
                    say: Callable[[str], None], results: list[LoadResult],
                    loaded_by: str | None = None, partner: str | None = None) -> None:
-    """Load each source in its own transaction into the next file; swap it in if any loaded."""
+    """Load each source not loaded before in its own transaction into the next file; swap it
+    in if any loaded. Which files were loaded before is read on the writer's own connection,
+    under the writers' lock: no second connection to the catalog (a DuckDB instance costs
+    ~15 ms of CPU before any query), and a file a concurrent load has just loaded is skipped."""
     salt = pseudonym_salt(db)
     try:
         with writer(db) as con:
+            todo = _not_loaded_before(con, sources, say, results)
+            if not todo:
+                raise _NothingLoaded
+            for src, _ in todo:
+                src.prefetch()   # GBK files are transcoded in the background while earlier files load
             _bound_memory(con)
             with Prestager(con, salt, _create_raw) as ahead:
                 changed = 0
@@ -119,7 +116,7 @@ def _write_sources(db: Path, todo: list[tuple[RawSource, str]], strict: bool, ma
     except _NothingLoaded:
         pass
     finally:
-        for src, _ in todo:
+        for src, _ in sources:
             src.close()
 
 
@@ -167,16 +164,27 @@ def _missing_message(src: RawSource, kind: str, lacking) -> str:
             f"Headers found: {', '.join(src.headers)}")
 
 
-def _loaded_hashes(db: Path) -> set[tuple[str, str]]:
-    if not db.exists():
-        return set()
-    with duckdb.connect(str(db), read_only=True) as con:
-        try:
-            rows = con.execute("SELECT sha256, COALESCE(sheet, '') FROM etl_loads "
-                               "WHERE status = 'loaded'").fetchall()
-        except duckdb.CatalogException:
-            return set()
-    return set(rows)
+def _not_loaded_before(con: duckdb.DuckDBPyConnection, sources: list[tuple[RawSource, str]],
+                       say: Callable[[str], None], results: list[LoadResult]) -> list[tuple[RawSource, str]]:
+    """The sources whose bytes (file, sheet) the catalog has not loaded yet; the others are
+    reported skipped and closed."""
+    loaded_before = _loaded_hashes(con)
+    todo = []
+    for src, k in sources:
+        if (src.sha256, src.sheet or "") in loaded_before:
+            results.append(LoadResult(src.path, src.sheet, k, "skipped", message="already loaded"))
+            say(f"skipped {src.label}: already loaded (same bytes)")
+            src.close()
+        else:
+            todo.append((src, k))
+    return todo
+
+
+def _loaded_hashes(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(sha256, sheet or '') of every file the catalog loaded (the writer's connection: its
+    schema is in place, so etl_loads exists)."""
+    return set(con.execute("SELECT sha256, COALESCE(sheet, '') FROM etl_loads "
+                           "WHERE status = 'loaded'").fetchall())
 
 
 # DuckDB's share of memory while it stages and writes: staging tables beyond it spill to a

@@ -104,7 +104,8 @@ def _stage_source(con: duckdb.DuckDBPyConnection, src: RawSource, kind: str,
     def run() -> tuple[list[str], tuple[int, int]]:
         names = _create_raw(con, src, kind)
         keep = tuple(n for n in names if n.startswith("_x"))   # unmapped: kept for rejects
-        return names, stage.run_stage(con, kind, bound, first_row=src.header_row + 1, keep=keep)
+        return names, stage.run_stage(con, kind, bound, first_row=src.header_row + 1, keep=keep,
+                                      mask_once=stage.masks_once(src.text_bytes))
 
     try:
         return run()

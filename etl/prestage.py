@@ -103,7 +103,7 @@ class Prestager:
         try:
             names = self._create_raw(cur, src, kind)
             keep = tuple(n for n in names if n.startswith("_x"))
-            statement = stage.prestage_sql(kind, table, keep=keep)
+            statement = stage.prestage_sql(kind, table, keep=keep, mask_once=stage.masks_once(src.text_bytes))
             bound = stage.params(kind, self._salt)
             cur.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
         finally:

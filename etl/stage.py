@@ -15,6 +15,7 @@ import re
 import duckdb
 import pandas as pd
 
+from etl.pii import mask_list_sql
 # the column types, their vocabularies and the typing SQL, importable from here as before
 # (etl/stage_participation.py and the tests use stage.<name>)
 from etl.stage_typing import (  # noqa: F401
@@ -139,12 +140,13 @@ def _errors_sql(kind: str) -> str:
 
 
 def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[str, ...] = (),
-              typed_all: str = "_typed_all", prestaged: bool = False) -> list[str]:
+              typed_all: str = "_typed_all", prestaged: bool = False, mask_once: bool = False) -> list[str]:
     """Statements: source -> _typed_all/_typed -> _errors (row, column, reason).
 
     `typed_all`: the table of typed rows (a temporary `_typed_all`, or the loader's table made
     in the background by `prestage_sql`); `prestaged`: that table exists already, so only the
-    statements after it run.
+    statements after it run. `mask_once`: the text columns are masked by one expression (for a
+    small file, see `masks_once`).
 
     `source` yields the canonical text columns in file order, and the columns named in `keep`
     (the loader's `_x<i>` names for unmapped headers), which pass through untouched so a
@@ -163,7 +165,8 @@ def stage_sql(kind: str, source: str = "_raw", first_row: int = 2, keep: tuple[s
     if prestaged and _derive(kind):
         raise ValueError(f"{kind}: derived columns are computed in the load's transaction, not before")
     return [
-        *([] if prestaged else [f"CREATE OR REPLACE TEMP TABLE _typed_all AS {_typed_select(kind, source, keep)}"]),
+        *([] if prestaged else
+          [f"CREATE OR REPLACE TEMP TABLE _typed_all AS {_typed_select(kind, source, keep, mask_once)}"]),
         # inside a transaction a new table's rowids start at 2**55, hence the min()
         f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT rowid - (SELECT min(rowid) FROM {typed_all}) "
         f"+ {int(first_row)} AS _row, * "   # an int computed by the loader, never file text
@@ -195,24 +198,53 @@ def prestageable(kind: str) -> bool:
     return all(n == "salt" or n.startswith(("enum_", "rating_", "bool_")) for n in used)
 
 
-def prestage_sql(kind: str, table: str, source: str = "_raw", keep: tuple[str, ...] = ()) -> str:
+def prestage_sql(kind: str, table: str, source: str = "_raw", keep: tuple[str, ...] = (),
+                 mask_once: bool = False) -> str:
     """The statement typing `source` into `table` (a table of the loader's scratch database,
     made outside the load's transaction): `stage_sql(..., typed_all=table, prestaged=True)`
     then runs the rest in the transaction. Insertion order must be kept (rowid = file order)."""
-    return f"CREATE OR REPLACE TABLE {typed_table(table)} AS {_typed_select(kind, source, keep)}"
+    return f"CREATE OR REPLACE TABLE {typed_table(table)} AS {_typed_select(kind, source, keep, mask_once)}"
 
 
-def _typed_select(kind: str, source: str, keep: tuple[str, ...]) -> str:
-    """SELECT of the typed columns of `source`'s rows, in file order."""
+# A file of at most this many bytes of text is typed with its text columns masked by one
+# expression (`mask_once`). DuckDB compiles a regex once per expression holding it: masking
+# each text column on its own compiles five regexes per column (40 for grid reports, ~20 ms of
+# CPU, half a small file's staging), one lambda over a list of the columns compiles them once.
+# Per row the list costs more (built and taken apart again: about a tenth more CPU for the
+# typing of a million rows), so a bigger file keeps one expression per column.
+MASK_ONCE_BYTES = 1 << 20
+
+
+def masks_once(text_bytes: int) -> bool:
+    """Whether a source of `text_bytes` bytes is typed with `mask_once`."""
+    return text_bytes <= MASK_ONCE_BYTES
+
+
+def _typed_select(kind: str, source: str, keep: tuple[str, ...], mask_once: bool = False) -> str:
+    """SELECT of the typed columns of `source`'s rows, in file order. `mask_once`: the text
+    columns are masked by one lambda over a list of them (etl.pii.mask_list_sql), the same
+    values as one `mask_sql` per column."""
     cols = SPECS[kind]
     # cells are trimmed once in an inner projection: the typing refers to each several times
     trimmed = ", ".join(f"{_blank_trimmed(f'_raw.{c.name}')} AS {c.name}" + (
         "" if c.type in (TEXT, ID, PSEUDO) else f", _raw.{c.name} AS _raw_{c.name}") for c in cols)
-    typed = ",\n  ".join(f"{_typed(c, f'_v.{c.name}')} AS {_out(c)}" + (
+    texts = [c.name for c in cols if c.type == TEXT] if mask_once else []
+    if len(texts) < 2:
+        texts = []
+
+    def typed_of(c: Col) -> str:
+        if c.name in texts:
+            return f"_v._masked[{texts.index(c.name) + 1}]"
+        return _typed(c, f"_v.{c.name}")
+    typed = ",\n  ".join(f"{typed_of(c)} AS {_out(c)}" + (
         "" if c.type in (TEXT, ID, PSEUDO) else f", _v._raw_{c.name}") for c in cols)
     passed = "".join(f", _raw.{_name(k)}" for k in keep)
     kept = "".join(f", _v.{_name(k)}" for k in keep)
-    return f"SELECT {typed}{kept}\nFROM (SELECT {trimmed}{passed} FROM {source} AS _raw) AS _v"
+    inner = f"(SELECT {trimmed}{passed} FROM {source} AS _raw)"
+    if texts:
+        masked = mask_list_sql([f"_t.{n}" for n in texts])
+        inner = f"(SELECT *, {masked} AS _masked FROM {inner} AS _t)"
+    return f"SELECT {typed}{kept}\nFROM {inner} AS _v"
 
 
 def _name(column: str) -> str:
@@ -297,15 +329,17 @@ _COUNTS = ("SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM {typed_a
 
 
 def run_stage(con: duckdb.DuckDBPyConnection, kind: str, bound: dict, source: str = "_raw",
-              first_row: int = 2, keep: tuple[str, ...] = (), typed_all: str | None = None) -> tuple[int, int]:
+              first_row: int = 2, keep: tuple[str, ...] = (), typed_all: str | None = None,
+              mask_once: bool = False) -> tuple[int, int]:
     """Run the staging statements on `con`, reading the text columns from `source`; or, given
     `typed_all` (a table `prestage_sql` made), only those after the typing, over that table.
+    `mask_once`: see `stage_sql`.
 
     Returns (rows read, rows rejected); blank rows count as neither.
     """
     table = typed_all or "_typed_all"
     for statement in stage_sql(kind, source, first_row=first_row, keep=keep, typed_all=table,
-                               prestaged=typed_all is not None):
+                               prestaged=typed_all is not None, mask_once=mask_once):
         con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
     con.execute(dups_sql(kind))
     counts = _COUNTS.format(typed_all=typed_table(table))
@@ -323,11 +357,12 @@ def refresh_clean(con: duckdb.DuckDBPyConnection, kind: str) -> None:
 
 def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
           known_projects: list[str] | None = None,
-          context: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          context: dict | None = None, mask_once: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pure staging of canonical text columns: (clean rows, rejects[_row, column_name, reason]).
 
     `df` has canonical column names (missing optional ones are added as NULL); its rows are
-    numbered as a sheet would be (first data row = 2).
+    numbered as a sheet would be (first data row = 2). `mask_once`: as a small file is typed
+    (`stage_sql`); False types as a big file is.
     """
     raw = df.copy()
     for col in SPECS[kind]:
@@ -341,7 +376,7 @@ def stage(kind: str, df: pd.DataFrame, *, salt: str = "test-salt",
         raw_sql = "CREATE TEMP TABLE _raw AS SELECT " + casts + " FROM _raw_df"
         clean_sql = "SELECT " + ", ".join(target_columns(kind)) + " FROM _clean ORDER BY ALL"
         con.execute(raw_sql)
-        run_stage(con, kind, params(kind, salt, known_projects, context))
+        run_stage(con, kind, params(kind, salt, known_projects, context), mask_once=mask_once)
         clean = con.execute(clean_sql).df()
         rejects = con.execute("SELECT * FROM _errors ORDER BY _row, column_name").df()
     return clean, rejects

@@ -95,18 +95,24 @@ def demo_build(tmp_path_factory, pytestconfig) -> DemoBuild:
     sources, build function, libraries and day are those of the kept build copies it instead of
     building.
     """
+    from shared_readers import share
+
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
-        return _make_demo(tmp_path_factory.mktemp("demo"), pytestconfig)
+        build = _make_demo(tmp_path_factory.mktemp("demo"), pytestconfig)
+        share(build.db)
+        return build
     run = tmp_path_factory.getbasetemp().parent        # this run's folder, shared by its workers
     with open(run / "demo-shared.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         root, done = run / "demo-shared", run / "demo-shared.pickle"
         if done.exists():       # the manifest and load results (conftest's class is not picklable)
-            return _demo_at(root, *pickle.loads(done.read_bytes()))
-        build = _make_demo(root, pytestconfig)
-        done.write_bytes(pickle.dumps((build.manifest, build.results)))
-        return build
+            build = _demo_at(root, *pickle.loads(done.read_bytes()))
+        else:
+            build = _make_demo(root, pytestconfig)
+            done.write_bytes(pickle.dumps((build.manifest, build.results)))
+    share(build.db)
+    return build
 
 
 DEMO_ARGUMENTS = {"seed": 7, "scale": 0.1, "end": DEMO_END}
@@ -179,8 +185,9 @@ def use_db(monkeypatch):
 def cockpit_db(tmp_path_factory) -> Path:
     """The hand-built database with its marts, once per session (read-only for tests)."""
     from pages_fixture import build
+    from shared_readers import share
 
-    return build(tmp_path_factory.mktemp("pages") / "cockpit.duckdb")
+    return share(build(tmp_path_factory.mktemp("pages") / "cockpit.duckdb"))
 
 
 @pytest.fixture
@@ -300,31 +307,41 @@ def _wait_for_script_runs_without_polling() -> None:
 
 
 def _release_pages_on_conflict() -> None:
-    """The pages' connections stay open between tests (release_connections). When a test
+    """The pages' connections stay open between tests (release_connections), and so do the
+    instances of the databases the tests only read (tests/shared_readers.py). When a test
     then opens one of those files with another configuration, DuckDB refuses ("a different
-    configuration than existing connections"): close the pages' connections, as the cache
-    itself does when the file changes, and connect again. Only for a file an EARLIER test's
-    pages opened: a conflict with a connection the pages opened during the same test is the
-    code under test's own and is raised as before."""
+    configuration than existing connections"): close the kept reader and the pages'
+    connections, as the cache itself does when the file changes, and connect again. The
+    pages' connections only for a file an EARLIER test's pages opened: a conflict with a
+    connection the pages (or the test itself) opened during the same test is the code under
+    test's own and is raised as before."""
     import functools
 
     import duckdb
+    import shared_readers
 
     real = duckdb.connect
 
     @functools.wraps(real)
     def connect(*args, **kwargs):
+        target = shared_readers.target(args[0] if args else kwargs.get("database"))
+        read_only = bool(args[1] if len(args) > 1 else kwargs.get("read_only", False))
+        shared_readers.before_connect(target)
         try:
-            return real(*args, **kwargs)
+            con = real(*args, **kwargs)
         except duckdb.ConnectionException as e:
+            if target is None or "different configuration" not in str(e):
+                raise
+            released = shared_readers.release(target)
             cache = sys.modules.get("dashboard.cache")
-            if cache is None or "different configuration" not in str(e):
+            if cache is not None and target in _HELD_BEFORE_THIS_TEST:
+                cache.clear()
+                released = True
+            if not released:
                 raise
-            target = args[0] if args else kwargs.get("database")
-            if target is None or os.path.realpath(str(target)) not in _HELD_BEFORE_THIS_TEST:
-                raise
-            cache.clear()
-            return real(*args, **kwargs)
+            con = real(*args, **kwargs)
+        shared_readers.after_connect(target, read_only, lambda: real(*args, **kwargs))
+        return con
 
     duckdb.connect = connect
 

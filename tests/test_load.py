@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -41,6 +43,29 @@ def grid_csv(tmp_path: Path, name="grid.csv", encoding="utf-8", rows=None) -> Pa
         "G-3,2025年4月8日,清河街道,美和园社区,QH-02-01,垃圾分类,垃圾桶满溢,已处理,2025/4/10,满意",
     ]
     return _write(tmp_path / name, GRID_HEADER + "\n".join(rows) + "\n", encoding)
+
+
+@pytest.fixture(scope="module")
+def grid_template(tmp_path_factory) -> Path:
+    """A folder with `grid_csv(folder)` loaded by the real ETL into folder/cockpit.duckdb
+    (its catalog, Parquet parts and salt file), once per module."""
+    folder = tmp_path_factory.mktemp("grid-template")
+    [res] = load_paths([grid_csv(folder)], folder / "cockpit.duckdb", progress=None)
+    assert res.status == "loaded"
+    return folder
+
+
+@pytest.fixture
+def loaded(grid_template, tmp_path, db) -> Path:
+    """`db` holding `grid_csv(tmp_path)` as the real ETL loaded it, for tests whose subject is
+    the load after it: a copy of the module's template moved into this test's folder
+    (tests/demo_cache.py `relocate`, as the kept demo build is moved; a fraction of the CPU of
+    loading it again)."""
+    from demo_cache import relocate
+
+    shutil.copytree(grid_template, tmp_path, symlinks=True, dirs_exist_ok=True)
+    relocate(tmp_path, str(grid_template))
+    return db
 
 
 def test_encodings_are_detected_not_configured(tmp_path):
@@ -87,8 +112,8 @@ def test_xlsx_with_excel_datetimes_and_serials(tmp_path, db):
     assert str(got[1][1]) == "2025-05-23 06:00:00"  # serial 45800.25
 
 
-def test_missing_required_columns_refuses_the_file_naming_them(tmp_path, db):
-    load_paths([grid_csv(tmp_path)], db, progress=None)
+def test_missing_required_columns_refuses_the_file_naming_them(tmp_path, loaded):
+    db = loaded
     before = _digest(db)
     bad = _write(tmp_path / "bad.csv", "事件编号,社区,事件类型\nG-9,清河一社区,噪音扰民\n")
     [res] = load_paths([bad], db, progress=None)
@@ -119,8 +144,8 @@ def test_bad_rows_are_rejected_with_file_row_column_and_kept_out(tmp_path, db):
     assert _rows(db, "SELECT list(report_id ORDER BY report_id) FROM grid_reports")[0][0] == ["G-1", "G-5", "G-6", "G-7"]
 
 
-def test_mostly_invalid_file_is_refused_whole_and_db_unchanged(tmp_path, db):
-    load_paths([grid_csv(tmp_path)], db, progress=None)
+def test_mostly_invalid_file_is_refused_whole_and_db_unchanged(tmp_path, loaded):
+    db = loaded
     before = _digest(db)
     path = grid_csv(tmp_path, "junk.csv", rows=[f"J-{i},不是日期,清河街道,c,g,t,d,处置中,," for i in range(4)])
     [res] = load_paths([path], db, progress=None)
@@ -135,17 +160,26 @@ def test_strict_refuses_any_reject(tmp_path, db):
     assert res.status == "refused" and not db.exists()
 
 
-def test_loading_the_same_file_twice_changes_nothing(tmp_path, db):
-    path = grid_csv(tmp_path)
-    load_paths([path], db, progress=None)
+def test_loading_the_same_file_twice_changes_nothing(tmp_path, loaded, monkeypatch):
+    db, path = loaded, grid_csv(tmp_path)      # the bytes `loaded` holds, written again
     before = _digest(db)
+    opened = []
+    real = duckdb.connect
+
+    def connect(database=":memory:", *args, **kwargs):
+        opened.append((Path(str(database)).name, kwargs.get("read_only", False)))
+        return real(database, *args, **kwargs)
+    monkeypatch.setattr(duckdb, "connect", connect)
     [res] = load_paths([path], db, progress=None)
     assert res.status == "skipped"
     assert _digest(db) == before
+    # what was loaded before is read on the writer's connection (to the next file, under the
+    # writers' lock), not on a connection of its own to the live file
+    assert [o for o in opened if o[0].startswith(db.name)] == [(f"{db.name}.next-{os.getpid()}", False)]
 
 
-def test_newer_export_updates_records_latest_wins(tmp_path, db):
-    load_paths([grid_csv(tmp_path)], db, progress=None)
+def test_newer_export_updates_records_latest_wins(tmp_path, loaded):
+    db = loaded
     newer = grid_csv(tmp_path, "grid-update.csv", rows=[
         "G-1,2025/4/25 9:32:09,清河街道,清河一社区,QH-01-01,噪音扰民,夜间施工,已办结,2025-04-26 18:00:00,4"])
     load_paths([newer], db, progress=None)
@@ -176,8 +210,8 @@ def test_projects_then_transactions_in_one_command_reference_check(tmp_path, db)
     assert _rows(db, "SELECT row_number, column_name, reason FROM etl_rejects") == [(3, "项目编号", "unknown project id")]
 
 
-def test_open_reader_during_load_both_succeed(tmp_path, db):
-    load_paths([grid_csv(tmp_path)], db, progress=None)
+def test_open_reader_during_load_both_succeed(tmp_path, loaded):
+    db = loaded
     reader = duckdb.connect(str(db), read_only=True)
     try:
         assert reader.execute("SELECT count(*) FROM grid_reports").fetchone()[0] == 3
@@ -255,9 +289,8 @@ def test_csv_dialect_from_the_header_quotes_crlf_semicolons_unmapped_headers(tmp
         assert _rows(db, "SELECT description, status FROM grid_reports") == [('楼上"装修",\r\n很吵', "处置中")]
 
 
-def test_a_row_with_extra_cells_refuses_the_file_naming_file_and_line(tmp_path, db):
-    good = grid_csv(tmp_path)
-    load_paths([good], db, progress=None)
+def test_a_row_with_extra_cells_refuses_the_file_naming_file_and_line(tmp_path, loaded):
+    db = loaded
     before = _digest(db)
     bad = _write(tmp_path / "ragged.csv", GRID_HEADER + "G-7,2025-04-01 08:00:00,清河街道,清河一社区,QH-01,噪音扰民,x,处置中,,,多余\n")
     [res] = load_paths([bad], db, progress=None)

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 from pages_fixture import AS_OF, COMMUNITIES, build, expected_grid, raw, read_only
+from shared_readers import share
 
 from dashboard.filters import Filters
 from dashboard.queries import common, projects
@@ -26,7 +27,7 @@ def mart_db(tmp_path_factory):
     con = duckdb.connect(str(path))
     marts.build(con)
     con.close()
-    return path
+    return share(path)      # read-only from here: one DuckDB instance for the module's readers
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from shared_readers import share
 
 from dashboard.filters import Filters
 from dashboard.queries import participation as pq
@@ -125,7 +126,7 @@ def loaded(tmp_path_factory) -> Path:
     # skewed: a few residents carry many tasks, residents active in two communities
     rows = [row(rng, f"A{i:05d}", residents=rng.choice((5, 30, 300))) for i in range(1500)]
     assert load(db, write(folder, "a.csv", rows)) == ["loaded"]
-    return db
+    return share(db)        # read-only from here: one DuckDB instance for the module's readers
 
 
 PERIODS = (Filters(), Filters(date_from=date(2026, 3, 1), date_to=date(2026, 6, 28)),

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from shared_readers import share
 
 from etl import painpoints
 from etl.dbfile import ensure_schema, file_identity
@@ -72,7 +73,7 @@ def synthetic_feedback() -> pd.DataFrame:
 def synthetic_db(tmp_path_factory, synthetic_feedback) -> Path:
     db = build_db(tmp_path_factory.mktemp("pp") / "c.duckdb", synthetic_feedback)
     painpoints.run(db_path=db)
-    return db
+    return share(db)        # read-only from here: one DuckDB instance for the module's readers
 
 
 def test_run_fills_every_table(synthetic_db, synthetic_feedback):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from shared_readers import share
 
 from dashboard.filters import Filters
 from dashboard.queries import overview, resolution
@@ -45,7 +46,7 @@ def db(tmp_path_factory) -> Path:
     csv = folder / "grid.csv"
     csv.write_text(HEADER + "\n".join(row(rng, f"G{i:05d}") for i in range(6000)) + "\n", encoding="utf-8")
     assert [r.status for r in load_paths([csv], path, progress=None)] == ["loaded"]
-    return path
+    return share(path)      # read-only from here: one DuckDB instance for the module's readers
 
 
 LONG = (Filters(), Filters(date_from=date(2025, 1, 1), date_to=date(2025, 10, 27)),

@@ -16,7 +16,7 @@ from sweep import case
 
 from etl import stage, storage
 from etl.load import load_paths
-from etl.pii import mask_sql, mask_text
+from etl.pii import mask_list_sql, mask_sql, mask_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,6 +87,22 @@ def test_numbers_side_by_side_are_all_masked(mem):
     expected = "138****5678,139****5678/110105********1234、010-****5678;(010)****4321"
     assert _sql_mask(mem, raw) == expected
     assert mask_text(raw) == expected
+
+
+def test_masking_the_text_columns_at_once_gives_what_masking_each_gives(mem):
+    """A small file's typing masks its text columns by one lambda over a list of them
+    (etl/stage.py `mask_once`), a big file's one expression per column: the same values."""
+    values = [raw for raw, _ in MASKED] + [f"居民{raw}反映" for raw, _ in MASKED] + NOT_MASKED + [
+        "13812345678,13912345678/110105199003071234、010-12345678;(010)87654321", None, ""]
+    rows = [(values[i], values[(i + 7) % len(values)], values[(i + 13) % len(values)])
+            for i in range(len(values))]
+    mem.execute("CREATE OR REPLACE TEMP TABLE cells (a VARCHAR, b VARCHAR, c VARCHAR)")
+    mem.executemany("INSERT INTO cells VALUES (?, ?, ?)", rows)
+    each = mem.execute(f"SELECT [{mask_sql('a')}, {mask_sql('b')}, {mask_sql('c')}] FROM cells "
+                       "ORDER BY rowid").fetchall()
+    at_once = mem.execute(f"SELECT {mask_list_sql(['a', 'b', 'c'])} FROM cells ORDER BY rowid").fetchall()
+    assert at_once == each
+    assert [r[0] for r in at_once] == [[v if v is None else mask_text(v) for v in row] for row in rows]
 
 
 def _every_text_column(kind: str, value: str) -> pd.DataFrame:
