@@ -18,8 +18,12 @@ to build it again). Without --reports both sizes run when a 10M database is alre
 The pages' audit log goes to a private directory under bench/out, never beside the database.
 
 Three measures per page (issue 14), each the median over several samples with the spread:
-- cold: a NEW Python process per sample (bench/pages_child.py) runs the page's full script
-  (dashboard/app.py + the page) once under Streamlit's AppTest; its first run's wall time;
+- cold: a NEW Python process per sample (bench/pages_child.py) first does what the real server
+  does before it answers (dashboard/web.py's lifespan: imports, Streamlit's once-per-process
+  costs, the shared read-only connection opened; no query result), then runs the page's full
+  script (dashboard/app.py + the page) once under Streamlit's AppTest; that first run's wall
+  time, i.e. what the first visitor of a freshly started server meets (--cold-bare: without
+  the lifespan, the definition before 2026-12-01);
 - warm: the second run of the same session inside that process;
 - browser: the real cockpit in Debian's chromium, from the navigation to fully rendered, every
   element's code loaded and every chart drawn (bench/pages_browser.py): the page's first load on
@@ -111,28 +115,30 @@ def private_env(db: Path) -> dict[str, str]:
     return {"COCKPIT_ACCESS_DIR": str(access)}
 
 
-def in_new_processes(db: Path, pages: list[str], procs: int,
-                     date_from: str | None) -> dict[str, dict[str, list[float]]]:
-    """cold / warm / process (wall time of the whole process, Python start-up included) per page,
-    one new process per sample; the pages rotate within each round."""
+def in_new_processes(db: Path, pages: list[str], procs: int, date_from: str | None,
+                     bare: bool = False) -> dict[str, dict[str, list[float]]]:
+    """startup / cold / warm / process (wall time of the whole process, Python start-up
+    included) per page, one new process per sample; the pages rotate within each round."""
     env = {**os.environ, "COCKPIT_DB": str(db), **private_env(db)}
-    out = {p: {"cold": [], "warm": [], "process": []} for p in pages}
+    out = {p: {"startup": [], "cold": [], "warm": [], "process": []} for p in pages}
     for i in range(procs):
         k = i % len(pages)
         for page in pages[k:] + pages[:k]:
             cmd = [sys.executable, "-m", "bench.pages_child", page]
             if date_from:
                 cmd += ["--from", date_from]
+            if bare:
+                cmd.append("--bare")
             t0 = time.perf_counter()
             done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
             took = time.perf_counter() - t0
             if done.returncode:
                 raise RuntimeError(f"{page}: the child process failed:\n{done.stderr[-2000:]}")
             got = json.loads(done.stdout.strip().splitlines()[-1])
-            for key in ("cold", "warm"):
+            for key in ("startup", "cold", "warm"):
                 out[page][key].append(got[key])
             out[page]["process"].append(took)
-            print(f"  round {i + 1} {page}: cold {got['cold']:.2f} s, warm {got['warm']:.2f} s, "
+            print(f"  round {i + 1} {page}: start-up {got['startup']:.2f} s, cold {got['cold']:.2f} s, warm {got['warm']:.2f} s, "
                   f"process {took:.1f} s", flush=True)
     return out
 
@@ -147,13 +153,14 @@ def table(data: str, rows: dict[str, int], procs: int, times: dict,
           browser: dict | None, load: str) -> tuple[list[str], list[str]]:
     """The Markdown lines of one data size's table, and what is over budget in it."""
     from bench.pages_browser import COLUMNS
-    head = ["| page | cold, new process (s) | warm (s) | process incl. Python start (s) |"
+    head = ["| page | cold, new process (s) | warm (s) | server start-up before it (s) "
+            "| process incl. Python start (s) |"
             + "".join(f" {h} |" for h in COLUMNS.values() if browser),
-            "|---|---:|---:|---:|" + ("---:|" * len(COLUMNS) if browser else "")]
+            "|---|---:|---:|---:|---:|" + ("---:|" * len(COLUMNS) if browser else "")]
     over = []
     for page, t in times.items():
         line = f"| {page} | {cell(t['cold'], BUDGET['cold'])} | {cell(t['warm'], BUDGET['warm'])} | " \
-               f"{cell(t['process'])} |"
+               f"{cell(t['startup'])} | {cell(t['process'])} |"
         if browser:
             b = browser[page]
             line += "".join(f" {cell(b[k], BUDGET['browser'])} |" for k in COLUMNS)
@@ -172,7 +179,8 @@ def table(data: str, rows: dict[str, int], procs: int, times: dict,
     return intro + head, over
 
 
-def section(view: str, procs: int, reps: int, started: str, parts: list[tuple[str, list[str], list[str]]]) -> str:
+def section(view: str, procs: int, reps: int, started: str, parts: list[tuple[str, list[str], list[str]]],
+            bare: bool = False) -> str:
     """The whole bench_pages section: how it was measured, then one table per data size."""
     from bench.pages_browser import describe
     lines = [
@@ -182,8 +190,14 @@ def section(view: str, procs: int, reps: int, started: str, parts: list[tuple[st
         "",
         f"**Date:** {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. **Machine:** {started}. "
         f"**View:** {view}.",
-        f"Cold = the page's first full script run (app.py + page) under AppTest in a new Python process, "
-        f"warm = the second run in that process; median of {procs} processes with the spread "
+        f"Cold = the page's first full script run (app.py + page) under AppTest in a new Python process"
+        + (" (`--cold-bare`: nothing done before it but Streamlit's component scan)" if bare else
+           ", after what the real server does before it answers its health check (dashboard/web.py's "
+           "lifespan: `warmup.start()` imports what the scripts import, pays Streamlit's "
+           "once-per-process costs and opens the shared read-only connection, scanning the catalog "
+           "tables; `warmup.freeze()`), so no visitor waits for it; its time is the *server "
+           "start-up* column, and every page query still runs in the timed first run")
+        + f", warm = the second run in that process; median of {procs} processes with the spread "
         f"(min–max) in brackets. {describe(reps)} Budgets (issue 14): cold ≤ {BUDGET['cold']} s, warm ≤ "
         f"{BUDGET['warm']} s, browser ≤ {BUDGET['browser']} s.",
     ]
@@ -268,6 +282,8 @@ def main() -> None:
     ap.add_argument("--browser-reps", type=int, default=3,
                     help="freshly started servers, i.e. browser samples per page")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--cold-bare", action="store_true",
+                    help="cold without the server's start-up before it (the pre-2026-12-01 definition)")
     ap.add_argument("--pages", nargs="*", default=list(PAGES))
     ap.add_argument("--from-date", default=WHOLE_HISTORY,
                     help="URL ?from= (default: the whole two years; '' = the app's last 30 days)")
@@ -283,7 +299,7 @@ def main() -> None:
         rows = counts(db)
         print(f"{data}\nrows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()), flush=True)
         at_start = load_text()
-        times = in_new_processes(db, args.pages, args.procs, date_from)
+        times = in_new_processes(db, args.pages, args.procs, date_from, args.cold_bare)
         browser = None
         if not args.no_browser:
             from bench.pages_browser import measure as browser_measure
@@ -292,7 +308,7 @@ def main() -> None:
         body, over = table(data, rows, args.procs, times, browser,
                            f"{at_start} at its start, {load_text()} at its end")
         parts.append((title, body, over))
-    block = section(view, args.procs, args.browser_reps, started, parts)
+    block = section(view, args.procs, args.browser_reps, started, parts, args.cold_bare)
     print("\n" + block, flush=True)
     if not args.no_write:
         report.write_section(START, STOP, block)
