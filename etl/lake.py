@@ -47,8 +47,11 @@ def migrate(db: Path) -> tuple[int, int, list[str]]:
 
 
 def compact_all(db: Path) -> dict[str, list]:
-    """`python -m etl compact`: every month due for compaction, without a budget (nightly):
-    the record tables' Parquet parts, and the summaries' appended deltas (etl/marts/appended.py)."""
+    """`python -m etl compact` (nightly): the record tables' Parquet parts, without a budget,
+    every month not yet whole - more than one file or any stored row superseded - so the day's
+    reads meet one file a month and no superseded row to leave out (a load compacts only the
+    months past its thresholds, within its budget); and the summaries' appended deltas
+    (etl/marts/appended.py)."""
     from etl.dbfile import writer
     from etl.marts import appended
     done: dict[str, list] = {}
@@ -56,7 +59,7 @@ def compact_all(db: Path) -> dict[str, list]:
         root = storage.root_of(con)
         for table in storage.PARTITIONED:
             if storage.is_partitioned(con, table):
-                done[table] = storage.compact(con, table, None, root)
+                done[table] = storage.compact(con, table, None, root, whole=True)
                 if done[table]:
                     storage.refresh_view(con, table)
                     storage.record_change(con, table, done[table])

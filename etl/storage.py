@@ -223,10 +223,12 @@ def find_superseded(con: duckdb.DuckDBPyConnection, table: str, current: list[tu
 
 
 def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None, root: Path,
-            budget: int | None = None, force: bool = False) -> list[date]:
+            budget: int | None = None, force: bool = False, whole: bool = False) -> list[date]:
     """Rewrite as one file each month (of `months`; None: all) with more than COMPACT_FILES
-    files or more than COMPACT_DELETED of its stored rows superseded (every one with `force`),
-    the worst first, until `budget` stored rows have been rewritten (None: no limit)."""
+    files or more than COMPACT_DELETED of its stored rows superseded (every one with `force`;
+    with `whole`, the nightly's rule: every month of more than one file or with any row
+    superseded), the worst first, until `budget` stored rows have been rewritten (None: no
+    limit)."""
     stats = con.execute("""
         SELECT p.month_on, count(*) AS n, sum(p.rows) AS stored,
                (SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts q USING (path)
@@ -235,7 +237,8 @@ def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | Non
         GROUP BY p.month_on""", {"t": table, "m": months}).fetchall()
     due = [(n / COMPACT_FILES + gone / max(stored, 1) / COMPACT_DELETED, month, stored)
            for month, n, stored, gone in stats
-           if force or n > COMPACT_FILES or gone > COMPACT_DELETED * max(stored, 1)]
+           if force or n > COMPACT_FILES or gone > COMPACT_DELETED * max(stored, 1)
+           or (whole and (n > 1 or gone > 0))]
     done, spent = [], 0
     for _, month, stored in sorted(due, reverse=True):
         if budget is not None and spent + stored > budget:

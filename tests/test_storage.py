@@ -248,6 +248,39 @@ def test_a_load_compacts_within_its_budget_and_compact_does_the_rest(tmp_path, m
     assert rows(db, "SELECT count(*), count(DISTINCT report_id) FROM grid_reports") == [(90, 90)]
 
 
+@pytest.mark.slow   # two loads and a compaction
+def test_the_nightly_compaction_leaves_no_month_with_superseded_rows_or_several_files(tmp_path):
+    """A load leaves a month with a few superseded rows (below COMPACT_DELETED) and a month of
+    two files (below COMPACT_FILES) as they are; `python -m etl compact` rewrites both as one
+    file without the superseded rows (the view needs no anti-join for them), the same records,
+    and a second run has nothing left to do."""
+    from etl.__main__ import main
+    db = tmp_path / "cockpit.duckdb"
+    load_paths([grid_csv(tmp_path / "a.csv", range(0, 60), datetime(2026, 9, 1), step_h=6)], db,
+               progress=None)                                  # September, one file
+    lines = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()[1:]
+    changed = [line.replace("处置中", "已办结") for line in lines[:5]]          # 5 of 60 superseded
+    (tmp_path / "b.csv").write_text(HEADER + "\n".join(changed) + "\n", encoding="utf-8")
+    grid_csv(tmp_path / "c.csv", range(100, 110), datetime(2026, 10, 3))
+    load_paths([tmp_path / "b.csv"], db, progress=None)
+    load_paths([tmp_path / "c.csv"], db, progress=None)
+    grid_csv(tmp_path / "d.csv", range(200, 210), datetime(2026, 10, 9))
+    load_paths([tmp_path / "d.csv"], db, progress=None)             # October: two files
+    before = rows(db, "SELECT * FROM grid_reports ORDER BY report_id")
+    files = dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1"))
+    assert files[date(2026, 10, 1)] == 2
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes") == [(5,)]     # left by the loads
+
+    assert main(["compact", "--db", str(db)]) == 0
+    assert set(dict(rows(db, "SELECT month_on, count(*) FROM etl_storage.parts GROUP BY 1")).values()) == {1}
+    assert rows(db, "SELECT count(*) FROM etl_storage.deletes") == [(0,)]
+    assert rows(db, "SELECT * FROM grid_reports ORDER BY report_id") == before
+    assert rows(db, "SELECT count(*) FROM grid_reports WHERE status = '已办结'") == [(5,)]
+    after = parquet_files(db)
+    assert main(["compact", "--db", str(db)]) == 0                  # nothing left to rewrite
+    assert parquet_files(db) == after
+
+
 @pytest.mark.slow   # several loads
 def test_updates_find_their_keys_in_whichever_file_holds_them(tmp_path):
     db = tmp_path / "cockpit.duckdb"
