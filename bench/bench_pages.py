@@ -150,7 +150,7 @@ def cell(xs: list[float], budget: float | None = None) -> str:
 
 
 def table(data: str, rows: dict[str, int], procs: int, times: dict,
-          browser: dict | None, load: str) -> tuple[list[str], list[str]]:
+          browser: dict | None, load: str, storage: str = "") -> tuple[list[str], list[str]]:
     """The Markdown lines of one data size's table, and what is over budget in it."""
     from bench.pages_browser import COLUMNS
     head = ["| page | cold, new process (s) | warm (s) | server start-up before it (s) "
@@ -172,7 +172,7 @@ def table(data: str, rows: dict[str, int], procs: int, times: dict,
             if statistics.median(browser[page][key]) > BUDGET["browser"]:
                 over.append(f"{page} browser ({key})")
     intro = [f"**Data:** {data}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
-             + f". Median of {procs} processes; {load}.", ""]
+             + (f"; {storage}" if storage else "") + f". Median of {procs} processes; {load}.", ""]
     if browser:
         from bench.pages_browser import verdict
         head += ["", verdict(browser, BUDGET["browser"])]
@@ -262,6 +262,32 @@ def _demo_text(scale: float, db: Path) -> str:
             f"(`python -m etl demo --scale {scale:g}`), `{db.name}`")
 
 
+def storage_text(path: Path) -> str:
+    """How the record tables are stored: months whole (one file, nothing superseded), or read
+    from several files / leaving superseded rows out with an anti-join (docs/ARCHITECTURE.md
+    section 3: a load leaves them; the nightly `python -m etl compact` makes every month whole)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        months, whole, superseded = con.execute("""
+            WITH f AS (
+                SELECT p.table_name, p.month_on,
+                       (SELECT count(*) FROM etl_storage.deletes d WHERE d.path = p.path) AS gone
+                FROM etl_storage.parts p WHERE p.table_name IN ('grid_reports', 'feedback')),
+            m AS (SELECT table_name, month_on, count(*) AS files, sum(gone) AS gone FROM f GROUP BY ALL)
+            SELECT count(*), count(*) FILTER (WHERE files = 1 AND gone = 0), COALESCE(sum(gone), 0)
+            FROM m""").fetchone()
+    except duckdb.Error:
+        return "storage: not the monthly Parquet layout"
+    finally:
+        con.close()
+    return (f"storage: {whole} of {months} months of grid_reports and feedback whole "
+            f"(one file, no row superseded), {int(superseded):,} superseded rows left out by the views"
+            + (" (as the build's loads left them, before a nightly `etl compact`)" if whole < months
+               else ""))
+
+
 def load_text() -> str:
     return f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "load ?"
 
@@ -306,7 +332,7 @@ def main() -> None:
             browser = browser_measure(db, args.pages, args.browser_reps, date_from,
                                       env=private_env(db))
         body, over = table(data, rows, args.procs, times, browser,
-                           f"{at_start} at its start, {load_text()} at its end")
+                           f"{at_start} at its start, {load_text()} at its end", storage_text(db))
         parts.append((title, body, over))
     block = section(view, args.procs, args.browser_reps, started, parts, args.cold_bare)
     print("\n" + block, flush=True)
