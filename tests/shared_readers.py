@@ -83,7 +83,7 @@ def release(path: str | None) -> bool:
 # --- reading a catalog a test has just written -------------------------------------------------
 # The files a test loads into change with every load, so no instance of them can be kept: each
 # `duckdb.connect(path, read_only=True)` after a load built a new instance (~15-25 ms of CPU,
-# mostly DuckDB's catalog of built-in functions; ~190 per fast loop). Attaching the file to one
+# mostly DuckDB's catalog of built-in functions; ~135 reads per fast loop). Attaching the file to one
 # in-memory instance per process reads the same catalog, views and Parquet parts for ~4 ms.
 _HOST: list[duckdb.DuckDBPyConnection] = []
 
@@ -99,7 +99,7 @@ def reading(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
     this process's one in-memory instance, and that database made the default, so the same
     statements see the same tables, views and rows as on `duckdb.connect(path, read_only=True)`.
     Detached on exit; the next read attaches the file as it is then. (Only the listings of
-    every database's schemas differ: they also name the empty in-memory one.)"""
+    every database and its schemas differ: they also name the empty in-memory one.)"""
     if not _HOST:
         _HOST.append(duckdb.connect(":memory:"))
     name = Path(path).stem
