@@ -252,6 +252,7 @@ def pytest_configure(config):
     _compile_scripts_once()
     _wait_for_script_runs_without_polling()
     _release_pages_on_conflict()
+    _hash_each_key_once()
     if workers > 1:
         _split_the_cores_among_workers(workers)
 
@@ -344,6 +345,27 @@ def _release_pages_on_conflict() -> None:
         return con
 
     duckdb.connect = connect
+
+
+def _hash_each_key_once() -> None:
+    """dashboard/access/keys.py hashes an access key's secret with scrypt (~50-60 ms of CPU, on
+    purpose) when it issues the key and again at every sign-in with it. The hash is a function
+    of the secret, the salt and the scrypt parameters alone, so within a test process each
+    (secret, salt, parameters) is hashed once and the result reused: a test that issues a key
+    and signs in with it pays one scrypt, not two (~20 of the fast loop's ~50). A wrong secret,
+    an unknown key's dummy salt or other parameters are hashed afresh, by the real scrypt."""
+    from dashboard.access import keys
+
+    real = keys._hash
+    done: dict[tuple, bytes] = {}
+
+    def hash_once(secret: str, salt: bytes) -> bytes:
+        key = (secret, bytes(salt), tuple(sorted(keys.SCRYPT.items())))
+        if key not in done:
+            done[key] = real(secret, salt)
+        return done[key]
+
+    keys._hash = hash_once
 
 
 def _split_the_cores_among_workers(workers: int) -> None:

@@ -10,6 +10,7 @@ every expected number from these raw frames with pandas.
 """
 from __future__ import annotations
 
+import os
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -346,8 +347,22 @@ def page_strings(at) -> list[str]:
     return out
 
 
+# (real path, inode, modification time, size) -> data_values of that version of the file
+_DATA_VALUES: dict[tuple, frozenset[str]] = {}
+
+
 def data_values(path: Path) -> set[str]:
-    """Every text value stored in the database (exempt from the no-Chinese check)."""
+    """Every text value stored in the database (exempt from the no-Chinese check). Read once
+    per version of the file and process: the English-page checks of the demo and page
+    databases ask for the same file's values again (each read scans every table)."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    if key not in _DATA_VALUES:
+        _DATA_VALUES[key] = frozenset(_read_data_values(path))
+    return set(_DATA_VALUES[key])
+
+
+def _read_data_values(path: Path) -> set[str]:
     con = read_only(path)
     values: set[str] = set()
     try:

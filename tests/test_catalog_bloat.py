@@ -9,11 +9,12 @@ import random
 import duckdb
 
 from etl import dbfile, marts, storage_upkeep
+from shared_readers import reading
 from tests.test_marts_delta import GRID_HEADER, differences, grid_row, load, write
 
 
 def _free_blocks(db) -> tuple[int, int]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute("SELECT free_blocks, total_blocks FROM pragma_database_size()"
                            " WHERE database_name = current_database()").fetchone()
 

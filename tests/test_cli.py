@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+from shared_readers import reading
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_load_status_and_refusal_through_the_cli(tmp_path):
     status = etl("status", db=db)
     assert status.returncode == 0
     assert "grid_reports" in status.stdout and "unparseable date" in status.stdout
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT count(*) FROM grid_reports").fetchall()[0][0] == 2
 
 

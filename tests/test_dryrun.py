@@ -4,11 +4,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from etl import dryrun, versions
 from etl.load import load_paths
+from shared_readers import reading
 
 PROJECTS = ("项目编号,项目名称,社区,项目类别,牵头单位,主体类型,合作方,项目阶段,预算(元),进度\n"
             "P-1,加装电梯一期,清河一社区,加装电梯,阳光社工站,社会工作者,红枫志愿队、清河居委会,实施,100000,40\n"
@@ -27,7 +27,7 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 def checksums(db: Path, tables=DATA_TABLES) -> dict[str, tuple]:
     """Per table: row count and an order-independent hash of every row (minus load lineage)."""
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return {t: con.execute(f"SELECT count(*), bit_xor(hash(COLUMNS(* EXCLUDE (source_load_id)))) "
                                f"FROM {t}").fetchall()[0] for t in tables}
 
@@ -108,7 +108,7 @@ def test_confirm_loads_exactly_the_dry_run_which_equals_a_cli_load(tmp_path, liv
     assert checksums(live) == previewed
     load_paths([txns], twin, progress=None)                  # what `python -m etl load` does
     assert checksums(twin) == checksums(live)
-    with duckdb.connect(str(live), read_only=True) as con:
+    with reading(live) as con:
         assert con.execute("SELECT loaded_by, rows_loaded, rows_rejected FROM etl_loads "
                            "WHERE source_kind = 'fund_transactions'").fetchall() == [("tester", 2, 2)]
     assert not p.workdir.exists()
@@ -124,7 +124,7 @@ def test_confirm_after_a_concurrent_load_asks_to_preview_again(tmp_path, live):
     assert live.read_bytes() == after_other
     again = run_preview(live, [staged(tmp_path, "g.csv", GRID.replace("G-2", "G-5"))])
     dryrun.confirm(again)
-    with duckdb.connect(str(live), read_only=True) as con:
+    with reading(live) as con:
         assert con.execute("SELECT list(report_id ORDER BY report_id) FROM grid_reports").fetchall()[0][0] == [
             "G-1", "G-2", "G-5", "G-8"]
 
@@ -171,7 +171,7 @@ def test_undo_restores_the_exact_previous_contents_and_keeps_later_history(tmp_p
     bad = GRID.replace("G-2,2026-11-02 08:00:00", "G-4,bad").replace("G-1", "G-5")
     second = run_preview(live, [staged(tmp_path, "b.csv", bad)])
     dryrun.confirm(second)
-    with duckdb.connect(str(live), read_only=True) as con:
+    with reading(live) as con:
         first_id, second_id = [r[0] for r in con.execute(
             "SELECT load_id FROM etl_loads WHERE loaded_by = 'tester' ORDER BY 1").fetchall()]
     plan = versions.plan_rollback(first_id, live)
@@ -179,7 +179,7 @@ def test_undo_restores_the_exact_previous_contents_and_keeps_later_history(tmp_p
     assert plan.table_rows["grid_reports"] == (4, 2)
     versions.rollback(plan, "boss", live)
     assert checksums(live) == before
-    with duckdb.connect(str(live), read_only=True) as con:
+    with reading(live) as con:
         loads = con.execute("SELECT load_id, status FROM etl_loads ORDER BY 1").fetchall()
         assert loads[-2:] == [(first_id, "rolled back"), (second_id, "rolled back")]
         assert con.execute("SELECT row_number, reason FROM etl_rejects WHERE load_id = $id",
@@ -190,7 +190,7 @@ def test_undo_restores_the_exact_previous_contents_and_keeps_later_history(tmp_p
     # the same file loads again after the undo (it is no longer 'already loaded'), with a new id
     [res] = load_paths([tmp_path / "up" / "b.csv"], live, progress=None)
     assert res.status == "loaded"
-    with duckdb.connect(str(live), read_only=True) as con:
+    with reading(live) as con:
         assert con.execute("SELECT max(load_id) FROM etl_loads").fetchall()[0][0] == second_id + 1
 
 

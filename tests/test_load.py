@@ -13,6 +13,7 @@ import xlsxwriter
 
 from etl.extract import detect_encoding, read_sources
 from etl.load import load_paths
+from shared_readers import reading
 
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
 
@@ -23,7 +24,7 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 def _rows(db: Path, sql: str, params=None):
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(sql, params or {}).fetchall()
 
 

@@ -18,6 +18,7 @@ from dashboard.queries import common, projects
 from dashboard.queries.base import Scope, fetch, use_scope
 from etl import codes, marts
 from etl.seeds import SeedError, read_sla_rules
+from shared_readers import reading
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +330,7 @@ GRID_CSV = ("事件编号,上报时间,街道,社区,网格编号,事件类型,�
 
 
 def _mart_names(db) -> set[str]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() "
                                            "WHERE NOT internal").fetchall()}
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -359,11 +360,11 @@ def test_a_load_and_a_rollback_to_a_file_from_before_the_marts_both_build_them(t
     second.write_text(GRID_CSV.replace("G-1", "G-3").replace("G-2", "G-4"), encoding="utf-8")
     load_paths([second], db, progress=None)    # keeps the marts-less file as a version
     assert {"grid_cases", "sla_rules"} <= _mart_names(db)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         last = con.execute("SELECT max(load_id) FROM etl_loads").fetchone()[0]
     versions.rollback(versions.plan_rollback(last, db), "tester", db)
     assert {"grid_cases", "sla_rules", "fund_flows", "feedback_enriched"} <= _mart_names(db)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT count(*), min(sla_hours) FROM grid_cases").fetchone() == (2, 24)
 
 

@@ -20,6 +20,7 @@ from dashboard.queries import briefing, common, grid, overview
 from etl import lake, marts
 from etl.dbfile import ensure_schema
 from etl.marts import appended
+from shared_readers import reading
 
 GRID = ("grid_daily", "grid_resolution_monthly")
 
@@ -30,7 +31,7 @@ def _line(key: str, reported: str, community: str, grid_id: str, category: str, 
 
 
 def _rows(db: Path, table: str) -> pd.DataFrame:
-    with duckdb.connect(str(db), read_only=True) as con:   # table: a name of this module
+    with reading(db) as con:   # table: a name of this module
         return con.execute(f"SELECT * FROM {table}").df()
 
 
@@ -39,7 +40,7 @@ def _sums(table: str) -> str:
 
 
 def _count(db: Path, sql: str) -> int:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(sql).fetchone()[0]
 
 
@@ -117,7 +118,7 @@ def test_the_sidebar_lists_sum_the_rows_of_a_group(moved):
     still there (reports 1) beside the load's (reports -1); the lists must not name it."""
     assert _count(moved, "SELECT count(*) FROM grid_daily WHERE community = '孤岛社区' AND reports > 0") == 1
     assert _count(moved, "SELECT count(*) FROM feedback_daily WHERE grid_id = 'QH-98-01' AND messages > 0") == 1
-    with duckdb.connect(str(moved), read_only=True) as con:
+    with reading(moved) as con:
         raw_dims = con.execute("""
             SELECT DISTINCT street, community, grid_id FROM (
                 SELECT street, community, grid_id FROM grid_reports
@@ -146,7 +147,7 @@ PERIODS = (Filters(), Filters(date_from=date(2026, 3, 1), date_to=date(2026, 5, 
 def _page_reads(db: Path) -> list[pd.DataFrame]:
     """Every read of the summaries the pages make, for a few periods and filters."""
     out = []
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         out += [common.dimension_rows(con), common.categories(con), common.date_bounds(con)]
         for f in PERIODS:
             out += [overview.grid_kpis(con, f), overview.feedback_kpis(con, f), grid.volume(con, f),
@@ -167,7 +168,7 @@ def test_every_page_read_is_the_same_before_and_after_compaction(moved, tmp_path
     assert all(done[t] for t in appended.APPENDED), done     # every summary had months to fold
     after = {t: _count(compacted, f"SELECT count(*) FROM {t}") for t in appended.APPENDED}
     assert all(after[t] < rows[t] for t in appended.APPENDED), (rows, after)
-    with duckdb.connect(str(compacted), read_only=True) as con:
+    with reading(compacted) as con:
         whole = con.execute("SELECT table_name, sum(rows) FROM etl_storage.summary_rows GROUP BY 1").fetchall()
     assert dict(whole) == after                              # marked whole as they are now
     for got, want in zip(_page_reads(moved), _page_reads(compacted)):
@@ -246,7 +247,7 @@ def test_a_load_compacts_the_months_it_made_due(tmp_path, monkeypatch):
     whole = _count(db, "SELECT count(*) FROM grid_daily")
     again = [grid_row(rng, k, datetime(2026, 3, 1 + i % 28, 9)) for i, k in enumerate(keys)]
     assert load(db, write(tmp_path, "g2.csv", GRID_HEADER, again)) == ["loaded"]
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         groups = con.execute(f"SELECT count(*) FROM ({appended.grouped_sql(con, 'grid_daily', 'grid_daily')})"
                              ).fetchone()[0]
         rows = con.execute("SELECT count(*) FROM grid_daily").fetchone()[0]

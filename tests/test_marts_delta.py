@@ -19,6 +19,7 @@ from etl import marts, storage, versions
 from etl.dbfile import ensure_schema
 from etl.load import load_paths
 from etl.marts import appended, delta
+from shared_readers import reading
 
 SUMMARIES = ("grid_daily", "feedback_daily", "grid_resolution_monthly")
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
@@ -166,7 +167,7 @@ def test_compaction_and_undo_keep_the_summaries_exact(tmp_path, applied, monkeyp
         assert_same_as_rebuild(db)
     assert compacted, "no load compacted a month: the compaction branch was not exercised"
 
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         last = con.execute("SELECT max(load_id) FROM etl_loads").fetchone()[0]
     versions.rollback(versions.plan_rollback(last, db), by="test", live=db)
     assert_same_as_rebuild(db)
@@ -176,12 +177,12 @@ def test_compaction_and_undo_keep_the_summaries_exact(tmp_path, applied, monkeyp
 
 
 def _month_of(db: Path, key: str) -> int:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute("SELECT month(reported_at) FROM grid_reports WHERE report_id = $k", {"k": key}).fetchone()[0]
 
 
 def _parts(db: Path) -> set:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return {r[0] for r in con.execute("SELECT path FROM etl_storage.parts").fetchall()}
 
 

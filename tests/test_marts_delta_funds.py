@@ -16,6 +16,7 @@ import pytest
 
 from etl import marts, storage, versions
 from etl.marts import delta
+from shared_readers import reading
 from tests.test_marts_delta import load
 
 PROJECTS_HEADER = "项目编号,项目名称,社区,项目类别,牵头单位,主体类型,项目阶段,预算(元),进度\n"
@@ -91,7 +92,7 @@ def assert_same_as_rebuild(db: Path) -> None:
 
 
 def read(db: Path, query: str, params: dict | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(query, params or {}).fetchall()
 
 

@@ -21,6 +21,7 @@ from dashboard.queries.base import Scope, fetch, use_scope
 from dashboard.queries.common import period_params
 from etl import marts
 from etl.marts import residents
+from shared_readers import reading
 from tests.test_marts_delta import load
 
 HEADER = "记录编号,居民,街道,社区,参与类型,参与日期,时长,年龄段\n"
@@ -104,7 +105,7 @@ def test_a_sequence_of_loads_keeps_the_summary_equal_to_a_whole_rebuild(tmp_path
     assert_same_as_rebuild(db)
 
     # every record of one resident moved out of the months it had (rows left empty go away)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         mine = [k for (k,) in con.execute("SELECT record_id FROM participation WHERE resident_pseudonym = "
                                           "(SELECT min(resident_pseudonym) FROM participation)").fetchall()]
     moved = [row(random.Random(i), k, residents=1, day=START - timedelta(days=40)) for i, k in enumerate(mine)]

@@ -16,6 +16,7 @@ import etl.extract as extract
 from etl import prestage, stage
 from etl.load import load_paths
 from etl.marts import appended
+from shared_readers import reading
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度,备注\n"
 
@@ -30,7 +31,7 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 def _state(db: Path) -> dict:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with duckdb.connect(str(db), read_only=True) as con:   # its own instance: the databases it lists
         return {
             "records": con.execute("SELECT * EXCLUDE (source_load_id) FROM grid_reports ORDER BY report_id").fetchall(),
             "rejects": con.execute("SELECT regexp_extract(path, '[^/]+$'), row_number, column_name, reason, "
@@ -108,7 +109,7 @@ def test_a_refused_file_typed_ahead_leaves_nothing_and_the_next_loads(tmp_path, 
     assert taken[2] is None                    # the ragged file failed in the background: staged again
     assert "line 3 of the file" in results[2].message and "c.csv" in results[2].message
     assert "9 of 10 rows invalid" in results[1].message
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert sorted(r[0] for r in con.execute("SELECT report_id FROM grid_reports").fetchall()) == [
             "D-1", "G-0", "G-1", "G-2", "G-3", "G-4"]
         assert con.execute("SELECT count(*) FROM etl_rejects").fetchone()[0] == 0
@@ -127,7 +128,7 @@ def test_a_file_not_utf8_past_its_sample_is_read_as_gbk_after_the_background_typ
     results = load_paths([first, late], db, progress=None)
     assert [r.status for r in results] == ["loaded", "loaded"], [r.message for r in results]
     assert taken == [None, None]
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT community, description FROM grid_reports WHERE report_id = 'L-9'").fetchall() == [
             ("清河一社区", "楼道堆物")]
 
@@ -147,7 +148,7 @@ def test_row_order_holds_in_a_file_of_several_row_groups_typed_while_another_is_
     results = load_paths([first, second], db, progress=None)
     assert [r.status for r in results] == ["loaded", "loaded"]
     assert taken[1] is not None
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT status FROM grid_reports WHERE report_id = 'B-DUP'").fetchall() == [("已办结",)]
         assert con.execute("SELECT row_number, column_name FROM etl_rejects").fetchall() == [(n - 5 + 2, "上报时间")]
         assert con.execute("SELECT count(*) FROM grid_reports").fetchone()[0] == 2 * n - 2

@@ -12,6 +12,7 @@ import pytest
 from etl import dbfile, marts, storage, storage_upkeep, versions
 from etl.dbfile import ensure_schema, writer
 from etl.load import load_paths
+from shared_readers import reading
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 
@@ -24,7 +25,7 @@ def grid_csv(path: Path, ids: range, at: datetime, status: str = "处置中", st
 
 
 def rows(db: Path, sql: str, params: dict | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(sql, params or {}).fetchall()
 
 
@@ -334,7 +335,7 @@ def test_a_month_over_one_row_group_is_written_sorted_by_key_and_a_smaller_one_a
         monkeypatch.setattr(storage, "ROW_GROUP_ROWS", rows_per_group)
         db = tmp_path / label / "cockpit.duckdb"
         load_paths([csv], db, progress=None)
-        with duckdb.connect(str(db), read_only=True) as con:
+        with reading(db) as con:
             (path,) = con.execute("SELECT path FROM etl_storage.parts WHERE table_name = 'grid_reports'").fetchone()
             stored[label] = [r[0] for r in con.execute("SELECT report_id FROM read_parquet($p)", {"p": path}).fetchall()]
             assert sorted(r[0] for r in con.execute("SELECT report_id FROM grid_reports").fetchall()) == sorted(keys)

@@ -14,6 +14,7 @@ import pytest
 from etl import dbfile, storage, storage_keys, storage_upkeep, versions
 from etl.dbfile import ensure_schema, writer
 from etl.load import load_paths
+from shared_readers import reading
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 START = datetime(2025, 11, 3, 8)
@@ -28,7 +29,7 @@ def grid_csv(path: Path, records: dict[int, tuple[datetime, str]]) -> Path:
 
 
 def rows(db: Path, sql: str, params: dict | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(sql, params or {}).fetchall()
 
 
@@ -308,7 +309,7 @@ def test_each_stored_file_is_searched_only_for_the_keys_in_its_key_range(tmp_pat
     model.update({k: (at, s, 2) for k, (at, s) in second.items()})
     assert rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY 1") == \
         [(k, at, s, n) for k, (at, s, n) in sorted(model.items())]
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         current = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 1 "
                                              "ORDER BY month_on").fetchall()]
     # November's file: the new November file's 4 keys (3 re-sent, one new case of Nov 30);
@@ -326,7 +327,7 @@ def test_keys_too_long_for_exact_statistics_are_searched_in_every_file(tmp_path)
     load_paths([dated_csv(tmp_path / "a.csv", first)], db, progress=None)
     second = {f"{long}{i:03d}": (START + timedelta(days=i), "已办结") for i in range(0, 40, 7)}
     load_paths([dated_csv(tmp_path / "b.csv", second)], db, progress=None)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         files = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 1").fetchall()]
         new = [r[0] for r in con.execute("SELECT path FROM etl_storage.parts WHERE load_id = 2").fetchall()]
         assert files and new and storage_keys.ranges(con, "report_id", files + new) == {}

@@ -13,6 +13,7 @@ from etl import storage
 from etl.__main__ import main
 from etl.dbfile import ensure_schema
 from etl.load import load_paths
+from shared_readers import reading
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 
@@ -44,7 +45,7 @@ def test_lake_export_is_hive_layout_that_pyarrow_reads_as_the_view(db, tmp_path,
     assert months == ["month=2026-09", "month=2026-10", "month=2026-11"]
     assert all(f.name.startswith("part-") for m in (out / "grid_reports").iterdir() for f in m.iterdir())
     lake = ds.dataset(out / "grid_reports", format="parquet", partitioning="hive").to_table().to_pandas()
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         view = con.execute("SELECT report_id, status, strftime(reported_at, '%Y-%m') AS month "
                            "FROM grid_reports ORDER BY report_id").df()
         projects_n = con.execute("SELECT count(*) FROM etl_loads").fetchone()[0]
@@ -63,7 +64,7 @@ def test_lake_export_is_hive_layout_that_pyarrow_reads_as_the_view(db, tmp_path,
 def test_clean_months_are_hard_links_of_the_database_files(db, tmp_path):
     from etl.lake import lake_export
     lake_export(db, tmp_path / "lake")
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         clean = {r[0] for r in con.execute(
             "SELECT path FROM etl_storage.parts WHERE month_on NOT IN (SELECT month_on FROM etl_storage.parts "
             "WHERE path IN (SELECT path FROM etl_storage.deletes))").fetchall()}
@@ -91,7 +92,7 @@ def test_migrate_storage_moves_the_big_tables_out_and_keeps_every_row(tmp_path, 
     assert main(["migrate-storage", "--db", str(db)]) == 0
     assert "grid_reports" in capsys.readouterr().out
     assert db.stat().st_size < before      # the rows left (the summary marts stay in the catalog)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT sum(hash(report_id, reported_at, description)) FROM grid_reports").fetchone() == expected
         assert con.execute("SELECT count(*) FROM feedback").fetchone()[0] == 30000
         kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())

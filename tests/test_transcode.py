@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from etl import transcode
 from etl.load import load_paths
+from shared_readers import reading
 
 HEADER = "事件编号,上报时间,社区,网格编号,事件类型,事件描述,处置状态\r\n"
 
@@ -31,7 +31,7 @@ def codec(request, monkeypatch):
 
 
 def _rows(db: Path, sql: str):
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(sql).fetchall()
 
 

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from etl import marts, versions
+from shared_readers import reading
 from tests.test_marts_delta import (FEEDBACK_HEADER, GRID_HEADER, START, assert_same_as_rebuild, feedback_row,
                                     grid_row, load, write)
 
@@ -47,7 +48,7 @@ def _three_loads(tmp_path: Path) -> Path:
 
 
 def _undo_last(db: Path, steps: int = 1) -> None:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         ids = [r[0] for r in con.execute("SELECT load_id FROM etl_loads WHERE status = 'loaded' "
                                          "ORDER BY load_id DESC").fetchall()]
     versions.rollback(versions.plan_rollback(ids[steps - 1], db), by="test", live=db)
@@ -59,13 +60,13 @@ def test_an_undo_keeps_the_restored_summaries_and_they_match_a_full_rebuild(tmp_
     _undo_last(db, steps=2)     # back to the catalog before the last command (two files)
     assert builds == [{}], builds
     assert_same_as_rebuild(db)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT count(*) FROM grid_reports WHERE report_id LIKE 'N%'").fetchone()[0] == 50
         assert marts.current(con)
     _undo_last(db)              # and once more: back before the update of every month
     assert builds == [{}, {}], builds
     assert_same_as_rebuild(db)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         assert con.execute("SELECT count(*) FROM grid_reports WHERE report_id LIKE 'N%'").fetchone()[0] == 0
 
 

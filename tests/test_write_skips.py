@@ -14,6 +14,7 @@ import pytest
 from etl import dbfile, marts
 from etl.load import load_paths
 from etl.seeds import read_sla_rules
+from shared_readers import reading
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 
@@ -56,7 +57,7 @@ def load_more(db: Path, counter: list) -> None:
 
 
 def one(db: Path, sql: str, params: dict | None = None):
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         return con.execute(sql, params or {}).fetchone()
 
 
@@ -176,7 +177,7 @@ def test_a_changed_function_or_model_is_created_again(loaded, monkeypatch, tmp_p
     db, counter = loaded
     monkeypatch.setitem(marts.FUNCTIONS, "count_at", marts.FUNCTIONS["count_at"] + " + 0")
     load_more(db, counter)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         body = con.execute("SELECT macro_definition FROM duckdb_functions() "
                            "WHERE function_name = 'count_at'").fetchone()[0]
     assert "+ 0" in body
@@ -191,7 +192,7 @@ def test_a_changed_function_or_model_is_created_again(loaded, monkeypatch, tmp_p
         text.replace("with ledger as (", "with unused as (select 1 as one),\nledger as (", 1), encoding="utf-8")
     monkeypatch.setattr(marts, "MARTS_DIR", models)
     load_more(db, counter)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with reading(db) as con:
         sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'fund_flows'").fetchone()[0]
     assert "unused" in sql
 
