@@ -9,6 +9,8 @@ PROFILE_SERIAL=1 turns the background typing of the next file off (etl/prestage.
 phase's CPU is its own. CPU = user + system seconds of the whole process (all DuckDB threads) during the call: on a
 shared machine steadier than wall time, but a background thread (GBK transcoding) counts in
 whatever phase it overlaps. Nested phases count in each (run_stage is inside _stage_source).
+PROFILE_TIMELINE=1 also prints every timed call's start and end (seconds from the load's start)
+and its thread: what the writer's thread and the background connection do at each moment.
 Not a benchmark (bench/bench_etl.py is): a profile, to find the next thing to make faster.
 """
 from __future__ import annotations
@@ -19,18 +21,22 @@ import os
 import re
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
 import duckdb
 
-from etl import dbfile, extract, load, load_file, stage, storage, storage_keys, transcode, versions
+from etl import dbfile, extract, load, load_file, prestage, stage, storage, storage_keys, transcode, versions
 from etl.marts import appended, delta
 
 WALL: dict[str, float] = collections.defaultdict(float)
 CPU: dict[str, float] = collections.defaultdict(float)
 CALLS: collections.Counter = collections.Counter()
+EVENTS: list[tuple[float, float, str, str]] = []   # (start, end, label, thread) for PROFILE_TIMELINE
+T0 = time.perf_counter()
 PHASES = [(load_file, ["_stage_source", "_reject_rows", "_write_records", "_insert_rejects"]),
+          (prestage.Prestager, ["_type"]),
           (load, ["_loaded_hashes"]),
           (stage, ["run_stage"]),
           (storage, ["_write_files", "find_superseded", "compact", "refresh_view"]),
@@ -53,9 +59,11 @@ def _timed(label: str, fn):
         try:
             return fn(*args, **kwargs)
         finally:
-            WALL[label] += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            WALL[label] += t1 - t0
             CPU[label] += _cpu() - c0
             CALLS[label] += 1
+            EVENTS.append((t0 - T0, t1 - T0, label, threading.current_thread().name))
     return wrapper
 
 
@@ -95,9 +103,10 @@ def main() -> None:
 
     dbfile.duckdb = _Duck()
     if os.environ.get("PROFILE_SERIAL"):
-        from etl import prestage
         prestage.Prestager.submit = lambda *args, **kwargs: None
-    t0, c0 = time.perf_counter(), _cpu()
+    global T0
+    T0 = t0 = time.perf_counter()
+    c0 = _cpu()
     results = load.load_paths([Path(f) for f in files], Path(db), progress=None)
     print(f"load: {time.perf_counter() - t0:.2f} s wall, {_cpu() - c0:.2f} s CPU")
     for r in results:
@@ -105,6 +114,11 @@ def main() -> None:
     print(f"{'wall s':>8} {'CPU s':>7} {'calls':>5}  phase / statement (by CPU)")
     for label in sorted(CPU, key=lambda k: -CPU[k])[:int(os.environ.get("PROFILE_TOP", 40))]:
         print(f"{WALL[label]:8.2f} {CPU[label]:7.2f} {CALLS[label]:5d}  {label}")
+    if os.environ.get("PROFILE_TIMELINE"):
+        print(f"{'start':>7} {'end':>7}  thread              phase (not SQL statements)")
+        for start, end, label, thread in sorted(EVENTS):
+            if not label.startswith(("SQL ", "COMMIT")):
+                print(f"{start:7.2f} {end:7.2f}  {thread[:18]:18s}  {label}")
 
 
 if __name__ == "__main__":
