@@ -138,8 +138,8 @@ def in_new_processes(db: Path, pages: list[str], procs: int, date_from: str | No
             for key in ("startup", "cold", "warm"):
                 out[page][key].append(got[key])
             out[page]["process"].append(took)
-            print(f"  round {i + 1} {page}: start-up {got['startup']:.2f} s, cold {got['cold']:.2f} s, warm {got['warm']:.2f} s, "
-                  f"process {took:.1f} s", flush=True)
+            print(f"  round {i + 1} {page}: start-up {got['startup']:.2f} s, cold {got['cold']:.2f} s, "
+                  f"warm {got['warm']:.2f} s, process {took:.1f} s", flush=True)
     return out
 
 
@@ -263,28 +263,26 @@ def _demo_text(scale: float, db: Path) -> str:
 
 
 def storage_text(path: Path) -> str:
-    """How the record tables are stored: months whole (one file, nothing superseded), or read
-    from several files / leaving superseded rows out with an anti-join (docs/ARCHITECTURE.md
-    section 3: a load leaves them; the nightly `python -m etl compact` makes every month whole)."""
+    """How the record tables are stored: months whole (etl/storage.py `is_whole`: one file,
+    nothing superseded), or read from several files / leaving superseded rows out with an
+    anti-join (docs/ARCHITECTURE.md section 3: a load leaves them; the nightly `python -m etl
+    compact` makes every month whole)."""
     import duckdb
+
+    from etl import storage
 
     con = duckdb.connect(str(path), read_only=True)
     try:
-        months, whole, superseded = con.execute("""
-            WITH f AS (
-                SELECT p.table_name, p.month_on,
-                       (SELECT count(*) FROM etl_storage.deletes d WHERE d.path = p.path) AS gone
-                FROM etl_storage.parts p WHERE p.table_name IN ('grid_reports', 'feedback')),
-            m AS (SELECT table_name, month_on, count(*) AS files, sum(gone) AS gone FROM f GROUP BY ALL)
-            SELECT count(*), count(*) FILTER (WHERE files = 1 AND gone = 0), COALESCE(sum(gone), 0)
-            FROM m""").fetchone()
+        stats = [s for table in ("grid_reports", "feedback") for s in storage.month_stats(con, table)]
     except duckdb.Error:
         return "storage: not the monthly Parquet layout"
     finally:
         con.close()
-    return (f"storage: {whole} of {months} months of grid_reports and feedback whole "
-            f"(one file, no row superseded), {int(superseded):,} superseded rows left out by the views"
-            + (" (as the build's loads left them, before a nightly `etl compact`)" if whole < months
+    whole = sum(storage.is_whole(files, gone) for _, files, _, gone in stats)
+    superseded = sum(gone for *_, gone in stats)
+    return (f"storage: {whole} of {len(stats)} months of grid_reports and feedback whole "
+            f"(one file, no row superseded), {superseded:,} superseded rows left out by the views"
+            + (" (as the build's loads left them, before a nightly `etl compact`)" if whole < len(stats)
                else ""))
 
 

@@ -222,23 +222,37 @@ def find_superseded(con: duckdb.DuckDBPyConnection, table: str, current: list[tu
         "(SELECT DISTINCT path FROM temp.etl_superseded)").fetchall()}
 
 
+_MONTH_STATS = """
+    SELECT p.month_on, count(*) AS n, sum(p.rows) AS stored,
+           (SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts q USING (path)
+            WHERE q.table_name = $t AND q.month_on = p.month_on) AS gone
+    FROM etl_storage.parts p WHERE p.table_name = $t AND ($m IS NULL OR list_contains($m, p.month_on))
+    GROUP BY p.month_on"""
+
+
+def month_stats(con: duckdb.DuckDBPyConnection, table: str,
+                months: list[date] | None = None) -> list[tuple[date, int, int, int]]:
+    """(month, files, stored rows, stored rows superseded) for each month of `table` (of
+    `months`; None: all)."""
+    return con.execute(_MONTH_STATS, {"t": table, "m": months}).fetchall()
+
+
+def is_whole(files: int, superseded: int) -> bool:
+    """A month as the nightly compaction leaves it: one file, no stored row superseded (its
+    reads need no anti-join)."""
+    return files <= 1 and superseded == 0
+
+
 def compact(con: duckdb.DuckDBPyConnection, table: str, months: list[date] | None, root: Path,
             budget: int | None = None, force: bool = False, whole: bool = False) -> list[date]:
     """Rewrite as one file each month (of `months`; None: all) with more than COMPACT_FILES
     files or more than COMPACT_DELETED of its stored rows superseded (every one with `force`;
-    with `whole`, the nightly's rule: every month of more than one file or with any row
-    superseded), the worst first, until `budget` stored rows have been rewritten (None: no
-    limit)."""
-    stats = con.execute("""
-        SELECT p.month_on, count(*) AS n, sum(p.rows) AS stored,
-               (SELECT count(*) FROM etl_storage.deletes d JOIN etl_storage.parts q USING (path)
-                WHERE q.table_name = $t AND q.month_on = p.month_on) AS gone
-        FROM etl_storage.parts p WHERE p.table_name = $t AND ($m IS NULL OR list_contains($m, p.month_on))
-        GROUP BY p.month_on""", {"t": table, "m": months}).fetchall()
+    with `whole`, the nightly's rule: every month not `is_whole`), the worst first, until
+    `budget` stored rows have been rewritten (None: no limit)."""
     due = [(n / COMPACT_FILES + gone / max(stored, 1) / COMPACT_DELETED, month, stored)
-           for month, n, stored, gone in stats
+           for month, n, stored, gone in month_stats(con, table, months)
            if force or n > COMPACT_FILES or gone > COMPACT_DELETED * max(stored, 1)
-           or (whole and (n > 1 or gone > 0))]
+           or (whole and not is_whole(n, gone))]
     done, spent = [], 0
     for _, month, stored in sorted(due, reverse=True):
         if budget is not None and spent + stored > budget:
