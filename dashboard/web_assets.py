@@ -8,7 +8,7 @@ Streamlit 1.67 already sends the right caching headers: its content-hashed files
 (tests/test_static_cache.py checks both). What a chart page's first load costs is plotly.js
 (Streamlit's PlotlyChart chunk, 4.7 MB): the browser asks for it only when the first chart
 element arrives over the websocket, then parses and runs it on the main thread before
-drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Six changes:
+drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Seven changes:
 
 1. Start plotly.js early on chart pages. A page's HTML (index.html, served for "/" and for
    every page path such as /grid) gets `<script type="module">import("./static/js/
@@ -16,7 +16,8 @@ drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Six c
    while it connects the websocket and the server runs the page's script, instead of after.
    Pages without a chart (PAGES_WITHOUT_CHARTS) do not get it: there it would only cost.
 2. gzip for Streamlit's static JavaScript and CSS, compressed once per file and kept in
-   memory (4.7 MB of plotly.js travel as 1.4 MB). Streamlit leaves /static/ uncompressed
+   memory (the chart chunk's 1.4 MB, 7. below, travel as 0.48 MB; all of plotly.js's 4.7 MB
+   as 1.4 MB). Streamlit leaves /static/ uncompressed
    because its middleware would compress on every request; here each file is compressed once,
    and the content-hashed names mean the bytes never change while the process runs.
 3. V8's explicit compile hint for plotly.js: the PlotlyChart chunk is sent with the comment
@@ -66,15 +67,27 @@ drawing anything (docs/BENCHMARKS.md, "Where a page's browser time goes"). Six c
    stops it (STILL_STYLE): the placeholders stay, without the pulse, as Streamlit itself shows
    them to users who ask their system for reduced motion. docs/BENCHMARKS.md, "Ten users
    arriving at once", has the figures.
+7. Only the plotly.js the cockpit draws with. The PlotlyChart chunk is sent with its plotly.js
+   module (all of plotly.js: maps, 3D, WebGL, …) swapped for dashboard/plotlyjs's bundle of the
+   trace types the cockpit's charts use (1.4 MB instead of 4.7 MB; dashboard/plotlyjs/__init__.py
+   says how): every new document with a chart parses and runs a third of the code before its
+   first chart. Streamlit's chart element around it is unchanged. The bytes under the chunk's
+   content-hashed name are then the cockpit's, not only Streamlit's, so the chunk is sent
+   `no-cache` with an ETag instead of `immutable`: a browser that kept the chunk of an older
+   bundle (before a trace type was added) revalidates it on each page load and gets the new one;
+   an unchanged chunk costs one 304. `COCKPIT_FULL_PLOTLY=1` sends Streamlit's chunk unchanged.
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import threading
 from pathlib import Path
 
 from streamlit import file_util
+
+from dashboard import plotlyjs
 
 STATIC = Path(file_util.get_static_dir())          # Streamlit's built frontend (index.html)
 JS = STATIC / "static" / "js"
@@ -84,6 +97,7 @@ PAGES_WITHOUT_CHARTS = frozenset({"sql_console", "data", "audit"})
 # server paths that are not a page's HTML
 NOT_PAGES = ("/_stcore", "/static", "/media", "/component", "/app", "/favicon")
 IMMUTABLE = b"public, immutable, max-age=31536000"      # as Streamlit sends for /static/
+REVALIDATE = b"no-cache"            # 7. in the docstring: the chunk whose plotly.js is swapped
 GZIP_LEVEL = 6
 # chunks sent with V8's compile hint (3. in the docstring): plotly.js, compiled eagerly off the main thread
 HINTED = ("PlotlyChart",)
@@ -143,7 +157,8 @@ def page_name(path: str) -> str | None:
 class FastAssets:
     """ASGI middleware: the app's base URL and still loading placeholders in every page's HTML,
     early plotly.js on chart pages, gzip (cached) for /static/*.js|css, plotly.js with V8's
-    compile hint and a charset that lets V8's code cache serve it."""
+    compile hint and a charset that lets V8's code cache serve it, and only the trace types
+    the cockpit draws."""
 
     def __init__(self, app, warm: bool = True):
         self.app = app
@@ -153,10 +168,23 @@ class FastAssets:
                       if p.suffix in (".js", ".css") and p.is_file()}
         self.gz: dict[str, bytes] = {}
         self.hinted = hinted_paths()
+        # 7. in the docstring: {path: (bytes sent, their ETag)} of the chunk with the cockpit's plotly.js
+        self.swapped = self._swap_plotly()
         self.code_cached = (chunk_paths(CODE_CACHED) if os.environ.get(CODE_CACHE_SWITCH) == "1"
                             else frozenset())
         if warm:
             threading.Thread(target=self._warm, daemon=True, name="gzip-warm").start()
+
+    def _swap_plotly(self) -> dict[str, tuple[bytes, bytes]]:
+        found = chunk("PlotlyChart")
+        if found is None or os.environ.get(plotlyjs.FULL_SWITCH) == "1":
+            return {}
+        raw = found.read_bytes()
+        body = plotlyjs.chunk_bytes(raw)
+        if body == raw:         # a chunk of another shape: sent as Streamlit built it
+            return {}
+        etag = b'W/"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+        return {"/static/js/" + found.name: (body, etag)}
 
     def _warm(self) -> None:
         for prefix in WARM:
@@ -166,7 +194,8 @@ class FastAssets:
 
     def body(self, path: str) -> bytes:
         """The bytes sent for a static file: the file, with the compile hint for HINTED chunks."""
-        raw = self.files[path].read_bytes()
+        swapped = self.swapped.get(path)
+        raw = swapped[0] if swapped else self.files[path].read_bytes()
         return COMPILE_HINT + raw if path in self.hinted else raw
 
     def compressed(self, path: str) -> bytes:
@@ -181,10 +210,14 @@ class FastAssets:
             return
         path, headers = scope["path"], dict(scope["headers"])
         if path in self.files and b"range" not in headers:
+            swapped = self.swapped.get(path)
+            if swapped and swapped[1] in headers.get(b"if-none-match", b""):
+                await self._not_modified(scope, send, swapped[1])
+                return
             if b"gzip" in headers.get(b"accept-encoding", b""):
                 await self._send(scope, path, send, self.compressed(path), gzipped=True)
                 return
-            if path in self.hinted or path in self.code_cached:    # the same for a client without gzip
+            if path in self.hinted or path in self.code_cached or swapped:   # the same without gzip
                 await self._send(scope, path, send, self.body(path), gzipped=False)
                 return
         page = page_name(path)
@@ -203,11 +236,20 @@ class FastAssets:
         kind = b"text/javascript" if path.endswith(".js") else b"text/css"
         charset = NOT_STREAMED_CHARSET if path in self.code_cached else b"utf-8"
         encoding = [(b"content-encoding", b"gzip")] if gzipped else []
+        swapped = self.swapped.get(path)
+        caching = ([(b"cache-control", REVALIDATE), (b"etag", swapped[1])] if swapped
+                   else [(b"cache-control", IMMUTABLE)])
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", kind + b"; charset=" + charset), *encoding,
-            (b"vary", b"Accept-Encoding"), (b"cache-control", IMMUTABLE),
+            (b"vary", b"Accept-Encoding"), *caching,
             (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    @staticmethod
+    async def _not_modified(scope, send, etag: bytes) -> None:
+        await send({"type": "http.response.start", "status": 304, "headers": [
+            (b"etag", etag), (b"cache-control", REVALIDATE), (b"vary", b"Accept-Encoding")]})
+        await send({"type": "http.response.body", "body": b""})
 
 
 class _Inject:

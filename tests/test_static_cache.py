@@ -8,6 +8,8 @@ plotly.js is the file with V8's compile hint as its first line (gzipped or not);
 HTML but the start page's tells Streamlit's frontend the app's base (no 404 probe of
 /<page>/_stcore/..., tests/e2e/test_browser.py checks it in the browser); every page's HTML
 stops the loading placeholders' pulse (tests/e2e/test_browser.py checks that in the browser too).
+The PlotlyChart chunk is sent with the cockpit's own plotly.js (dashboard/plotlyjs): revalidated
+(no-cache + ETag, 304 when unchanged) instead of immutable, since its bytes are not only Streamlit's.
 """
 from __future__ import annotations
 
@@ -16,18 +18,21 @@ import concurrent.futures
 import gzip
 import os
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from dashboard import cockpit_server, warmup
+from dashboard import cockpit_server, plotlyjs, warmup
 from dashboard.web_assets import (BASE_SCRIPT, CODE_CACHE_SWITCH, CODE_CACHED, COMPILE_HINT,
                                   NOT_STREAMED_CHARSET, PAGES_WITHOUT_CHARTS, STATIC, STILL_STYLE,
                                   STILL_TESTIDS, FastAssets, chunk)
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
+# the bytes the cockpit sends for it: Streamlit's chunk with the cockpit's plotly.js
+SWAPPED = plotlyjs.chunk_bytes(PLOTLY.read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +47,15 @@ def base(server) -> str:
     return server.url
 
 
-def get(url: str, gzip_ok: bool = False) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"} if gzip_ok else {})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+def get(url: str, gzip_ok: bool = False, headers: dict[str, str] | None = None
+        ) -> tuple[int, dict[str, str], bytes]:
+    sent = {"Accept-Encoding": "gzip, deflate, br"} if gzip_ok else {}
+    req = urllib.request.Request(url, headers={**sent, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:     # urllib raises for a 304
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
 def entry_chunk() -> str:
@@ -139,9 +149,9 @@ def test_every_page_html_stops_the_loading_placeholders_pulse(base):
 
 
 def test_hashed_static_files_are_immutable_and_gzipped(base):
-    css = next((STATIC / "static" / "css").glob("index.*.css"))
-    for file, sent in ((PLOTLY, COMPILE_HINT + PLOTLY.read_bytes()), (css, css.read_bytes())):
-        url = f"{base}/static/{file.parent.name}/{file.name}"
+    css, react = next((STATIC / "static" / "css").glob("index.*.css")), chunk("react-dom")
+    for file in (css, react):
+        url, sent = f"{base}/static/{file.parent.name}/{file.name}", file.read_bytes()
         status, headers, body = get(url, gzip_ok=True)
         assert status == 200 and headers["content-encoding"] == "gzip"
         assert headers["cache-control"] == "public, immutable, max-age=31536000"
@@ -152,6 +162,26 @@ def test_hashed_static_files_are_immutable_and_gzipped(base):
         assert int(headers["content-length"]) == len(sent)
 
 
+def test_the_plotly_chunk_is_the_cockpits_revalidated_and_gzipped(base):
+    """Streamlit's chunk with the cockpit's plotly.js (a third of its size), the compile hint
+    first; no-cache with an ETag, and a 304 without a body when the browser's copy is current."""
+    assert SWAPPED != PLOTLY.read_bytes() and len(SWAPPED) < PLOTLY.stat().st_size / 3
+    sent, url = COMPILE_HINT + SWAPPED, f"{base}/static/js/{PLOTLY.name}"
+    status, headers, body = get(url, gzip_ok=True)
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert headers["cache-control"] == "no-cache" and headers["etag"].startswith('W/"')
+    assert gzip.decompress(body) == sent and len(body) < len(sent) / 2
+    etag = headers["etag"]
+    status, headers, body = get(url)                   # a client without gzip: the same bytes
+    assert status == 200 and "content-encoding" not in headers and body == sent
+    assert headers["cache-control"] == "no-cache" and headers["etag"] == etag
+    assert int(headers["content-length"]) == len(sent)
+    status, headers, body = get(url, gzip_ok=True, headers={"If-None-Match": etag})
+    assert status == 304 and body == b"" and headers["etag"] == etag
+    status, _, body = get(url, gzip_ok=True, headers={"If-None-Match": 'W/"0123456789abcdef"'})
+    assert status == 200 and gzip.decompress(body) == sent    # an older bundle's copy: the new one
+
+
 def test_only_plotly_js_carries_the_compile_hint(base):
     """The hint is V8's magic comment on the first line; other chunks are sent as they are."""
     assert COMPILE_HINT == b"//# allFunctionsCalledOnLoad\n"
@@ -159,7 +189,7 @@ def test_only_plotly_js_carries_the_compile_hint(base):
     status, _, body = get(f"{base}/static/js/{other.name}", gzip_ok=True)
     assert status == 200 and gzip.decompress(body) == other.read_bytes()
     status, _, body = get(f"{base}/static/js/{PLOTLY.name}", gzip_ok=True)
-    assert gzip.decompress(body).startswith(COMPILE_HINT + b"import")
+    assert gzip.decompress(body) == COMPILE_HINT + SWAPPED and SWAPPED.startswith(b"import")
 
 
 def test_plotly_js_keeps_utf8_unless_the_code_cache_is_switched_on(base):
@@ -205,8 +235,8 @@ def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream_when_switched
     for gzip_ok in (True, False):
         headers, body = _asgi_get(middleware, f"/static/js/{PLOTLY.name}", gzip_ok)
         assert headers[b"content-type"] == b"text/javascript; charset=" + NOT_STREAMED_CHARSET
-        assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + PLOTLY.read_bytes()
-        assert headers[b"cache-control"] == b"public, immutable, max-age=31536000"
+        assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + SWAPPED
+        assert headers[b"cache-control"] == b"no-cache"
     for other in (chunk("react-dom").name, entry_chunk()):
         headers, _ = _asgi_get(middleware, f"/static/js/{other}", True)
         assert headers[b"content-type"] == b"text/javascript; charset=utf-8", other
@@ -218,6 +248,17 @@ def test_streamlits_chunks_are_module_scripts():
     entry = STATIC / "static" / "js" / entry_chunk()
     assert PLOTLY.name in entry.read_text("utf-8")
     assert PLOTLY.read_bytes().startswith(b"import")
+
+
+def test_the_whole_plotly_js_when_switched_on(monkeypatch):
+    """COCKPIT_FULL_PLOTLY=1: Streamlit's chunk as built (immutable), for comparisons."""
+    monkeypatch.setenv(plotlyjs.FULL_SWITCH, "1")
+    for gzip_ok in (True, False):
+        headers, body = _asgi_get(lambda app: FastAssets(app, warm=False),
+                                  f"/static/js/{PLOTLY.name}", gzip_ok)
+        assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + PLOTLY.read_bytes()
+        assert headers[b"cache-control"] == b"public, immutable, max-age=31536000"
+        assert b"etag" not in headers
 
 
 def test_pages_without_charts_are_the_pages_that_draw_none():

@@ -12,9 +12,11 @@ import pytest
 from dashboard.app import DEFAULT_PAGE, SECTIONS
 from dashboard.charts.briefing import EXPECTED_CHARTS
 from dashboard.queries import briefing as bq
-from dashboard import briefing_export
+from dashboard import briefing_export, plotlyjs
+from dashboard.i18n import t
 from dashboard.cockpit_server import cockpit
-from dashboard.web_assets import BASE_OF_PATH, CODE_CACHE_SWITCH, COMPILE_HINT, chunk
+from dashboard.web_assets import (BASE_OF_PATH, CODE_CACHE_SWITCH, COMPILE_HINT,
+                                  PAGES_WITHOUT_CHARTS, chunk)
 from etl import briefing as briefing_cli
 from dashboard.request_guard import RequestGuard
 from tests.e2e.conftest import errors_on, wait_idle
@@ -111,6 +113,39 @@ def test_every_page_renders_without_an_error_element(page, cockpit_url, name):
     assert all(path.startswith("/_stcore/") for path in stcore), stcore
     assert sockets and all(url.endswith(":" + cockpit_url.rsplit(":", 1)[1] + "/_stcore/stream")
                            for url in sockets), sockets
+
+
+# each drawn chart's traces as [declared type, the type plotly.js drew it as]: a trace type
+# the cockpit's plotly.js (dashboard/plotlyjs) lacks is drawn as an invisible scatter
+TRACE_TYPES_JS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+  .map(gd => (gd.data || []).map((tr, i) => [tr.type || 'scatter', ((gd._fullData || [])[i] || {}).type]))"""
+# the pages' views that draw another chart when chosen (pages/grid.py, pages/linkage.py)
+CHART_VIEWS = [(name, None) for names in SECTIONS.values() for name in names
+               if name not in PAGES_WITHOUT_CHARTS] + [
+    ("grid", "grid.backlog"), ("grid", "grid.heatmap"), ("linkage", "linkage.radar")]
+
+
+@pytest.mark.parametrize("name, view", CHART_VIEWS)
+def test_every_chart_is_drawn_with_each_traces_own_type(page, cockpit_url, name, view):
+    """The PlotlyChart chunk carries the cockpit's plotly.js, which registers only the trace
+    types the charts use: every trace of every chart (and of each view's chart) is drawn as the
+    type it declares, none dropped."""
+    page.goto(f"{cockpit_url}/{'' if name == DEFAULT_PAGE else name}")
+    wait_idle(page)
+    if view:
+        page.locator('[data-testid="stMain"] button', has_text=t(view, "zh")).first.click()
+        page.wait_for_timeout(200)
+        wait_idle(page)
+    assert errors_on(page) == []
+    charts = page.evaluate(TRACE_TYPES_JS)
+    if name != "explore":           # the explorer draws once a chart is asked for
+        assert charts and all(charts), (name, view, charts)
+    for traces in charts:
+        for declared, drawn in traces:
+            assert declared == drawn and declared in ("scatter", *plotlyjs.TRACES), (name, view, traces)
+    if view:
+        assert any(declared in ("bar", "heatmap", "scatterpolar") for traces in charts
+                   for declared, _ in traces), (view, charts)
 
 
 def test_the_app_base_is_the_page_address_without_its_page(page, cockpit_url):
@@ -220,7 +255,7 @@ def test_plotly_js_reaches_v8_as_its_own_characters(browser, code_cache_url):
     assert errors_on(page) == [] and not guard.blocked
     script = next(sid for url, sid in scripts.items() if url.endswith("/" + PLOTLY.name))
     source = cdp.send("Debugger.getScriptSource", {"scriptId": script})["scriptSource"]
-    expected = (COMPILE_HINT + PLOTLY.read_bytes()).decode("utf-8")
+    expected = (COMPILE_HINT + plotlyjs.chunk_bytes(PLOTLY.read_bytes())).decode("utf-8")
     assert any(ord(ch) > 127 for ch in expected)
     assert source == expected
     context.close()
