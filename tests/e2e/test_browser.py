@@ -95,11 +95,30 @@ def test_overview_filter_changes_a_kpi_and_the_url_restores_it(page, cockpit_url
     other.context.close()
 
 
+# each drawn chart's traces as [declared type, the type plotly.js drew it as]: a trace type
+# the cockpit's plotly.js (dashboard/plotlyjs) lacks is drawn as an invisible scatter
+TRACE_TYPES_JS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+  .map(gd => (gd.data || []).map((tr, i) => [tr.type || 'scatter', ((gd._fullData || [])[i] || {}).type]))"""
+
+
+def assert_traces_drawn_as_declared(page, where) -> list:
+    """Every trace of every chart on the page is drawn as the type it declares, one the
+    cockpit's plotly.js registers; returns the charts' [declared, drawn] lists."""
+    charts = page.evaluate(TRACE_TYPES_JS)
+    for traces in charts:
+        for declared, drawn in traces:
+            assert declared == drawn and declared in ("scatter", *plotlyjs.TRACES), (where, traces)
+    return charts
+
+
 @pytest.mark.parametrize("name", [n for names in SECTIONS.values() for n in names])
 def test_every_page_renders_without_an_error_element(page, cockpit_url, name):
     """Opened at its own URL, each page renders, with no failed request on the way: the page's
     HTML names the app's base (dashboard/web_assets.py), so Streamlit's frontend does not first
-    probe /<page>/_stcore/health and wait 100 ms after its 404 before the websocket opens."""
+    probe /<page>/_stcore/health and wait 100 ms after its 404 before the websocket opens.
+    Its charts are drawn with the cockpit's plotly.js, which registers only the trace types the
+    charts use: every trace is drawn as the type it declares, none dropped. The pages web_assets
+    gives no early plotly.js (PAGES_WITHOUT_CHARTS) open without a chart, every other page with one."""
     failed, stcore, sockets = [], [], []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("request", lambda r: stcore.append(r.url[len(cockpit_url):]) if "/_stcore/" in r.url else None)
@@ -113,42 +132,27 @@ def test_every_page_renders_without_an_error_element(page, cockpit_url, name):
     assert all(path.startswith("/_stcore/") for path in stcore), stcore
     assert sockets and all(url.endswith(":" + cockpit_url.rsplit(":", 1)[1] + "/_stcore/stream")
                            for url in sockets), sockets
-
-
-# each drawn chart's traces as [declared type, the type plotly.js drew it as]: a trace type
-# the cockpit's plotly.js (dashboard/plotlyjs) lacks is drawn as an invisible scatter
-TRACE_TYPES_JS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
-  .map(gd => (gd.data || []).map((tr, i) => [tr.type || 'scatter', ((gd._fullData || [])[i] || {}).type]))"""
-# every page as it opens, and the pages' views that draw another chart when chosen
-# (pages/grid.py, pages/linkage.py)
-CHART_VIEWS = [(name, None) for names in SECTIONS.values() for name in names] + [
-    ("grid", "grid.backlog"), ("grid", "grid.heatmap"), ("linkage", "linkage.radar")]
-
-
-@pytest.mark.parametrize("name, view", CHART_VIEWS)
-def test_every_chart_is_drawn_with_each_traces_own_type(page, cockpit_url, name, view):
-    """The PlotlyChart chunk carries the cockpit's plotly.js, which registers only the trace
-    types the charts use: every trace of every chart (and of each view's chart) is drawn as the
-    type it declares, none dropped. The pages web_assets gives no early plotly.js
-    (PAGES_WITHOUT_CHARTS) open without a chart; every other page opens with one."""
-    page.goto(f"{cockpit_url}/{'' if name == DEFAULT_PAGE else name}")
-    wait_idle(page)
-    if view:
-        page.locator('[data-testid="stMain"] button', has_text=t(view, "zh")).first.click()
-        page.wait_for_timeout(200)
-        wait_idle(page)
-    assert errors_on(page) == []
-    charts = page.evaluate(TRACE_TYPES_JS)
+    charts = assert_traces_drawn_as_declared(page, name)
     if name in PAGES_WITHOUT_CHARTS:
         assert charts == [], (name, charts)
     else:
-        assert charts and all(charts), (name, view, charts)
-    for traces in charts:
-        for declared, drawn in traces:
-            assert declared == drawn and declared in ("scatter", *plotlyjs.TRACES), (name, view, traces)
-    if view:
-        assert any(declared in ("bar", "heatmap", "scatterpolar") for traces in charts
-                   for declared, _ in traces), (view, charts)
+        assert charts and all(charts), (name, charts)
+
+
+@pytest.mark.parametrize("name, view", [("grid", "grid.backlog"), ("grid", "grid.heatmap"),
+                                        ("linkage", "linkage.radar")])
+def test_each_views_chart_is_drawn_with_its_traces_own_types(page, cockpit_url, name, view):
+    """The views a page draws when chosen (pages/grid.py, pages/linkage.py): their charts too
+    are drawn with every trace as its own type."""
+    page.goto(f"{cockpit_url}/{name}")
+    wait_idle(page)
+    page.locator('[data-testid="stMain"] button', has_text=t(view, "zh")).first.click()
+    page.wait_for_timeout(200)
+    wait_idle(page)
+    assert errors_on(page) == []
+    charts = assert_traces_drawn_as_declared(page, view)
+    assert any(declared in ("bar", "heatmap", "scatterpolar") for traces in charts
+               for declared, _ in traces), (view, charts)
 
 
 def test_the_app_base_is_the_page_address_without_its_page(page, cockpit_url):
