@@ -189,10 +189,10 @@ def test_grid_daily_lists_follow_the_sla_horizon(mart_db, tmp_path):
         changed = 0
         for as_of in (date(2026, 4, 17), AS_OF, date(2026, 7, 15)):
             p = {"as_of": as_of, "d_from": date(2026, 1, 1), "community": None}
-            daily = con.execute(_GRID_DAILY_AT.replace("FROM grid_daily", "FROM temp.longer"), p).fetchall()[0]
-            cases = con.execute(_GRID_CASES_AT, p).fetchall()[0]
-            assert tuple(int(v or 0) for v in daily) == tuple(int(v or 0) for v in cases), p
-            changed += cases != con.execute(_GRID_DAILY_AT, p).fetchall()[0]
+            daily, cases, before = (tuple(int(v or 0) for v in con.execute(sql, p).fetchall()[0]) for sql in (
+                _GRID_DAILY_AT.replace("FROM grid_daily", "FROM temp.longer"), _GRID_CASES_AT, _GRID_DAILY_AT))
+            assert daily == cases, p
+            changed += cases != before
         assert changed                # the longer rules did change what is due and met
     finally:
         con.close()
