@@ -170,6 +170,34 @@ def test_grid_daily_gives_what_grid_cases_at_gives(mcon, as_of, community):
         assert cases[3] > 0 or as_of != AS_OF     # not vacuous
 
 
+def test_grid_daily_lists_follow_the_sla_horizon(mart_db, tmp_path):
+    """sla_due_by / sla_met_by hold one element per day of the SLA horizon (the longest rule in
+    sla_rules, in days, plus one) and one more; rules five times as long make them longer and
+    the counts still equal grid_cases_at's: the horizon reaches every group from sla_rules,
+    nothing in the model is hard-wired (a rewrite of its list columns must keep this)."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(mart_db, path)
+    con = duckdb.connect(str(path))
+    try:
+        rules, default = read_sla_rules()
+        longest = max(*rules.values(), default)
+        lengths = "SELECT DISTINCT len(sla_due_by), len(sla_met_by) FROM {t}"
+        assert con.execute(lengths.format(t="grid_daily")).fetchall() == [(-(-longest // 24) + 2,) * 2]
+        con.execute("UPDATE sla_rules SET hours = hours * 5")
+        con.execute(f"CREATE TEMP TABLE longer AS {marts.model('grid_daily').body}")
+        assert con.execute(lengths.format(t="temp.longer")).fetchall() == [(-(-5 * longest // 24) + 2,) * 2]
+        changed = 0
+        for as_of in (date(2026, 4, 17), AS_OF, date(2026, 7, 15)):
+            p = {"as_of": as_of, "d_from": date(2026, 1, 1), "community": None}
+            daily, cases, before = (tuple(int(v or 0) for v in con.execute(sql, p).fetchall()[0]) for sql in (
+                _GRID_DAILY_AT.replace("FROM grid_daily", "FROM temp.longer"), _GRID_CASES_AT, _GRID_DAILY_AT))
+            assert daily == cases, p
+            changed += cases != before
+        assert changed                # the longer rules did change what is due and met
+    finally:
+        con.close()
+
+
 SUMMARIES = ("grid_daily", "feedback_daily")
 
 
