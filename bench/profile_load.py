@@ -11,6 +11,9 @@ shared machine steadier than wall time, but a background thread (GBK transcoding
 whatever phase it overlaps. Nested phases count in each (run_stage is inside _stage_source).
 PROFILE_TIMELINE=1 also prints every timed call's start and end (seconds from the load's start)
 and its thread: what the writer's thread and the background connection do at each moment.
+The thread is the Python thread that issued the call; DuckDB runs a statement on its own worker
+threads (both cores here), so one Python thread busy is not one core busy (h-etl12 found the
+summaries' delta at a command's end, one Python thread, using both cores).
 Not a benchmark (bench/bench_etl.py is): a profile, to find the next thing to make faster.
 """
 from __future__ import annotations
