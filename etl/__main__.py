@@ -17,7 +17,7 @@ from pathlib import Path
 
 from etl import access_cli
 from etl.aliases import KIND_ORDER
-from etl.dbfile import db_path
+from etl.dbpath import db_path
 
 
 def _db(args) -> Path:

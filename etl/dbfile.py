@@ -27,26 +27,11 @@ import duckdb
 
 from etl import storage, storage_upkeep
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# where the file is: etl/dbpath.py (no DuckDB import there), importable from here as before
+from etl.dbpath import REPO_ROOT, db_path, file_identity  # noqa: F401
+
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 SCHEMA_VERSION = "1"
-
-
-def db_path() -> Path:
-    """The database file: env COCKPIT_DB, default data/cockpit.duckdb (relative to the repo)."""
-    configured = os.environ.get("COCKPIT_DB")
-    path = Path(configured) if configured else REPO_ROOT / "data" / "cockpit.duckdb"
-    return path if path.is_absolute() else (Path.cwd() / path)
-
-
-def file_identity(path: Path | None = None) -> tuple[int, int, int] | None:
-    """(inode, mtime_ns, size) of the file, or None if it does not exist: changes on every swap."""
-    path = path or db_path()
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from etl import aliases, scoped, stage, stage_participation, storage
 from etl.marts import delta as marts_delta
@@ -280,6 +279,7 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
 def _insert_rejects(con, load_id: int, src: RawSource, rejects: list[dict]) -> None:
     if not rejects:
         return
+    import pandas as pd     # only for a file with rejected rows: a clean CSV load imports no pandas
     frame = pd.DataFrame(rejects)
     frame.insert(0, "path", mask_text(str(src.path)))
     frame.insert(0, "load_id", load_id)

@@ -11,11 +11,14 @@ Values are bound parameters; column names come from the specs.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from etl.pii import mask_list_sql
+
+if TYPE_CHECKING:       # stage() takes a frame; a load types its files in DuckDB without pandas
+    import pandas as pd
 # the column types, their vocabularies and the typing SQL, importable from here as before
 # (etl/stage_participation.py and the tests use stage.<name>)
 from etl.stage_typing import (  # noqa: F401

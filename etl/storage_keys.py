@@ -35,7 +35,6 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 SUFFIX = ".keys.npy"
 # 64 bits of MD5: DuckDB's md5_number is the digest as a little-endian 128-bit number
@@ -254,6 +253,7 @@ def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str
     if not len(numbers):
         con.execute(_NO_SUPERSEDED)
         return
+    import pandas as pd     # here, not at the top: every `python -m etl` command imports this module
     con.register("etl_hits_frame", pd.DataFrame({"file_no": numbers, "h": found}))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE etl_hits AS SELECT file_no, h FROM etl_hits_frame")

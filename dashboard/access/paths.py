@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from etl.dbfile import db_path
+from etl.dbpath import db_path
 
 KEYS_FILE = "cockpit.keys.json"         # salted scrypt hashes of the access keys
 SESSIONS_FILE = "cockpit.sessions.json"  # sha-256 of the live session tokens

@@ -36,16 +36,17 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterator
-
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator
 
 from dashboard.filters import Filters
 # the rules the door applies, importable from here as before (tests, pages, dashboard/access)
 from dashboard.queries.access_rules import (  # noqa: F401
     FULL, MIN_GROUP, NOTHING, RECORD_TABLES, ROLES, RULES, STREET_SCOPE, TABLES, Rule, _COMMUNITY_OF,
     _MACRO_CALLS)
+
+if TYPE_CHECKING:       # pandas only where a frame is filtered (below): the access CLI
+    import duckdb       # (`python -m etl keys|audit`) imports Scope from here and reads no database
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, 
 
 
 def _small(values: pd.Series) -> pd.Series:
+    import pandas as pd
     n = pd.to_numeric(values, errors="coerce")
     return (n > 0) & (n < MIN_GROUP)
 
@@ -231,6 +233,7 @@ def _small(values: pd.Series) -> pd.Series:
 def suppress_small_groups(df: pd.DataFrame, min_group: str | tuple[str, ...] | None,
                           mask: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """Rows whose group count is 1..MIN_GROUP-1 dropped (min_group) or blanked (mask). Pure."""
+    import pandas as pd
     out = df
     cols = (min_group,) if isinstance(min_group, str) else tuple(min_group or ())
     if cols:
