@@ -216,7 +216,7 @@ class FastAssets:
         if path in self.files and b"range" not in headers:
             swapped = self.swapped.get(path)
             if swapped and swapped[1] in headers.get(b"if-none-match", b""):
-                await self._not_modified(scope, send, swapped[1])
+                await self._not_modified(send, swapped[1])
                 return
             if b"gzip" in headers.get(b"accept-encoding", b""):
                 await self._send(scope, path, send, self.compressed(path), gzipped=True)
@@ -250,7 +250,7 @@ class FastAssets:
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
     @staticmethod
-    async def _not_modified(scope, send, etag: bytes) -> None:
+    async def _not_modified(send, etag: bytes) -> None:
         await send({"type": "http.response.start", "status": 304, "headers": [
             (b"etag", etag), (b"cache-control", REVALIDATE), (b"vary", b"Accept-Encoding")]})
         await send({"type": "http.response.body", "body": b""})
