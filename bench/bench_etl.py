@@ -230,7 +230,8 @@ def section(where: str, csvs, xlsx, runs, base, base_note, big, started: str, ar
         f"{args.repeat} rounds: median with the spread (min–max) in brackets; the ratio is taken round by "
         f"round against that round's reference. Peak memory = the process's VmHWM (the highest of the "
         f"runs). CPU time = user + system seconds of the process, all threads, and of its child "
-        f"processes (GBK transcoding) (median; steadier than wall time when other work shares the machine). Targets (issue 14): ≤ {RATIO:g}× DuckDB's `read_csv` in "
+        f"processes (GBK transcoding) (median; steadier than wall time when other work shares the "
+        f"machine). Targets (issue 14): ≤ {RATIO:g}× DuckDB's `read_csv` in "
         f"time, ≤ 1 GB for any single file.",
         "",
         "| run | target | time | ratio to read_csv | CPU time (ratio) | peak memory |",

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from etl.pii import mask_list_sql
-
-if TYPE_CHECKING:       # stage() takes a frame; a load types its files in DuckDB without pandas
-    import pandas as pd
 # the column types, their vocabularies and the typing SQL, importable from here as before
 # (etl/stage_participation.py and the tests use stage.<name>)
 from etl.stage_typing import (  # noqa: F401
     BOOL, BOOL_WORDS, DATE, DATE_FORMATS, DIRECTION, ENUM, FIVE_SOCIETIES, ID, INT, MONEY, NUMBER,
     PARTY_TYPE, PCT, PSEUDO, RATING, RATING_WORDS, STAGE, STATUS, TEXT, TS, Col, _blank_trimmed,
     _typed)
+
+if TYPE_CHECKING:       # stage() takes a frame; a load types its files in DuckDB without pandas
+    import pandas as pd
 
 
 SPECS: dict[str, tuple[Col, ...]] = {
