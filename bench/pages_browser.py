@@ -3,8 +3,8 @@ Debian's chromium, from the navigation to fully rendered, in the four ways a use
 
 "Fully rendered" is the e2e harness's test (tests/e2e/conftest.py IDLE_JS: connected, the
 script finished, nothing stale, every plotly chart drawn, no element still a loading
-placeholder). Streamlit loads each element kind's code (plotly.js is 4.7 MB, the data
-grid 1.2 MB) on first use and shows a `stSkeleton` until it has; IDLE_JS alone passes in that
+placeholder). Streamlit loads each element kind's code (plotly.js, 1.4 MB as the cockpit sends
+it, the data grid 1.2 MB) on first use and shows a `stSkeleton` until it has; IDLE_JS alone passes in that
 moment, before a chart exists, so a page whose charts had not loaded yet counted as rendered.
 As in its wait_idle, the state must still hold 300 ms later (a rerun can start right after the
 first idle moment); the time recorded is the moment of the check that held, not including
@@ -176,7 +176,7 @@ def describe(rounds: int) -> str:
             f"(a returning visit, a first visit only on a new computer or after clearing the browser) "
             f"and then moves between pages from the sidebar, which is where most page views are. "
             f"Opening a page costs most because each new document runs Streamlit's app code and "
-            f"plotly.js (4.7 MB) again, cached or not (see \"Where a page's browser time goes\").")
+            f"plotly.js (the cockpit's 1.4 MB bundle) again, cached or not (see \"Where a page's browser time goes\").")
 
 
 def verdict(browser: dict[str, dict], budget: float) -> str:
