@@ -283,7 +283,7 @@ def storage_text(path: Path) -> str:
     return (f"storage: {whole} of {len(stats)} months of grid_reports and feedback whole "
             f"(one file, no row superseded), {superseded:,} superseded rows left out by the views"
             + (" (as the build's loads left them, before a nightly `etl compact`)" if whole < len(stats)
-               else ""))
+               else " (compacted, as the nightly `etl compact` leaves them; `etl demo` ends with it)"))
 
 
 def load_text() -> str:

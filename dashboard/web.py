@@ -5,7 +5,9 @@ middleware in front for faster page loads in the browser (plotly.js started earl
 pages, gzip for Streamlit's static files), and dashboard/warmup.py's imports and database
 opening done while the server starts rather than on the first visitor's page; what start-up
 built is then frozen out of the garbage collector's full passes (warmup.freeze), which Streamlit
-runs after every page's script. `streamlit run`
+runs after every page's script. Before both, dashboard/nodelay.py sets TCP_NODELAY on the
+listening socket Streamlit bound, so no small answer (a static file, a websocket message) waits
+~40 ms for the browser's delayed acknowledgement. `streamlit run`
 finds `app` below and serves it with the same options as `streamlit run dashboard/app.py`;
 app.py alone still runs without them.
 """
@@ -15,12 +17,13 @@ import gc
 import streamlit as st
 from starlette.middleware import Middleware
 
-from dashboard import warmup
+from dashboard import nodelay, warmup
 from dashboard.web_assets import FastAssets
 
 
 @contextlib.asynccontextmanager
 async def lifespan(_app):
+    nodelay.on_listeners()
     warmup.start()
     warmup.freeze()
     try:

@@ -12,6 +12,8 @@ docs/ARCHITECTURE.md. The folder appears whole or not at all (written beside it,
 
 `compact_all(db)`: the nightly maintenance (`python -m etl compact`): every month with too many
 files or superseded rows rewritten as one file (a load only compacts within a budget).
+`compact_unpublished(catalog)`: the same for a catalog no reader has opened yet (the demo build
+before its swap), deleting at once the files the compaction replaced.
 
 `migrate(db)`: a database file from before the catalog layout (every table inside the file) is
 rewritten as catalog + Parquet files, like the first write would do, and packed small; the
@@ -64,6 +66,21 @@ def compact_all(db: Path) -> dict[str, list]:
                     storage.refresh_view(con, table)
                     storage.record_change(con, table, done[table])
         done.update(appended.compact_all(con))
+    return done
+
+
+def compact_unpublished(catalog: Path) -> dict[str, list]:
+    """compact_all for a catalog that has never been published (`python -m etl demo`'s build
+    file before it is swapped in): the files its compaction replaced were only ever referenced by
+    this catalog, so no reader can hold them and they are deleted now, with their key sidecars,
+    instead of staying until the garbage collection's grace period (etl/dbfile.collect_garbage),
+    which a build swapped over the live file never runs for them."""
+    from etl import storage_upkeep
+    before = storage_upkeep.referenced(catalog)
+    done = compact_all(catalog)
+    for gone in before - storage_upkeep.referenced(catalog):
+        for path in (Path(gone), Path(gone + storage_keys.SUFFIX)):
+            path.unlink(missing_ok=True)
     return done
 
 

@@ -377,3 +377,49 @@ def test_a_write_puts_each_month_in_its_own_file_by_one_copy_per_month_or_one_pa
     by_month = {p[0]: p[2] for p in parts}
     assert by_month == {date(2026, 9, 1): 1, date(2026, 10, 1): 63, date(2026, 11, 1): 38}
     assert sum(by_month.values()) == rows(db, "SELECT count(*) FROM grid_reports")[0][0] == 102
+
+
+def _on_disk(db: Path) -> set[str]:
+    return {str(p) for p in storage.parts_dir(db).rglob("*.parquet")}
+
+
+def test_a_catalog_compacted_before_it_is_published_keeps_its_rows_and_leaves_no_replaced_file(tmp_path):
+    """lake.compact_unpublished (the demo build's last step): one file a month, the same rows, and
+    the files the compaction replaced deleted with their key sidecars at once (that compaction
+    keeps the summaries exact is tests/test_marts_appended.py's)."""
+    from etl import lake, storage_keys
+    db = tmp_path / "cockpit.duckdb"
+    at = datetime(2026, 11, 1)
+    load_paths([grid_csv(tmp_path / "a.csv", range(100), at)], db, progress=None)
+    load_paths([grid_csv(tmp_path / "b.csv", range(80, 130), at, status="已办结")], db, progress=None)
+    records = "SELECT report_id, status FROM grid_reports ORDER BY 1"
+    before = rows(db, records)
+    referenced = storage_upkeep.referenced(db)
+    assert len(referenced) > len({Path(p).parent for p in referenced})        # a month in two files
+    done = lake.compact_unpublished(db)
+    assert done["grid_reports"]
+    assert rows(db, records) == before
+    now = storage_upkeep.referenced(db)
+    assert len(now) == len({Path(p).parent for p in now})                     # one file a month
+    assert _on_disk(db) == now                                                # nothing replaced left
+    sidecars = {str(p)[:-len(storage_keys.SUFFIX)] for p in storage.parts_dir(db).rglob("*" + storage_keys.SUFFIX)}
+    assert sidecars and sidecars <= now
+
+
+@pytest.mark.slow   # generates and loads a small demo through the CLI
+def test_the_demo_command_publishes_a_compacted_database(tmp_path):
+    """`python -m etl demo` ends as the nightly compaction would leave it: each month of the big
+    tables one file, no superseded row kept, no file on disk the catalog does not reference."""
+    from etl.__main__ import main
+    db = tmp_path / "cockpit.duckdb"
+    assert main(["demo", "--scale", "0.05", "--end", "2026-11-22", "--no-painpoints", "--db", str(db)]) == 0
+    parts = rows(db, "SELECT table_name, path FROM etl_storage.parts")
+    per_month: dict[tuple[str, str], int] = {}
+    for table, path in parts:
+        key = (table, Path(path).parent.name)
+        per_month[key] = per_month.get(key, 0) + 1
+    assert {t for t, _ in per_month} >= {"grid_reports", "feedback"}
+    assert max(per_month.values()) == 1, {k: n for k, n in per_month.items() if n > 1}
+    assert _on_disk(db) == {p for _, p in parts}
+    assert rows(db, "SELECT count(*) FROM grid_reports") == rows(
+        db, "SELECT sum(rows) FROM etl_storage.parts WHERE table_name = 'grid_reports'")
