@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from etl import aliases, scoped, stage, stage_participation, storage
 from etl.marts import delta as marts_delta
@@ -279,11 +280,15 @@ def _reject_rows(con, src: RawSource, kind: str, names: list[str]) -> list[dict]
 def _insert_rejects(con, load_id: int, src: RawSource, rejects: list[dict]) -> None:
     if not rejects:
         return
-    import pandas as pd     # only for a file with rejected rows: a clean CSV load imports no pandas
-    frame = pd.DataFrame(rejects)
-    frame.insert(0, "path", mask_text(str(src.path)))
-    frame.insert(0, "load_id", load_id)
+    # numpy arrays, registered as a dict: DuckDB imports pandas to register a DataFrame or an
+    # Arrow table, which cost the first file with rejected rows 0.35-0.4 s of CPU
+    frame = {"row_number": np.array([r["row_number"] for r in rejects], dtype=np.int64),
+             **{c: np.array([r[c] for r in rejects], dtype=object)
+                for c in ("column_name", "reason", "original_values")}}
     con.register("_rejects_frame", frame)
-    con.execute("INSERT INTO etl_rejects SELECT load_id, path, row_number, column_name, reason, "
-                "original_values FROM _rejects_frame")
-    con.unregister("_rejects_frame")
+    try:
+        con.execute("INSERT INTO etl_rejects SELECT $id, $path, row_number, CAST(column_name AS VARCHAR), "
+                    "CAST(reason AS VARCHAR), CAST(original_values AS VARCHAR) FROM _rejects_frame",
+                    {"id": load_id, "path": mask_text(str(src.path))})
+    finally:
+        con.unregister("_rejects_frame")

@@ -175,6 +175,14 @@ def roots(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 # ---- the view ---------------------------------------------------------------------------
 
+# Which of a table's files have superseded rows: one semi join of the files with the deletes'
+# distinct paths (a correlated EXISTS probed the 190k deletes of the 10M demo per file: 25-35 ms
+# of CPU a write, against 3-5 ms)
+_DIRTY = """
+    SELECT p.path, p.path IN (SELECT DISTINCT path FROM etl_storage.deletes) AS dirty
+    FROM etl_storage.parts p WHERE p.table_name = $t ORDER BY p.path"""
+
+
 def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """CREATE OR REPLACE VIEW <table> over its current files, superseded keys left out."""
     if table in WHOLE:
@@ -185,9 +193,7 @@ def view_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
         return (f"CREATE OR REPLACE VIEW {table} AS SELECT {column_list(table)} FROM "
                 f"read_parquet([{', '.join(map(_literal, paths))}], hive_partitioning = false)")
     spec = PARTITIONED[table]
-    rows = con.execute("""
-        SELECT p.path, EXISTS (SELECT 1 FROM etl_storage.deletes d WHERE d.path = p.path) AS dirty
-        FROM etl_storage.parts p WHERE p.table_name = $t ORDER BY p.path""", {"t": table}).fetchall()
+    rows = con.execute(_DIRTY, {"t": table}).fetchall()
     clean = [p for p, dirty in rows if not dirty]
     dirty = [p for p, d in rows if d]
     names = column_list(table)

@@ -253,8 +253,9 @@ def superseded(con: duckdb.DuckDBPyConnection, key: str, current: list[tuple[str
     if not len(numbers):
         con.execute(_NO_SUPERSEDED)
         return
-    import pandas as pd     # here, not at the top: every `python -m etl` command imports this module
-    con.register("etl_hits_frame", pd.DataFrame({"file_no": numbers, "h": found}))
+    # the arrays themselves, registered as a dict (exact UBIGINT, no copy): DuckDB imports
+    # pandas to register a DataFrame or an Arrow table, 0.35-0.4 s of CPU for a load
+    con.register("etl_hits_frame", {"file_no": numbers, "h": found})
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE etl_hits AS SELECT file_no, h FROM etl_hits_frame")
     finally:

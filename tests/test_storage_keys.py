@@ -4,6 +4,8 @@ Parquet parts so the catalog a load copies stays small."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -389,3 +391,38 @@ def test_only_the_new_files_with_a_hit_are_read_back_and_a_key_found_in_a_later_
     model = {**{k: (at, s, 1) for k, (at, s) in first.items()}, **{k: (at, s, 2) for k, (at, s) in second.items()}}
     assert rows(db, "SELECT report_id, reported_at, status, source_load_id FROM grid_reports ORDER BY 1") == \
         [(k, at, s, n) for k, (at, s, n) in sorted(model.items())]
+
+
+_NO_PANDAS_LOAD = """
+import sys
+from pathlib import Path
+from etl.load import load_paths
+first, second, db = (Path(p) for p in sys.argv[1:])
+for path in (first, second):
+    res = load_paths([path], db, progress=None)
+    assert [r.status for r in res] == ["loaded"], res
+print("pandas" in sys.modules)
+"""
+
+
+def test_a_csv_load_with_rejects_and_superseded_keys_imports_no_pandas(tmp_path):
+    """The rejects and the supersede search's hits reach DuckDB as numpy arrays: registering a
+    DataFrame or an Arrow table makes DuckDB import pandas, 0.35-0.4 s of CPU a load paid for
+    two small tables (docs/BENCHMARKS.md, section 1). The rows they carry are checked too."""
+    first = grid_csv(tmp_path / "a.csv", {k: (START + timedelta(days=k), "处置中") for k in range(120)})
+    # five of December's 31 keys again (too few for the month to be compacted), ten new ones
+    second = grid_csv(tmp_path / "b.csv", {k: (START + timedelta(days=k), "已办结")
+                                           for k in [*range(30, 35), *range(200, 210)]})
+    with open(second, "a", encoding="utf-8") as f:     # one row whose date does not parse
+        f.write("S-09999,不是日期,清河街道,毛纺北社区,QH-01-01,噪音扰民,夜间施工,处置中\n")
+    db = tmp_path / "cockpit.duckdb"
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", _NO_PANDAS_LOAD, str(first), str(second), str(db)],
+                         cwd=repo, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert rows(db, "SELECT key FROM etl_storage.deletes ORDER BY 1") == [(f"S-{k:05d}",) for k in range(30, 35)]
+    assert rows(db, "SELECT count(*), count(DISTINCT report_id), count(*) FILTER (status = '已办结') "
+                    "FROM grid_reports") == [(130, 130, 15)]
+    assert rows(db, "SELECT row_number, column_name, reason, path LIKE '%b.csv', "
+                    "original_values LIKE '%S-09999%' FROM etl_rejects") == [
+        (17, "上报时间", "unparseable date", True, True)]
