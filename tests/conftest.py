@@ -225,17 +225,26 @@ def release_connections():
     DuckDB allows one configuration per open file per process, so a test that opens a file
     the pages hold with another configuration (a writer, a default reader) gets the pages'
     connections closed first (`_release_pages_on_conflict`). (Only when the pages' cache
-    module was imported: tests that never rendered a page pay nothing.)"""
-    cache = sys.modules.get("dashboard.cache")
-    _HELD_BEFORE_THIS_TEST[:] = [os.path.realpath(p) for p in cache._open_identity] if cache else []
+    module was imported: tests that never rendered a page pay nothing.)
+
+    The files held are noted again after each test: the next module's or session's fixtures
+    are set up before this fixture runs for its first test, and a fixture that opens a file
+    an earlier test's pages hold (e.g. a module's plain reader of the demo) gets them closed."""
+    _note_held_files()
     yield
     cache = sys.modules.get("dashboard.cache")
     if cache is not None:
         cache.RESULTS.clear()
+    _note_held_files()
 
 
 # the files whose pages' connections were opened by an earlier test (release_connections)
 _HELD_BEFORE_THIS_TEST: list[str] = []
+
+
+def _note_held_files() -> None:
+    cache = sys.modules.get("dashboard.cache")
+    _HELD_BEFORE_THIS_TEST[:] = [os.path.realpath(p) for p in cache._open_identity] if cache else []
 
 
 def pytest_configure(config):
