@@ -136,12 +136,15 @@ def _make_demo(root: Path, config) -> DemoBuild:
 
 def _build_demo(root: Path) -> DemoBuild:
     """The demo generated, loaded file by file, its pain points run, then compacted as the
-    nightly `python -m etl compact` leaves a real database (etl.lake.compact_all): one Parquet
+    nightly `python -m etl compact` leaves a real database (etl.lake.compact_all; `python -m etl
+    demo` ends the same way, and also deletes the replaced files and the build's kept versions,
+    which the demo's tests keep, e.g. for tests/demo_cache.py's relocation): one Parquet
     file per month and no superseded row stored (feedback 144 files -> 24, grid reports
     33 -> 24). Every read of the demo scans its files: the fast loop's tests over the demo take
-    ~15 % less CPU (the scope rules' query sweep half). The fragmented state (several files a month, superseded rows the
-    reads leave out) is read by tests/test_storage.py, tests/test_storage_keys.py and
-    tests/test_marts_appended.py (every page read before and after a compaction)."""
+    ~15 % less CPU (the scope rules' query sweep half). The fragmented state (several files a
+    month, superseded rows the reads leave out) is read by tests/test_storage.py,
+    tests/test_storage_keys.py and tests/test_marts_appended.py (every page read before and
+    after a compaction)."""
     from etl import demo, painpoints
     from etl.lake import compact_all
     from etl.load import load_paths
