@@ -347,3 +347,26 @@ def test_an_update_of_every_compacted_month_reads_the_superseded_rows_once(tmp_p
     assert removed == [("grid_daily", f"temp.{appended.REMOVED}"),
                        ("grid_resolution_monthly", f"temp.{appended.REMOVED}")]
     assert_same_as_rebuild(db)
+
+
+@pytest.mark.slow   # 130k rows loaded twice
+def test_a_command_that_supersedes_more_than_a_row_group_takes_them_all_out(tmp_path, applied):
+    """The superseded rows are read into a temporary table (appended.REMOVED) at the end of the
+    command, outside the files' transactions: more than a row group of them (122,880, where
+    DuckDB 2.0.0 once lost a temporary table's rows: delta.prepare) must all be taken out."""
+    db = tmp_path / "cockpit.duckdb"
+    n = 130_000
+    first = [f"K{i:06d},2025/03/{1 + i % 28:02d} 08:00:00,清河街道,美和园社区,QH-0{1 + i % 3}-01,噪音扰民,描述,待受理,,"
+             for i in range(n)]
+    again = [f"K{i:06d},2025/03/{1 + i % 28:02d} 08:00:00,清河街道,清河一社区,QH-0{1 + i % 3}-01,消防安全,描述,"
+             f"已办结,2025-04-0{1 + i % 9} 10:00:00,5" for i in range(n)]
+    assert load(db, write(tmp_path, "a.csv", GRID_HEADER, first)) == ["loaded"]
+    applied.clear()
+    assert load(db, write(tmp_path, "b.csv", GRID_HEADER, again)) == ["loaded"]
+    assert ("grid_daily", True) in applied
+    with reading(db) as con:
+        assert con.execute("SELECT sum(reports), sum(closed) FROM grid_daily WHERE community = '美和园社区'"
+                           ).fetchone() in ((0, 0), (None, None))
+        assert con.execute("SELECT sum(reports) FROM grid_daily").fetchone()[0] == n
+    diff = differences(db)
+    assert diff["grid_daily"] == 0 and diff["grid_resolution_monthly"] == 0, diff
