@@ -154,9 +154,10 @@ def defer(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
     """At the end of a command (etl.marts.build, before it checks the summaries): append to each
-    appended summary, in one statement per summary and sign, the contributions of the rows the
-    command's files still hold and, with the sign turned, of the stored rows it superseded from
-    other files; note their months as taken (delta.covered).
+    appended summary, in one statement per summary, the contributions of the rows the command's
+    files still hold and, with the sign turned, of the stored rows it superseded from other files
+    (read once per table for all its summaries: `REMOVED`); note their months as taken
+    (delta.covered).
 
     Exact: the database after the command is the one before, less the superseded rows of files
     it did not write, plus the rows of the files it wrote less those it superseded itself. A row
