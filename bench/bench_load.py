@@ -1,7 +1,7 @@
 """A load's cost against the size of the database (issue 14): the same 35k-row slice of the demo's
 own grid export, loaded in a new process into an empty database, the 1M-report demo and a 10M one.
 
-    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--no-write]
+    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--own-keys] [--no-write]
 
 Defaults: the lead's /work/bench-data/demo1m.duckdb and its inbox's update export when they are
 there; otherwise the 1M demo is built once into bench/out/demo-33.4.duckdb (as bench_pages does)
@@ -15,7 +15,12 @@ the extra disk is the catalog copy plus the new Parquet files. While each 10M ru
 process counts grid_reports over and over through the dashboard's sandboxed connection: every
 count must be the one before or the one after, never an error. `--synthetic10m` builds the 10M
 database from the migrated 1M one: grid reports and the other record tables kept as Parquet
-x10 (new keys, same months), and etl_rejects x10, when no real 10M demo is at hand. Section in docs/BENCHMARKS.md.
+x10 (new keys, same months), and etl_rejects x10, when no real 10M demo is at hand. The 1M
+demo's update export updates every one of its keys in the 1M demo but none in the 10M one (its
+keys are new there): `--own-keys` loads into each database the slice with each key replaced by a
+stored key of the same month, so every row supersedes a stored report there (in the compacted
+demo, rows of whole month files: docs/ARCHITECTURE.md section 3, "Ninth round"). Section in
+docs/BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -180,6 +185,33 @@ def manifest_bytes(db: Path) -> int:
         s.stat().st_size for s in (Path(str(p) + ".keys.npy") for p in paths) if s.exists())
 
 
+# the slice's n-th key of a month -> the n-th stored key of that month (in a fixed pseudo-random
+# order): the month is the key's YYYYMM (工单号 SJ20261122...); a key without one keeps its text
+_OWN_KEYS = """
+    WITH s AS (SELECT i, k, substr(k, 3, 6) AS m, row_number() OVER (PARTITION BY substr(k, 3, 6) ORDER BY i) AS j
+               FROM (SELECT unnest($keys) AS k, generate_subscripts($keys, 1) AS i)),
+    stored AS (SELECT report_id, substr(report_id, 3, 6) AS m,
+                      row_number() OVER (PARTITION BY substr(report_id, 3, 6) ORDER BY md5(report_id)) AS j
+               FROM grid_reports WHERE substr(report_id, 3, 6) IN (SELECT m FROM s))
+    SELECT coalesce(stored.report_id, s.k) FROM s LEFT JOIN stored USING (m, j) ORDER BY s.i"""
+
+
+def own_keys_slice(slice_csv: Path, db: Path, out: Path) -> Path:
+    """`slice_csv` with each key replaced by a stored key of `db` from the same month, the other
+    cells as they are: every row supersedes a stored report, wherever the slice came from."""
+    import csv
+    import duckdb
+    with open(slice_csv, encoding="utf-8-sig", newline="") as f:
+        header, *rows = [r for r in csv.reader(f) if r]
+    with duckdb.connect(str(db), read_only=True) as con:
+        keys = [k for (k,) in con.execute(_OWN_KEYS, {"keys": [r[0] for r in rows]}).fetchall()]
+    with open(out, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows([k, *r[1:]] for k, r in zip(keys, rows, strict=True))
+    return out
+
+
 def one_run(base: Path, slice_csv: Path, scratch: Path, with_reader: bool) -> dict:
     """Restore `base` (its catalog) into a fresh folder, load the slice in a new process."""
     folder = Path(tempfile.mkdtemp(dir=scratch))
@@ -231,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_load")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--reuse", action="store_true", help="keep the databases prepared in --work by a previous run")
+    ap.add_argument("--own-keys", action="store_true",
+                    help="load into each database the slice with its keys replaced by stored keys of the same month "
+                         "(every row an update there, as the demo's own update export is at its scale)")
     args = ap.parse_args(argv)
     started = machine()
     args.db1m = args.db1m or default_1m()
@@ -263,13 +298,20 @@ def main(argv: list[str] | None = None) -> int:
 def measure(args, started: str, facts: dict[str, dict]) -> int:
     bases = {name: Path(f["db"]) for name, f in facts.items()}
     slice_csv = args.work / "网格事件_切片.csv"
+    slices = {name: slice_csv for name in bases}
+    for name, db in bases.items():
+        if args.own_keys and facts[name]["reports"]:
+            # in a process of its own: a child's peak memory (ru_maxrss) starts from this one's
+            slices[name] = args.work / f"网格事件_切片_{name}.csv"
+            run([sys.executable, "-c", "import sys; from pathlib import Path; from bench.bench_load import own_keys_slice\n"
+                 "own_keys_slice(*map(Path, sys.argv[1:]))", str(slice_csv), str(db), str(slices[name])])
     scratch = args.work / "runs"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     runs: dict[str, list[dict]] = {n: [] for n in bases}
     for i in range(args.repeat):
         for name in (list(bases) if i % 2 == 0 else list(reversed(bases))):
-            r = one_run(bases[name], slice_csv, scratch, with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
+            r = one_run(bases[name], slices[name], scratch, with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
             runs[name].append(r)
             print(name, json.dumps(r), flush=True)
     section = report(runs, facts, started, args)
@@ -284,7 +326,10 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
     lines = [f"## 7. A load's cost against the database's size (issue 14) — `bench/bench_load.py`",
              f"{date.today().isoformat()}, {started}.",
              f"The demo's own update export `{args.slice.name}` ({runs['empty'][0]['rows'][0]:,} rows, keys in "
-             "all 24 months) loaded with `load_paths` in a new process into each database, restored "
+             "all 24 months"
+             + ("; with `--own-keys` each key replaced by a stored key of the same month of the database loaded "
+                "into, so every row there is an update" if args.own_keys else "")
+             + ") loaded with `load_paths` in a new process into each database, restored "
              f"before each of {args.repeat} runs (alternating order). Load = `load_paths` alone; process = "
              "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files and their key sidecars. "
              "Garbage collection (at most every 15 minutes, after a swap) is not part of a run.",
