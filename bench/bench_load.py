@@ -1,7 +1,7 @@
 """A load's cost against the size of the database (issue 14): the same 35k-row slice of the demo's
 own grid export, loaded in a new process into an empty database, the 1M-report demo and a 10M one.
 
-    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--no-write]
+    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--own-keys] [--no-write]
 
 Defaults: the lead's /work/bench-data/demo1m.duckdb and its inbox's update export when they are
 there; otherwise the 1M demo is built once into bench/out/demo-33.4.duckdb (as bench_pages does)
@@ -15,7 +15,12 @@ the extra disk is the catalog copy plus the new Parquet files. While each 10M ru
 process counts grid_reports over and over through the dashboard's sandboxed connection: every
 count must be the one before or the one after, never an error. `--synthetic10m` builds the 10M
 database from the migrated 1M one: grid reports and the other record tables kept as Parquet
-x10 (new keys, same months), and etl_rejects x10, when no real 10M demo is at hand. Section in docs/BENCHMARKS.md.
+x10 (new keys, same months), and etl_rejects x10, when no real 10M demo is at hand. The 1M
+demo's update export updates every one of its keys in the 1M demo but none in the 10M one (its
+keys are new there): `--own-keys` loads into each database the slice with each key replaced by a
+stored key of the same month, so every row supersedes a stored report there (in the compacted
+demo, rows of whole month files: docs/ARCHITECTURE.md section 3, "Ninth round"). Section in
+docs/BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -122,7 +127,8 @@ def migrate(src: Path, folder: Path) -> tuple[Path, dict]:
     before = db.stat().st_size
     t0 = time.perf_counter()
     run(["nice", "-n", "10", sys.executable, "-m", "etl", "migrate-storage", "--db", str(db)])
-    return db, {"file_mb": before / 1e6, "migrate_s": time.perf_counter() - t0}
+    return db, {"file_mb": before / 1e6, "migrate_s": time.perf_counter() - t0,
+                "catalog_layout": src.with_name(src.name + ".parts").is_dir()}
 
 
 def synthesize_10m(src_db: Path, folder: Path) -> Path:
@@ -166,6 +172,44 @@ with writer(db) as con:
 def parts_bytes(root: Path) -> int:
     """Parquet files and their key sidecars (`<file>.parquet.keys.npy`, etl/storage_keys.py)."""
     return sum(p.stat().st_size for p in root.rglob("*.parquet*")) if root.is_dir() else 0
+
+
+def manifest_bytes(db: Path) -> int:
+    """The Parquet files the catalog `db` references and their key sidecars, wherever they are
+    (a catalog copied from a database already in the catalog layout reads the source's files)."""
+    out = run([sys.executable, "-c", "import duckdb, json, sys; c = duckdb.connect(sys.argv[1], read_only=True)\n"
+               "try: print(json.dumps([r[0] for r in c.execute('SELECT path FROM etl_storage.parts').fetchall()]))\n"
+               "except duckdb.CatalogException: print('[]')", str(db)])
+    paths = [Path(p) for p in json.loads(out.stdout.splitlines()[-1])]
+    return sum(p.stat().st_size for p in paths if p.exists()) + sum(
+        s.stat().st_size for s in (Path(str(p) + ".keys.npy") for p in paths) if s.exists())
+
+
+# the slice's n-th key of a month -> the n-th stored key of that month (in a fixed pseudo-random
+# order): the month is the key's YYYYMM (工单号 SJ20261122...); a key without one keeps its text
+_OWN_KEYS = """
+    WITH s AS (SELECT i, k, substr(k, 3, 6) AS m, row_number() OVER (PARTITION BY substr(k, 3, 6) ORDER BY i) AS j
+               FROM (SELECT unnest($keys) AS k, generate_subscripts($keys, 1) AS i)),
+    stored AS (SELECT report_id, substr(report_id, 3, 6) AS m,
+                      row_number() OVER (PARTITION BY substr(report_id, 3, 6) ORDER BY md5(report_id)) AS j
+               FROM grid_reports WHERE substr(report_id, 3, 6) IN (SELECT m FROM s))
+    SELECT coalesce(stored.report_id, s.k) FROM s LEFT JOIN stored USING (m, j) ORDER BY s.i"""
+
+
+def own_keys_slice(slice_csv: Path, db: Path, out: Path) -> Path:
+    """`slice_csv` with each key replaced by a stored key of `db` from the same month, the other
+    cells as they are: every row supersedes a stored report, wherever the slice came from."""
+    import csv
+    import duckdb
+    with open(slice_csv, encoding="utf-8-sig", newline="") as f:
+        header, *rows = [r for r in csv.reader(f) if r]
+    with duckdb.connect(str(db), read_only=True) as con:
+        keys = [k for (k,) in con.execute(_OWN_KEYS, {"keys": [r[0] for r in rows]}).fetchall()]
+    with open(out, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows([k, *r[1:]] for k, r in zip(keys, rows, strict=True))
+    return out
 
 
 def one_run(base: Path, slice_csv: Path, scratch: Path, with_reader: bool) -> dict:
@@ -219,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_load")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--reuse", action="store_true", help="keep the databases prepared in --work by a previous run")
+    ap.add_argument("--own-keys", action="store_true",
+                    help="load into each database the slice with its keys replaced by stored keys of the same month "
+                         "(every row an update there, as the demo's own update export is at its scale)")
     args = ap.parse_args(argv)
     started = machine()
     args.db1m = args.db1m or default_1m()
@@ -243,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         out = run([sys.executable, "-c", "import duckdb,sys; c=duckdb.connect(sys.argv[1], read_only=True);"
                    "print(c.execute('SELECT count(*) FROM grid_reports').fetchall()[0][0])", str(db)])
         facts[name].update(reports=int(out.stdout), catalog_mb=db.stat().st_size / 1e6,
-                           parts_mb=parts_bytes(db.with_name(db.name + ".parts")) / 1e6)
+                           parts_mb=manifest_bytes(db) / 1e6)
     facts_file.write_text(json.dumps(facts))
     return measure(args, started, facts)
 
@@ -251,13 +298,20 @@ def main(argv: list[str] | None = None) -> int:
 def measure(args, started: str, facts: dict[str, dict]) -> int:
     bases = {name: Path(f["db"]) for name, f in facts.items()}
     slice_csv = args.work / "网格事件_切片.csv"
+    slices = {name: slice_csv for name in bases}
+    for name, db in bases.items():
+        if args.own_keys and facts[name]["reports"]:
+            # in a process of its own: a child's peak memory (ru_maxrss) starts from this one's
+            slices[name] = args.work / f"网格事件_切片_{name}.csv"
+            run([sys.executable, "-c", "import sys; from pathlib import Path; from bench.bench_load import own_keys_slice\n"
+                 "own_keys_slice(*map(Path, sys.argv[1:]))", str(slice_csv), str(db), str(slices[name])])
     scratch = args.work / "runs"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     runs: dict[str, list[dict]] = {n: [] for n in bases}
     for i in range(args.repeat):
         for name in (list(bases) if i % 2 == 0 else list(reversed(bases))):
-            r = one_run(bases[name], slice_csv, scratch, with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
+            r = one_run(bases[name], slices[name], scratch, with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
             runs[name].append(r)
             print(name, json.dumps(r), flush=True)
     section = report(runs, facts, started, args)
@@ -272,7 +326,10 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
     lines = [f"## 7. A load's cost against the database's size (issue 14) — `bench/bench_load.py`",
              f"{date.today().isoformat()}, {started}.",
              f"The demo's own update export `{args.slice.name}` ({runs['empty'][0]['rows'][0]:,} rows, keys in "
-             "all 24 months) loaded with `load_paths` in a new process into each database, restored "
+             "all 24 months"
+             + ("; with `--own-keys` each key replaced by a stored key of the same month of the database loaded "
+                "into, so every row there is an update" if args.own_keys else "")
+             + ") loaded with `load_paths` in a new process into each database, restored "
              f"before each of {args.repeat} runs (alternating order). Load = `load_paths` alone; process = "
              "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files and their key sidecars. "
              "Garbage collection (at most every 15 minutes, after a swap) is not part of a run.",
@@ -291,7 +348,11 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
                      f"{statistics.median(r['extra_mb'] for r in rs):.1f} MB |")
     lines.append("")
     for name, f in facts.items():
-        if "migrate_s" in f:
+        if f.get("catalog_layout"):
+            lines.append(f"- The {name} database was already in the catalog layout: its catalog copied and checked "
+                         f"by `python -m etl migrate-storage` ({f['migrate_s']:.0f} s); its Parquet parts are read "
+                         "where they are, never written.")
+        elif "migrate_s" in f:
             lines.append(f"- Migration of the {name} single-file database (`python -m etl migrate-storage`, "
                          f"nice 10): {f['file_mb']:.0f} MB file → {f['catalog_mb']:.1f} MB catalog + "
                          f"{f['parts_mb']:.0f} MB Parquet in {f['migrate_s']:.0f} s (once).")

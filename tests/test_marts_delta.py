@@ -291,3 +291,82 @@ def test_a_write_whose_delta_fills_more_than_a_row_group_reaches_the_summary(tmp
     con.commit()
     delta.flush(con)
     assert con.execute("SELECT count(*), sum(reports), sum(opened) FROM grid_daily").fetchone() == (150000, 150000, 150000)
+
+
+def test_the_columns_the_summaries_name_are_enough_for_their_contributions(tmp_path):
+    """The superseded rows are read with only the columns their summaries' SQL names
+    (delta.named_columns): each summary's contributions must run over a relation of just those
+    columns, and the wide text columns no summary reads are left out of the read."""
+    con = duckdb.connect(str(tmp_path / "cockpit.duckdb"))
+    ensure_schema(con)
+    marts.build(con)
+    for table in ("grid_reports", "feedback", "fund_transactions"):
+        models = delta.summaries(table)
+        assert models, table
+        named = delta.named_columns(table, models)
+        typed = dict(storage.columns(table))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE some_rows AS SELECT "
+                    + ", ".join(f"CAST(NULL AS {typed[c]}) AS {c}" for c in named) + " LIMIT 0")
+        for m in models:
+            assert con.execute(delta.signed_rows(con, m, "temp.some_rows", -1)).fetchall() == []
+    grid = delta.named_columns("grid_reports", delta.summaries("grid_reports"))
+    assert {"reported_at", "resolved_at", "status", "category", "community"} <= set(grid)
+    assert "description" not in grid and "location_text" not in grid
+
+
+@pytest.mark.slow   # three real loads and the nightly compaction
+def test_an_update_of_every_compacted_month_reads_the_superseded_rows_once(tmp_path, applied, monkeypatch):
+    """The state an office has in the morning (`python -m etl compact`: one file a month), then
+    an update export with keys in every month, as bench_load's: the summaries stay exact, and
+    both summaries of grid_reports take the superseded rows from one read of the month files
+    (appended.REMOVED), not one read each."""
+    from etl import lake
+    rng = random.Random(23)
+    db = tmp_path / "cockpit.duckdb"
+    keys = [f"G{i:05d}" for i in range(500)]
+    assert load(db, write(tmp_path, "a.csv", GRID_HEADER, [grid_row(rng, k) for k in keys[:250]]),
+                write(tmp_path, "fb.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(80)])
+                ) == ["loaded", "loaded"]
+    assert load(db, write(tmp_path, "b.csv", GRID_HEADER, [grid_row(rng, k) for k in keys[250:]])) == ["loaded"]
+    lake.compact_all(db)
+    with reading(db) as con:
+        assert con.execute("SELECT count(*) = count(DISTINCT month_on) FROM etl_storage.parts "
+                           "WHERE table_name = 'grid_reports'").fetchone()[0]
+    relations = []
+    real = delta.signed_rows
+
+    def spied(con, m, relation, sign):
+        relations.append((m.name, relation, sign))
+        return real(con, m, relation, sign)
+    monkeypatch.setattr(delta, "signed_rows", spied)
+    applied.clear()
+    updates = [grid_row(rng, k) for k in rng.sample(keys, 120)] + [grid_row(rng, f"N{i}") for i in range(30)]
+    assert load(db, write(tmp_path, "u.csv", GRID_HEADER, updates)) == ["loaded"]
+    assert ("grid_daily", True) in applied and ("grid_resolution_monthly", True) in applied
+    removed = sorted((name, relation) for name, relation, sign in relations if sign == -1)
+    assert removed == [("grid_daily", f"temp.{appended.REMOVED}"),
+                       ("grid_resolution_monthly", f"temp.{appended.REMOVED}")]
+    assert_same_as_rebuild(db)
+
+
+@pytest.mark.slow   # 130k rows loaded twice
+def test_a_command_that_supersedes_more_than_a_row_group_takes_them_all_out(tmp_path, applied):
+    """The superseded rows are read into a temporary table (appended.REMOVED) at the end of the
+    command, outside the files' transactions: more than a row group of them (122,880, where
+    DuckDB 2.0.0 once lost a temporary table's rows: delta.prepare) must all be taken out."""
+    db = tmp_path / "cockpit.duckdb"
+    n = 130_000
+    first = [f"K{i:06d},2025/03/{1 + i % 28:02d} 08:00:00,清河街道,美和园社区,QH-0{1 + i % 3}-01,噪音扰民,描述,待受理,,"
+             for i in range(n)]
+    again = [f"K{i:06d},2025/03/{1 + i % 28:02d} 08:00:00,清河街道,清河一社区,QH-0{1 + i % 3}-01,消防安全,描述,"
+             f"已办结,2025-04-0{1 + i % 9} 10:00:00,5" for i in range(n)]
+    assert load(db, write(tmp_path, "a.csv", GRID_HEADER, first)) == ["loaded"]
+    applied.clear()
+    assert load(db, write(tmp_path, "b.csv", GRID_HEADER, again)) == ["loaded"]
+    assert ("grid_daily", True) in applied
+    with reading(db) as con:
+        assert con.execute("SELECT sum(reports), sum(closed) FROM grid_daily WHERE community = '美和园社区'"
+                           ).fetchone() in ((0, 0), (None, None))
+        assert con.execute("SELECT sum(reports) FROM grid_daily").fetchone()[0] == n
+    diff = differences(db)
+    assert diff["grid_daily"] == 0 and diff["grid_resolution_monthly"] == 0, diff

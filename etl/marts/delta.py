@@ -30,6 +30,7 @@ Table names come from etl/marts MODELS; column names from the summary tables' ow
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from datetime import date
 from typing import Iterator
@@ -89,6 +90,29 @@ def contributions_sql(m, relation: str) -> str:
             raise ValueError(f"{upstream}.sql: expected one 'from {m.source}'")
         inner = f"({body})"
     return _MARKER.sub(f"from {inner}", m.body)
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@functools.cache
+def _named_columns(table: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    from etl import storage
+    from etl.marts import model
+    words = {w.lower() for name in names for w in _WORD.findall(contributions_sql(model(name), "r"))}
+    words.add(storage.PARTITIONED[table].time)       # `note` finds the months the rows fall in
+    return tuple(n for n, _ in storage.columns(table) if n.lower() in words)
+
+
+def named_columns(table: str, models: list) -> list[str]:
+    """The columns of record table `table` (one of etl.storage.PARTITIONED) that the SQL of
+    summaries `models` names, and its time column, in the table's order: all a relation of its
+    rows needs for their contributions (`contributions_sql` binds over them:
+    tests/test_marts_delta.py). A word of the SQL that is not a column (a
+    comment, an alias) may add a column: harmless; a column the SQL uses without naming it
+    would be a binder error, loud. Reading only these of a stored month file skips its wide
+    text columns (description, location)."""
+    return list(_named_columns(table, tuple(m.name for m in models)))
 
 
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], list[str], list[str]]:
@@ -351,7 +375,7 @@ def tracking(con: duckdb.DuckDBPyConnection, table: str, source: str) -> Iterato
     key = storage.PARTITIONED[table].key
     paths = [r[0] for r in con.execute("SELECT DISTINCT path FROM temp.etl_superseded ORDER BY 1").fetchall()]
     if paths:
-        con.execute(_SUPERSEDED.format(columns=storage.column_list(table), key=key), {"files": paths})
+        con.execute(_SUPERSEDED.format(columns=", ".join(named_columns(table, merged)), key=key), {"files": paths})
         note(con, table, "temp.etl_marts_superseded", -1, merged)
         con.execute("DROP TABLE temp.etl_marts_superseded")
     note(con, table, source, +1, merged)
