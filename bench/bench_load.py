@@ -1,7 +1,7 @@
 """A load's cost against the size of the database (issue 14): the same 35k-row slice of the demo's
 own grid export, loaded in a new process into an empty database, the 1M-report demo and a 10M one.
 
-    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--own-keys] [--no-write]
+    python -m bench.bench_load [--repeat 3] [--db1m PATH] [--db10m PATH | --synthetic10m] [--kinds new updates] [--no-write]
 
 Defaults: the lead's /work/bench-data/demo1m.duckdb and its inbox's update export when they are
 there; otherwise the 1M demo is built once into bench/out/demo-33.4.duckdb (as bench_pages does)
@@ -15,12 +15,17 @@ the extra disk is the catalog copy plus the new Parquet files. While each 10M ru
 process counts grid_reports over and over through the dashboard's sandboxed connection: every
 count must be the one before or the one after, never an error. `--synthetic10m` builds the 10M
 database from the migrated 1M one: grid reports and the other record tables kept as Parquet
-x10 (new keys, same months), and etl_rejects x10, when no real 10M demo is at hand. The 1M
-demo's update export updates every one of its keys in the 1M demo but none in the 10M one (its
-keys are new there): `--own-keys` loads into each database the slice with each key replaced by a
-stored key of the same month, so every row supersedes a stored report there (in the compacted
-demo, rows of whole month files: docs/ARCHITECTURE.md section 3, "Ninth round"). Section in
-docs/BENCHMARKS.md.
+x10 (new keys, same months), and etl_rejects x10, when no real 10M demo is at hand.
+
+Two kinds of slice, each measured in every database (`--kinds`, both by default):
+- `new`: the export with every key made new (事件编号 SJ… -> SN…, the same month): a load of
+  new reports, the same load in every database;
+- `updates`: the export with each key replaced by a stored key of the same month of the database
+  loaded into (into the empty one: the export as it is), so every row supersedes a stored
+  report: in the compacted demo its month's whole file is read for the old rows' summary
+  contributions (docs/ARCHITECTURE.md section 3, "Ninth round"). The export itself is neither
+  at 10M: its keys are the 1M demo's, stored in the 1M database and new in the 10M one.
+Section in docs/BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -196,20 +201,28 @@ _OWN_KEYS = """
     SELECT coalesce(stored.report_id, s.k) FROM s LEFT JOIN stored USING (m, j) ORDER BY s.i"""
 
 
-def own_keys_slice(slice_csv: Path, db: Path, out: Path) -> Path:
+def own_keys_slice(slice_csv: Path, db: Path | None, out: Path) -> Path:
     """`slice_csv` with each key replaced by a stored key of `db` from the same month, the other
-    cells as they are: every row supersedes a stored report, wherever the slice came from."""
+    cells as they are: every row supersedes a stored report, wherever the slice came from.
+    db None: each key made new instead (SJ… -> SN…, its month unchanged)."""
     import csv
     import duckdb
     with open(slice_csv, encoding="utf-8-sig", newline="") as f:
         header, *rows = [r for r in csv.reader(f) if r]
-    with duckdb.connect(str(db), read_only=True) as con:
-        keys = [k for (k,) in con.execute(_OWN_KEYS, {"keys": [r[0] for r in rows]}).fetchall()]
+    if db is None:
+        keys = ["SN" + r[0][2:] for r in rows]
+    else:
+        with duckdb.connect(str(db), read_only=True) as con:
+            keys = [k for (k,) in con.execute(_OWN_KEYS, {"keys": [r[0] for r in rows]}).fetchall()]
     with open(out, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
         w.writerows([k, *r[1:]] for k, r in zip(keys, rows, strict=True))
     return out
+
+
+KINDS = {"new": "new reports (every key new in each database)",
+         "updates": "updates (every key a stored report of the same month; into the empty database: new)"}
 
 
 def one_run(base: Path, slice_csv: Path, scratch: Path, with_reader: bool) -> dict:
@@ -263,9 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_load")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--reuse", action="store_true", help="keep the databases prepared in --work by a previous run")
-    ap.add_argument("--own-keys", action="store_true",
-                    help="load into each database the slice with its keys replaced by stored keys of the same month "
-                         "(every row an update there, as the demo's own update export is at its scale)")
+    ap.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                    help="new: every key new in each database; updates: every key a stored one of the same month")
     args = ap.parse_args(argv)
     started = machine()
     args.db1m = args.db1m or default_1m()
@@ -298,22 +310,29 @@ def main(argv: list[str] | None = None) -> int:
 def measure(args, started: str, facts: dict[str, dict]) -> int:
     bases = {name: Path(f["db"]) for name, f in facts.items()}
     slice_csv = args.work / "网格事件_切片.csv"
-    slices = {name: slice_csv for name in bases}
-    for name, db in bases.items():
-        if args.own_keys and facts[name]["reports"]:
+    slices: dict[tuple[str, str], Path] = {}
+    for kind in args.kinds:
+        for name, db in bases.items():
+            source = None if kind == "new" or not facts[name]["reports"] else db
+            if kind == "updates" and source is None:
+                slices[kind, name] = slice_csv
+                continue
             # in a process of its own: a child's peak memory (ru_maxrss) starts from this one's
-            slices[name] = args.work / f"网格事件_切片_{name}.csv"
+            slices[kind, name] = args.work / f"网格事件_切片_{kind}_{name}.csv"
             run([sys.executable, "-c", "import sys; from pathlib import Path; from bench.bench_load import own_keys_slice\n"
-                 "own_keys_slice(*map(Path, sys.argv[1:]))", str(slice_csv), str(db), str(slices[name])])
+                 "own_keys_slice(Path(sys.argv[1]), Path(sys.argv[2]) if sys.argv[2] else None, Path(sys.argv[3]))",
+                 str(slice_csv), str(source or ""), str(slices[kind, name])])
     scratch = args.work / "runs"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
-    runs: dict[str, list[dict]] = {n: [] for n in bases}
+    runs: dict[str, dict[str, list[dict]]] = {k: {n: [] for n in bases} for k in args.kinds}
     for i in range(args.repeat):
-        for name in (list(bases) if i % 2 == 0 else list(reversed(bases))):
-            r = one_run(bases[name], slices[name], scratch, with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
-            runs[name].append(r)
-            print(name, json.dumps(r), flush=True)
+        for kind in args.kinds:
+            for name in (list(bases) if i % 2 == 0 else list(reversed(bases))):
+                r = one_run(bases[name], slices[kind, name], scratch,
+                            with_reader=(name == "10M" or (name == "1M" and "10M" not in bases)))
+                runs[kind][name].append(r)
+                print(kind, name, json.dumps(r), flush=True)
     section = report(runs, facts, started, args)
     print(section)
     if not args.no_write:
@@ -321,24 +340,13 @@ def measure(args, started: str, facts: dict[str, dict]) -> int:
     return 0
 
 
-def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, args) -> str:
-    base = statistics.median(r["load_s"] for r in runs["empty"])
-    lines = [f"## 7. A load's cost against the database's size (issue 14) — `bench/bench_load.py`",
-             f"{date.today().isoformat()}, {started}.",
-             f"The demo's own update export `{args.slice.name}` ({runs['empty'][0]['rows'][0]:,} rows, keys in "
-             "all 24 months"
-             + ("; with `--own-keys` each key replaced by a stored key of the same month of the database loaded "
-                "into, so every row there is an update" if args.own_keys else "")
-             + ") loaded with `load_paths` in a new process into each database, restored "
-             f"before each of {args.repeat} runs (alternating order). Load = `load_paths` alone; process = "
-             "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files and their key sidecars. "
-             "Garbage collection (at most every 15 minutes, after a swap) is not part of a run.",
-             "",
-             "| database | grid reports | catalog | Parquet parts | load (median, min–max) | × empty (median) | "
+def table(rs_by_db: dict[str, list[dict]], facts: dict[str, dict]) -> list[str]:
+    base = statistics.median(r["load_s"] for r in rs_by_db["empty"])
+    base_min = min(r["load_s"] for r in rs_by_db["empty"])
+    lines = ["| database | grid reports | catalog | Parquet parts | load (median, min–max) | × empty (median) | "
              "× empty (min) | process | peak memory | extra disk |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    base_min = min(r["load_s"] for r in runs["empty"])
-    for name, rs in runs.items():
+    for name, rs in rs_by_db.items():
         f = facts[name]
         load = [r["load_s"] for r in rs]
         label = name + (" (synthetic ×10 of 1M)" if f.get("synthetic") else "")
@@ -346,7 +354,21 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
                      f"{fmt(load)} | {statistics.median(load) / base:.2f} | {min(load) / base_min:.2f} | "
                      f"{fmt([r['process_s'] for r in rs])} | {max(r['peak_mb'] for r in rs):.0f} MB | "
                      f"{statistics.median(r['extra_mb'] for r in rs):.1f} MB |")
-    lines.append("")
+    return lines
+
+
+def report(runs: dict[str, dict[str, list[dict]]], facts: dict[str, dict], started: str, args) -> str:
+    first = next(iter(runs.values()))
+    lines = [f"## 7. A load's cost against the database's size (issue 14) — `bench/bench_load.py`",
+             f"{date.today().isoformat()}, {started}.",
+             f"The demo's own update export `{args.slice.name}` ({first['empty'][0]['rows'][0]:,} rows, keys in "
+             "all 24 months), as two slices, each loaded with `load_paths` in a new process into each database, "
+             f"restored before each of {args.repeat} runs (alternating order). Load = `load_paths` alone; process = "
+             "the whole `python` run (imports included). Extra disk = the catalog copy + the new Parquet files and their key sidecars. "
+             "Garbage collection (at most every 15 minutes, after a swap) is not part of a run.",
+             ""]
+    for kind, rs_by_db in runs.items():
+        lines += [f"**{KINDS[kind]}**", "", *table(rs_by_db, facts), ""]
     for name, f in facts.items():
         if f.get("catalog_layout"):
             lines.append(f"- The {name} database was already in the catalog layout: its catalog copied and checked "
@@ -356,23 +378,26 @@ def report(runs: dict[str, list[dict]], facts: dict[str, dict], started: str, ar
             lines.append(f"- Migration of the {name} single-file database (`python -m etl migrate-storage`, "
                          f"nice 10): {f['file_mb']:.0f} MB file → {f['catalog_mb']:.1f} MB catalog + "
                          f"{f['parts_mb']:.0f} MB Parquet in {f['migrate_s']:.0f} s (once).")
-    for name, rs in runs.items():
-        checked = [r["reader"] for r in rs if "reader" in r]
-        if checked:
-            reads = sum(c["reads"] for c in checked)
-            errors = sum(len(c["errors"]) for c in checked)
-            counts = [c["seen"] for c in checked]
-            lines.append(f"- Readers during the {name} loads: {reads} reads through the dashboard's "
-                         f"sandboxed connection, {errors} errors; (count, last load id) seen per run: "
-                         f"{counts} (the snapshot before and the one after, never a half-load).")
+    for kind, rs_by_db in runs.items():
+        for name, rs in rs_by_db.items():
+            checked = [r["reader"] for r in rs if "reader" in r]
+            if checked:
+                reads = sum(c["reads"] for c in checked)
+                errors = sum(len(c["errors"]) for c in checked)
+                counts = [c["seen"] for c in checked]
+                lines.append(f"- Readers during the {name} loads of {kind}: {reads} reads through the dashboard's "
+                             f"sandboxed connection, {errors} errors; (count, last load id) seen per run: "
+                             f"{counts} (the snapshot before and the one after, never a half-load).")
     lines.append("- Issue 14's figure before this layout (whole-file copy, another day's machine load): the "
                  "same 36k-row load took 1.14 s into the 1M database and 2.26 s into the 10M one, and needed "
                  "the whole file again in extra disk.")
     lines.append("- Goal: 10M within 1.5× of empty. The storage's share of a load that grows with the database: "
                  "the binary search of the load's keys in each current file's key sidecar, and the copy of the "
                  "catalog (record tables are Parquet parts; what is left is mostly the summary marts); the load "
-                 "figure includes keeping the summary marts by delta: its rows added, the rows it superseded subtracted (etl/marts/delta.py): "
-                 "docs/ARCHITECTURE.md section 3.")
+                 "figure includes keeping the summary marts by delta: its rows added, the rows it superseded subtracted "
+                 "(etl/marts/appended.py, delta.py). An update also reads the superseded rows' old values from their "
+                 "stored files (whole months once compacted): that read follows the months it touches, "
+                 "docs/ARCHITECTURE.md section 3, \"Ninth round\".")
     return "\n".join(lines) + "\n"
 
 
