@@ -122,7 +122,8 @@ def pseudonym_salt(db: Path | None = None) -> str:
 
 
 @contextlib.contextmanager
-def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def writer(path: Path | None = None, compact: bool = False,
+           vacuum: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the next version of the database's catalog.
 
     The big record tables live as Parquet files beside the catalog (etl/storage.py), so only
@@ -131,6 +132,8 @@ def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.D
     on an exception it is deleted and the live catalog (and every file it references) is
     untouched. The catalog it replaces is kept as a restorable version (etl/versions.py, env
     COCKPIT_KEEP_VERSIONS); files no kept catalog references any more are then removed.
+    Deleted rows are vacuumed at the checkpoint only with `vacuum` or `compact`, or when a table
+    has become mostly deleted rows (storage_upkeep.vacuum_due).
     """
     from etl import versions   # versions (issue 12) keeps the replaced file
     live = Path(path or db_path())
@@ -146,6 +149,7 @@ def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.D
             shutil.copyfile(live, nxt)
         con = duckdb.connect(str(nxt))
         try:
+            con.execute(storage_upkeep.NO_VACUUM)
             ensure_schema(con)
             moved = storage_upkeep.ensure_layout(con, storage.parts_dir(live))
             storage.bind_root(con, storage.parts_dir(live))
@@ -154,6 +158,8 @@ def writer(path: Path | None = None, compact: bool = False) -> Iterator[duckdb.D
             # nothing noted = no record table changed (a projects-only load, a pain-point run):
             # the summary marts stay as they are ({}), instead of a full rebuild (22 s at 10M)
             build_marts(con, None if moved else (storage.changes(con) or {}))
+            if vacuum or compact or storage_upkeep.vacuum_due(con):
+                con.execute(storage_upkeep.VACUUM)
             _refuse_scratch_objects(con)
             con.execute("CHECKPOINT")
             bloated = compact or storage_upkeep.bloated(con)

@@ -53,11 +53,12 @@ def compact_all(db: Path) -> dict[str, list]:
     every month not yet whole - more than one file or any stored row superseded - so the day's
     reads meet one file a month and no superseded row to leave out (a load compacts only the
     months past its thresholds, within its budget); and the summaries' appended deltas
-    (etl/marts/appended.py)."""
+    (etl/marts/appended.py); its checkpoint vacuums the deleted rows the day's loads left in
+    the catalog's tables (etl/storage_upkeep.py NO_VACUUM)."""
     from etl.dbfile import writer
     from etl.marts import appended
     done: dict[str, list] = {}
-    with writer(db) as con:
+    with writer(db, vacuum=True) as con:     # and the deleted rows loads leave in the catalog
         root = storage.root_of(con)
         for table in storage.PARTITIONED:
             if storage.is_partitioned(con, table):

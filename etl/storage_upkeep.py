@@ -5,6 +5,8 @@ packing the catalog, and deleting Parquet files no catalog references any more.
   (a file from before this layout, a fresh one, or tables a pain-point run wrote);
 - `writable`: a WHOLE table back into the writer's catalog for the pain-point engine;
 - `vacuum_copy`: the catalog rewritten with only its live blocks after tables moved out;
+- `NO_VACUUM` / `vacuum_due`: a write's checkpoint leaves deleted rows in place unless enough
+  of a table is deleted rows (or the write is the nightly compaction or a rebuild);
 - `collect_garbage`: files older than GC_GRACE_S that no catalog (live, kept versions, pending
   dry runs) references.
 """
@@ -79,6 +81,42 @@ def writable(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(storage.declared(table)[1])
     if paths:
         con.execute(_INSERT_FILES.format(table=table, columns=storage.column_list(table)), {"files": paths})
+
+
+# ---- vacuum: deleted rows at a write's checkpoint ---------------------------------------------
+
+# DuckDB's CHECKPOINT "vacuums" by default: row groups thinned by deletions are merged and
+# rewritten. A load's in-budget compaction of a summary month (etl/marts/appended.py) deletes
+# that month's rows wherever they lie, so the checkpoint rewrote most of grid_daily's row groups:
+# 0.5-0.6 s of a 35k-row update load's ~1.8 s of CPU into the 1M demo (measured 2026-12-01,
+# docs/ARCHITECTURE.md section 3, "Tenth round"). A write's connection therefore starts with
+# vacuuming off (NO_VACUUM); its final checkpoint vacuums (VACUUM) only when the write is the
+# nightly compaction or a rebuild, or when a catalog table has become DELETED_SHARE deleted rows
+# (a scan still reads a deleted row, it only skips it), so deleted rows stay bounded.
+NO_VACUUM = "SET max_vacuum_tasks = 0"
+VACUUM = "RESET max_vacuum_tasks"
+DELETED_SHARE = 0.2
+DELETED_MIN_ROWS = 10_000             # smaller tables: their deleted rows cost nothing to read
+# estimated_size counts the rows a table stores, deleted ones included; count(*) the live ones
+_STORED = """
+    SELECT table_name, estimated_size FROM duckdb_tables()
+    WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary
+      AND estimated_size >= $min"""
+_LIVE = 'SELECT count(*) FROM main."{table}"'      # a name read from duckdb_tables() above
+
+
+def deleted_rows(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """table -> (rows stored, rows live) for the catalog's tables of DELETED_MIN_ROWS or more."""
+    out = {}
+    for table, stored in con.execute(_STORED, {"min": DELETED_MIN_ROWS}).fetchall():
+        out[table] = (stored, con.execute(_LIVE.format(table=table.replace('"', '""'))).fetchone()[0])
+    return out
+
+
+def vacuum_due(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether some table of the catalog `con` writes is DELETED_SHARE or more deleted rows."""
+    return any(stored > live and stored - live >= DELETED_SHARE * stored
+               for stored, live in deleted_rows(con).values())
 
 
 # a catalog is rewritten when this share of its blocks is free and they add up to at least
