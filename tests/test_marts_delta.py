@@ -100,6 +100,16 @@ def load(db: Path, *paths: Path) -> list:
     return [r.status for r in results]
 
 
+def first_load(tmp_path: Path, rng: random.Random, keys: list[str], messages: int = 80,
+               name: str = "a.csv") -> Path:
+    """A new database with `keys` as grid reports and `messages` feedback rows, both loaded."""
+    db = tmp_path / "cockpit.duckdb"
+    assert load(db, write(tmp_path, name, GRID_HEADER, [grid_row(rng, k) for k in keys]),
+                write(tmp_path, "fb.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(messages)])
+                ) == ["loaded", "loaded"]
+    return db
+
+
 def assert_same_as_rebuild(db: Path) -> None:
     diff = differences(db)
     assert all(diff[t] == 0 and diff[f"{t} compacted"] == 0 for t in SUMMARIES), diff
@@ -150,11 +160,8 @@ def test_compaction_and_undo_keep_the_summaries_exact(tmp_path, applied, monkeyp
     read from the files the compaction replaced), then an undo of the last load and one more."""
     monkeypatch.setattr(storage, "COMPACT_FILES", 3)
     rng = random.Random(11)
-    db = tmp_path / "cockpit.duckdb"
     keys = [f"G{i:05d}" for i in range(300)]
-    assert load(db, write(tmp_path, "base.csv", GRID_HEADER, [grid_row(rng, k) for k in keys]),
-                write(tmp_path, "fb.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(80)])
-                ) == ["loaded", "loaded"]
+    db = first_load(tmp_path, rng, keys, name="base.csv")
     march = [k for k in keys if _month_of(db, k) == 3]
     compacted = 0
     for i in range(5):
@@ -322,11 +329,8 @@ def test_an_update_of_every_compacted_month_reads_the_superseded_rows_once(tmp_p
     (appended.REMOVED), not one read each."""
     from etl import lake
     rng = random.Random(23)
-    db = tmp_path / "cockpit.duckdb"
     keys = [f"G{i:05d}" for i in range(500)]
-    assert load(db, write(tmp_path, "a.csv", GRID_HEADER, [grid_row(rng, k) for k in keys[:250]]),
-                write(tmp_path, "fb.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(80)])
-                ) == ["loaded", "loaded"]
+    db = first_load(tmp_path, rng, keys[:250])
     assert load(db, write(tmp_path, "b.csv", GRID_HEADER, [grid_row(rng, k) for k in keys[250:]])) == ["loaded"]
     lake.compact_all(db)
     with reading(db) as con:
@@ -396,11 +400,8 @@ def test_a_loads_checkpoint_does_not_vacuum_and_the_nightly_compaction_does(tmp_
     monkeypatch.setattr(storage_upkeep, "DELETED_SHARE", 2.0)          # never due by share
     seen = _vacuum_settings(monkeypatch)
     rng = random.Random(31)
-    db = tmp_path / "cockpit.duckdb"
     keys = [f"G{i:05d}" for i in range(300)]
-    assert load(db, write(tmp_path, "a.csv", GRID_HEADER, [grid_row(rng, k) for k in keys]),
-                write(tmp_path, "fb.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(80)])
-                ) == ["loaded", "loaded"]
+    db = first_load(tmp_path, rng, keys)
     assert load(db, write(tmp_path, "b.csv", GRID_HEADER, [grid_row(rng, k) for k in keys[:120]])) == ["loaded"]
     assert seen and set(seen) == {0}, seen
     assert_same_as_rebuild(db)

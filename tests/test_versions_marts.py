@@ -15,7 +15,7 @@ import pytest
 from etl import marts, versions
 from shared_readers import reading
 from tests.test_marts_delta import (FEEDBACK_HEADER, GRID_HEADER, START, assert_same_as_rebuild, feedback_row,
-                                    grid_row, load, write)
+                                    first_load, grid_row, load, write)
 
 
 @pytest.fixture
@@ -33,11 +33,8 @@ def builds(monkeypatch):
 
 def _three_loads(tmp_path: Path) -> Path:
     rng = random.Random(5)
-    db = tmp_path / "cockpit.duckdb"
     keys = [f"G{i:04d}" for i in range(400)]
-    assert load(db, write(tmp_path, "g1.csv", GRID_HEADER, [grid_row(rng, k) for k in keys]),
-                write(tmp_path, "f1.csv", FEEDBACK_HEADER, [feedback_row(rng, f"F{i}") for i in range(150)])
-                ) == ["loaded", "loaded"]
+    db = first_load(tmp_path, rng, keys, messages=150, name="g1.csv")
     # updates in every month (status, category, community, closing times) and new keys
     assert load(db, write(tmp_path, "g2.csv", GRID_HEADER, [grid_row(rng, k) for k in rng.sample(keys, 200)]
                           + [grid_row(rng, f"N{i}", START + timedelta(days=100 + i)) for i in range(50)])) == ["loaded"]
