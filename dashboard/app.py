@@ -7,10 +7,9 @@ URL mirrors them, so any filtered view is a link that restores itself.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import cache, ui
@@ -18,7 +17,7 @@ from dashboard.access import audit, gate
 from dashboard.access.identity import Identity
 from dashboard.access.permissions import may_view
 from dashboard.filters import _KEYS as URL_KEYS  # the filters' query-string names
-from dashboard.filters import Filters, clamp_dates, read_query, to_query
+from dashboard.filters import Filters, default_window, ordered, place_options, read_query, to_query
 from dashboard.i18n import t
 from dashboard.queries import common
 from dashboard.queries.base import FULL_SCOPE, use_scope
@@ -32,7 +31,6 @@ SECTIONS = {
 }
 NO_DATA_PAGES = ("data",)     # usable before anything is loaded
 DEFAULT_PAGE = "overview"
-DEFAULT_PERIOD_DAYS = 30      # the default date range: the last 30 days of data
 LANG_LABELS = {"zh": "中文", "en": "English"}
 # widget key -> Filters attribute
 WIDGETS = {"f_from": "date_from", "f_to": "date_to", "f_street": "street",
@@ -41,18 +39,35 @@ WIDGETS = {"f_from": "date_from", "f_to": "date_to", "f_street": "street",
 
 
 def seed_from_url() -> None:
-    """On a session's first run, put the URL's filters into the widgets' state."""
+    """On a session's first run, keep the URL's query for the sidebar (seeded once the data the
+    visitor may see is known: open_from_url) and set the language from it."""
     if st.session_state.get("_url_seeded"):
         return
     st.session_state["_url_seeded"] = True
-    f, ignored = read_query(st.query_params.to_dict())
-    # checked against the data's range once the date bounds are known (_dates)
-    st.session_state["_url_dates"] = {"ignored": bool(ignored),
-                                      "given": f.date_from is not None or f.date_to is not None}
+    query = st.query_params.to_dict()
+    st.session_state["_url_query"] = query
+    st.session_state["f_lang"] = read_query(query)[0].lang
+
+
+def open_from_url(sidebar) -> None:
+    """Once per session: the sidebar widgets' first values from the URL (cache.opening, the
+    function dashboard/prefetch.py reads ahead with); dates from the URL outside the data are
+    moved into it, unreadable ones were dropped, and a note says so."""
+    query = st.session_state.pop("_url_query", None)
+    if query is None:
+        return
+    opened = cache.opening(query)
     for key, attr in WIDGETS.items():
-        value = getattr(f, attr)
-        if value is not None:
+        value = getattr(opened.seeds, attr)
+        if key != "f_lang" and value is not None:
             st.session_state[key] = value
+    lang = st.session_state.get("f_lang") or "zh"
+    first, last = common.first_last(cache.run(common.date_bounds, Filters()))
+    if opened.clamped:
+        sidebar.info(t("shell.url_dates_clamped", lang, first=(first or last).isoformat(),
+                       last=last.isoformat()))
+    if opened.ignored:
+        sidebar.info(t("shell.url_dates_ignored", lang))
 
 
 def _choice(key: str, label: str, options: list[str], lang: str, sidebar) -> str | None:
@@ -65,52 +80,33 @@ def _choice(key: str, label: str, options: list[str], lang: str, sidebar) -> str
 
 
 def _dates(lang: str, sidebar) -> tuple[date | None, date | None]:
-    bounds = cache.run(common.date_bounds, Filters())
-    first, last = (None if pd.isna(v) else pd.Timestamp(v).date()
-                   for v in (bounds["first_on"].iloc[0], bounds["last_on"].iloc[0]))
+    _, last = common.first_last(cache.run(common.date_bounds, Filters()))
     if last is not None:
-        st.session_state.setdefault("f_to", last)
-        st.session_state.setdefault("f_from", last - timedelta(days=DEFAULT_PERIOD_DAYS - 1))
-        _check_url_dates(first or last, last, lang, sidebar)
+        window_from, window_to = default_window(last)
+        st.session_state.setdefault("f_to", window_to)
+        st.session_state.setdefault("f_from", window_from)
     # one per line: side by side, the sidebar cuts the dates to "2026-10-2…"
     d_from = sidebar.date_input(t("shell.date_from", lang), key="f_from", format="YYYY-MM-DD")
     d_to = sidebar.date_input(t("shell.date_to", lang), key="f_to", format="YYYY-MM-DD")
-    if d_from and d_to and d_from > d_to:
+    d_from, d_to, swapped = ordered(d_from, d_to)
+    if swapped:
         sidebar.warning(t("shell.dates_swapped", lang))
-        d_from, d_to = d_to, d_from
     return d_from, d_to
-
-
-def _check_url_dates(first: date, last: date, lang: str, sidebar) -> None:
-    """Once per session: dates from the URL outside the data are moved into it, unreadable
-    ones were dropped (read_query); either way a note says so."""
-    check = st.session_state.pop("_url_dates", None)
-    if not check:
-        return
-    if check["given"]:
-        d_from, d_to, moved = clamp_dates(st.session_state.get("f_from"), st.session_state.get("f_to"),
-                                          first, last)
-        if moved:
-            st.session_state["f_from"], st.session_state["f_to"] = d_from, d_to
-            sidebar.info(t("shell.url_dates_clamped", lang, first=first.isoformat(), last=last.isoformat()))
-    if check["ignored"]:
-        sidebar.info(t("shell.url_dates_ignored", lang))
 
 
 def sidebar_filters(lang: str) -> Filters:
     """The global filters from the sidebar widgets, cascading street -> community -> grid."""
     sb = st.sidebar
     sb.subheader(t("shell.filters", lang))
+    open_from_url(sb)
     d_from, d_to = _dates(lang, sb)
-    dims = cache.run(common.dimension_rows, Filters())
-    streets = sorted(dims["street"].dropna().unique().tolist())
+    places = common.places(cache.run(common.dimension_rows, Filters()))
+    streets, _, _ = place_options(places)
     street = _choice("f_street", t("shell.street", lang), streets, lang, sb)
-    in_street = dims if street is None else dims[dims["street"] == street]
-    community = _choice("f_community", t("shell.community", lang),
-                        sorted(in_street["community"].dropna().unique().tolist()), lang, sb)
-    in_comm = in_street if community is None else in_street[in_street["community"] == community]
-    grid = _choice("f_grid", t("shell.grid", lang),
-                   sorted(in_comm["grid_id"].dropna().unique().tolist()), lang, sb)
+    _, communities, _ = place_options(places, street)
+    community = _choice("f_community", t("shell.community", lang), communities, lang, sb)
+    _, _, grids = place_options(places, street, community)
+    grid = _choice("f_grid", t("shell.grid", lang), grids, lang, sb)
     cats = cache.run(common.categories, Filters())["category"].dropna().tolist()
     category = _choice("f_category", t("shell.category", lang), cats, lang, sb)
     sb.caption(t("shell.filters_help", lang))

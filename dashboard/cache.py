@@ -30,7 +30,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import db
-from dashboard.filters import Filters
+from dashboard.filters import Filters, Opening, opening as opening_of
+from dashboard.queries import common
 from dashboard.queries.base import Scope, current_scope, use_scope, use_store
 from dashboard.results_cache import ResultCache
 
@@ -145,6 +146,15 @@ def run(fn: Callable[..., pd.DataFrame], filters: Filters, *args: Any) -> Any:
     except TypeError:                    # an argument such as a list: key by its value
         key = pickle.dumps(parts)
     return RESULTS.get(key, lambda: _query(*parts))
+
+
+def opening(query: dict[str, str]) -> Opening:
+    """The filters a session opens with for a URL query (dashboard.filters.opening), from the
+    sidebar's cached reads under the current scope: app.py seeds its sidebar with it and
+    dashboard/prefetch.py reads a page ahead with it, so both compute the same filters."""
+    first, last = common.first_last(run(common.date_bounds, Filters()))
+    return opening_of(query, first, last, common.places(run(common.dimension_rows, Filters())),
+                      run(common.categories, Filters())["category"].dropna().tolist())
 
 
 def clear() -> None:

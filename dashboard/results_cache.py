@@ -10,7 +10,8 @@ by gigabytes. A result bigger than a quarter of `max_bytes` is returned but not 
 Every hit is a fresh copy (unpickled), as with st.cache_data, so a page that changes a frame in
 place cannot change what another session sees. Thread-safe: Streamlit runs every session in its
 own thread; when several sessions miss the same key at once, one computes it and the others
-wait for that result instead of running the same query side by side. No streamlit import.
+wait for that result instead of running the same query side by side. `computed` counts the
+results computed since start (what a read-ahead's log line reports). No streamlit import.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class ResultCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self._computing: dict[Hashable, threading.Lock] = {}
+        self.computed = 0                       # compute() calls so far (misses that ran)
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         blob = self._lookup(key)
@@ -42,6 +44,8 @@ class ResultCache:
             if blob is not None:
                 return pickle.loads(blob)
             try:
+                with self._lock:
+                    self.computed += 1
                 value = compute()
                 self._store(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             finally:

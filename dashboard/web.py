@@ -9,7 +9,9 @@ runs after every page's script. Before both, dashboard/nodelay.py sets TCP_NODEL
 listening socket Streamlit bound, so no small answer (a static file, a websocket message) waits
 ~40 ms for the browser's delayed acknowledgement. `streamlit run`
 finds `app` below and serves it with the same options as `streamlit run dashboard/app.py`;
-app.py alone still runs without them.
+app.py alone still runs without them. In front of everything, dashboard/prefetch.py's middleware
+queues a read-ahead of a page's first queries when the page's HTML is asked for, so they run while
+the browser loads Streamlit's JavaScript (off with COCKPIT_PREFETCH=0).
 """
 import contextlib
 import gc
@@ -18,6 +20,7 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from dashboard import nodelay, warmup
+from dashboard.prefetch import Prefetch
 from dashboard.web_assets import FastAssets
 
 
@@ -32,4 +35,4 @@ async def lifespan(_app):
         gc.unfreeze()
 
 
-app = st.App("app.py", middleware=[Middleware(FastAssets)], lifespan=lifespan)
+app = st.App("app.py", middleware=[Middleware(Prefetch), Middleware(FastAssets)], lifespan=lifespan)

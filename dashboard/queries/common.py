@@ -95,3 +95,14 @@ def categories(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.
 def date_bounds(con: duckdb.DuckDBPyConnection, _f: Filters | None = None) -> pd.DataFrame:
     """One row: the earliest and latest data dates (sidebar date pickers' range)."""
     return fetch(con, DATE_BOUNDS, min_group=())
+
+
+def first_last(bounds: pd.DataFrame) -> tuple[date | None, date | None]:
+    """date_bounds' one row as (first, last) dates; None where the data has no date. Pure."""
+    return tuple(None if pd.isna(v) else pd.Timestamp(v).date()
+                 for v in (bounds["first_on"].iloc[0], bounds["last_on"].iloc[0]))
+
+
+def places(dims: pd.DataFrame) -> list[tuple]:
+    """dimension_rows as (street, community, grid_id) tuples (dashboard.filters.place_options). Pure."""
+    return list(dims[["street", "community", "grid_id"]].itertuples(index=False, name=None))
