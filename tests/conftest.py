@@ -3,6 +3,8 @@ hand-built page database (tests/pages_fixture.py). pytest finds them here; no te
 imports a fixture by name."""
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import fcntl
 import os
 import pickle
@@ -181,6 +183,17 @@ def browser():
         pytest.skip(f"{briefing_export.CHROMIUM} not installed")
     with briefing_export.chromium() as b:
         yield b
+
+
+@pytest.fixture
+def run_async():
+    """Run a coroutine to its end and return its result, in a thread of its own: a browser test
+    earlier in the process (Playwright's sync API) holds this thread's running event loop, and
+    asyncio.run refuses to start inside one (ASGI middleware and lifespan tests)."""
+    def run(coroutine):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+    return run
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
 """dashboard/nodelay.py: the server's connections without Nagle's algorithm (real sockets)."""
 from __future__ import annotations
 
-import asyncio
 import socket
-import threading
 
 import pytest
 
@@ -44,7 +42,7 @@ def test_connections_accepted_after_it_run_without_nagle(listener):
         assert _nodelay(after) == 1             # inherited from the listening socket
 
 
-def test_the_servers_lifespan_sets_it_before_the_first_connection(listener, monkeypatch):
+def test_the_servers_lifespan_sets_it_before_the_first_connection(listener, monkeypatch, run_async):
     """dashboard/web.py's lifespan (uvicorn runs it after Streamlit bound the socket, before
     accepting); the warm-up's own work is not what this checks."""
     from dashboard import warmup, web
@@ -55,9 +53,4 @@ def test_the_servers_lifespan_sets_it_before_the_first_connection(listener, monk
         async with web.lifespan(None):
             return _nodelay(listener)
 
-    # in a thread of its own: an earlier test's Playwright (sync API) may hold this thread's loop
-    seen: list[int] = []
-    thread = threading.Thread(target=lambda: seen.append(asyncio.run(started())))
-    thread.start()
-    thread.join()
-    assert seen == [1]
+    assert run_async(started()) == 1

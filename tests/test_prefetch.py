@@ -8,7 +8,6 @@ after a GET of a page's HTML, holds the page's reads in its result cache.
 """
 from __future__ import annotations
 
-import asyncio
 import queue
 import re
 import threading
@@ -85,7 +84,8 @@ def test_every_plan_is_a_page():
     assert prefetch.START_PAGE == "overview"
 
 
-def test_the_middleware_queues_a_pages_html_get_and_passes_every_request_on(site, monkeypatch):
+def test_the_middleware_queues_a_pages_html_get_and_passes_every_request_on(site, monkeypatch,
+                                                                             run_async):
     queued: list = []
     monkeypatch.setattr(prefetch, "submit", lambda job: queued.append(job) or True)
     passed: list = []
@@ -97,14 +97,14 @@ def test_the_middleware_queues_a_pages_html_get_and_passes_every_request_on(site
     def call(method: str, path: str, query: bytes = b"", headers=()):
         scope = {"type": "http", "method": method, "path": path, "query_string": query,
                  "headers": list(headers)}
-        asyncio.run(middleware(scope, None, None))
+        run_async(middleware(scope, None, None))
         assert passed[-1] is scope                  # on to the app, the very same request
     call("GET", "/grid", b"from=2026-05-01", [(b"cookie", b"cockpit_session=tok")])
     call("GET", "/static/js/index.abc.js")
     call("POST", "/grid")
     call("HEAD", "/funds")
     assert queued == [prefetch.Job("grid", (("from", "2026-05-01"),), "tok"), None]
-    asyncio.run(middleware({"type": "websocket", "path": "/_stcore/stream", "headers": []}, None, None))
+    run_async(middleware({"type": "websocket", "path": "/_stcore/stream", "headers": []}, None, None))
     monkeypatch.setenv(prefetch.SWITCH, "0")
     call("GET", "/grid")
     assert len(queued) == 2 and len(passed) == 6

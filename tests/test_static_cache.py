@@ -13,8 +13,6 @@ The PlotlyChart chunk is sent with the cockpit's own plotly.js (dashboard/plotly
 """
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import gzip
 import os
 import re
@@ -200,7 +198,7 @@ def test_plotly_js_keeps_utf8_unless_the_code_cache_is_switched_on(base):
         assert headers["content-type"] == "text/javascript; charset=utf-8", name
 
 
-def _asgi_get(middleware, path: str, gzip_ok: bool) -> tuple[dict[bytes, bytes], bytes]:
+def _asgi_get(run_async, middleware, path: str, gzip_ok: bool) -> tuple[dict[bytes, bytes], bytes]:
     """One GET through the middleware alone (no server), as uvicorn would call it."""
     sent = []
 
@@ -215,13 +213,12 @@ def _asgi_get(middleware, path: str, gzip_ok: bool) -> tuple[dict[bytes, bytes],
 
     headers = [(b"accept-encoding", b"gzip")] if gzip_ok else []
     scope = {"type": "http", "method": "GET", "path": path, "headers": headers, "query_string": b""}
-    # in a thread of its own: a browser test in the same process may hold a running event loop
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, middleware(app)(scope, receive, send)).result()
+    run_async(middleware(app)(scope, receive, send))
     return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream_when_switched_on(monkeypatch):
+def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream_when_switched_on(monkeypatch,
+                                                                                      run_async):
     """Switched on, its bytes stay the file's (module scripts are decoded as UTF-8 whatever the
     charset); only Chromium's off-thread streaming stops, so V8's code cache is read (web_assets
     5., tests/e2e/test_browser.py checks both in the browser). Other files keep UTF-8."""
@@ -233,12 +230,12 @@ def test_plotly_js_is_sent_with_a_charset_chromium_does_not_stream_when_switched
     monkeypatch.setenv(CODE_CACHE_SWITCH, "1")
     middleware = lambda app: FastAssets(app, warm=False)        # noqa: E731
     for gzip_ok in (True, False):
-        headers, body = _asgi_get(middleware, f"/static/js/{PLOTLY.name}", gzip_ok)
+        headers, body = _asgi_get(run_async, middleware, f"/static/js/{PLOTLY.name}", gzip_ok)
         assert headers[b"content-type"] == b"text/javascript; charset=" + NOT_STREAMED_CHARSET
         assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + SWAPPED
         assert headers[b"cache-control"] == b"no-cache"
     for other in (chunk("react-dom").name, entry_chunk()):
-        headers, _ = _asgi_get(middleware, f"/static/js/{other}", True)
+        headers, _ = _asgi_get(run_async, middleware, f"/static/js/{other}", True)
         assert headers[b"content-type"] == b"text/javascript; charset=utf-8", other
 
 
@@ -250,11 +247,11 @@ def test_streamlits_chunks_are_module_scripts():
     assert PLOTLY.read_bytes().startswith(b"import")
 
 
-def test_the_whole_plotly_js_when_switched_on(monkeypatch):
+def test_the_whole_plotly_js_when_switched_on(monkeypatch, run_async):
     """COCKPIT_FULL_PLOTLY=1: Streamlit's chunk as built (immutable), for comparisons."""
     monkeypatch.setenv(plotlyjs.FULL_SWITCH, "1")
     for gzip_ok in (True, False):
-        headers, body = _asgi_get(lambda app: FastAssets(app, warm=False),
+        headers, body = _asgi_get(run_async, lambda app: FastAssets(app, warm=False),
                                   f"/static/js/{PLOTLY.name}", gzip_ok)
         assert (gzip.decompress(body) if gzip_ok else body) == COMPILE_HINT + PLOTLY.read_bytes()
         assert headers[b"cache-control"] == b"public, immutable, max-age=31536000"
