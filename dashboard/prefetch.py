@@ -121,6 +121,7 @@ def _painpoints(f: Filters, _query: dict) -> None:
     if not top.empty:
         cache.run(ppq.trend, f, tuple(top["pain_point_id"]), month)
         cache.run(ppq.funding_summary, f, month)
+        cache.run(ppq.funding, f, month)
 
 
 def _participation(f: Filters, query: dict) -> None:
@@ -179,16 +180,24 @@ def visitor(token: str | None) -> Identity | None:
 def run(job: Job) -> bool:
     """Read the job's page ahead for its visitor; False when there is nothing to read for it."""
     who = visitor(job.token)
-    if who is None or not may_view(who.role, job.page):
+    if who is None:
         return False
-    query = dict(job.query)         # the last value of a repeated name, as st.query_params
+    return read_ahead(who, job.page, dict(job.query))   # a repeated name: its last value, as
+                                                        # st.query_params
+
+
+def read_ahead(who: Identity, page: str, query: dict[str, str]) -> bool:
+    """Run `page`'s plan as `who` with the filters its sidebar opens with for the URL `query`;
+    False when the role may not open the page or there is nothing to read."""
+    if not may_view(who.role, page):
+        return False
     with use_scope(who.scope):
         if not cache.has_data():
             return False
         f = cache.opening(query).filters
         if f.date_to is None:       # no dated data: the sidebar's pickers open on today instead
             return False
-        PLANS[job.page](f, query)
+        PLANS[page](f, query)
     return True
 
 

@@ -12,14 +12,24 @@ place cannot change what another session sees. Thread-safe: Streamlit runs every
 own thread; when several sessions miss the same key at once, one computes it and the others
 wait for that result instead of running the same query side by side. `computed` counts the
 results computed since start (what a read-ahead's log line reports). No streamlit import.
+
+`with cache.renewing(seconds):` renews ahead of expiry for the calling thread only: inside it, a
+result with less than `seconds` of its life left counts as a miss and is computed and stored
+afresh, while every other reader keeps getting the stored one until the new one replaces it
+(dashboard/keepwarm.py renews the opening views this way, so they never lapse between passes).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import pickle
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Iterator
+
+# seconds of life below which the calling context treats a stored result as a miss (0: none)
+_renew_within: contextvars.ContextVar[float] = contextvars.ContextVar("renew_within", default=0.0)
 
 
 class ResultCache:
@@ -53,6 +63,16 @@ class ResultCache:
                     self._computing.pop(key, None)
             return value
 
+    @staticmethod
+    @contextlib.contextmanager
+    def renewing(seconds: float) -> Iterator[None]:
+        """Inside the block, this context computes afresh any result expiring within `seconds`."""
+        token = _renew_within.set(max(0.0, float(seconds)))
+        try:
+            yield
+        finally:
+            _renew_within.reset(token)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -69,9 +89,12 @@ class ResultCache:
             if found is None:
                 return None
             expires, blob = found
-            if expires <= time.monotonic():
+            now = time.monotonic()
+            if expires <= now:
                 self._drop(key)
                 return None
+            if expires - now < _renew_within.get():
+                return None                     # renewing: this caller computes it afresh
             self._entries.move_to_end(key)
             return blob
 

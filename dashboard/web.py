@@ -11,7 +11,10 @@ listening socket Streamlit bound, so no small answer (a static file, a websocket
 finds `app` below and serves it with the same options as `streamlit run dashboard/app.py`;
 app.py alone still runs without them. In front of everything, dashboard/prefetch.py's middleware
 queues a read-ahead of a page's first queries when the page's HTML is asked for, so they run while
-the browser loads Streamlit's JavaScript (off with COCKPIT_PREFETCH=0).
+the browser loads Streamlit's JavaScript (off with COCKPIT_PREFETCH=0). After start-up,
+dashboard/keepwarm.py keeps every page's street-wide opening reads in the result cache: the
+health check answers once its first pass is done (30 s at most), and it renews them on every
+new file version and before they expire (off with COCKPIT_KEEP_WARM=0).
 """
 import contextlib
 import gc
@@ -19,7 +22,7 @@ import gc
 import streamlit as st
 from starlette.middleware import Middleware
 
-from dashboard import nodelay, warmup
+from dashboard import keepwarm, nodelay, warmup
 from dashboard.prefetch import Prefetch
 from dashboard.web_assets import FastAssets
 
@@ -28,10 +31,13 @@ from dashboard.web_assets import FastAssets
 async def lifespan(_app):
     nodelay.on_listeners()
     warmup.start()
+    warm = keepwarm.start()             # before freeze: what its first pass built is frozen too
     warmup.freeze()
     try:
         yield
     finally:
+        if warm is not None:
+            warm.stop()
         gc.unfreeze()
 
 

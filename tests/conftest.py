@@ -8,6 +8,7 @@ import concurrent.futures
 import fcntl
 import os
 import pickle
+import queue
 import shutil
 import sys
 from dataclasses import dataclass
@@ -230,6 +231,38 @@ def con(cockpit_db):
     c = read_only(cockpit_db)
     yield c
     c.close()
+
+
+@pytest.fixture
+def site(cockpit_db, tmp_path, monkeypatch):
+    """The hand-built database, its access files in a fresh folder (open mode until a key is
+    issued), an empty result cache, and a fresh read-ahead queue (reading ahead on)."""
+    from dashboard import cache, prefetch
+    from dashboard.access.lockout import LOCKOUT
+
+    monkeypatch.setenv("COCKPIT_DB", str(cockpit_db))
+    monkeypatch.setenv("COCKPIT_ACCESS_DIR", str(tmp_path))
+    monkeypatch.delenv(prefetch.SWITCH, raising=False)
+    monkeypatch.setattr(prefetch, "_jobs", queue.Queue(prefetch.SLOTS))
+    LOCKOUT._failures.clear()
+    cache.RESULTS.clear()
+    yield tmp_path
+    LOCKOUT._failures.clear()
+
+
+@pytest.fixture
+def computed(monkeypatch) -> list[tuple]:
+    """The reads dashboard.cache computed (its misses), as (query function, filters, scope, args)."""
+    from dashboard import cache
+
+    seen: list[tuple] = []
+    real = cache._query
+
+    def query(fn_key, filters, path, identity, scope, args):
+        seen.append((fn_key, filters, scope, args))
+        return real(fn_key, filters, path, identity, scope, args)
+    monkeypatch.setattr(cache, "_query", query)
+    return seen
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -183,6 +184,19 @@ def build(path: Path) -> Path:
     finally:
         con.close()
     return path
+
+
+def publish_changed(source: Path, live: Path, *statements: str) -> None:
+    """Publish a new version of `live`: a copy of `source` with `statements` applied, swapped
+    in whole as etl.dbfile.writer does (a new file under the same name)."""
+    nxt = live.with_name(live.name + ".next")
+    shutil.copyfile(source, nxt)
+    con = duckdb.connect(str(nxt))
+    for sql in statements:
+        con.execute(sql)
+    con.execute("CHECKPOINT")
+    con.close()
+    os.replace(nxt, live)
 
 
 def read_only(path: Path) -> duckdb.DuckDBPyConnection:

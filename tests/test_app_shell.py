@@ -7,7 +7,8 @@ from datetime import date
 
 import duckdb
 import pytest
-from pages_fixture import AS_OF, CJK, PAGE_FILES, app, cjk_leftovers, data_values, page_strings
+from pages_fixture import (AS_OF, CJK, PAGE_FILES, app, cjk_leftovers, data_values, page_strings,
+                           publish_changed)
 from sweep import case
 
 from dashboard.filters import Filters
@@ -137,14 +138,7 @@ def test_a_swapped_database_file_shows_up_without_restart(cockpit_db, tmp_path, 
     monkeypatch.setenv("COCKPIT_DB", str(live))
     at = app("projects", **{"from": "2026-06-01", "to": "2026-06-30"})
     assert next(m.value for m in at.metric if m.label == "项目数") == "8"
-    nxt = tmp_path / "cockpit.duckdb.next"
-    shutil.copyfile(cockpit_db, nxt)
-    con = duckdb.connect(str(nxt))
-    con.execute("DELETE FROM projects WHERE project_id = 'P08'")
-    con.execute("CHECKPOINT")
-    con.close()
-    import os
-    os.replace(nxt, live)                       # what etl.dbfile.writer does
+    publish_changed(cockpit_db, live, "DELETE FROM projects WHERE project_id = 'P08'")
     at.run()
     assert next(m.value for m in at.metric if m.label == "项目数") == "7"
 

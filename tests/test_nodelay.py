@@ -45,9 +45,10 @@ def test_connections_accepted_after_it_run_without_nagle(listener):
 def test_the_servers_lifespan_sets_it_before_the_first_connection(listener, monkeypatch, run_async):
     """dashboard/web.py's lifespan (uvicorn runs it after Streamlit bound the socket, before
     accepting); the warm-up's own work is not what this checks."""
-    from dashboard import warmup, web
+    from dashboard import keepwarm, warmup, web
     monkeypatch.setattr(warmup, "start", lambda: None)
     monkeypatch.setattr(warmup, "freeze", lambda: None)
+    monkeypatch.setattr(keepwarm, "start", lambda: None)
 
     async def started():
         async with web.lifespan(None):

@@ -8,7 +8,6 @@ after a GET of a page's HTML, holds the page's reads in its result cache.
 """
 from __future__ import annotations
 
-import queue
 import re
 import threading
 import time
@@ -21,38 +20,9 @@ from pages_fixture import app
 
 from dashboard import cache, cockpit_server, prefetch
 from dashboard.access import audit, keys, sessions
-from dashboard.access.lockout import LOCKOUT
-from dashboard.filters import Filters
 from dashboard.queries.base import FULL_SCOPE, Scope, use_scope
 
 URL = {"from": "2026-05-01", "to": "2026-06-30", "community": "春晖社区"}
-
-
-@pytest.fixture
-def site(cockpit_db, tmp_path, monkeypatch):
-    """The hand-built database, its access files in a fresh folder (open mode until a key is
-    issued), and a fresh read-ahead queue."""
-    monkeypatch.setenv("COCKPIT_DB", str(cockpit_db))
-    monkeypatch.setenv("COCKPIT_ACCESS_DIR", str(tmp_path))
-    monkeypatch.delenv(prefetch.SWITCH, raising=False)
-    monkeypatch.setattr(prefetch, "_jobs", queue.Queue(prefetch.SLOTS))
-    LOCKOUT._failures.clear()
-    cache.RESULTS.clear()
-    yield tmp_path
-    LOCKOUT._failures.clear()
-
-
-@pytest.fixture
-def computed(monkeypatch) -> list[tuple]:
-    """The reads dashboard.cache computed (its misses), as (query function, filters, scope, args)."""
-    seen: list[tuple] = []
-    real = cache._query
-
-    def query(fn_key, filters, path, identity, scope, args):
-        seen.append((fn_key, filters, scope, args))
-        return real(fn_key, filters, path, identity, scope, args)
-    monkeypatch.setattr(cache, "_query", query)
-    return seen
 
 
 def sign_in(at, key: str):
