@@ -96,18 +96,20 @@ class KeepWarm:
         seen: object = object()                 # no file version seen yet
         last = float("-inf")
         while not self._stop.is_set():
-            ident = db.identity()
-            if ident != seen or time.monotonic() - last >= period():
-                seen, last = ident, time.monotonic()    # a load during the pass: warmed next poll
-                try:
-                    computed = warm_pass()
-                    (log.info if computed else log.debug)(
-                        "keep-warm pass: %d results computed, %.2f s", computed,
-                        time.monotonic() - last)
-                except Exception:  # noqa: BLE001 - never let the thread die
-                    log.warning("keep-warm pass failed", exc_info=True)
-                self.passes += 1
-                self.first_pass.set()
+            try:
+                ident = db.identity()
+                if ident != seen or time.monotonic() - last >= period():
+                    seen, last = ident, time.monotonic()    # a load during the pass: next poll
+                    try:
+                        computed = warm_pass()
+                        (log.info if computed else log.debug)(
+                            "keep-warm pass: %d results computed, %.2f s", computed,
+                            time.monotonic() - last)
+                    finally:
+                        self.passes += 1
+                        self.first_pass.set()
+            except Exception:  # noqa: BLE001 - never let the thread die (tried again next poll)
+                log.warning("keep-warm pass failed", exc_info=True)
             self._stop.wait(POLL_S)
 
 
