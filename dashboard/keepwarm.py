@@ -20,8 +20,9 @@ Scope: FULL_SCOPE only - open mode and the leader role (`Scope(role="leader")` i
 Analysts, communities and partners read under their own scopes, keyed apart in the result cache,
 as before; nothing here widens what anyone sees, and no other scope's results are computed.
 No audit row (nobody viewed anything). Cost: one pass is the eight pages' opening queries
-(~6 s of CPU at 10M grid reports) every ~9 minutes, and the results it keeps count against the
-result cache's bounds like any other. A failing page plan is logged and the pass goes on.
+(2.4 s of CPU at 10M grid reports, 1.2 s at 1M) per load and every ~9 minutes; the results it
+keeps count against the result cache's bounds like any other. A failing page plan is logged and
+the pass goes on.
 `COCKPIT_KEEP_WARM=0` turns it off (default on). docs/ARCHITECTURE.md, "Keeping the opening
 views warm".
 """

@@ -13,10 +13,10 @@ own thread; when several sessions miss the same key at once, one computes it and
 wait for that result instead of running the same query side by side. `computed` counts the
 results computed since start (what a read-ahead's log line reports). No streamlit import.
 
-`with cache.renewing(seconds):` renews ahead of expiry for the calling thread only: inside it, a
-result with less than `seconds` of its life left counts as a miss and is computed and stored
-afresh, while every other reader keeps getting the stored one until the new one replaces it
-(dashboard/keepwarm.py renews the opening views this way, so they never lapse between passes).
+`with ResultCache.renewing(seconds):` renews ahead of expiry for the calling thread only:
+inside it, a result with less than `seconds` of its life left counts as a miss and is computed
+and stored afresh, while every other reader keeps getting the stored one until the new one
+replaces it (dashboard/keepwarm.py renews the opening views this way, so they never lapse).
 """
 from __future__ import annotations
 

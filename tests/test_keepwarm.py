@@ -215,8 +215,8 @@ def test_a_fresh_server_answers_with_the_opening_views_already_warm(cockpit_db, 
     env = {"COCKPIT_ACCESS_DIR": str(tmp_path)}
     with cockpit_server.cockpit(cockpit_db, env=env, args=("--logger.level", "debug")) as server:
         assert "keep-warm pass: " in server.log.read_text(errors="replace")
-        for n, path in enumerate(("/grid", "/funds", "/grid?community=%E6%98%A5%E6%99%96%E7%A4%BE%E5%8C%BA"),
-                                 start=1):
+        filtered = "/grid?community=%E6%98%A5%E6%99%96%E7%A4%BE%E5%8C%BA"     # 春晖社区
+        for n, path in enumerate(("/grid", "/funds", filtered), start=1):
             with urllib.request.urlopen(server.url + path, timeout=30) as r:
                 assert r.status == 200
             found = _read_aheads(server, n)
