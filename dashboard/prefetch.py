@@ -182,8 +182,8 @@ def run(job: Job) -> bool:
     who = visitor(job.token)
     if who is None:
         return False
-    return read_ahead(who, job.page, dict(job.query))   # a repeated name: its last value, as
-                                                        # st.query_params
+    # dict(): a name repeated in the URL keeps its last value, as st.query_params does
+    return read_ahead(who, job.page, dict(job.query))
 
 
 def read_ahead(who: Identity, page: str, query: dict[str, str]) -> bool:

@@ -11,6 +11,7 @@ read-ahead after its health check computes nothing.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 
 import pytest
@@ -62,8 +63,6 @@ def test_renewing_recomputes_what_expires_soon_for_the_renewer_only(monkeypatch)
 
 
 def test_renewing_ends_with_its_block_and_does_not_leak_to_other_threads():
-    import threading
-
     c = ResultCache(ttl_s=60, max_entries=10, max_bytes=2**20)
     c.get("k", lambda: 1)
     seen = []

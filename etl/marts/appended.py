@@ -89,6 +89,7 @@ _REMOVED = ("CREATE OR REPLACE TEMP TABLE " + REMOVED + " AS "
             f"(SELECT path, key FROM temp.{GONE} WHERE table_name = $t "
             "AND NOT list_contains(CAST($written AS VARCHAR[]), path)) g "
             "ON g.path = f.filename AND g.key = f.{key}")
+_DROP_REMOVED = "DROP TABLE IF EXISTS temp." + REMOVED
 
 
 def is_appended(name: str) -> bool:
@@ -196,7 +197,7 @@ def apply_deferred(con: duckdb.DuckDBPyConnection) -> None:
                 rows = " UNION ALL BY NAME ".join(f"({delta.signed_rows(con, m, relation, sign)})"
                                           for sign, relation in signed)
                 appended(con, m.name, rows, params)
-        con.execute(f"DROP TABLE IF EXISTS temp.{REMOVED}")
+        con.execute(_DROP_REMOVED)
     forget_deferred(con)
 
 
