@@ -11,6 +11,7 @@ import duckdb
 from etl import dbfile, marts, storage_upkeep
 from shared_readers import reading
 from tests.test_marts_delta import GRID_HEADER, differences, grid_row, load, write
+from sweep import left_to_full_run
 
 
 def _free_blocks(db) -> tuple[int, int]:
@@ -32,6 +33,7 @@ def test_bloated_sees_the_space_a_dropped_table_leaves(tmp_path, monkeypatch):
         assert storage_upkeep.bloated(con)
 
 
+@left_to_full_run
 def test_a_marts_rebuild_leaves_a_compact_catalog_with_the_same_marts(tmp_path, monkeypatch):
     rng = random.Random(5)
     db = tmp_path / "cockpit.duckdb"

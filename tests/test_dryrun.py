@@ -9,6 +9,7 @@ import pytest
 from etl import dryrun, versions
 from etl.load import load_paths
 from shared_readers import reading
+from sweep import left_to_full_run
 
 PROJECTS = ("项目编号,项目名称,社区,项目类别,牵头单位,主体类型,合作方,项目阶段,预算(元),进度\n"
             "P-1,加装电梯一期,清河一社区,加装电梯,阳光社工站,社会工作者,红枫志愿队、清河居委会,实施,100000,40\n"
@@ -91,6 +92,7 @@ def test_dry_run_reports_new_updated_unchanged_rejected_and_changes_nothing(tmp_
     assert live.read_bytes() == before and p.changes
 
 
+@left_to_full_run
 def test_confirm_loads_exactly_the_dry_run_which_equals_a_cli_load(tmp_path, live):
     twin = tmp_path / "twin" / "cockpit.duckdb"
     twin.parent.mkdir()

@@ -21,6 +21,7 @@ from dashboard.queries.base import MIN_GROUP, Scope, use_scope
 from etl import aliases, rules
 from etl.stage import stage
 from tests.conftest import DEMO_END
+from sweep import left_to_full_run
 
 SALT = "test-salt"
 PERIOD = {"from": "2024-12-01", "to": DEMO_END.isoformat()}   # the demo's whole two years
@@ -253,6 +254,7 @@ def test_each_role_reads_what_its_rule_allows(demo_build):
 
 
 # --- both languages -----------------------------------------------------------------------------
+@left_to_full_run
 def test_the_english_panel_has_no_chinese_but_data(demo_build, monkeypatch):
     monkeypatch.setenv("COCKPIT_DB", str(demo_build.db))
     at = app("participation", lang="en", section="effectiveness", **PERIOD)

@@ -13,6 +13,7 @@ from dashboard.queries import base
 from dashboard.queries import painpoint_counts as counts
 from dashboard.queries import painpoints as q
 from dashboard.queries.base import Scope, fetch, fetch_shared, use_scope, use_store
+from sweep import left_to_full_run
 
 DAYS = ("SELECT count(*) AS n FROM {grid_daily} g"
         " WHERE g.day_on >= $since AND g.community IN (SELECT unnest($names))")
@@ -88,6 +89,7 @@ def fresh_reads(executed):
     return Runs()
 
 
+@left_to_full_run
 def test_the_page_reads_ask_freshness_once_per_scope(demo_db, use_db, fresh_reads):
     from dashboard import cache
 

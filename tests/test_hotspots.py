@@ -15,6 +15,7 @@ from dashboard.i18n import t
 from pages_fixture import full_tables, open_drill_downs
 from etl.painpoints.hotspots import COLUMNS, HotSpotRanker, burst
 from etl.painpoints.places import clean
+from sweep import left_to_full_run
 
 REPO = Path(__file__).resolve().parents[1]
 STREET = "全街道"
@@ -72,6 +73,7 @@ def test_a_concentrated_burst_beats_a_bigger_theme_spread_over_many_places():
     assert one_place[one_place["scope"] == STREET].iloc[0]["pain_point_id"] == "BUS"
 
 
+@left_to_full_run
 def test_suddenness_counts_against_the_place_own_baseline():
     steady = [(m, "东社区", "PARK", ["金泰小区"], 8, 1, False) for m in (M0, M1, M2, M3)]
     rising = [(M0, "东社区", "LEAK", ["樱园"], 1, 1, False), (M3, "东社区", "LEAK", ["樱园"], 8, 1, False)]
@@ -87,6 +89,7 @@ def test_suddenness_counts_against_the_place_own_baseline():
     assert may["baseline"].iloc[0] == 0 and pd.isna(may["growth"].iloc[0])   # M0 is 4 months back
 
 
+@left_to_full_run
 def test_min_size_scopes_likes_unreplied_and_quotes():
     out = rank([(M3, "东社区", "A", ["甲小区"], 2, 0, False),
                 (M3, "东社区", "B", ["乙苑"], 4, 9, False), (M3, "西社区", "B", ["乙苑"], 1, 0, True)])
@@ -240,6 +243,7 @@ def test_painpoints_page_shows_hot_spots_where_list_and_drill_down(demo_pages, p
     assert lines[where + 1].startswith(f"- {place}：")          # the most messages first
 
 
+@left_to_full_run
 def test_trend_shows_twelve_months_whatever_the_date_filter(demo_pages):
     month = date(2026, 9, 1)
     at = apptest("painpoints", Filters(date_from=month, date_to=date(2026, 9, 30)))

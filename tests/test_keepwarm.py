@@ -21,6 +21,7 @@ from dashboard import cache, keepwarm, prefetch
 from dashboard.access import keys
 from dashboard.queries.base import FULL_SCOPE, Scope
 from dashboard.results_cache import ResultCache
+from sweep import left_to_full_run
 
 
 @pytest.fixture
@@ -85,6 +86,7 @@ def test_the_schedule_renews_the_previous_pass_before_it_expires():
 
 
 # --- a pass --------------------------------------------------------------------------------------
+@left_to_full_run
 def test_after_a_pass_every_page_opens_with_nothing_to_compute_for_the_whole_street(site, computed):
     keepwarm.warm_pass()
     assert computed and {scope for _, _, scope, _ in computed} == {FULL_SCOPE}
@@ -104,6 +106,7 @@ def test_a_second_pass_computes_nothing_while_the_results_are_fresh(site, comput
     assert keepwarm.warm_pass() == 0 and computed == []
 
 
+@left_to_full_run
 def test_a_signed_in_leader_finds_it_warm_and_a_community_still_reads_its_own(site, computed):
     _, leader = keys.add("leader", "街道主任")
     _, community = keys.add("community", "春晖社区居委会", communities=["春晖社区"])

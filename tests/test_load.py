@@ -14,6 +14,7 @@ import xlsxwriter
 from etl.extract import detect_encoding, read_sources
 from etl.load import load_paths
 from shared_readers import reading
+from sweep import case, left_to_full_run
 
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
 
@@ -91,6 +92,7 @@ def test_gbk_utf8_bom_and_xlsx_load_the_same_records(tmp_path):
     assert "138****5678" in results["gbk"][0][4]
 
 
+@left_to_full_run
 def test_xlsx_with_excel_datetimes_and_serials(tmp_path, db):
     from datetime import datetime
     path = tmp_path / "grid.xlsx"
@@ -154,6 +156,7 @@ def test_mostly_invalid_file_is_refused_whole_and_db_unchanged(tmp_path, loaded)
     assert _digest(db) == before
 
 
+@left_to_full_run
 def test_strict_refuses_any_reject(tmp_path, db):
     path = grid_csv(tmp_path, rows=["G-1,2025-04-01,清河街道,c,g,t,d,处置中,,",
                                     "G-2,bad,清河街道,c,g,t,d,处置中,,"])
@@ -198,6 +201,7 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path, db):
     assert _rows(db, "SELECT count(*) FROM grid_reports")[0][0] == 3
 
 
+@left_to_full_run
 def test_projects_then_transactions_in_one_command_reference_check(tmp_path, db):
     projects = _write(tmp_path / "项目.csv",
                       "项目编号,项目名称,社区,项目类别,牵头单位,主体类型,项目阶段,预算(元),进度\n"
@@ -211,6 +215,7 @@ def test_projects_then_transactions_in_one_command_reference_check(tmp_path, db)
     assert _rows(db, "SELECT row_number, column_name, reason FROM etl_rejects") == [(3, "项目编号", "unknown project id")]
 
 
+@left_to_full_run
 def test_open_reader_during_load_both_succeed(tmp_path, loaded):
     db = loaded
     reader = duckdb.connect(str(db), read_only=True)
@@ -274,6 +279,7 @@ def test_gbk_past_the_encoding_sample_is_still_read_as_gbk(tmp_path, db, monkeyp
         ("清河一社区", "楼道堆物")]
 
 
+@left_to_full_run
 def test_csv_dialect_from_the_header_quotes_crlf_semicolons_unmapped_headers(tmp_path, db):
     """DuckDB reads the CSV with the dialect parsed from its header (no sniffing pass):
     quoted cells with delimiters, doubled quotes and line breaks, CRLF, a BOM, ';' files,
@@ -307,7 +313,7 @@ TITLED_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+@pytest.mark.parametrize("encoding", [case(e, fast=e == "gbk", id=e) for e in ("utf-8", "utf-8-sig", "gbk")])  # the others: tests/sweep.py left_to_full_run
 def test_csv_title_rows_above_the_header_are_skipped_rows_keep_their_numbers(tmp_path, db, encoding):
     text = ("2025年4月 清河街道网格事件台账,,,,,,,,,\n导出时间：2025-05-01,,,,,,,,,\n"
             + GRID_HEADER + "\n".join(TITLED_ROWS) + "\n")

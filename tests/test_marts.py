@@ -19,6 +19,7 @@ from dashboard.queries.base import Scope, fetch, use_scope
 from etl import codes, marts
 from etl.seeds import SeedError, read_sla_rules
 from shared_readers import reading
+from sweep import left_to_full_run
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,7 @@ def _string_constants(path) -> list[tuple[int, str]]:
             if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
 
 
+@left_to_full_run
 def test_no_module_keeps_its_own_copy_of_a_named_code():
     repo = Path(__file__).resolve().parents[1]
     files = [p for d in CODE_DIRS for p in sorted((repo / d).rglob("*.py"))]
@@ -215,6 +217,7 @@ def test_feedback_daily_counts_the_messages(mcon, mart_db):
         assert (got[col].astype(int) == expected.sort_index()[col].astype(int)).all(), col
 
 
+@left_to_full_run
 def test_grid_daily_rebuilds_only_the_changed_months(mart_db, tmp_path):
     """build(con, changed) after a change to one month's reports and messages gives the tables a
     full rebuild gives; a write that changed neither source leaves them alone."""

@@ -21,6 +21,7 @@ from etl import lake, marts
 from etl.dbfile import ensure_schema
 from etl.marts import appended
 from shared_readers import reading
+from sweep import left_to_full_run
 
 GRID = ("grid_daily", "grid_resolution_monthly")
 
@@ -87,6 +88,7 @@ def moved_template(tmp_path_factory) -> Path:
     return db.parent
 
 
+@left_to_full_run
 def test_a_load_appends_its_delta_and_rewrites_no_stored_row(tmp_path):
     rng = random.Random(3)
     db = tmp_path / "cockpit.duckdb"
@@ -113,6 +115,7 @@ def test_a_load_appends_its_delta_and_rewrites_no_stored_row(tmp_path):
         assert grouped["reports"].sum() == con.execute("SELECT count(*) FROM grid_reports").fetchone()[0]
 
 
+@left_to_full_run
 def test_the_sidebar_lists_sum_the_rows_of_a_group(moved):
     """The only report of a community, category and grid moved elsewhere: its stored row is
     still there (reports 1) beside the load's (reports -1); the lists must not name it."""
@@ -156,6 +159,7 @@ def _page_reads(db: Path) -> list[pd.DataFrame]:
     return out
 
 
+@left_to_full_run
 def test_every_page_read_is_the_same_before_and_after_compaction(moved, tmp_path):
     """The pages read the appended summary (a group on several rows, some negative) and get
     exactly what they get from the same catalog compacted by `python -m etl compact`."""
@@ -214,6 +218,7 @@ def test_due_months_are_compacted_worst_first_within_the_budget(monkeypatch):
     assert appended.due(con, "grid_daily", force=True) == []
 
 
+@left_to_full_run
 def test_groups_that_sum_to_nothing_are_dropped_by_compaction():
     con = _bare({date(2026, 1, 1): (3, 0)})
     con.execute("INSERT INTO grid_daily SELECT month_on, day_on, street, community, grid_id, category, "
@@ -236,6 +241,7 @@ def test_a_catalog_from_before_the_bookkeeping_is_marked_whole_once():
                        ).fetchone()[0] == 65
 
 
+@left_to_full_run
 def test_a_load_compacts_the_months_it_made_due(tmp_path, monkeypatch):
     """With a small floor the update load's months are due: the load folds them itself."""
     monkeypatch.setattr(appended, "COMPACT_FLOOR", 1)

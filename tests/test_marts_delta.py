@@ -20,6 +20,7 @@ from etl.dbfile import ensure_schema
 from etl.load import load_paths
 from etl.marts import appended, delta
 from shared_readers import reading
+from sweep import left_to_full_run
 
 SUMMARIES = ("grid_daily", "feedback_daily", "grid_resolution_monthly")
 GRID_HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
@@ -229,6 +230,7 @@ def test_a_load_into_months_the_summaries_do_not_hold_yet_is_inserted_exactly(tm
     assert_same_as_rebuild(db)
 
 
+@left_to_full_run
 def test_a_load_of_only_open_cases_leaves_a_summary_without_count_lists_alone(tmp_path, applied):
     """grid_resolution_monthly counts resolved cases only and has no count lists: a later file
     of open cases gives it an empty delta, which must merge as nothing (it once failed the
@@ -300,6 +302,7 @@ def test_a_write_whose_delta_fills_more_than_a_row_group_reaches_the_summary(tmp
     assert con.execute("SELECT count(*), sum(reports), sum(opened) FROM grid_daily").fetchone() == (150000, 150000, 150000)
 
 
+@left_to_full_run
 def test_the_columns_the_summaries_name_are_enough_for_their_contributions(tmp_path):
     """The superseded rows are read with only the columns their summaries' SQL names
     (delta.named_columns): each summary's contributions must run over a relation of just those
@@ -390,6 +393,7 @@ def _vacuum_settings(monkeypatch) -> list[int]:
     return seen
 
 
+@left_to_full_run
 def test_a_loads_checkpoint_does_not_vacuum_and_the_nightly_compaction_does(tmp_path, monkeypatch):
     """DuckDB's checkpoint vacuum rewrote most of grid_daily's row groups after a load's
     in-budget compaction of a summary month (0.5-0.6 s of a 1.8 s update load into the 1M demo):

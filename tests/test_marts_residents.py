@@ -23,6 +23,7 @@ from etl import marts
 from etl.marts import residents
 from shared_readers import reading
 from tests.test_marts_delta import load
+from sweep import left_to_full_run
 
 HEADER = "记录编号,居民,街道,社区,参与类型,参与日期,时长,年龄段\n"
 COMMUNITIES = ("清河一社区", "美和园社区", "毛纺北社区")
@@ -139,6 +140,7 @@ PERIODS = (Filters(), Filters(date_from=date(2026, 3, 1), date_to=date(2026, 6, 
 
 @pytest.mark.parametrize("scope", [Scope(), Scope(communities=("清河一社区", "毛纺北社区"), role="community"),
                                    Scope(role="public")], ids=["leader", "community", "public"])
+@left_to_full_run
 def test_the_concentration_from_the_summary_equals_the_records(loaded, scope):
     con = duckdb.connect(str(loaded), read_only=True)
     try:
@@ -156,6 +158,7 @@ def test_the_concentration_from_the_summary_equals_the_records(loaded, scope):
     assert seen[-1][0] == 0                                     # and an empty period
 
 
+@left_to_full_run
 def test_a_catalog_without_the_summary_gives_the_same_kpis(loaded, tmp_path):
     old = tmp_path / "old.duckdb"
     shutil.copyfile(loaded, old)

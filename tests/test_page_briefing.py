@@ -16,6 +16,7 @@ from dashboard.queries import briefing as q
 from dashboard.safe import md
 from etl import marts
 from etl.dbfile import ensure_schema
+from sweep import left_to_full_run
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "briefing.py")
 COMMUNITIES = ["东湖社区", "西岭社区", "南苑社区"]
@@ -190,6 +191,7 @@ def test_pain_points_quotes_due_projects_and_warnings(briefing_db):
     assert len(warnings) == 1 and "加装电梯一期" in warnings[0] and "睦邻食堂" not in warnings[0]
 
 
+@left_to_full_run
 def test_empty_pain_points_show_a_note(tmp_path, monkeypatch):
     path = tmp_path / "nopain.duckdb"
     _build(path, _frames(np.random.default_rng(3)), pain=False)
@@ -198,6 +200,7 @@ def test_empty_pain_points_show_a_note(tmp_path, monkeypatch):
     assert any("痛点分析" in c.value for c in at.caption)
 
 
+@left_to_full_run
 def test_default_week_is_the_last_complete_week(briefing_db):
     at = _page()
     # latest data date is within 2026-11-22 (a Sunday) or earlier -> W47 or before
@@ -210,6 +213,7 @@ def test_invalid_week_and_unknown_community_are_errors(briefing_db):
     assert "不存在社区" in _page(week=WEEK, community="不存在社区").error[0].value
 
 
+@left_to_full_run
 def test_english(briefing_db):
     at = AppTest.from_file(PAGE, default_timeout=30)
     from dashboard.filters import Filters

@@ -8,6 +8,7 @@ import numpy as np
 from pages_fixture import app, full_tables, metrics, previews, raw
 
 from dashboard.charts.linkage import MATRIX_MEASURES
+from sweep import left_to_full_run
 
 
 def test_linkage_page_values(db):
@@ -47,6 +48,7 @@ def test_linkage_radar_when_chosen(db):
     assert abs(r[0] - led["社区"] / led.sum()) < 1e-9
 
 
+@left_to_full_run
 def test_linkage_page_follows_the_community_filter(db):
     at = app("linkage", **{"to": "2026-06-30", "community": "秋实社区"})
     assert {r[0] for r in previews(at)[0][1:]} == {"秋实社区"}

@@ -8,6 +8,7 @@ from pages_fixture import AS_OF, app, expected_grid, metric_helps, metrics, page
 
 from dashboard import ui
 from dashboard.queries.common import DEFAULT_SLA_HOURS, SLA_HOURS
+from sweep import left_to_full_run
 
 JUNE = {"from": "2026-06-01", "to": "2026-06-30"}
 
@@ -58,6 +59,7 @@ def test_overview_kpis_match_raw_rows(db):
         assert value in helps[label], label
 
 
+@left_to_full_run
 def test_overview_kpis_follow_the_community_filter(db):
     at = app("overview", **JUNE)
     before = metrics(at)
@@ -73,6 +75,7 @@ def test_overview_kpis_follow_the_community_filter(db):
     assert at.query_params["community"] == "秋实社区"
 
 
+@left_to_full_run
 def test_overview_shows_deltas_vs_previous_period(db):
     at = app("overview", **JUNE)
     card = next(m for m in at.metric if m.label == "未办结事件")

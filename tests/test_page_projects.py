@@ -10,6 +10,7 @@ from pages_fixture import app, full_tables, metrics, previews, raw
 
 from dashboard import ui
 from dashboard.queries import projects as q
+from sweep import left_to_full_run
 
 JUNE = {"from": "2026-06-01", "to": "2026-06-30"}
 
@@ -76,6 +77,7 @@ def test_projects_gantt_is_one_of_the_views(db):
     assert sum(len(tr["x"]) for tr in markers) == ms["project_id"].isin(shown).sum()
 
 
+@left_to_full_run
 def test_projects_page_follows_filters(db):
     at = app("projects", **JUNE)
     at.selectbox(key="f_community").set_value("秋实社区").run()
@@ -84,6 +86,7 @@ def test_projects_page_follows_filters(db):
     assert shown["进度落后"] == "1" and shown["超预算"] == "0"
 
 
+@left_to_full_run
 def test_drill_down_from_a_link(db):
     at = app("projects", **JUNE, project="P03")
     assert at.selectbox(key="projects_pick").value == "P03"
@@ -94,6 +97,7 @@ def test_drill_down_from_a_link(db):
     assert at.query_params["project"] == "P03"
 
 
+@left_to_full_run
 def test_project_picker_is_search_first(db):
     at = app("projects", **JUNE)
     prj = raw(db, "projects")

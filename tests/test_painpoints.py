@@ -19,6 +19,7 @@ from etl.painpoints.reduce import PassThrough, SvdReducer
 from etl.painpoints.synthetic import corpus
 from etl.painpoints.tokenize import Tokenizer, message_text, read_stopwords, read_userdict
 from etl.painpoints.vectorize import TfidfStage
+from sweep import left_to_full_run
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +244,7 @@ def test_process_month_recovers_planted_top3(synthetic):
     assert hits >= 2
 
 
+@left_to_full_run
 def test_process_month_is_deterministic(synthetic):
     fb, _ = synthetic
     m = sorted(fb["month_on"].unique())[0]

@@ -13,6 +13,7 @@ from etl import demo
 from etl.load import load_paths
 
 from tests.conftest import DEMO_END
+from sweep import left_to_full_run
 
 FILES = ("社区基本情况.csv", "社区会议记录.csv", "议事决议落实台账.csv", "居民议事投票.csv", "居民参与积分台账.csv",
          "积分兑换记录.csv", "项目居民评价.csv")
@@ -32,6 +33,7 @@ def truth(demo_build) -> dict:
     return json.loads((demo_build.truth_dir / "participation_truth.json").read_text(encoding="utf-8"))
 
 
+@left_to_full_run
 def test_generator_is_deterministic_and_leaves_older_exports_alone(tmp_path, demo_build):
     again = demo.generate(tmp_path / "inbox", seed=7, scale=0.1, end=DEMO_END, truth_dir=tmp_path / "truth")
     for path in demo_build.inbox.iterdir():
@@ -110,6 +112,7 @@ def test_the_badly_rated_project_is_in_the_data(con, truth):
     assert math.isclose(truth["low_rated_projects"][0]["avg_rating"], avg)
 
 
+@left_to_full_run
 def test_at_demo_scale_the_papers_figures_are_planted(tmp_path):
     """At scale 1 (~20k tasks): the top 10% carry 63% in the planted community, ~55% elsewhere,
     and residents under 35 take part in ~41% of its council decisions against most elsewhere."""

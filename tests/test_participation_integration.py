@@ -13,6 +13,7 @@ from dashboard.filters import Filters
 from dashboard.queries import briefing as bq
 from dashboard.queries import participation as pq
 from dashboard.queries import projects as prq
+from sweep import left_to_full_run
 
 PERIOD = {"from": "2024-12-01", "to": DEMO_END.isoformat()}
 
@@ -28,6 +29,7 @@ def truth(demo_build) -> dict:
     return json.loads((demo_build.truth_dir / "participation_truth.json").read_text(encoding="utf-8"))
 
 
+@left_to_full_run
 def test_low_rated_project_is_an_early_warning_on_the_project_page(demo, truth):
     at = app("projects", **PERIOD)
     assert not at.exception
@@ -62,6 +64,7 @@ def test_overview_alerts_and_participation_cards(demo, truth):
     assert cards["前10%骨干承担任务"] == ui.fmt_pct(k["top_share"])
 
 
+@left_to_full_run
 def test_weekly_briefing_carries_the_participation_kpis(demo, truth):
     con = read_only(demo.db)
     try:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from pages_fixture import CJK, app, data_values, full_tables, metrics, page_strings, read_only
-from sweep import case
+from sweep import case, left_to_full_run
 
 from tests.conftest import DEMO_END
 from dashboard import ui
@@ -63,7 +63,7 @@ EN_FAST = ("concentration", "evaluations")
 
 
 @pytest.mark.parametrize("section,charts", [
-    case(s, n, fast=s not in EN_FAST, id=f"{s}-{n}")
+    case(s, n, fast=s not in (*EN_FAST, "votes"), id=f"{s}-{n}")   # votes: tests/sweep.py left_to_full_run
     for s, n in (("votes", 1), ("meetings", 2), ("usage", 1), ("concentration", 4), ("evaluations", 1))])
 def test_every_section_runs_under_the_cards(zh, section, charts):
     at = zh(section)
@@ -75,6 +75,7 @@ def test_every_section_runs_under_the_cards(zh, section, charts):
     assert {"参与率（每千户）", "有效投票占比", "逾期决议", "前10%骨干承担任务"} <= set(metrics(at))
 
 
+@left_to_full_run
 def test_switching_section_keeps_the_filters(demo):
     at = app("participation", **PERIOD)
     assert at.radio(key="participation_section").value == "votes"
@@ -164,6 +165,7 @@ def test_the_badly_rated_project_is_an_early_warning(zh, truth):
 
 @pytest.mark.parametrize("section", [case(s, fast=s in EN_FAST, id=s) for s in
                                      ("votes", "meetings", "usage", "concentration", "evaluations")])
+@left_to_full_run
 def test_english_page(demo, section):
     at = app("participation", lang="en", section=section, **PERIOD)
     assert not at.exception
@@ -196,6 +198,7 @@ def test_english_page(demo, section):
     assert leftovers == [], leftovers
 
 
+@left_to_full_run
 def test_community_filter_narrows_the_page(demo, truth):
     planted = truth["planted_community"]
     at = app("participation", community=planted, section="concentration", **PERIOD)

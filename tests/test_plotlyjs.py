@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs_version
 from dashboard import plotlyjs
 from dashboard.plotlyjs import build
 from dashboard.web_assets import chunk
+from sweep import left_to_full_run
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTLY = chunk("PlotlyChart")
@@ -71,6 +72,7 @@ def _trace_types_in(path: Path) -> set[str]:
     return found
 
 
+@left_to_full_run
 def test_every_trace_type_the_code_draws_is_in_the_bundle():
     used = set().union(*(_trace_types_in(p) for folder in ("dashboard", "pages")
                          for p in (REPO / folder).rglob("*.py")))

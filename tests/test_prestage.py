@@ -17,6 +17,7 @@ from etl import prestage, stage
 from etl.load import load_paths
 from etl.marts import appended
 from shared_readers import reading
+from sweep import left_to_full_run
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度,备注\n"
 
@@ -75,6 +76,7 @@ def _files(tmp_path: Path) -> list[Path]:
     return [first, second, third]
 
 
+@left_to_full_run
 def test_files_typed_in_the_background_load_as_they_would_alone(tmp_path, taken):
     files = _files(tmp_path)
     alone = tmp_path / "alone" / "cockpit.duckdb"
@@ -116,6 +118,7 @@ def test_a_refused_file_typed_ahead_leaves_nothing_and_the_next_loads(tmp_path, 
         assert prestage.SCRATCH not in [r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()]
 
 
+@left_to_full_run
 def test_a_file_not_utf8_past_its_sample_is_read_as_gbk_after_the_background_typing_fails(
         tmp_path, monkeypatch, taken):
     monkeypatch.setattr(extract, "SAMPLE_BYTES", 64)   # the sample sees only ASCII
@@ -133,6 +136,7 @@ def test_a_file_not_utf8_past_its_sample_is_read_as_gbk_after_the_background_typ
             ("清河一社区", "楼道堆物")]
 
 
+@left_to_full_run
 def test_row_order_holds_in_a_file_of_several_row_groups_typed_while_another_is_written(tmp_path, taken):
     """Rows are numbered by their position in the typed table and the last of a repeated key
     wins: the background typing keeps the file's order even while the writer, on its own

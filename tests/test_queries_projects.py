@@ -13,6 +13,7 @@ from dashboard.filters import Filters
 from dashboard.queries import projects as q
 from etl import marts
 from etl.dbfile import ensure_schema
+from sweep import left_to_full_run
 
 JUNE = Filters(date_from=date(2026, 6, 1), date_to=AS_OF)
 EXPECTED = {("P02", "behind_schedule"), ("P03", "overdue_milestones"), ("P04", "stalled"),
@@ -100,6 +101,7 @@ def test_rules_on_hand_built_projects(rule, over, tmp_path):
     assert list(zip(w["project_id"], w["rule"])) == [("sick", rule)]
 
 
+@left_to_full_run
 def test_thresholds_are_strict(tmp_path):
     w = _warnings([_row(project_id="a", progress_pct=35.0),                   # exactly 15 behind
                    _row(project_id="b", days_since_update=q.STALLED_DAYS),    # exactly 30 days
@@ -108,6 +110,7 @@ def test_thresholds_are_strict(tmp_path):
     assert w.empty
 
 
+@left_to_full_run
 def test_finished_projects_only_warn_about_money(tmp_path):
     w = _warnings([_row(stage="结项", progress_pct=10.0, days_since_update=400,
                         overdue_milestones=3, spent_yuan=150.0)], tmp_path)

@@ -19,6 +19,7 @@ from dashboard.queries import overview, resolution
 from dashboard.queries.base import Scope, fetch, use_scope
 from dashboard.queries.common import period_params
 from etl.load import load_paths
+from sweep import case, left_to_full_run
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态,办结时间,满意度\n"
 COMMUNITIES = ("清河一社区", "美和园社区", "毛纺北社区")
@@ -63,7 +64,8 @@ def plain(con, f: Filters) -> float:
                  mask=overview._GRID_MASK)["median_resolution_hours"].iloc[0]
 
 
-@pytest.mark.parametrize("role", sorted(SCOPES))
+# the fast loop keeps the street-wide case (tests/sweep.py left_to_full_run)
+@pytest.mark.parametrize("role", [case(r, fast=r == "leader", id=r) for r in sorted(SCOPES)])
 def test_the_bracketed_median_is_the_plain_median(db, role):
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -139,6 +141,7 @@ SHORT = (Filters(date_from=date(2025, 5, 5), date_to=date(2025, 5, 11)),        
 
 
 @pytest.mark.parametrize("role", sorted(SCOPES))
+@left_to_full_run
 def test_the_kpi_counts_are_the_one_scan_sums(db, role):
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -8,6 +8,7 @@ import time
 import pandas as pd
 
 from dashboard.results_cache import ResultCache
+from sweep import left_to_full_run
 
 
 def counting(value):
@@ -56,6 +57,7 @@ def test_a_result_too_big_for_the_budget_is_returned_but_not_kept():
     assert c.stats()[0] == 1                    # the small one was not pushed out
 
 
+@left_to_full_run
 def test_the_entry_bound_and_the_age_bound():
     c = ResultCache(ttl_s=0.2, max_entries=2, max_bytes=10**9)
     for k in ("a", "b", "c"):

@@ -19,7 +19,7 @@ from dashboard.i18n import STRINGS
 from dashboard.queries.base import Scope, use_scope
 from etl import marts
 from etl.dbfile import ensure_schema
-from sweep import case
+from sweep import case, left_to_full_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -255,6 +255,7 @@ def test_page_refuses_forbidden_statements_with_a_message(tiny_db, sql, fragment
     assert len(at.dataframe) == 0
 
 
+@left_to_full_run
 def test_page_reports_a_timeout(tiny_db, monkeypatch):
     monkeypatch.setattr(sqlconsole, "TIMEOUT_S", 0.2)       # the query's 2 threads are busy till then
     at = _run_page("SELECT count(*) FROM range(1000000000) a, range(1000) b "
@@ -435,6 +436,7 @@ def test_the_zygote_imports_pyarrow_once_and_stays_single_threaded(tiny_db):
         threaded._stop()
 
 
+@left_to_full_run
 def test_a_query_killed_at_the_wall_clock_is_gone_before_the_answer(tiny_db):
     with pytest.raises(sqlconsole.ConsoleError) as info:
         sqlconsole.run("SELECT count(*) FROM range(1000000000) a, range(1000) b "
@@ -452,6 +454,7 @@ def test_a_dead_zygote_is_started_again(tiny_db):
     assert sqlconsole._ZYGOTE.pid() not in (None, first)
 
 
+@left_to_full_run
 def test_the_zygote_dies_with_the_server(tiny_db):
     """A server process that ran a console query and exits leaves no zygote behind."""
     code = ("from dashboard import sqlconsole; sqlconsole.run('SELECT 1 AS a'); "

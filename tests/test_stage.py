@@ -9,6 +9,7 @@ import pytest
 
 from etl.load import mask_text
 from etl.stage import stage
+from sweep import left_to_full_run
 
 
 def _grid(**cols) -> pd.DataFrame:
@@ -141,6 +142,7 @@ def test_feedback_masks_pii_hashes_resident_and_derives_stable_id():
     assert all(len(i) == 16 and i.startswith("H") for i in clean.feedback_id)
 
 
+@left_to_full_run
 def test_a_big_files_typing_gives_what_a_small_files_gives():
     """stage() types as a small file is typed (its text columns masked by one expression);
     mask_once=False as a big file is (one expression per column): the same rows and rejects."""

@@ -13,6 +13,7 @@ from etl import dbfile, marts, storage, storage_upkeep, versions
 from etl.dbfile import ensure_schema, writer
 from etl.load import load_paths
 from shared_readers import reading
+from sweep import case, left_to_full_run
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 
@@ -33,6 +34,7 @@ def parquet_files(db: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(storage.parts_dir(db).rglob("*.parquet"))}
 
 
+@left_to_full_run
 def test_a_load_writes_monthly_files_and_a_view_of_the_same_columns(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     res = load_paths([grid_csv(tmp_path / "a.csv", range(100), datetime(2026, 10, 29))], db, progress=None)
@@ -99,6 +101,7 @@ def test_a_failed_write_leaves_the_live_catalog_and_its_files(tmp_path):
     assert set(parquet_files(db)) == set(files)
 
 
+@left_to_full_run
 def test_garbage_collection_opens_each_catalog_file_once(tmp_path, monkeypatch):
     """What a catalog references is read once per catalog file (kept in the parts folder by
     its identity): the writer hands over the live manifest, a kept version is the former live
@@ -176,6 +179,7 @@ def test_a_single_file_database_is_migrated_by_its_next_write(tmp_path):
     assert "month=2025-01" in months and "month=2026-11" in months
 
 
+@left_to_full_run
 def test_a_write_notes_the_months_it_changed(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     load_paths([grid_csv(tmp_path / "a.csv", range(10), datetime(2026, 10, 1))], db, progress=None)
@@ -209,6 +213,7 @@ def test_the_dashboard_reader_reads_parts_and_nothing_else(tmp_path, monkeypatch
     assert not (tmp_path / "x.csv").exists()
 
 
+@left_to_full_run
 def test_a_dry_run_writes_its_files_where_the_live_catalog_will_find_them(tmp_path):
     from etl import dryrun
     db = tmp_path / "cockpit.duckdb"
@@ -301,6 +306,7 @@ def test_updates_find_their_keys_in_whichever_file_holds_them(tmp_path):
         (len(picked),)]
 
 
+@left_to_full_run
 def test_a_write_that_changes_no_record_table_leaves_the_summary_marts_alone(tmp_path):
     """A write to small tables only (a projects load, a pain-point run) notes no changed months: the summary marts are not rebuilt (a full
     rebuild costs ~20 s at 10M reports). A planted mark in grid_daily survives such a write and
@@ -343,7 +349,8 @@ def test_a_month_over_one_row_group_is_written_sorted_by_key_and_a_smaller_one_a
     assert sorted(stored["as it came"]) == sorted(keys)
 
 
-@pytest.mark.parametrize("per_month_max", [storage.PER_MONTH_MAX, 0])
+@pytest.mark.parametrize("per_month_max", [case(storage.PER_MONTH_MAX, fast=False, id=str(storage.PER_MONTH_MAX)),
+                                           case(0, fast=True, id="0")])  # the others: tests/sweep.py left_to_full_run
 def test_a_write_puts_each_month_in_its_own_file_by_one_copy_per_month_or_one_partitioned_copy(
         tmp_path, monkeypatch, per_month_max):
     """A write of few months copies each month by itself (cheaper than DuckDB's partitioned

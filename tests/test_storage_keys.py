@@ -17,6 +17,7 @@ from etl import dbfile, storage, storage_keys, storage_upkeep, versions
 from etl.dbfile import ensure_schema, writer
 from etl.load import load_paths
 from shared_readers import reading
+from sweep import case, left_to_full_run
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 START = datetime(2025, 11, 3, 8)
@@ -56,6 +57,7 @@ def test_the_hash_is_md5_as_python_defines_it_for_any_key():
     assert len(set(g[0] for g in got)) == len(keys)
 
 
+@left_to_full_run
 def test_every_file_gets_a_sidecar_of_its_sorted_key_hashes(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     load_paths([grid_csv(tmp_path / "a.csv", {k: (START + timedelta(days=k), "处置中") for k in range(60)})],
@@ -129,7 +131,7 @@ def test_keys_rewritten_by_compaction_are_found_in_the_new_file(tmp_path):
     assert rows(db, "SELECT count(*), count(*) FILTER (WHERE status = '已办结') FROM grid_reports") == [(30, 2)]
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage"])
+@pytest.mark.parametrize("damage", [case(d, fast=d == "truncated", id=d) for d in ("missing", "truncated", "garbage")])  # the others: tests/sweep.py left_to_full_run
 def test_a_database_without_whole_sidecars_gets_them_rebuilt_and_misses_no_key(tmp_path, damage, monkeypatch):
     """A database made before sidecars (or a write that died between a file and its sidecar):
     the next load rebuilds them from the files (a few files at a time); a sidecar is never
@@ -180,6 +182,7 @@ def test_undo_then_a_new_load_supersedes_against_the_restored_files_only(tmp_pat
     assert all(p in live for (p,) in rows(db, "SELECT DISTINCT path FROM etl_storage.deletes"))
 
 
+@left_to_full_run
 def test_garbage_collection_removes_a_sidecar_with_its_file(tmp_path, monkeypatch):
     monkeypatch.setenv(versions.KEEP_ENV, "0")          # no kept catalog holds the old files
     db = tmp_path / "cockpit.duckdb"
@@ -208,6 +211,7 @@ def upsert_evaluations(db: Path, ids: range, rating: int, load_id: int) -> None:
         con.execute("DROP TABLE temp._clean")
 
 
+@left_to_full_run
 def test_record_tables_that_grow_are_parts_and_leave_the_catalog(tmp_path):
     db = tmp_path / "cockpit.duckdb"
     upsert_evaluations(db, range(0, 30), 5, 1)
@@ -249,6 +253,7 @@ def test_an_older_catalog_with_record_tables_inside_is_moved_out_by_its_next_wri
         con.close()
 
 
+@left_to_full_run
 def test_an_upsert_writes_straight_from_its_source_and_leaves_what_it_superseded(tmp_path, monkeypatch):
     """No temporary copy of the source (etl_upsert) is made; temp.etl_superseded, kept after the
     upsert for the summary marts' delta, holds exactly the (file, key) pairs it added to
@@ -287,6 +292,7 @@ def dated_csv(path: Path, records: dict[str, tuple[datetime, str]]) -> Path:
     return path
 
 
+@left_to_full_run
 def test_each_stored_file_is_searched_only_for_the_keys_in_its_key_range(tmp_path, monkeypatch):
     """Dated case numbers put each month's file in its own key range: a load of November's
     cases searches October's file for none of them, and still supersedes every re-sent case,
@@ -338,6 +344,7 @@ def test_keys_too_long_for_exact_statistics_are_searched_in_every_file(tmp_path)
     assert got == sorted([("处置中", 40 - len(second)), ("已办结", len(second))])
 
 
+@left_to_full_run
 def test_a_load_whose_key_range_meets_no_stored_file_searches_no_sidecar(tmp_path, monkeypatch):
     """Next month's cases (dated numbers past every stored one): the ranges alone show that no
     stored row is superseded, so no sidecar is searched; a later re-sent case is still found."""
@@ -405,6 +412,7 @@ print("pandas" in sys.modules)
 """
 
 
+@left_to_full_run
 def test_a_csv_load_with_rejects_and_superseded_keys_imports_no_pandas(tmp_path):
     """The rejects and the supersede search's hits reach DuckDB as numpy arrays: registering a
     DataFrame or an Arrow table makes DuckDB import pandas, 0.35-0.4 s of CPU a load paid for

@@ -10,6 +10,7 @@ import pytest
 from etl import transcode
 from etl.load import load_paths
 from shared_readers import reading
+from sweep import left_to_full_run
 
 HEADER = "事件编号,上报时间,社区,网格编号,事件类型,事件描述,处置状态\r\n"
 
@@ -44,6 +45,7 @@ def _char_starts(text: str, encoding: str) -> set[int]:
     return starts
 
 
+@left_to_full_run
 def test_a_gbk_file_of_many_blocks_with_characters_split_by_block_boundaries(tmp_path, monkeypatch, codec):
     monkeypatch.setattr(transcode, "BLOCK_BYTES", 101)    # odd: boundaries fall inside characters
     text = HEADER + "".join(_row(i) for i in range(400))

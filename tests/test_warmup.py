@@ -16,6 +16,7 @@ import duckdb
 
 from dashboard import cache, warmup
 from dashboard.queries import base
+from sweep import left_to_full_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,6 +67,7 @@ def test_a_broken_database_is_logged_not_raised(tmp_path, monkeypatch, caplog):
     assert "database warm-up failed" in caplog.text
 
 
+@left_to_full_run
 def test_big_catalog_tables_are_not_scanned_at_start(db, monkeypatch):
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -78,6 +80,7 @@ def test_big_catalog_tables_are_not_scanned_at_start(db, monkeypatch):
     assert "grid_reports" not in scanned and "communities" in scanned, scanned
 
 
+@left_to_full_run
 def test_warm_streamlit_does_streamlits_once_per_process_work():
     """In a new process (this one may have rendered pages already): after the imports, the
     emoji catalog is not loaded and inspect has mapped no module to its file; warm_streamlit
@@ -108,6 +111,7 @@ def test_start_logs_a_failing_step_and_runs_the_others(db, monkeypatch, caplog):
     assert cache._open_identity, "warm_database did not run after the failing step"
 
 
+@left_to_full_run
 def test_the_servers_start_up_freezes_what_it_built_out_of_full_collections(cockpit_db):
     """dashboard/web.py's lifespan, in a new process: after start-up the objects it built are in
     the collector's permanent generation, so the full collection Streamlit runs after every

@@ -15,6 +15,7 @@ from etl import dbfile, marts
 from etl.load import load_paths
 from etl.seeds import read_sla_rules
 from shared_readers import reading
+from sweep import left_to_full_run
 
 HEADER = "事件编号,上报时间,街道,社区,网格编号,事件类型,事件描述,处置状态\n"
 
@@ -90,6 +91,7 @@ def statements(monkeypatch) -> list[str]:
     return seen
 
 
+@left_to_full_run
 def test_an_unchanged_write_runs_no_ddl_and_rewrites_no_rule_table(loaded, monkeypatch):
     db, counter = loaded
     seen = statements(monkeypatch)
@@ -119,6 +121,7 @@ def test_an_edited_sla_seed_reaches_the_rules_the_cases_and_the_summary(loaded, 
     assert marts.rebuild(db)["grid_daily"][1] == 0
 
 
+@left_to_full_run
 def test_a_rule_row_edited_by_hand_is_reset_by_the_next_write(loaded):
     db, counter = loaded
     hours = one(db, "SELECT hours FROM sla_rules WHERE category = '噪音扰民'")

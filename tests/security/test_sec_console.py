@@ -21,6 +21,7 @@ from dashboard.i18n import STRINGS
 from dashboard.queries.base import fetch
 from tests.pages_fixture import app, build
 from tests.sweep import case
+from sweep import left_to_full_run
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_PAGE = str(REPO / "pages" / "sql_console.py")
@@ -146,6 +147,7 @@ def test_regexp_memory_bomb_hits_the_memory_limit_not_the_server(use_console_db,
     _assert_translated(err)
 
 
+@left_to_full_run
 def test_wide_rows_are_cut_at_the_byte_cap(use_console_db):
     with PeakRss() as rss:
         started = time.monotonic()
@@ -159,6 +161,7 @@ def test_wide_rows_are_cut_at_the_byte_cap(use_console_db):
     assert rss.growth < RSS_BOUND
 
 
+@left_to_full_run
 def test_wide_rows_under_a_small_memory_limit_are_a_memory_message(use_console_db):
     with PeakRss() as rss:
         err, took = _refused(WIDE_ROWS, memory_mb=768)
@@ -225,6 +228,7 @@ def test_a_child_that_cannot_even_start_is_a_message_not_a_traceback(use_console
     _assert_translated(err)
 
 
+@left_to_full_run
 def test_the_page_shows_the_memory_message(use_console_db, monkeypatch):
     monkeypatch.setattr(sqlconsole, "MEMORY_MB", 768)     # the page runs with the defaults
     monkeypatch.setattr(sqlconsole, "TIMEOUT_S", 30.0)

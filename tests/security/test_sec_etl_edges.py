@@ -15,7 +15,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from pages_fixture import AS_OF, app
-from sweep import case
+from sweep import case, left_to_full_run
 
 from dashboard.export import TRUNCATED_MARK, XLSX_CELL_CHARS, to_xlsx_bytes
 from dashboard.filters import Filters, clamp_dates, read_query
@@ -46,9 +46,9 @@ def _errors(at) -> list[str]:
 
 # --- URL dates ------------------------------------------------------------------------------
 
-# the fast loop: three pages (a plain one, the explorer's row dates, the briefing's week); the
-# full run every page
-@pytest.mark.parametrize("page", [case(p, fast=p in ("overview", "explore", "briefing"), id=p)
+# the fast loop: two pages (a plain one, the explorer's row dates); the full run every page, the
+# briefing's week among them (its clamping code runs in the fast loop's briefing tests too)
+@pytest.mark.parametrize("page", [case(p, fast=p in ("overview", "explore"), id=p)
                                   for p in ALL_PAGES])
 def test_absurd_url_dates_are_clamped_to_the_data_on_every_page(db, page):
     at = app(page, **{"from": "0001-01-01", "to": "9999-12-31", "lang": "en"})
@@ -69,6 +69,7 @@ def test_unreadable_url_dates_are_ignored_with_a_note(db):
     assert at.session_state["filters"].date_to == AS_OF
 
 
+@left_to_full_run
 def test_dates_inside_the_data_pass_without_a_note(db):
     at = app("overview", **{"from": "2026-06-01", "to": "2026-06-30"})
     assert not at.exception and not at.sidebar.info
@@ -127,6 +128,7 @@ def test_folder_lists_unknown_files_and_a_link_loop_cli(tmp_path):
 
 # --- files that hold nothing, or the wrong encoding, or one column twice ---------------------
 
+@left_to_full_run
 def test_header_only_file_says_it_held_no_records(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text(GRID, encoding="utf-8")
@@ -195,6 +197,7 @@ def test_stale_next_files_of_dead_processes_are_removed_live_ones_kept(tmp_path)
     assert remove_stale_next_files(db) == sorted(live)  # now that process is gone too
 
 
+@left_to_full_run
 def test_stale_next_files_go_even_when_every_file_was_loaded_before(tmp_path):
     path = _grid(tmp_path / "x.csv")
     db = tmp_path / "cockpit.duckdb"

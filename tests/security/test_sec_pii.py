@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 import xlsxwriter
-from sweep import case
+from sweep import case, left_to_full_run
 
 from etl import stage, storage
 from etl.load import load_paths
@@ -179,6 +179,7 @@ def _all_text(db: Path) -> list[str]:
     return out
 
 
+@left_to_full_run
 def test_loaded_file_holds_no_raw_number_in_records_rejects_or_lineage(tmp_path):
     rows = [f"G{i},2026-01-0{i} 10:00,c,g,网格员{raw},噪音,电话{raw},地点{raw},已办结,{'5' if i % 2 else '9'}"
             for i, (raw, _) in enumerate(MASKED[:9], 1)]
@@ -255,6 +256,7 @@ def test_the_writer_refuses_to_publish_a_scratch_view(tmp_path):
     assert db.read_bytes() == before
 
 
+@left_to_full_run
 def test_malformed_csv_cli_prints_one_masked_sentence(tmp_path):
     bad = tmp_path / "台账.csv"
     bad.write_text(GRID
