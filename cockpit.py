@@ -4,6 +4,7 @@
     python3 cockpit.py demo     set up, load the demo data, start the cockpit on :8501
                                 (demo --keys: also print one access key per role, see docs/ACCESS.md)
     python3 cockpit.py test     set up (incl. Debian chromium for browser tests), run all tests
+                                (on two cores where the machine has them; pytest's own -n wins)
     python3 cockpit.py setup    only create .venv and install requirements.txt
     python3 cockpit.py run      start the cockpit on whatever COCKPIT_DB holds
     python3 cockpit.py bench    run the benchmarks (each writes its figures into docs/BENCHMARKS.md)
@@ -64,6 +65,16 @@ def streamlit_cmd(port: str = "8501") -> list[str]:
             "--browser.gatherUsageStats", "false", "--server.headless", "true"]
 
 
+def test_workers(args: list[str]) -> list[str]:
+    """pytest-xdist's `-n 2` when the machine has two cores or more and the arguments name no
+    worker count: the full run takes about half the time (8 min against 14.5 on 2 cores). Two,
+    not every core: each worker may start a Streamlit server and a Chromium of its own."""
+    if (os.cpu_count() or 1) < 2 or "no:xdist" in args or any(
+            a.startswith(("-n", "--numprocesses")) for a in args):
+        return []
+    return ["-n", "2"]
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     rest = argv[1:]
@@ -80,7 +91,7 @@ def main(argv: list[str]) -> int:
     elif command == "test":
         setup()
         ensure_browser()
-        run([str(PY), "-m", "pytest", *rest])
+        run([str(PY), "-m", "pytest", *test_workers(rest), *rest])
     elif command == "bench":
         setup()
         ensure_browser()
