@@ -1,7 +1,7 @@
 """Which lines the fast loop executes, test by test: the rule for what it may leave to the full run.
 
-    .venv/bin/python tests/loop_coverage.py                # the whole run but e2e, ~10 min
-    .venv/bin/python tests/loop_coverage.py --fast-only    # the fast loop alone, ~4 min
+    .venv/bin/python tests/loop_coverage.py                # the whole run but e2e, ~11 min
+    .venv/bin/python tests/loop_coverage.py --fast-only    # the fast loop alone, ~2.5 min
 
 Runs the tests in this process under coverage.py, one coverage context per test (its node id;
 the AppTest page scripts' threads count for the test that runs them), and reports over
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     cov.start()
     try:
-        code = pytest.main(["-q", "-m", mark, str(REPO / "tests")],
-                           plugins=[plugin])
+        code = pytest.main(["-q", "-m", mark, str(REPO / "tests")], plugins=[plugin])
     finally:
         cov.stop()
     if code != 0:

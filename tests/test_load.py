@@ -313,7 +313,8 @@ TITLED_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("encoding", [case(e, fast=e == "gbk", id=e) for e in ("utf-8", "utf-8-sig", "gbk")])  # the others: tests/sweep.py left_to_full_run
+# the fast loop keeps GBK; the others: tests/sweep.py left_to_full_run
+@pytest.mark.parametrize("encoding", [case(e, fast=e == "gbk", id=e) for e in ("utf-8", "utf-8-sig", "gbk")])
 def test_csv_title_rows_above_the_header_are_skipped_rows_keep_their_numbers(tmp_path, db, encoding):
     text = ("2025年4月 清河街道网格事件台账,,,,,,,,,\n导出时间：2025-05-01,,,,,,,,,\n"
             + GRID_HEADER + "\n".join(TITLED_ROWS) + "\n")

@@ -79,7 +79,8 @@ def test_leader_sees_upload_limit_history_and_a_loads_rejects(shared):
     assert rejects[["行号", "列", "原值", "原因"]].values.tolist() == [[3, "上报时间", "不是日期", "日期无法识别"]]
 
 
-@pytest.mark.parametrize("role", [case(r, fast=r == "public", id=r) for r in ("analyst", "community", "public")])  # the others: tests/sweep.py left_to_full_run
+# the fast loop keeps the aggregate-only role; the others: tests/sweep.py left_to_full_run
+@pytest.mark.parametrize("role", [case(r, fast=r == "public", id=r) for r in ("analyst", "community", "public")])
 def test_other_roles_are_refused_and_do_not_see_the_page(shared, role):
     scope = Scope(role=role, communities=("清河一社区",) if role == "community" else None)
     at = AppTest.from_file(APP, default_timeout=60)

@@ -349,8 +349,9 @@ def test_a_month_over_one_row_group_is_written_sorted_by_key_and_a_smaller_one_a
     assert sorted(stored["as it came"]) == sorted(keys)
 
 
-@pytest.mark.parametrize("per_month_max", [case(storage.PER_MONTH_MAX, fast=False, id=str(storage.PER_MONTH_MAX)),
-                                           case(0, fast=True, id="0")])  # the others: tests/sweep.py left_to_full_run
+# the fast loop keeps the partitioned copy; one copy per month: tests/sweep.py left_to_full_run
+@pytest.mark.parametrize("per_month_max", [
+    case(storage.PER_MONTH_MAX, fast=False, id=str(storage.PER_MONTH_MAX)), case(0, fast=True, id="0")])
 def test_a_write_puts_each_month_in_its_own_file_by_one_copy_per_month_or_one_partitioned_copy(
         tmp_path, monkeypatch, per_month_max):
     """A write of few months copies each month by itself (cheaper than DuckDB's partitioned

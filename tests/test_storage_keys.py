@@ -131,7 +131,9 @@ def test_keys_rewritten_by_compaction_are_found_in_the_new_file(tmp_path):
     assert rows(db, "SELECT count(*), count(*) FILTER (WHERE status = '已办结') FROM grid_reports") == [(30, 2)]
 
 
-@pytest.mark.parametrize("damage", [case(d, fast=d == "truncated", id=d) for d in ("missing", "truncated", "garbage")])  # the others: tests/sweep.py left_to_full_run
+# the fast loop keeps a truncated sidecar; the others: tests/sweep.py left_to_full_run
+@pytest.mark.parametrize("damage", [case(d, fast=d == "truncated", id=d)
+                                    for d in ("missing", "truncated", "garbage")])
 def test_a_database_without_whole_sidecars_gets_them_rebuilt_and_misses_no_key(tmp_path, damage, monkeypatch):
     """A database made before sidecars (or a write that died between a file and its sidecar):
     the next load rebuilds them from the files (a few files at a time); a sidecar is never
